@@ -1,0 +1,73 @@
+/**
+ * The contract between the Remediation reconciler and the actions.
+ *
+ * A step runs in two passes, so that a crash at any instant neither repeats nor skips it:
+ *  1. plan(): reads the target and returns what will change (`before`, `after`, and any
+ *     choice made now, such as which pods to delete). No writes. The reconciler checkpoints
+ *     the plan in `status.steps[i]` (phase Running, attempt, startedAt, before) BEFORE step 2.
+ *  2. apply(): carries out the checkpointed plan. It must be safe to call again after a crash:
+ *     it either is idempotent by nature (scale to N) or recognises its own stamp
+ *     (`stamp` = `<remediation uid>/<step index>/<attempt>`) on the target and reports done.
+ * Actions that wait (waitForRollout, checks) return `inProgress` until done; the reconciler
+ * enforces the step timeout from `startedAt`.
+ */
+import type { KubeClients } from '../kube/client.js';
+import type { ActionName, Bounds, Remediation, Step, StepStatus } from '../api/v1alpha1/schema.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../observability/logger.js';
+import type { ErrorCode } from '../util/errors.js';
+
+export interface ResolvedTarget {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface ActionContext {
+  readonly clients: KubeClients;
+  readonly remediation: Remediation;
+  readonly stepIndex: number;
+  /** The step with every `{{ param }}` already rendered. */
+  readonly step: Step;
+  readonly target?: ResolvedTarget;
+  readonly bounds?: Bounds;
+  readonly dryRun: boolean;
+  readonly attempt: number;
+  /** `<remediation uid>/<step index>/<attempt>`: written on the target to make apply idempotent. */
+  readonly stamp: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Reads a Secret key in the Remediation's namespace (for urlFrom). */
+  readSecret(name: string, key: string): Promise<string>;
+}
+
+/** What plan() decided; stored in status.steps[i] as the checkpoint. */
+export interface Plan {
+  /** Exact prior values of what will change (used for revert). */
+  before?: Record<string, unknown>;
+  /** The values after the change. */
+  after?: Record<string, unknown>;
+  /** A refusal decided before anything is sent (bounds, paused rollout, too many pods). */
+  refused?: { code: ErrorCode; reason: string; message: string };
+}
+
+export type ActionOutcome =
+  | { kind: 'done'; message: string; before?: Record<string, unknown>; after?: Record<string, unknown>; diff?: Record<string, unknown> }
+  | { kind: 'inProgress'; message: string; requeueAfterMs: number }
+  | { kind: 'failed'; message: string; code: ErrorCode; reason: string; retryable: boolean };
+
+export interface Action {
+  readonly name: ActionName;
+  /** True when the action changes the cluster (dry run applies to it). */
+  readonly mutating: boolean;
+  /** True when `revert` can undo it from the recorded `before`. */
+  readonly reversible: boolean;
+  /** Static checks of the step's parameters (used by Runbook validation); [] when fine. */
+  validate(step: Step): string[];
+  plan(ctx: ActionContext): Promise<Plan>;
+  /** Carries out the checkpointed plan (`record.before/after`), idempotently. */
+  apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome>;
+  /** Undoes the step from `record.before`. Only for reversible actions. */
+  revert?(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome>;
+}

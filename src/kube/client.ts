@@ -1,0 +1,84 @@
+/**
+ * The small port over @kubernetes/client-node that the rest of the operator uses. Everything
+ * that talks to the API server goes through here, so tests can point it at any cluster.
+ */
+import * as k8s from '@kubernetes/client-node';
+
+export interface KubeClients {
+  readonly kc: k8s.KubeConfig;
+  readonly core: k8s.CoreV1Api;
+  readonly apps: k8s.AppsV1Api;
+  readonly custom: k8s.CustomObjectsApi;
+  readonly coordination: k8s.CoordinationV1Api;
+  readonly events: k8s.EventsV1Api;
+  readonly objects: k8s.KubernetesObjectApi;
+}
+
+/** Loads a kubeconfig: the given path, else $KUBECONFIG, ~/.kube/config, then in-cluster. */
+export function loadKubeConfig(path?: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function makeClients(kc: k8s.KubeConfig): KubeClients {
+  return {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    custom: kc.makeApiClient(k8s.CustomObjectsApi),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+    events: kc.makeApiClient(k8s.EventsV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+  };
+}
+
+/** Per-call options that set the patch Content-Type (client-node defaults to JSON patch). */
+export const PATCH = {
+  merge: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  strategic: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+  json: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+  apply: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+} as const;
+
+/** The HTTP status of a failed API call, or undefined when the server was not reached. */
+export function statusCode(err: unknown): number | undefined {
+  if (err instanceof k8s.ApiException) return err.code;
+  const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The Kubernetes Status body of a failed call, parsed (client-node keeps it as a string). */
+export function statusBody(err: unknown): { reason?: string; message?: string; code?: number } | undefined {
+  if (!(err instanceof k8s.ApiException)) return undefined;
+  const body: unknown = err.body;
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as { reason?: string; message?: string };
+    } catch {
+      return { message: body };
+    }
+  }
+  return body as { reason?: string; message?: string };
+}
+
+export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
+export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
+/** 409 on create: the name is taken. */
+export const isAlreadyExists = (err: unknown): boolean =>
+  statusCode(err) === 409 && statusBody(err)?.reason === 'AlreadyExists';
+/** The API server could not be reached or is not serving: retry later. */
+export function isUnavailable(err: unknown): boolean {
+  const code = statusCode(err);
+  if (code === undefined) return true;
+  return code === 429 || code >= 500;
+}
+
+/** A short, human message for a failed API call. */
+export function apiErrorMessage(err: unknown): string {
+  const body = statusBody(err);
+  if (body?.message) return body.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,74 @@
+/**
+ * Kubernetes Events (core/v1, which every supported server serves) for Remediations, Runbooks
+ * and targets. Recording an Event never fails the caller: a lost Event is logged, not thrown.
+ */
+import type { CoreV1Api } from '@kubernetes/client-node';
+import type { Logger } from './logger.js';
+import { rfc3339 } from '../util/clock.js';
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+export interface EventRecorder {
+  event(obj: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void;
+  /** Resolves when every Event sent so far has been written (for tests and shutdown). */
+  flush(): Promise<void>;
+}
+
+export class KubeEventRecorder implements EventRecorder {
+  private pending = new Set<Promise<void>>();
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly log: Logger,
+    private readonly component = 'kube-remediator',
+  ) {}
+
+  event(obj: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const now = new Date();
+    const p = this.core
+      .createNamespacedEvent({
+        namespace: obj.namespace,
+        body: {
+          metadata: { generateName: `${obj.name}.`, namespace: obj.namespace },
+          involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.namespace, name: obj.name, uid: obj.uid },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component: this.component },
+          reportingComponent: this.component,
+          reportingInstance: this.component,
+          firstTimestamp: rfc3339(now) as unknown as Date,
+          lastTimestamp: rfc3339(now) as unknown as Date,
+          count: 1,
+        },
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.log.warn('event not recorded', { reason, object: `${obj.kind}/${obj.namespace}/${obj.name}`, error: String(err) });
+        },
+      );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+}
+
+/** Keeps Events in memory; for unit tests of code that records Events. */
+export class MemoryEventRecorder implements EventRecorder {
+  readonly events: { obj: ObjectRef; type: string; reason: string; message: string }[] = [];
+  event(obj: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.events.push({ obj, type, reason, message });
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}

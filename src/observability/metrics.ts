@@ -1,0 +1,141 @@
+/**
+ * Every metric the operator exposes, in one registry. Names mirror controller-runtime where
+ * the meaning is the same, so existing dashboards work. Label values that are known up front
+ * are pre-initialised to 0 so that rate() and absent() behave from the first scrape.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ACTIONS } from '../api/v1alpha1/schema.js';
+
+export const ALERT_OUTCOMES = [
+  'created',
+  'duplicate',
+  'suppressed_cooldown',
+  'suppressed_rate_limit',
+  'suppressed_out_of_scope',
+  'suppressed_invalid_param',
+  'unmatched',
+  'resolved_marked',
+  'resolved_unknown',
+  'error',
+] as const;
+export type AlertOutcome = (typeof ALERT_OUTCOMES)[number];
+
+export const STORES = ['redis', 'postgres'] as const;
+const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
+const ACTION_RESULTS = ['success', 'failure', 'dry_run', 'refused'] as const;
+export const CONTROLLERS = ['remediation', 'runbook'] as const;
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly reconcileTotal: Counter<'controller' | 'result'>;
+  readonly reconcileErrors: Counter<'controller'>;
+  readonly reconcileTime: Histogram<'controller'>;
+  readonly queueDepth: Gauge<'name'>;
+  readonly queueAdds: Counter<'name'>;
+  readonly queueRetries: Counter<'name'>;
+  readonly leaderStatus: Gauge<'name'>;
+  readonly remediations: Gauge<'runbook' | 'phase'>;
+  readonly actionsTotal: Counter<'action' | 'result'>;
+  readonly actionDuration: Histogram<'action'>;
+  readonly alertsTotal: Counter<'outcome'>;
+  readonly webhookRequests: Counter<'code'>;
+  readonly storeFallback: Gauge<'store'>;
+  readonly auditWritten: Counter;
+  readonly auditDropped: Counter;
+  readonly auditOutboxDepth: Gauge;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const m: Metrics = {
+    registry,
+    reconcileTotal: new Counter({
+      name: 'controller_runtime_reconcile_total',
+      help: 'Total number of reconciliations per controller and result.',
+      labelNames: ['controller', 'result'],
+      registers,
+    }),
+    reconcileErrors: new Counter({
+      name: 'controller_runtime_reconcile_errors_total',
+      help: 'Total number of reconciliation errors per controller.',
+      labelNames: ['controller'],
+      registers,
+    }),
+    reconcileTime: new Histogram({
+      name: 'controller_runtime_reconcile_time_seconds',
+      help: 'Length of time per reconciliation per controller.',
+      labelNames: ['controller'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60],
+      registers,
+    }),
+    queueDepth: new Gauge({ name: 'workqueue_depth', help: 'Current depth of the work queue.', labelNames: ['name'], registers }),
+    queueAdds: new Counter({ name: 'workqueue_adds_total', help: 'Total adds handled by the work queue.', labelNames: ['name'], registers }),
+    queueRetries: new Counter({ name: 'workqueue_retries_total', help: 'Total retries handled by the work queue.', labelNames: ['name'], registers }),
+    leaderStatus: new Gauge({
+      name: 'leader_election_master_status',
+      help: '1 while this process holds the leader Lease, 0 otherwise.',
+      labelNames: ['name'],
+      registers,
+    }),
+    remediations: new Gauge({
+      name: 'kube_remediator_remediations',
+      help: 'Remediations known to the controller, by runbook and phase.',
+      labelNames: ['runbook', 'phase'],
+      registers,
+    }),
+    actionsTotal: new Counter({
+      name: 'kube_remediator_actions_total',
+      help: 'Actions carried out, by action and result.',
+      labelNames: ['action', 'result'],
+      registers,
+    }),
+    actionDuration: new Histogram({
+      name: 'kube_remediator_action_duration_seconds',
+      help: 'How long one action attempt took.',
+      labelNames: ['action'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    alertsTotal: new Counter({
+      name: 'kube_remediator_alerts_total',
+      help: 'Alerts received by the webhook, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    webhookRequests: new Counter({
+      name: 'kube_remediator_webhook_requests_total',
+      help: 'Webhook requests by HTTP status code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    storeFallback: new Gauge({
+      name: 'kube_remediator_store_fallback',
+      help: '1 while the named store is unreachable and the in-memory fallback serves instead.',
+      labelNames: ['store'],
+      registers,
+    }),
+    auditWritten: new Counter({ name: 'kube_remediator_audit_rows_written_total', help: 'Audit rows written to PostgreSQL.', registers }),
+    auditDropped: new Counter({
+      name: 'kube_remediator_audit_rows_dropped_total',
+      help: 'Audit rows dropped because the outbox was full while PostgreSQL was down.',
+      registers,
+    }),
+    auditOutboxDepth: new Gauge({ name: 'kube_remediator_audit_outbox_depth', help: 'Audit rows waiting to be written.', registers }),
+  };
+
+  for (const controller of CONTROLLERS) {
+    for (const result of RECONCILE_RESULTS) m.reconcileTotal.inc({ controller, result }, 0);
+    m.reconcileErrors.inc({ controller }, 0);
+    m.queueDepth.set({ name: controller }, 0);
+    m.queueAdds.inc({ name: controller }, 0);
+    m.queueRetries.inc({ name: controller }, 0);
+  }
+  m.leaderStatus.set({ name: 'kube-remediator' }, 0);
+  for (const action of ACTIONS) for (const result of ACTION_RESULTS) m.actionsTotal.inc({ action, result }, 0);
+  for (const outcome of ALERT_OUTCOMES) m.alertsTotal.inc({ outcome }, 0);
+  for (const store of STORES) m.storeFallback.set({ store }, 0);
+  return m;
+}
