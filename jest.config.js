@@ -9,15 +9,18 @@ const common = {
 
 /** Two projects: pure unit tests, and tests against a real control plane, Redis and Postgres. */
 export default {
+  // Real servers make for slow-but-bounded tests; no test asserts on wall-clock time.
+  testTimeout: 120000,
+  // A watch or socket left open by a failing test must not keep CI waiting after teardown.
+  forceExit: true,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/cluster/global-setup.ts',
-      globalTeardown: '<rootDir>/test/cluster/global-teardown.ts',
-      testTimeout: 120000,
+      globalSetup: '<rootDir>/test/cluster/global-setup.mjs',
+      globalTeardown: '<rootDir>/test/cluster/global-teardown.mjs',
     },
   ],
 };

@@ -1,0 +1,83 @@
+/**
+ * Runs the operator as a real, separate process (`node dist/src/cli/index.js run`), so tests
+ * can SIGKILL it at any instant. The suite builds dist/ before the e2e project starts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../cluster/crds.js';
+
+export const OPERATOR_ENTRY = join(REPO_ROOT, 'dist', 'src', 'cli', 'index.js');
+
+export interface OperatorProcess {
+  readonly pid: number;
+  readonly exited: Promise<number | null>;
+  kill(signal?: NodeJS.Signals): void;
+  /** Everything it wrote so far, stdout and stderr, as lines. */
+  logs(): string[];
+  /** Resolves with the first log line that contains `text`. */
+  waitForLog(text: string, timeoutMs?: number): Promise<string>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of running) if (p.pid) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+});
+
+export function startOperator(opts: { env?: Record<string, string>; args?: string[] } = {}): OperatorProcess {
+  if (!existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} missing: run npm run build first`);
+  const child = spawn(process.execPath, [OPERATOR_ENTRY, 'run', ...(opts.args ?? [])], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const lines: string[] = [];
+  const waiters: { text: string; resolve: (l: string) => void }[] = [];
+  const onData = (buf: Buffer): void => {
+    for (const line of buf.toString().split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (line.includes(w.text)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  return {
+    pid: child.pid!,
+    exited,
+    kill: (signal = 'SIGTERM') => {
+      try {
+        process.kill(child.pid!, signal);
+      } catch {
+        /* gone */
+      }
+    },
+    logs: () => [...lines],
+    waitForLog: (text, timeoutMs = 30_000) => {
+      const found = lines.find((l) => l.includes(text));
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { text, resolve };
+        waiters.push(w);
+        setTimeout(() => {
+          const i = waiters.indexOf(w);
+          if (i >= 0) {
+            waiters.splice(i, 1);
+            reject(new Error(`operator did not log "${text}" within ${timeoutMs} ms; last lines:\n${lines.slice(-20).join('\n')}`));
+          }
+        }, timeoutMs).unref();
+      });
+    },
+  };
+}
