@@ -516,6 +516,11 @@ export const StepStatus = Type.Object(
     nextAttemptAt: Type.Optional(Type.String({ description: 'When the next retry is due.', format: 'date-time' })),
     message: Type.Optional(Type.String({ description: 'What happened, for people.', maxLength: 32768 })),
     target: Type.Optional(Type.String({ description: 'The resolved target, `Kind/namespace/name`.', maxLength: 600 })),
+    spec: Type.Optional(
+      FreeObject(
+        'The step as it runs: copied from the Runbook (or spec.steps) at start with every param rendered, so that editing the Runbook never changes a Remediation in flight.',
+      ),
+    ),
     before: Type.Optional(FreeObject('The exact values the step changed, as they were before (used for revert).')),
     after: Type.Optional(FreeObject('The values after the step.')),
     diff: Type.Optional(FreeObject('For dry runs: the would-be change.')),
