@@ -17,24 +17,28 @@ export function renderCrds(): Map<string, string> {
   return files;
 }
 
-const check = process.argv.includes('--check');
-let stale = 0;
-for (const [path, text] of renderCrds()) {
-  if (check) {
-    let current = '';
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      /* missing counts as stale */
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
+
+function main(): void {
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const [path, text] of renderCrds()) {
+    if (check) {
+      let current = '';
+      try {
+        current = readFileSync(path, 'utf8');
+      } catch {
+        /* missing counts as stale */
+      }
+      if (current !== text) {
+        console.error(`stale: ${path} (run npm run gen:crds)`);
+        stale++;
+      }
+    } else {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+      console.log(`wrote ${path}`);
     }
-    if (current !== text) {
-      console.error(`stale: ${path} (run npm run gen:crds)`);
-      stale++;
-    }
-  } else {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-    console.log(`wrote ${path}`);
   }
+  process.exit(stale ? 1 : 0);
 }
-process.exit(stale ? 1 : 0);

@@ -22,7 +22,8 @@ function StringEnum<const T extends readonly string[]>(
 ): TUnion<TLiteral<T[number]>[]> {
   return Type.Union(
     values.map((v) => Type.Literal(v)),
-    { description, ...extra },
+    // `kubectl explain` shows descriptions but not enums, so the values go in the text too.
+    { description: `${description} One of: ${values.map((v) => `\`${v}\``).join(', ')}.`, ...extra },
   ) as unknown as TUnion<TLiteral<T[number]>[]>;
 }
 
