@@ -1,0 +1,250 @@
+/**
+ * The intake: one request's alerts in, one stored outcome per alert and matching Runbook out.
+ *
+ * Durability contract with Alertmanager (which retries 5xx and connection errors and drops on
+ * 4xx): `handle()` reports a failure whenever any alert could not be given an outcome, and the
+ * server then answers 5xx, so Alertmanager sends the group again. Retrying is safe because the
+ * Remediation name is deterministic: what was created the first time is a 409 the second.
+ */
+import { ANNOTATIONS, type Runbook } from '../api/v1alpha1/index.js';
+import { isNotFound, isUnavailable, statusCode, apiErrorMessage, type KubeClients } from '../kube/client.js';
+import { remediations } from '../kube/resources.js';
+import type { EventRecorder } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { AlertOutcome, Metrics } from '../observability/metrics.js';
+import type { LimitStore } from '../stores/types.js';
+import { rfc3339, type Clock } from '../util/clock.js';
+import { ERROR_CODES, RemediatorError, errorMessage, type ErrorCode } from '../util/errors.js';
+import { Limiter } from './limiter.js';
+import type { WebhookAlert } from './payload.js';
+import { matchingRunbooks, nameFor, planRunbook, runbookKey, type RunbookPlan } from './plan.js';
+import { RunbookStatusCounter } from './runbook-status.js';
+import { SuppressionEvents } from './suppression-events.js';
+
+/** Where the intake finds Runbooks: the informer cache in the operator, a LIST in tests. */
+export type RunbookSource = () => Iterable<Runbook> | Promise<Iterable<Runbook>>;
+
+export const DEFAULT_ALERT_CONCURRENCY = 32;
+// Go's zero time: what Alertmanager sends as endsAt while an alert has no end.
+const ZERO_TIME = /^0001-01-01T/;
+
+export interface IntakeDeps {
+  clients: KubeClients;
+  runbooks: RunbookSource;
+  store: LimitStore;
+  metrics: Metrics;
+  log: Logger;
+  events: EventRecorder;
+  clock: Clock;
+  /** Alerts handled at once across all requests (API calls in flight); default 32. */
+  alertConcurrency?: number;
+}
+
+export interface RunbookResult {
+  /** `namespace/name` of the Runbook; absent for unmatched alerts. */
+  runbook?: string;
+  outcome: AlertOutcome;
+  /** `namespace/name` of the Remediation created, found or marked. */
+  remediation?: string;
+  code?: ErrorCode;
+  reason?: string;
+}
+
+export interface AlertResult {
+  fingerprint: string;
+  alertname: string;
+  status: WebhookAlert['status'];
+  results: RunbookResult[];
+}
+
+export interface IntakeResult {
+  alerts: AlertResult[];
+  /** Set when at least one alert has no stored outcome: the request must not be acknowledged. */
+  failure?: RemediatorError;
+}
+
+const unavailable = (code: ErrorCode, what: string, err: unknown): RemediatorError =>
+  new RemediatorError(code, `${what}: ${errorMessage(err)}; Alertmanager will retry`, { cause: err });
+
+export class AlertIntake {
+  private readonly limiter: Limiter;
+  private readonly suppressions: SuppressionEvents;
+  readonly runbookStatus: RunbookStatusCounter;
+  /** Creates in flight in this process, by Remediation key: concurrent repeats wait for one. */
+  private readonly inflight = new Map<string, Promise<RunbookResult>>();
+
+  constructor(private readonly deps: IntakeDeps) {
+    this.limiter = new Limiter(deps.alertConcurrency ?? DEFAULT_ALERT_CONCURRENCY);
+    this.suppressions = new SuppressionEvents(deps.events, deps.clock);
+    this.runbookStatus = new RunbookStatusCounter(deps.clients, deps.log);
+  }
+
+  async handle(alerts: readonly WebhookAlert[]): Promise<IntakeResult> {
+    let runbooks: Runbook[];
+    try {
+      runbooks = [...(await this.deps.runbooks())];
+    } catch (err) {
+      return { alerts: [], failure: unavailable(ERROR_CODES.kubeUnavailable, 'cannot list Runbooks', err) };
+    }
+    // Each alert of the group on its own: one alert's refusal or failure never decides another's.
+    const settled = await Promise.all(alerts.map((a) => this.limiter.run(() => this.handleAlert(a, runbooks))));
+    let failure: RemediatorError | undefined;
+    for (const r of settled) {
+      for (const x of r.results) {
+        this.deps.metrics.alertsTotal.inc({ outcome: x.outcome });
+        if (x.outcome === 'error' && x.code && (!failure || x.code === ERROR_CODES.kubeUnavailable)) {
+          failure = new RemediatorError(x.code, x.reason ?? 'alert not handled');
+        }
+      }
+    }
+    // Suppressions are recorded as Events: written before the answer, as part of the outcome.
+    if (settled.some((r) => r.results.some((x) => x.outcome.startsWith('suppressed_')))) await this.suppressions.flush();
+    return failure ? { alerts: settled, failure } : { alerts: settled };
+  }
+
+  private async handleAlert(alert: WebhookAlert, runbooks: readonly Runbook[]): Promise<AlertResult> {
+    const base = { fingerprint: alert.fingerprint, alertname: alert.labels.alertname ?? '', status: alert.status };
+    const matched = matchingRunbooks(runbooks, alert);
+    if (matched.length === 0) {
+      return { ...base, results: [{ outcome: alert.status === 'firing' ? 'unmatched' : 'resolved_unknown' }] };
+    }
+    const results = await Promise.all(
+      matched.map(async (rb): Promise<RunbookResult> => {
+        try {
+          return alert.status === 'firing' ? await this.fire(rb, alert) : await this.resolve(rb, alert);
+        } catch (err) {
+          const code = err instanceof RemediatorError ? err.code : ERROR_CODES.kubeUnavailable;
+          this.deps.log.warn('alert not handled', { runbook: runbookKey(rb), fingerprint: alert.fingerprint, code, error: errorMessage(err) });
+          return { runbook: runbookKey(rb), outcome: 'error', code, reason: errorMessage(err) };
+        }
+      }),
+    );
+    return { ...base, results };
+  }
+
+  private async fire(rb: Runbook, alert: WebhookAlert): Promise<RunbookResult> {
+    const plan = planRunbook(rb, alert);
+    if (plan.kind === 'refuse') return this.suppressed(rb, alert, plan.outcome, plan.reason, plan.code);
+    const key = `${rb.metadata.namespace}/${plan.name}`;
+    const running = this.inflight.get(key);
+    if (running) {
+      // The same occurrence is being created right now in this process: it is a repeat.
+      const first = await running;
+      return first.outcome === 'created' ? { ...first, outcome: 'duplicate' } : first;
+    }
+    const p = this.gateAndCreate(rb, alert, plan);
+    this.inflight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  /**
+   * Cooldown claim, then rate window, then create. Whatever was taken from the store is given
+   * back when the create does not happen (duplicate, unreachable API, refusal), so a retry by
+   * Alertmanager finds the store as it was.
+   */
+  private async gateAndCreate(rb: Runbook, alert: WebhookAlert, plan: Extract<RunbookPlan, { kind: 'create' }>): Promise<RunbookResult> {
+    const { store } = this.deps;
+    const namespace = rb.metadata.namespace ?? '';
+    const remediation = `${namespace}/${plan.name}`;
+    let claimed = false;
+    let counted = false;
+    let repeat = false;
+    const undo = async (): Promise<void> => {
+      try {
+        if (claimed && plan.cooldown) await store.release(plan.cooldown.key, plan.name);
+        if (counted && plan.rate) await store.decrement(plan.rate.key, plan.rate.windowMs);
+      } catch (err) {
+        this.deps.log.warn('store not rolled back', { runbook: runbookKey(rb), remediation, error: errorMessage(err) });
+      }
+    };
+
+    try {
+      if (plan.cooldown) {
+        const c = await store.claim(plan.cooldown.key, plan.name, plan.cooldown.ttlMs);
+        if (!c.acquired && c.owner !== plan.name) {
+          return this.suppressed(rb, alert, 'suppressed_cooldown', `cooldown of ${rb.spec.safety?.cooldown} for this runbook and target: remediation ${c.owner} started it`);
+        }
+        claimed = c.acquired;
+        // Held by this very name: the same occurrence was seen before, so the create will tell.
+        repeat = !c.acquired;
+      }
+      if (plan.rate && !repeat) {
+        const n = await store.increment(plan.rate.key, plan.rate.windowMs);
+        counted = true;
+        if (n > plan.rate.limit) {
+          await undo();
+          if (await this.exists(namespace, plan.name)) return { runbook: runbookKey(rb), outcome: 'duplicate', remediation };
+          return this.suppressed(rb, alert, 'suppressed_rate_limit', `rate limit of ${plan.rate.limit} remediations per hour reached for this runbook`);
+        }
+      }
+    } catch (err) {
+      if (err instanceof RemediatorError) throw err;
+      await undo();
+      throw unavailable(ERROR_CODES.storeUnavailable, `cooldown/rate-limit store (${store.kind}) failed`, err);
+    }
+
+    try {
+      await remediations(this.deps.clients).create(namespace, plan.remediation);
+    } catch (err) {
+      await undo();
+      if (statusCode(err) === 409) return { runbook: runbookKey(rb), outcome: 'duplicate', remediation };
+      if (isUnavailable(err)) throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot create the Remediation', err);
+      // A refusal by the API server (RBAC, admission): not the sender's fault, so not a 4xx.
+      throw new RemediatorError(ERROR_CODES.actionFailed, `the API server refused Remediation ${remediation}: ${apiErrorMessage(err)}`, { cause: err });
+    }
+    this.deps.log.info('remediation created', { runbook: runbookKey(rb), remediation, fingerprint: alert.fingerprint });
+    this.runbookStatus.bump(namespace, rb.metadata.name ?? '', rfc3339(this.deps.clock.now()));
+    return { runbook: runbookKey(rb), outcome: 'created', remediation };
+  }
+
+  private async exists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await remediations(this.deps.clients).get(namespace, name);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot read the Remediation', err);
+    }
+  }
+
+  /** Marks the Remediation of this occurrence for revert; the controller reverts after its forward steps. */
+  private async resolve(rb: Runbook, alert: WebhookAlert): Promise<RunbookResult> {
+    const namespace = rb.metadata.namespace ?? '';
+    const name = nameFor(rb, alert);
+    const endsAt = alert.endsAt && !ZERO_TIME.test(alert.endsAt) ? alert.endsAt : rfc3339(this.deps.clock.now());
+    try {
+      await remediations(this.deps.clients).patch(namespace, name, {
+        metadata: { annotations: { [ANNOTATIONS.revert]: 'true' } },
+        spec: { alert: { status: 'resolved', endsAt } },
+      });
+    } catch (err) {
+      if (isNotFound(err)) return { runbook: runbookKey(rb), outcome: 'resolved_unknown' };
+      if (isUnavailable(err)) throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot mark the Remediation resolved', err);
+      throw new RemediatorError(ERROR_CODES.actionFailed, `the API server refused to mark ${namespace}/${name} resolved: ${apiErrorMessage(err)}`, { cause: err });
+    }
+    this.deps.log.info('remediation marked for revert', { runbook: runbookKey(rb), remediation: `${namespace}/${name}` });
+    return { runbook: runbookKey(rb), outcome: 'resolved_marked', remediation: `${namespace}/${name}` };
+  }
+
+  private suppressed(rb: Runbook, alert: WebhookAlert, outcome: AlertOutcome, reason: string, code?: ErrorCode): RunbookResult {
+    const alertname = alert.labels.alertname ?? '';
+    this.deps.log.info('alert suppressed', { runbook: runbookKey(rb), alertname, fingerprint: alert.fingerprint, outcome, reason });
+    this.suppressions.record(
+      rb,
+      `${alert.fingerprint}/${alert.startsAt}`,
+      outcome,
+      `alert ${alertname} (fingerprint ${alert.fingerprint}) not remediated: ${outcome}: ${reason}`,
+    );
+    return { runbook: runbookKey(rb), outcome, reason, ...(code ? { code } : {}) };
+  }
+
+  /** Waits for the best-effort writes (Runbook status counters, Events). */
+  async flush(): Promise<void> {
+    await this.runbookStatus.flush();
+    await this.suppressions.flush();
+  }
+}
