@@ -1,0 +1,35 @@
+/** Builds the audit sink the configuration asks for: PostgreSQL, or off. */
+import type { Config } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Clock } from '../util/clock.js';
+import { parseDuration } from '../util/duration.js';
+import { PostgresAudit } from './postgres.js';
+import { noopAudit, type AuditSink } from './types.js';
+
+export { PostgresAudit, AUDIT_TABLE } from './postgres.js';
+export { queryAudit, type AuditQuery, type AuditRecord } from './query.js';
+export { noopAudit, type AuditRow, type AuditSink } from './types.js';
+
+export interface AuditDeps {
+  logger: Logger;
+  metrics?: Pick<Metrics, 'auditWritten' | 'auditDropped' | 'auditOutboxDepth'>;
+  clock?: Clock;
+}
+
+/** Never rejects: a database that is down at start only delays the first writes. */
+export async function createAudit(config: Pick<Config, 'audit'>, deps: AuditDeps): Promise<AuditSink> {
+  const { audit } = config;
+  if (!audit.postgresUrl) {
+    deps.logger.info('audit log disabled', { reason: 'audit.postgresUrl is empty (env KR_AUDIT_POSTGRES_URL)' });
+    return noopAudit;
+  }
+  return new PostgresAudit({
+    url: audit.postgresUrl,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    outboxLimit: audit.outboxLimit,
+    flushIntervalMs: parseDuration(audit.flushInterval),
+    clock: deps.clock,
+  }).start();
+}

@@ -1,0 +1,164 @@
+/**
+ * LimitStore on PostgreSQL, shared by every replica. Claims and counters are single
+ * statements on unique keys (`INSERT ... ON CONFLICT`), so concurrent replicas cannot both
+ * win a claim or lose an increment. Expired rows are skipped by every read and deleted by a
+ * periodic cleanup.
+ *
+ * Times come from the injected clock, not from `now()` in SQL, so that Redis, Postgres and
+ * memory agree on windows and tests can reason about them; replica clock skew (NTP: a few
+ * ms) is negligible next to cooldowns of minutes.
+ */
+import { escapeIdentifier, type Pool } from 'pg';
+import type { Logger } from '../observability/logger.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { withTimeout, type BackendStore } from './backend.js';
+import { windowStart, type LimitSnapshot } from './memory.js';
+import { createPgPool, migrate, qualified } from './pg.js';
+
+const CLEANUP_INTERVAL_MS = 60_000;
+/** A claim can be taken or released between our two statements; a few rounds settle it. */
+const CLAIM_ATTEMPTS = 5;
+
+export interface PostgresLimitStoreOptions {
+  url: string;
+  logger: Logger;
+  /** Schema of the tables (created if missing); tests use one per run. */
+  schema?: string;
+  clock?: Clock;
+  timeoutMs?: number;
+  cleanupIntervalMs?: number;
+}
+
+export class PostgresLimitStore implements BackendStore {
+  readonly kind = 'postgres' as const;
+  private readonly pool: Pool;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly schema: string;
+  private readonly claims: string;
+  private readonly counters: string;
+  private migrated: Promise<void> | undefined;
+  private readonly cleanupTimer: NodeJS.Timeout;
+
+  constructor(opts: PostgresLimitStoreOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger;
+    this.timeoutMs = opts.timeoutMs ?? 2000;
+    this.schema = opts.schema ?? 'public';
+    this.claims = qualified(this.schema, 'kube_remediator_claims');
+    this.counters = qualified(this.schema, 'kube_remediator_counters');
+    this.pool = createPgPool({ url: opts.url, logger: opts.logger, timeoutMs: this.timeoutMs, purpose: 'store' });
+    this.cleanupTimer = setInterval(() => void this.cleanup(), opts.cleanupIntervalMs ?? CLEANUP_INTERVAL_MS);
+    // Cleanup is housekeeping: it must not keep a finished process alive.
+    this.cleanupTimer.unref();
+  }
+
+  /** Pool clients connect lazily, so the store is always worth trying; a refused connect fails at once. */
+  isReady(): boolean {
+    return true;
+  }
+
+  async ping(): Promise<void> {
+    await this.ensureSchema();
+    await withTimeout(this.pool.query('SELECT 1'), this.timeoutMs, 'postgres ping');
+  }
+
+  async claim(key: string, owner: string, ttlMs: number): Promise<{ acquired: boolean; owner: string }> {
+    await this.ensureSchema();
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const now = this.clock.now();
+      const taken = await this.pool.query<{ owner: string }>(
+        `INSERT INTO ${this.claims} AS c (key, owner, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+           WHERE c.expires_at <= $4
+         RETURNING owner`,
+        [key, owner, new Date(now.getTime() + ttlMs), now],
+      );
+      if (taken.rows[0]) return { acquired: true, owner };
+      const held = await this.pool.query<{ owner: string }>(`SELECT owner FROM ${this.claims} WHERE key = $1 AND expires_at > $2`, [
+        key,
+        this.clock.now(),
+      ]);
+      if (held.rows[0]) return { acquired: false, owner: held.rows[0].owner };
+    }
+    throw new Error(`claim of ${key} kept changing hands; gave up after ${CLAIM_ATTEMPTS} attempts`);
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    await this.ensureSchema();
+    await this.pool.query(`DELETE FROM ${this.claims} WHERE key = $1 AND owner = $2`, [key, owner]);
+  }
+
+  async increment(key: string, windowMs: number): Promise<number> {
+    return this.add(key, windowMs, windowStart(this.clock.now().getTime(), windowMs), 1);
+  }
+
+  async decrement(key: string, windowMs: number): Promise<void> {
+    await this.ensureSchema();
+    const start = windowStart(this.clock.now().getTime(), windowMs);
+    await this.pool.query(`UPDATE ${this.counters} SET count = count - 1 WHERE key = $1 AND count > 0`, [
+      counterKey(key, windowMs, start),
+    ]);
+  }
+
+  async absorb(snapshot: LimitSnapshot): Promise<void> {
+    for (const c of snapshot.claims) await this.claim(c.key, c.owner, c.ttlMs);
+    for (const c of snapshot.counters) await this.add(c.key, c.windowMs, c.windowStart, c.count);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.cleanupTimer);
+    await this.pool.end();
+  }
+
+  /** Deletes expired rows; returns how many went. Exposed for tests. */
+  async cleanup(): Promise<number> {
+    try {
+      await this.ensureSchema();
+      const now = this.clock.now();
+      const a = await this.pool.query(`DELETE FROM ${this.claims} WHERE expires_at <= $1`, [now]);
+      const b = await this.pool.query(`DELETE FROM ${this.counters} WHERE expires_at <= $1`, [now]);
+      return (a.rowCount ?? 0) + (b.rowCount ?? 0);
+    } catch (err) {
+      // Down now means FallbackStore is already serving; the next round catches up.
+      this.logger.debug('postgres store cleanup failed', { error: errorMessage(err) });
+      return 0;
+    }
+  }
+
+  private async add(key: string, windowMs: number, start: number, by: number): Promise<number> {
+    await this.ensureSchema();
+    const res = await this.pool.query<{ count: number }>(
+      `INSERT INTO ${this.counters} AS c (key, count, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET count = c.count + EXCLUDED.count
+       RETURNING count`,
+      [counterKey(key, windowMs, start), by, new Date(start + windowMs)],
+    );
+    return res.rows[0]!.count;
+  }
+
+  /** The migration runs once per process; a failed one (server down) is tried again next call. */
+  private ensureSchema(): Promise<void> {
+    this.migrated ??= migrate(this.pool, 'kube_remediator_store', [
+      `CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(this.schema)}`,
+      `CREATE TABLE IF NOT EXISTS ${this.claims} (
+         key text PRIMARY KEY,
+         owner text NOT NULL,
+         expires_at timestamptz NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS ${this.counters} (
+         key text PRIMARY KEY,
+         count integer NOT NULL,
+         expires_at timestamptz NOT NULL)`,
+    ]).catch((err: unknown) => {
+      this.migrated = undefined;
+      throw err;
+    });
+    return this.migrated;
+  }
+}
+
+function counterKey(key: string, windowMs: number, start: number): string {
+  return `${key}|${windowMs}|${start}`;
+}

@@ -1,0 +1,168 @@
+/**
+ * LimitStore on Redis, shared by every replica. Each operation is one Lua script, so a claim
+ * and the read of its holder, or a count and its expiry, are atomic on the server.
+ *
+ * The client is set up to fail fast instead of waiting: with ioredis' defaults a command
+ * sent while Redis is down waits through ~20 reconnects (about 70 s) before it fails. Here
+ * a command fails at once when the connection is not ready, and FallbackStore answers from
+ * memory while ioredis keeps reconnecting in the background.
+ */
+import { createHash } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { errorMessage } from '../util/errors.js';
+import { withTimeout, type BackendStore } from './backend.js';
+import { windowStart, type LimitSnapshot } from './memory.js';
+
+/** Takes the claim when free; returns {1, owner} when taken, else {0, holder}. */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ARGV[1]} end
+return {0, redis.call('GET', KEYS[1])}`;
+/** Deletes the claim only if `owner` still holds it, so a late release cannot free someone else's. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+/** Adds ARGV[2] and (re)sets the expiry, so a window key never outlives its window. */
+const INCREMENT = `
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n`;
+const DECREMENT = `
+local v = tonumber(redis.call('GET', KEYS[1]))
+if v and v > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`;
+
+/** Windows end at the same instant on every replica; this margin covers their clock skew. */
+const EXPIRY_GRACE_MS = 5_000;
+
+export interface RedisLimitStoreOptions {
+  url: string;
+  keyPrefix: string;
+  logger: Logger;
+  clock?: Clock;
+  /** Bounds connecting and every command, so a hung server looks like a down one. */
+  timeoutMs?: number;
+}
+
+export class RedisLimitStore implements BackendStore {
+  readonly kind = 'redis' as const;
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly clock: Clock;
+  private readonly timeoutMs: number;
+  private readonly shas = new Map<string, string>();
+
+  constructor(opts: RedisLimitStoreOptions) {
+    this.prefix = opts.keyPrefix;
+    this.clock = opts.clock ?? systemClock;
+    this.timeoutMs = opts.timeoutMs ?? 1000;
+    const options: RedisOptions = {
+      // RESP2 works with every Redis and Redis-compatible server; nothing here needs RESP3.
+      protocol: 2,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: this.timeoutMs,
+      commandTimeout: this.timeoutMs,
+      // Reconnect at least every 2 s (ioredis' default backs off to 5 s), so recovery is seen soon.
+      retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    };
+    this.redis = new Redis(opts.url, options);
+    // Without a listener ioredis prints "Unhandled error event" for every failed reconnect.
+    this.redis.on('error', (err: Error) => opts.logger.debug('redis connection error', { error: err.message }));
+  }
+
+  isReady(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  async ping(): Promise<void> {
+    await this.waitReady();
+    await withTimeout(this.redis.ping(), this.timeoutMs, 'redis ping');
+  }
+
+  async claim(key: string, owner: string, ttlMs: number): Promise<{ acquired: boolean; owner: string }> {
+    const [took, holder] = (await this.run(CLAIM, [this.claimKey(key)], [owner, String(Math.max(1, Math.ceil(ttlMs)))])) as [
+      number,
+      string | null,
+    ];
+    // A nil holder means the claim expired between SET and GET, which one script cannot see; report ours.
+    return { acquired: took === 1, owner: holder ?? owner };
+  }
+
+  async release(key: string, owner: string): Promise<void> {
+    await this.run(RELEASE, [this.claimKey(key)], [owner]);
+  }
+
+  async increment(key: string, windowMs: number): Promise<number> {
+    return this.add(key, windowMs, windowStart(this.clock.now().getTime(), windowMs), 1);
+  }
+
+  async decrement(key: string, windowMs: number): Promise<void> {
+    const start = windowStart(this.clock.now().getTime(), windowMs);
+    await this.run(DECREMENT, [this.counterKey(key, windowMs, start)], []);
+  }
+
+  async absorb(snapshot: LimitSnapshot): Promise<void> {
+    for (const c of snapshot.claims) await this.claim(c.key, c.owner, c.ttlMs);
+    for (const c of snapshot.counters) await this.add(c.key, c.windowMs, c.windowStart, c.count);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await withTimeout(this.redis.quit(), this.timeoutMs, 'redis quit');
+    } catch {
+      // Down or slow: there is nothing to flush, so cutting the connection loses nothing.
+      this.redis.disconnect();
+    }
+  }
+
+  /**
+   * Commands fail at once while the client is (re)connecting, so a ping right after start
+   * would always fail; wait for the connection instead, up to the timeout or its first error.
+   */
+  private waitReady(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.redis.off('ready', onReady);
+        this.redis.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onReady = (): void => done();
+      const timer = setTimeout(() => done(new Error(`redis not ready after ${this.timeoutMs}ms`)), this.timeoutMs);
+      this.redis.once('ready', onReady);
+      this.redis.once('error', done);
+    });
+  }
+
+  private async add(key: string, windowMs: number, start: number, by: number): Promise<number> {
+    const ttl = Math.max(1, start + windowMs + EXPIRY_GRACE_MS - this.clock.now().getTime());
+    return (await this.run(INCREMENT, [this.counterKey(key, windowMs, start)], [String(ttl), String(by)])) as number;
+  }
+
+  private claimKey(key: string): string {
+    return `${this.prefix}claim:${key}`;
+  }
+
+  private counterKey(key: string, windowMs: number, start: number): string {
+    return `${this.prefix}count:${key}:${windowMs}:${start}`;
+  }
+
+  /** EVALSHA, loading the script with EVAL the first time or after the server lost its cache. */
+  private async run(script: string, keys: string[], args: string[]): Promise<unknown> {
+    let sha = this.shas.get(script);
+    if (!sha) {
+      sha = createHash('sha1').update(script).digest('hex');
+      this.shas.set(script, sha);
+    }
+    try {
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!errorMessage(err).startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(script, keys.length, ...keys, ...args);
+    }
+  }
+}
