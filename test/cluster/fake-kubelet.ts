@@ -71,6 +71,10 @@ export function podStatusFor(pod: k8s.V1Pod, fault: PodFault): k8s.V1PodStatus {
 }
 
 export function startFakeKubelet(kc: k8s.KubeConfig, opts: { namespace?: string } = {}): FakeKubelet {
+  // On kind (test/kind/run.ts) a real kubelet owns pod status; faults cannot be injected there.
+  if (process.env.KR_E2E_REAL_KUBELET) {
+    return { setFault: () => undefined, resync: () => Promise.resolve(), stop: () => undefined };
+  }
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const rules: FaultRule[] = [];
   const applied = new Map<string, string>(); // pod uid → fault last written

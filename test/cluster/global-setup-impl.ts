@@ -14,6 +14,12 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
+  // The kind path (test/kind/run.ts) brings its own cluster: use it as it is.
+  if (process.env.KR_E2E_KUBECONFIG) {
+    process.env.KUBECONFIG = process.env.KR_E2E_KUBECONFIG;
+    await installCrds(process.env.KR_E2E_KUBECONFIG);
+    return;
+  }
   const cluster = await startCluster({ controllerManager: true });
   globalThis.__KR_CLUSTER__ = cluster;
   const stopAndExit = (signal: NodeJS.Signals): void => {

@@ -97,7 +97,7 @@ function podTemplate(name: string, o: WorkloadOptions): k8s.V1PodTemplateSpec {
       containers: o.containers ?? [
         {
           name: 'main',
-          image: o.image ?? 'registry.example/app:1.0',
+          image: o.image ?? process.env.KR_TEST_IMAGE ?? 'registry.example/app:1.0',
           env: o.env,
           resources: { limits: { memory: '256Mi', cpu: '500m' }, requests: { memory: '128Mi', cpu: '100m' } },
         },

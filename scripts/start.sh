@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `npm start`: install dependencies if needed, build, and run the operator against the current
+# kubeconfig with the embedded defaults (in-memory store, audit off, CRDs installed at start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build
+exec node dist/src/cli/index.js run --install-crds "$@"

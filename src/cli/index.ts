@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * The kube-remediator command line. `run` starts the operator; `audit` prints the audit log;
+ * `crds` prints the CustomResourceDefinitions; `config` prints the effective configuration.
+ */
+import yaml from 'js-yaml';
+import { allCrds } from '../api/v1alpha1/crd.js';
+import { ENV_VARS, loadConfig } from '../config/config.js';
+import { errorMessage, RemediatorError } from '../util/errors.js';
+import { runAuditCommand } from './audit.js';
+import { RUN_USAGE, runCommand } from './run.js';
+
+export const VERSION = '0.1.0';
+
+const USAGE = `kube-remediator ${VERSION}: turns incident runbooks into safe, automatic remediation.
+
+Usage: kube-remediator <command> [options]
+
+Commands:
+  run       run the operator against the current kubeconfig (or in-cluster)
+  audit     print the audit log from PostgreSQL (kube-remediator audit --help)
+  crds      print the CustomResourceDefinitions as YAML (pipe to kubectl apply -f -)
+  config    print the effective configuration (defaults + file + environment)
+  version   print the version
+
+Run 'kube-remediator <command> --help' for the options of a command.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run':
+      return runCommand(rest);
+    case 'audit':
+      return runAuditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+    case 'crds':
+      process.stdout.write(allCrds().map((c) => yaml.dump(c, { lineWidth: 120, noRefs: true })).join('---\n'));
+      return 0;
+    case 'config': {
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`Usage: kube-remediator config [--config FILE]\n\nEnvironment variables:\n${Object.entries(ENV_VARS).map(([k, v]) => `  ${k.padEnd(32)} ${v}`).join('\n')}\n`);
+        return 0;
+      }
+      const file = rest[rest.indexOf('--config') + 1];
+      const cfg = loadConfig({ file: rest.includes('--config') ? file : undefined });
+      const redacted = JSON.parse(JSON.stringify(cfg)) as { webhook: { auth: Record<string, unknown> } };
+      for (const k of ['bearerToken', 'basicPassword']) if (redacted.webhook.auth[k]) redacted.webhook.auth[k] = '<redacted>';
+      process.stdout.write(yaml.dump(redacted));
+      return 0;
+    }
+    case 'version':
+    case '--version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(`kube-remediator: unknown command "${cmd}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+void main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0 || process.argv[2] !== 'run') process.exitCode = code;
+  },
+  (err: unknown) => {
+    const code = err instanceof RemediatorError ? err.code : 'KR_ERR';
+    process.stderr.write(`kube-remediator: ${code}: ${errorMessage(err)}\n`);
+    process.exitCode = 1;
+  },
+);
+export { RUN_USAGE };

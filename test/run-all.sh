@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite, with every piece of set-up a fresh Debian machine needs.
+# Installs what is missing (apt packages, node_modules, the control-plane build, cached outside
+# the repository), starts Redis and PostgreSQL if they are down, then typechecks, lints and
+# runs the unit and e2e Jest projects. Extra arguments go to Jest (e.g. a path filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+
+need_pkgs=()
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] || need_pkgs+=(postgresql)
+command -v kubectl >/dev/null || need_pkgs+=(kubernetes-client)
+[ -x /usr/bin/prometheus-alertmanager ] || need_pkgs+=(prometheus-alertmanager)
+command -v unzip >/dev/null || need_pkgs+=(unzip)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  # Debian starts services on install where it can; the test bed starts its own anyway.
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+log "control plane (etcd + kube-apiserver + kube-controller-manager, cached)"
+bash test/cluster/build-control-plane.sh
+
+log "Redis and PostgreSQL on their standard ports"
+bash test/ensure-services.sh
+
+log "build, CRDs up to date, typecheck, lint"
+npm run --silent build
+npx tsx scripts/gen-crds.ts --check
+npm run --silent typecheck
+npx eslint . --max-warnings=0
+
+log "tests"
+NODE_OPTIONS=--experimental-vm-modules npx jest --ci "$@"
