@@ -9,7 +9,7 @@
  * Kubernetes v1.20 (our oldest supported API server) drops CEL rules, so everything the API
  * server must enforce is written as enum, pattern, min/max and required.
  */
-import { Type, type Static, type TSchema, type TLiteral, type TUnion } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TRecord, type TString, type TUnion } from '@sinclair/typebox';
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -32,7 +32,7 @@ function FreeObject(description: string): ReturnType<typeof Type.Object> {
   return Type.Object({}, { description, 'x-kubernetes-preserve-unknown-fields': true });
 }
 
-function StringMap(description: string, extra: Record<string, unknown> = {}): TSchema {
+function StringMap(description: string, extra: Record<string, unknown> = {}): TRecord<TString, TString> {
   return Type.Record(Type.String({ maxLength: 4096 }), Type.String({ maxLength: 8192 }), {
     description,
     ...extra,
