@@ -21,7 +21,9 @@ export interface AuditDeps {
 export async function createAudit(config: Pick<Config, 'audit'>, deps: AuditDeps): Promise<AuditSink> {
   const { audit } = config;
   if (!audit.postgresUrl) {
-    deps.logger.info('audit log disabled', { reason: 'audit.postgresUrl is empty (env KR_AUDIT_POSTGRES_URL)' });
+    deps.logger.info('audit log disabled', {
+      reason: 'audit.postgresUrl is empty (env KR_AUDIT_POSTGRES_URL)',
+    });
     return noopAudit;
   }
   return new PostgresAudit({

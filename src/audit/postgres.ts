@@ -83,7 +83,13 @@ export class PostgresAudit implements AuditSink {
     this.clock = opts.clock ?? systemClock;
     this.schema = opts.schema ?? 'public';
     this.table = qualified(this.schema, AUDIT_TABLE);
-    this.pool = createPgPool({ url: opts.url, logger: opts.logger, timeoutMs: opts.timeoutMs ?? 2000, purpose: 'audit', max: 2 });
+    this.pool = createPgPool({
+      url: opts.url,
+      logger: opts.logger,
+      timeoutMs: opts.timeoutMs ?? 2000,
+      purpose: 'audit',
+      max: 2,
+    });
     opts.metrics?.auditOutboxDepth.set(0);
   }
 
@@ -141,11 +147,17 @@ export class PostgresAudit implements AuditSink {
     clearInterval(this.timer);
     const deadline = Date.now() + deadlineMs;
     while (this.outbox.length > 0 && Date.now() < deadline) {
-      await withTimeout(this.flush(), Math.max(1, deadline - Date.now()), 'audit flush').catch(() => undefined);
+      await withTimeout(this.flush(), Math.max(1, deadline - Date.now()), 'audit flush').catch(
+        () => undefined,
+      );
       if (this.outbox.length > 0) await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
     }
     if (this.outbox.length > 0) {
-      this.opts.logger.error('audit rows dropped', { reason: 'shutdown', dropped: this.outbox.length, deadlineMs });
+      this.opts.logger.error('audit rows dropped', {
+        reason: 'shutdown',
+        dropped: this.outbox.length,
+        deadlineMs,
+      });
       this.opts.metrics?.auditDropped.inc(this.outbox.length);
       this.outbox.length = 0;
       this.opts.metrics?.auditOutboxDepth.set(0);
@@ -169,7 +181,10 @@ export class PostgresAudit implements AuditSink {
       this.opts.metrics?.auditWritten.inc(batch.length);
       this.opts.metrics?.auditOutboxDepth.set(this.outbox.length);
       if (this.unreachableSince !== undefined) {
-        this.opts.logger.info('audit log reachable again', { downMs: this.clock.now().getTime() - this.unreachableSince, pending: this.outbox.length });
+        this.opts.logger.info('audit log reachable again', {
+          downMs: this.clock.now().getTime() - this.unreachableSince,
+          pending: this.outbox.length,
+        });
         this.unreachableSince = undefined;
       }
       // Drops held back by the rate limit are reported once the outbox drains.
@@ -249,7 +264,11 @@ export class PostgresAudit implements AuditSink {
   }
 
   private logDrops(reason: string, now: number): void {
-    this.opts.logger.error('audit rows dropped', { reason, dropped: this.droppedSinceLog, outboxLimit: this.opts.outboxLimit });
+    this.opts.logger.error('audit rows dropped', {
+      reason,
+      dropped: this.droppedSinceLog,
+      outboxLimit: this.opts.outboxLimit,
+    });
     this.droppedSinceLog = 0;
     this.lastDropLog = now;
   }

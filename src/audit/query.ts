@@ -60,7 +60,13 @@ export async function queryAudit(db: Pick<ClientBase, 'query'>, q: AuditQuery): 
     params,
   );
   return res.rows.map((r) => {
-    const out: AuditRecord = { id: r.id, at: r.at, event: r.event, namespace: r.namespace, remediation: r.remediation };
+    const out: AuditRecord = {
+      id: r.id,
+      at: r.at,
+      event: r.event,
+      namespace: r.namespace,
+      remediation: r.remediation,
+    };
     for (const k of ['uid', 'runbook', 'target', 'alertname', 'step', 'phase', 'message'] as const) {
       const v = r[k];
       if (v !== null) out[k] = v;

@@ -52,7 +52,11 @@ export async function runAuditCommand(argv: string[], io: AuditCommandIO): Promi
   }
 
   // Without a timeout a wrong host makes the command hang instead of saying what is wrong.
-  const client = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: 10_000, query_timeout: 30_000 });
+  const client = new pg.Client({
+    connectionString: opts.url,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 30_000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -97,8 +101,10 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv, now: Date): Parsed
   });
   if (values.help) return 'help' as const;
   const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive integer, got "${values.limit}"`);
-  if (values.output !== 'table' && values.output !== 'json') throw new Error(`--output must be table or json, got "${values.output}"`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new Error(`--limit must be a positive integer, got "${values.limit}"`);
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new Error(`--output must be table or json, got "${values.output}"`);
   const url = values['postgres-url'] ?? env.KR_AUDIT_POSTGRES_URL ?? '';
   if (!url) throw new Error('no audit database: pass --postgres-url or set KR_AUDIT_POSTGRES_URL');
   return {

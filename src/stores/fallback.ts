@@ -77,7 +77,11 @@ export class FallbackStore implements LimitStore {
     this.closed = true;
     clearInterval(this.probeTimer);
     await this.memory?.close();
-    await this.real.close().catch((err: unknown) => this.opts.logger.debug('store close failed', { store: this.kind, error: errorMessage(err) }));
+    await this.real
+      .close()
+      .catch((err: unknown) =>
+        this.opts.logger.debug('store close failed', { store: this.kind, error: errorMessage(err) }),
+      );
   }
 
   /** Runs one probe now (tests use it instead of waiting for the interval). */
@@ -96,7 +100,10 @@ export class FallbackStore implements LimitStore {
       clearInterval(this.probeTimer);
       this.probeTimer = undefined;
       this.opts.metrics?.storeFallback.set({ store: this.kind }, 0);
-      this.opts.logger.info('leaving fallback mode', { store: this.kind, fallbackMs: this.now() - this.since });
+      this.opts.logger.info('leaving fallback mode', {
+        store: this.kind,
+        fallbackMs: this.now() - this.since,
+      });
       await this.real.absorb(snapshotDelta(first, memory.snapshot())).catch((err: unknown) => {
         this.opts.logger.warn('store carry-over failed', { store: this.kind, error: errorMessage(err) });
       });
@@ -110,7 +117,8 @@ export class FallbackStore implements LimitStore {
 
   private async run<T>(op: (s: LimitStore) => Promise<T>): Promise<T> {
     if (this.memory) return op(this.memory);
-    if (!this.real.isReady()) return op(this.enterFallback(new Error(`${this.kind} client is not connected`)));
+    if (!this.real.isReady())
+      return op(this.enterFallback(new Error(`${this.kind} client is not connected`)));
     try {
       return await op(this.real);
     } catch (err) {

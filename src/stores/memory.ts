@@ -146,11 +146,16 @@ function counterKey(key: string, windowMs: number, start: number): string {
 /** What `after` holds beyond `before`: new claims, and counts that grew since. */
 export function snapshotDelta(before: LimitSnapshot, after: LimitSnapshot): LimitSnapshot {
   const claimed = new Set(before.claims.map((c) => `${c.key}\u0000${c.owner}`));
-  const counted = new Map(before.counters.map((c) => [counterKey(c.key, c.windowMs, c.windowStart), c.count]));
+  const counted = new Map(
+    before.counters.map((c) => [counterKey(c.key, c.windowMs, c.windowStart), c.count]),
+  );
   return {
     claims: after.claims.filter((c) => !claimed.has(`${c.key}\u0000${c.owner}`)),
     counters: after.counters
-      .map((c) => ({ ...c, count: c.count - (counted.get(counterKey(c.key, c.windowMs, c.windowStart)) ?? 0) }))
+      .map((c) => ({
+        ...c,
+        count: c.count - (counted.get(counterKey(c.key, c.windowMs, c.windowStart)) ?? 0),
+      }))
       .filter((c) => c.count > 0),
   };
 }

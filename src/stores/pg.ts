@@ -24,7 +24,9 @@ export function createPgPool(opts: PgPoolOptions): Pool {
   });
   // Idle clients report a lost server through the pool; without a listener that is an
   // uncaught 'error' event and the process exits.
-  pool.on('error', (err: Error) => opts.logger.debug('postgres idle client error', { purpose: opts.purpose, error: err.message }));
+  pool.on('error', (err: Error) =>
+    opts.logger.debug('postgres idle client error', { purpose: opts.purpose, error: err.message }),
+  );
   return pool;
 }
 

@@ -49,7 +49,12 @@ export class PostgresLimitStore implements BackendStore {
     this.schema = opts.schema ?? 'public';
     this.claims = qualified(this.schema, 'kube_remediator_claims');
     this.counters = qualified(this.schema, 'kube_remediator_counters');
-    this.pool = createPgPool({ url: opts.url, logger: opts.logger, timeoutMs: this.timeoutMs, purpose: 'store' });
+    this.pool = createPgPool({
+      url: opts.url,
+      logger: opts.logger,
+      timeoutMs: this.timeoutMs,
+      purpose: 'store',
+    });
     this.cleanupTimer = setInterval(() => void this.cleanup(), opts.cleanupIntervalMs ?? CLEANUP_INTERVAL_MS);
     // Cleanup is housekeeping: it must not keep a finished process alive.
     this.cleanupTimer.unref();
@@ -77,10 +82,10 @@ export class PostgresLimitStore implements BackendStore {
         [key, owner, new Date(now.getTime() + ttlMs), now],
       );
       if (taken.rows[0]) return { acquired: true, owner };
-      const held = await this.pool.query<{ owner: string }>(`SELECT owner FROM ${this.claims} WHERE key = $1 AND expires_at > $2`, [
-        key,
-        this.clock.now(),
-      ]);
+      const held = await this.pool.query<{ owner: string }>(
+        `SELECT owner FROM ${this.claims} WHERE key = $1 AND expires_at > $2`,
+        [key, this.clock.now()],
+      );
       if (held.rows[0]) return { acquired: false, owner: held.rows[0].owner };
     }
     throw new Error(`claim of ${key} kept changing hands; gave up after ${CLAIM_ATTEMPTS} attempts`);

@@ -69,7 +69,9 @@ export class RedisLimitStore implements BackendStore {
     };
     this.redis = new Redis(opts.url, options);
     // Without a listener ioredis prints "Unhandled error event" for every failed reconnect.
-    this.redis.on('error', (err: Error) => opts.logger.debug('redis connection error', { error: err.message }));
+    this.redis.on('error', (err: Error) =>
+      opts.logger.debug('redis connection error', { error: err.message }),
+    );
   }
 
   isReady(): boolean {
@@ -82,10 +84,11 @@ export class RedisLimitStore implements BackendStore {
   }
 
   async claim(key: string, owner: string, ttlMs: number): Promise<{ acquired: boolean; owner: string }> {
-    const [took, holder] = (await this.run(CLAIM, [this.claimKey(key)], [owner, String(Math.max(1, Math.ceil(ttlMs)))])) as [
-      number,
-      string | null,
-    ];
+    const [took, holder] = (await this.run(
+      CLAIM,
+      [this.claimKey(key)],
+      [owner, String(Math.max(1, Math.ceil(ttlMs)))],
+    )) as [number, string | null];
     // A nil holder means the claim expired between SET and GET, which one script cannot see; report ours.
     return { acquired: took === 1, owner: holder ?? owner };
   }
@@ -132,7 +135,10 @@ export class RedisLimitStore implements BackendStore {
         else resolve();
       };
       const onReady = (): void => done();
-      const timer = setTimeout(() => done(new Error(`redis not ready after ${this.timeoutMs}ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => done(new Error(`redis not ready after ${this.timeoutMs}ms`)),
+        this.timeoutMs,
+      );
       this.redis.once('ready', onReady);
       this.redis.once('error', done);
     });
@@ -140,7 +146,11 @@ export class RedisLimitStore implements BackendStore {
 
   private async add(key: string, windowMs: number, start: number, by: number): Promise<number> {
     const ttl = Math.max(1, start + windowMs + EXPIRY_GRACE_MS - this.clock.now().getTime());
-    return (await this.run(INCREMENT, [this.counterKey(key, windowMs, start)], [String(ttl), String(by)])) as number;
+    return (await this.run(
+      INCREMENT,
+      [this.counterKey(key, windowMs, start)],
+      [String(ttl), String(by)],
+    )) as number;
   }
 
   private claimKey(key: string): string {

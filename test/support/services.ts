@@ -6,12 +6,11 @@
  * Every process started here is also SIGKILLed when the test worker exits, so a failing test
  * or a forgotten afterAll does not leave servers behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -75,16 +74,25 @@ interface Managed {
   output: string[];
 }
 
-function launch(cmd: string, args: string[], opts: { uid?: number; gid?: number; cwd?: string } = {}): Managed {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid, cwd: opts.cwd });
+function launch(
+  cmd: string,
+  args: string[],
+  opts: { uid?: number; gid?: number; cwd?: string } = {},
+): Managed {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    uid: opts.uid,
+    gid: opts.gid,
+    cwd: opts.cwd,
+  });
   live.add(child);
   const output: string[] = [];
   const keep = (b: Buffer): void => {
     output.push(...b.toString().split('\n').filter(Boolean));
     if (output.length > 200) output.splice(0, output.length - 200);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       live.delete(child);
@@ -151,7 +159,20 @@ export async function startRedis(): Promise<TestRedis> {
   const start = async (): Promise<void> => {
     server = launch(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--dir',
+        dir,
+      ],
       { cwd: dir },
     );
     try {
@@ -166,7 +187,9 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     url: `redis://127.0.0.1:${port}/0`,
     get pid() {
-      return server?.child.exitCode === null && server.child.signalCode === null ? server.child.pid : undefined;
+      return server?.child.exitCode === null && server.child.signalCode === null
+        ? server.child.pid
+        : undefined;
     },
     stop: (signal = 'SIGKILL') => kill(server, signal),
     restart: async () => {
@@ -214,10 +237,14 @@ export async function startPostgres(): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'kr-pg-'));
   if (user) chownSync(dir, user.uid, user.gid);
   const data = join(dir, 'data');
-  const init = launch(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'], {
-    ...user,
-    cwd: dir,
-  });
+  const init = launch(
+    join(bin, 'initdb'),
+    ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync'],
+    {
+      ...user,
+      cwd: dir,
+    },
+  );
   await init.exited;
   if (init.child.exitCode !== 0) {
     rmSync(dir, { recursive: true, force: true });
@@ -268,7 +295,9 @@ export async function startPostgres(): Promise<TestPostgres> {
     port,
     url,
     get pid() {
-      return server?.child.exitCode === null && server.child.signalCode === null ? server.child.pid : undefined;
+      return server?.child.exitCode === null && server.child.signalCode === null
+        ? server.child.pid
+        : undefined;
     },
     stop: (signal = 'SIGQUIT') => kill(server, signal),
     start: async () => {
