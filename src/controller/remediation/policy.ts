@@ -1,0 +1,177 @@
+/**
+ * The safety policies that look at other Remediations (from the informer cache): per-runbook
+ * concurrency, the cluster budget, the per-target lock and loop protection. Pure functions of
+ * the peers list, so they are table-tested and the reconciler only gathers the list.
+ *
+ * Loop protection, and how a person clears it:
+ *   When the last N (`safety.maxConsecutiveFailures`, default 3) finished attempts of the same
+ *   Runbook on the same target all failed, a new Remediation ends Blocked (reason
+ *   LoopProtection) without touching the target. Only attempts count: Remediations that
+ *   started their first step and finished; dry runs, rejected, skipped and blocked ones do not,
+ *   so a blocked one never "breaks" the chain and lets the next one through. To clear it:
+ *     - annotate the Runbook `kube-remediator.io/clear-block=<Kind>/<namespace>/<name>` (a
+ *       comma-separated list, or `*` for every target). The Runbook controller stamps each
+ *       entry with the time it first saw it (`Deployment/prod/web@2026-01-01T00:00:00Z`);
+ *       failures that finished before that time no longer count. The stamp makes the clearing
+ *       a point in time, so leaving the annotation in place does not switch protection off:
+ *       N new failures block again. Or:
+ *     - delete the failed Remediations (they are the evidence; fewer than N left = unblocked).
+ *   A Remediation already Blocked stays Blocked (final); the next alert creates a new one.
+ */
+import { ANNOTATIONS, CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
+import type { Remediation, RemediationPhase, Runbook } from '../../api/v1alpha1/schema.js';
+import type { ResolvedTarget } from '../../actions/types.js';
+import { findCondition } from './conditions.js';
+
+export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
+
+/** Phases in which a Remediation holds budget and the lock on its target. */
+const ACTIVE_PHASES: ReadonlySet<RemediationPhase> = new Set<RemediationPhase>(['Running', 'Verifying', 'Reverting']);
+
+export function isActive(rem: Remediation): boolean {
+  return rem.status?.phase !== undefined && ACTIVE_PHASES.has(rem.status.phase);
+}
+
+/** `Kind/name` when the target is in the Remediation's namespace, else `Kind/namespace/name`. */
+export function displayTarget(t: Pick<ResolvedTarget, 'kind' | 'namespace' | 'name'>, ownNamespace: string): string {
+  return t.namespace === ownNamespace ? `${t.kind}/${t.name}` : `${t.kind}/${t.namespace}/${t.name}`;
+}
+
+/** `Kind/namespace/name`, the key of the lock and of loop protection. */
+export function targetKey(t: Pick<ResolvedTarget, 'kind' | 'namespace' | 'name'>): string {
+  return `${t.kind}/${t.namespace}/${t.name}`;
+}
+
+/** The target key of a Remediation from its `status.target`, or undefined before it was resolved. */
+export function targetKeyOf(rem: Remediation): string | undefined {
+  const t = rem.status?.target;
+  if (!t) return undefined;
+  const parts = t.split('/');
+  if (parts.length === 2) return `${parts[0]}/${rem.metadata.namespace ?? ''}/${parts[1]}`;
+  return parts.length === 3 ? t : undefined;
+}
+
+export function sameObject(a: Remediation, b: Remediation): boolean {
+  return a.metadata.namespace === b.metadata.namespace && a.metadata.name === b.metadata.name;
+}
+
+/** Creation order, ties broken by name, so every replica agrees on who is older. */
+export function isOlder(a: Remediation, b: Remediation): boolean {
+  const ta = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
+  const tb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
+  if (ta !== tb) return ta < tb;
+  return (a.metadata.name ?? '') < (b.metadata.name ?? '');
+}
+
+function sameRunbook(rem: Remediation, namespace: string, runbook: string): boolean {
+  return rem.metadata.namespace === namespace && rem.spec.runbookRef?.name === runbook;
+}
+
+export interface Blocker {
+  reason: 'ConcurrencyLimit' | 'ClusterBudget' | 'TargetLocked';
+  message: string;
+}
+
+/**
+ * Whether `me` may start now. The lock is judged from the cache: any other active Remediation
+ * on the same target holds it. (While running, `lockHolder` lets only the oldest go on, which
+ * settles the rare case where two started in the same instant from a stale cache.)
+ */
+export function startBlocker(
+  me: Remediation,
+  key: string | undefined,
+  peers: readonly Remediation[],
+  limits: { maxConcurrent?: number; clusterBudget: number },
+): Blocker | undefined {
+  const others = peers.filter((p) => !sameObject(p, me) && isActive(p));
+  const holder = key ? others.find((p) => targetKeyOf(p) === key) : undefined;
+  if (holder) {
+    return { reason: 'TargetLocked', message: `${key} is being remediated by ${holder.metadata.namespace}/${holder.metadata.name}; waiting for it to finish` };
+  }
+  const rb = me.spec.runbookRef?.name;
+  if (rb && limits.maxConcurrent !== undefined) {
+    const n = others.filter((p) => sameRunbook(p, me.metadata.namespace ?? '', rb)).length;
+    if (n >= limits.maxConcurrent) {
+      return { reason: 'ConcurrencyLimit', message: `${n} remediations of runbook ${rb} are running (safety.maxConcurrent=${limits.maxConcurrent}); waiting for one to finish` };
+    }
+  }
+  if (others.length >= limits.clusterBudget) {
+    return { reason: 'ClusterBudget', message: `${others.length} remediations are running cluster-wide (controller.maxConcurrentRemediations=${limits.clusterBudget}); waiting for one to finish` };
+  }
+  return undefined;
+}
+
+/** While running: an older active Remediation on the same target, which goes first. */
+export function lockHolder(me: Remediation, key: string | undefined, peers: readonly Remediation[]): Remediation | undefined {
+  if (!key) return undefined;
+  return peers.find((p) => !sameObject(p, me) && isActive(p) && targetKeyOf(p) === key && isOlder(p, me));
+}
+
+export interface ClearEntry {
+  target: string;
+  at?: Date;
+}
+
+/** Parses `kube-remediator.io/clear-block`: `target[@RFC3339]` entries, comma-separated; `*` is every target. */
+export function parseClearBlock(value: string | undefined): ClearEntry[] {
+  if (!value) return [];
+  const out: ClearEntry[] = [];
+  for (const raw of value.split(',')) {
+    const entry = raw.trim();
+    if (!entry) continue;
+    const at = entry.lastIndexOf('@');
+    if (at > 0) {
+      const t = Date.parse(entry.slice(at + 1));
+      out.push(Number.isNaN(t) ? { target: entry.slice(0, at) } : { target: entry.slice(0, at), at: new Date(t) });
+    } else out.push({ target: entry });
+  }
+  return out;
+}
+
+/** Formats entries back into the annotation value. */
+export function formatClearBlock(entries: readonly ClearEntry[]): string {
+  return entries.map((e) => (e.at ? `${e.target}@${e.at.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : e.target)).join(',');
+}
+
+export interface LoopVerdict {
+  blocked: boolean;
+  /** The failed attempts that caused the block, newest first. */
+  failures: string[];
+  limit: number;
+}
+
+function finishedAt(rem: Remediation): number {
+  return Date.parse(rem.status?.completedAt ?? rem.metadata.creationTimestamp ?? '') || 0;
+}
+
+/** 'failed' | 'succeeded' for a finished attempt; undefined for anything that is not one. */
+export function attemptOutcome(rem: Remediation): 'failed' | 'succeeded' | undefined {
+  const st = rem.status;
+  if (!st?.startedAt || rem.spec.dryRun) return undefined;
+  const done = findCondition(st.conditions, CONDITION_TYPES.succeeded);
+  if (!done) return undefined;
+  return done.status === 'True' ? 'succeeded' : 'failed';
+}
+
+export function loopProtection(
+  me: Remediation,
+  key: string | undefined,
+  runbook: Runbook,
+  peers: readonly Remediation[],
+  now: Date,
+): LoopVerdict {
+  const limit = runbook.spec.safety?.maxConsecutiveFailures ?? DEFAULT_MAX_CONSECUTIVE_FAILURES;
+  if (!key) return { blocked: false, failures: [], limit };
+  const clears = parseClearBlock(runbook.metadata.annotations?.[ANNOTATIONS.clearBlock]).filter(
+    (c) => c.target === '*' || c.target === key,
+  );
+  // An entry not yet stamped by the Runbook controller clears everything up to now.
+  const clearedAt = Math.max(0, ...clears.map((c) => (c.at ?? now).getTime()));
+  const attempts = peers
+    .filter((p) => !sameObject(p, me) && sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? ''))
+    .filter((p) => targetKeyOf(p) === key && attemptOutcome(p) !== undefined && finishedAt(p) > clearedAt)
+    .sort((a, b) => finishedAt(b) - finishedAt(a))
+    .slice(0, limit);
+  const blocked = attempts.length >= limit && attempts.every((p) => attemptOutcome(p) === 'failed');
+  return { blocked, failures: blocked ? attempts.map((p) => p.metadata.name ?? '') : [], limit };
+}

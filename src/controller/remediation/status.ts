@@ -1,0 +1,84 @@
+/** Phase, progress and the status patch: derived, never stored as independent truth. */
+import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
+import type { RemediationPhase, RemediationStatus, StepStatus } from '../../api/v1alpha1/schema.js';
+import { findCondition } from './conditions.js';
+
+const STEP_DONE = new Set<StepStatus['phase']>(['Succeeded', 'DryRun', 'Skipped', 'Failed', 'Reverting', 'Reverted']);
+
+export function isStepFinished(rec: StepStatus): boolean {
+  return STEP_DONE.has(rec.phase);
+}
+
+/** `done/total`, e.g. `2/5`. */
+export function progressOf(steps: readonly StepStatus[] | undefined): string | undefined {
+  if (!steps || steps.length === 0) return undefined;
+  return `${steps.filter(isStepFinished).length}/${steps.length}`;
+}
+
+/** Reasons of a False Succeeded condition that mean "never ran" rather than "failed". */
+const SKIPPED_REASONS = new Set<string>([REASONS.rejected, REASONS.revertRequested]);
+
+/**
+ * The phase, from the conditions (as medik8s does): Succeeded decides whether it is over,
+ * Reverted whether an undo is under way or done, Approved and Progressing where it waits.
+ */
+export function derivePhase(s: RemediationStatus): RemediationPhase {
+  const c = s.conditions;
+  const succeeded = findCondition(c, CONDITION_TYPES.succeeded);
+  const reverted = findCondition(c, CONDITION_TYPES.reverted);
+  const blocked = findCondition(c, CONDITION_TYPES.blocked);
+  if (succeeded) {
+    if (reverted?.status === 'Unknown') return 'Reverting';
+    if (reverted?.status === 'True') return 'Reverted';
+    // The undo failed: changes are half in place, a person must look.
+    if (reverted?.status === 'False') return 'Failed';
+    if (succeeded.status === 'True') return succeeded.reason === REASONS.dryRun ? 'DryRun' : 'Succeeded';
+    if (SKIPPED_REASONS.has(succeeded.reason)) return 'Skipped';
+    if (blocked?.status === 'True' && blocked.reason === REASONS.loopProtection) return 'Blocked';
+    return 'Failed';
+  }
+  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True') return 'Running';
+  const approved = findCondition(c, CONDITION_TYPES.approved);
+  if (approved?.status === 'False' && approved.reason === REASONS.awaitingApproval) return 'AwaitingApproval';
+  return 'Pending';
+}
+
+/** Over: nothing more happens unless a revert is asked for (see decide). */
+export function isFinished(s: RemediationStatus | undefined): boolean {
+  const c = s?.conditions;
+  return findCondition(c, CONDITION_TYPES.succeeded) !== undefined && findCondition(c, CONDITION_TYPES.reverted)?.status !== 'Unknown';
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
+  for (const k of keys) if (!deepEqual(ao[k], bo[k])) return false;
+  return true;
+}
+
+/**
+ * A JSON merge patch of the status from `before` to `after`, top-level keys only (arrays are
+ * replaced whole by merge patch anyway), removed keys as null. Undefined when nothing changed,
+ * so an idle pass writes nothing.
+ */
+export function statusPatch(before: RemediationStatus | undefined, after: RemediationStatus): Record<string, unknown> | undefined {
+  const b = (before ?? {}) as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  const patch: Record<string, unknown> = {};
+  for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    if (a[k] === undefined) {
+      if (b[k] !== undefined) patch[k] = null;
+    } else if (!deepEqual(a[k], b[k])) patch[k] = a[k];
+  }
+  return Object.keys(patch).length > 0 ? patch : undefined;
+}
+
+export { deepEqual };
