@@ -42,7 +42,11 @@ class Secret {
       // A trailing newline is almost always an artefact of `echo` or an editor.
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new RemediatorError(ERROR_CODES.config, `cannot read the webhook ${what} file ${file}: ${(err as Error).message}`, { cause: err });
+      throw new RemediatorError(
+        ERROR_CODES.config,
+        `cannot read the webhook ${what} file ${file}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 
@@ -56,7 +60,11 @@ class Secret {
       }
     } catch (err) {
       // Keep the old value: a Secret being swapped must not lock Alertmanager out.
-      this.log.warn('webhook secret not reloaded', { secret: this.what, file: this.file, error: (err as Error).message });
+      this.log.warn('webhook secret not reloaded', {
+        secret: this.what,
+        file: this.file,
+        error: (err as Error).message,
+      });
     }
   };
 
@@ -86,12 +94,16 @@ export class WebhookAuth {
     this.allowQueryToken = cfg.allowQueryToken;
     this.basicUser = cfg.basicUsername;
     if (cfg.disabled) {
-      log.warn('webhook authentication is disabled: anyone who can reach the webhook can start remediations', {
-        setting: 'webhook.auth.disabled',
-      });
+      log.warn(
+        'webhook authentication is disabled: anyone who can reach the webhook can start remediations',
+        {
+          setting: 'webhook.auth.disabled',
+        },
+      );
       return;
     }
-    if (cfg.bearerTokenFile || cfg.bearerToken) this.bearer = new Secret('bearer token', cfg.bearerTokenFile, cfg.bearerToken, log);
+    if (cfg.bearerTokenFile || cfg.bearerToken)
+      this.bearer = new Secret('bearer token', cfg.bearerTokenFile, cfg.bearerToken, log);
     if (cfg.basicUsername && (cfg.basicPasswordFile || cfg.basicPassword)) {
       this.basicPassword = new Secret('basic-auth password', cfg.basicPasswordFile, cfg.basicPassword, log);
     }
@@ -114,7 +126,8 @@ export class WebhookAuth {
     const token = this.bearer?.get();
     if (scheme === 'bearer' && token) return safeEqual(value, token);
     if (scheme === 'basic' && this.basicPassword) return this.checkBasic(value);
-    if (!header && this.allowQueryToken && token && req.queryToken !== undefined) return safeEqual(req.queryToken, token);
+    if (!header && this.allowQueryToken && token && req.queryToken !== undefined)
+      return safeEqual(req.queryToken, token);
     return false;
   }
 

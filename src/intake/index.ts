@@ -1,5 +1,18 @@
-export { buildWebhookServer, httpStatusOf, type WebhookServer, type WebhookServerDeps, type ErrorBody } from './server.js';
-export { AlertIntake, DEFAULT_ALERT_CONCURRENCY, type IntakeDeps, type RunbookSource, type AlertResult, type RunbookResult } from './intake.js';
+export {
+  buildWebhookServer,
+  httpStatusOf,
+  type WebhookServer,
+  type WebhookServerDeps,
+  type ErrorBody,
+} from './server.js';
+export {
+  AlertIntake,
+  DEFAULT_ALERT_CONCURRENCY,
+  type IntakeDeps,
+  type RunbookSource,
+  type AlertResult,
+  type RunbookResult,
+} from './intake.js';
 export { listRunbookSource } from './runbook-source.js';
 export { remediationName, labelValue } from './naming.js';
 export { planRunbook, matchingRunbooks, isActive, scopeOf, nameFor } from './plan.js';

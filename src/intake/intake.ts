@@ -87,7 +87,9 @@ export class AlertIntake {
       return { alerts: [], failure: unavailable(ERROR_CODES.kubeUnavailable, 'cannot list Runbooks', err) };
     }
     // Each alert of the group on its own: one alert's refusal or failure never decides another's.
-    const settled = await Promise.all(alerts.map((a) => this.limiter.run(() => this.handleAlert(a, runbooks))));
+    const settled = await Promise.all(
+      alerts.map((a) => this.limiter.run(() => this.handleAlert(a, runbooks))),
+    );
     let failure: RemediatorError | undefined;
     for (const r of settled) {
       for (const x of r.results) {
@@ -98,15 +100,23 @@ export class AlertIntake {
       }
     }
     // Suppressions are recorded as Events: written before the answer, as part of the outcome.
-    if (settled.some((r) => r.results.some((x) => x.outcome.startsWith('suppressed_')))) await this.suppressions.flush();
+    if (settled.some((r) => r.results.some((x) => x.outcome.startsWith('suppressed_'))))
+      await this.suppressions.flush();
     return failure ? { alerts: settled, failure } : { alerts: settled };
   }
 
   private async handleAlert(alert: WebhookAlert, runbooks: readonly Runbook[]): Promise<AlertResult> {
-    const base = { fingerprint: alert.fingerprint, alertname: alert.labels.alertname ?? '', status: alert.status };
+    const base = {
+      fingerprint: alert.fingerprint,
+      alertname: alert.labels.alertname ?? '',
+      status: alert.status,
+    };
     const matched = matchingRunbooks(runbooks, alert);
     if (matched.length === 0) {
-      return { ...base, results: [{ outcome: alert.status === 'firing' ? 'unmatched' : 'resolved_unknown' }] };
+      return {
+        ...base,
+        results: [{ outcome: alert.status === 'firing' ? 'unmatched' : 'resolved_unknown' }],
+      };
     }
     const results = await Promise.all(
       matched.map(async (rb): Promise<RunbookResult> => {
@@ -114,7 +124,12 @@ export class AlertIntake {
           return alert.status === 'firing' ? await this.fire(rb, alert) : await this.resolve(rb, alert);
         } catch (err) {
           const code = err instanceof RemediatorError ? err.code : ERROR_CODES.kubeUnavailable;
-          this.deps.log.warn('alert not handled', { runbook: runbookKey(rb), fingerprint: alert.fingerprint, code, error: errorMessage(err) });
+          this.deps.log.warn('alert not handled', {
+            runbook: runbookKey(rb),
+            fingerprint: alert.fingerprint,
+            code,
+            error: errorMessage(err),
+          });
           return { runbook: runbookKey(rb), outcome: 'error', code, reason: errorMessage(err) };
         }
       }),
@@ -146,7 +161,11 @@ export class AlertIntake {
    * back when the create does not happen (duplicate, unreachable API, refusal), so a retry by
    * Alertmanager finds the store as it was.
    */
-  private async gateAndCreate(rb: Runbook, alert: WebhookAlert, plan: Extract<RunbookPlan, { kind: 'create' }>): Promise<RunbookResult> {
+  private async gateAndCreate(
+    rb: Runbook,
+    alert: WebhookAlert,
+    plan: Extract<RunbookPlan, { kind: 'create' }>,
+  ): Promise<RunbookResult> {
     const { store } = this.deps;
     const namespace = rb.metadata.namespace ?? '';
     const remediation = `${namespace}/${plan.name}`;
@@ -158,7 +177,11 @@ export class AlertIntake {
         if (claimed && plan.cooldown) await store.release(plan.cooldown.key, plan.name);
         if (counted && plan.rate) await store.decrement(plan.rate.key, plan.rate.windowMs);
       } catch (err) {
-        this.deps.log.warn('store not rolled back', { runbook: runbookKey(rb), remediation, error: errorMessage(err) });
+        this.deps.log.warn('store not rolled back', {
+          runbook: runbookKey(rb),
+          remediation,
+          error: errorMessage(err),
+        });
       }
     };
 
@@ -166,7 +189,12 @@ export class AlertIntake {
       if (plan.cooldown) {
         const c = await store.claim(plan.cooldown.key, plan.name, plan.cooldown.ttlMs);
         if (!c.acquired && c.owner !== plan.name) {
-          return this.suppressed(rb, alert, 'suppressed_cooldown', `cooldown of ${rb.spec.safety?.cooldown} for this runbook and target: remediation ${c.owner} started it`);
+          return this.suppressed(
+            rb,
+            alert,
+            'suppressed_cooldown',
+            `cooldown of ${rb.spec.safety?.cooldown} for this runbook and target: remediation ${c.owner} started it`,
+          );
         }
         claimed = c.acquired;
         // Held by this very name: the same occurrence was seen before, so the create will tell.
@@ -177,14 +205,24 @@ export class AlertIntake {
         counted = true;
         if (n > plan.rate.limit) {
           await undo();
-          if (await this.exists(namespace, plan.name)) return { runbook: runbookKey(rb), outcome: 'duplicate', remediation };
-          return this.suppressed(rb, alert, 'suppressed_rate_limit', `rate limit of ${plan.rate.limit} remediations per hour reached for this runbook`);
+          if (await this.exists(namespace, plan.name))
+            return { runbook: runbookKey(rb), outcome: 'duplicate', remediation };
+          return this.suppressed(
+            rb,
+            alert,
+            'suppressed_rate_limit',
+            `rate limit of ${plan.rate.limit} remediations per hour reached for this runbook`,
+          );
         }
       }
     } catch (err) {
       if (err instanceof RemediatorError) throw err;
       await undo();
-      throw unavailable(ERROR_CODES.storeUnavailable, `cooldown/rate-limit store (${store.kind}) failed`, err);
+      throw unavailable(
+        ERROR_CODES.storeUnavailable,
+        `cooldown/rate-limit store (${store.kind}) failed`,
+        err,
+      );
     }
 
     try {
@@ -192,11 +230,20 @@ export class AlertIntake {
     } catch (err) {
       await undo();
       if (statusCode(err) === 409) return { runbook: runbookKey(rb), outcome: 'duplicate', remediation };
-      if (isUnavailable(err)) throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot create the Remediation', err);
+      if (isUnavailable(err))
+        throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot create the Remediation', err);
       // A refusal by the API server (RBAC, admission): not the sender's fault, so not a 4xx.
-      throw new RemediatorError(ERROR_CODES.actionFailed, `the API server refused Remediation ${remediation}: ${apiErrorMessage(err)}`, { cause: err });
+      throw new RemediatorError(
+        ERROR_CODES.actionFailed,
+        `the API server refused Remediation ${remediation}: ${apiErrorMessage(err)}`,
+        { cause: err },
+      );
     }
-    this.deps.log.info('remediation created', { runbook: runbookKey(rb), remediation, fingerprint: alert.fingerprint });
+    this.deps.log.info('remediation created', {
+      runbook: runbookKey(rb),
+      remediation,
+      fingerprint: alert.fingerprint,
+    });
     this.runbookStatus.bump(namespace, rb.metadata.name ?? '', rfc3339(this.deps.clock.now()));
     return { runbook: runbookKey(rb), outcome: 'created', remediation };
   }
@@ -215,7 +262,8 @@ export class AlertIntake {
   private async resolve(rb: Runbook, alert: WebhookAlert): Promise<RunbookResult> {
     const namespace = rb.metadata.namespace ?? '';
     const name = nameFor(rb, alert);
-    const endsAt = alert.endsAt && !ZERO_TIME.test(alert.endsAt) ? alert.endsAt : rfc3339(this.deps.clock.now());
+    const endsAt =
+      alert.endsAt && !ZERO_TIME.test(alert.endsAt) ? alert.endsAt : rfc3339(this.deps.clock.now());
     try {
       await remediations(this.deps.clients).patch(namespace, name, {
         metadata: { annotations: { [ANNOTATIONS.revert]: 'true' } },
@@ -223,16 +271,36 @@ export class AlertIntake {
       });
     } catch (err) {
       if (isNotFound(err)) return { runbook: runbookKey(rb), outcome: 'resolved_unknown' };
-      if (isUnavailable(err)) throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot mark the Remediation resolved', err);
-      throw new RemediatorError(ERROR_CODES.actionFailed, `the API server refused to mark ${namespace}/${name} resolved: ${apiErrorMessage(err)}`, { cause: err });
+      if (isUnavailable(err))
+        throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot mark the Remediation resolved', err);
+      throw new RemediatorError(
+        ERROR_CODES.actionFailed,
+        `the API server refused to mark ${namespace}/${name} resolved: ${apiErrorMessage(err)}`,
+        { cause: err },
+      );
     }
-    this.deps.log.info('remediation marked for revert', { runbook: runbookKey(rb), remediation: `${namespace}/${name}` });
+    this.deps.log.info('remediation marked for revert', {
+      runbook: runbookKey(rb),
+      remediation: `${namespace}/${name}`,
+    });
     return { runbook: runbookKey(rb), outcome: 'resolved_marked', remediation: `${namespace}/${name}` };
   }
 
-  private suppressed(rb: Runbook, alert: WebhookAlert, outcome: AlertOutcome, reason: string, code?: ErrorCode): RunbookResult {
+  private suppressed(
+    rb: Runbook,
+    alert: WebhookAlert,
+    outcome: AlertOutcome,
+    reason: string,
+    code?: ErrorCode,
+  ): RunbookResult {
     const alertname = alert.labels.alertname ?? '';
-    this.deps.log.info('alert suppressed', { runbook: runbookKey(rb), alertname, fingerprint: alert.fingerprint, outcome, reason });
+    this.deps.log.info('alert suppressed', {
+      runbook: runbookKey(rb),
+      alertname,
+      fingerprint: alert.fingerprint,
+      outcome,
+      reason,
+    });
     this.suppressions.record(
       rb,
       `${alert.fingerprint}/${alert.startsAt}`,

@@ -26,8 +26,16 @@ function prefix(text: string, max: number): string {
  * `startsAt` is used as Alertmanager sends it: the same alert occurrence always carries the
  * same text, and a new occurrence of the same labels gets a new startsAt (hence a new name).
  */
-export function remediationName(namespace: string, runbook: string, fingerprint: string, startsAt: string): string {
-  const hash = sha256Hex(`${namespace}/${runbook}/${fingerprint.toLowerCase()}/${startsAt}`).slice(0, HASH_HEX);
+export function remediationName(
+  namespace: string,
+  runbook: string,
+  fingerprint: string,
+  startsAt: string,
+): string {
+  const hash = sha256Hex(`${namespace}/${runbook}/${fingerprint.toLowerCase()}/${startsAt}`).slice(
+    0,
+    HASH_HEX,
+  );
   const head = prefix(runbook.toLowerCase(), MAX_NAME_LENGTH - HASH_HEX - 1);
   return head ? `${head}-${hash}` : `rem-${hash}`;
 }

@@ -79,7 +79,12 @@ export function scopeOf(rb: Runbook): Set<string> {
 
 /** The deterministic Remediation name of this runbook and alert occurrence. */
 export function nameFor(rb: Runbook, alert: Pick<WebhookAlert, 'fingerprint' | 'startsAt'>): string {
-  return remediationName(rb.metadata.namespace ?? '', rb.metadata.name ?? '', alert.fingerprint, alert.startsAt);
+  return remediationName(
+    rb.metadata.namespace ?? '',
+    rb.metadata.name ?? '',
+    alert.fingerprint,
+    alert.startsAt,
+  );
 }
 
 function clip(text: string, max: number): string {
@@ -88,7 +93,9 @@ function clip(text: string, max: number): string {
 
 function clipMap(m: Record<string, string> | undefined): Record<string, string> | undefined {
   if (!m) return undefined;
-  return Object.fromEntries(Object.entries(m).map(([k, v]) => [clip(k, MAX_MAP_KEY), clip(v, MAX_MAP_VALUE)]));
+  return Object.fromEntries(
+    Object.entries(m).map(([k, v]) => [clip(k, MAX_MAP_KEY), clip(v, MAX_MAP_VALUE)]),
+  );
 }
 
 export function alertInfo(alert: WebhookAlert): AlertInfo {
@@ -104,7 +111,12 @@ export function alertInfo(alert: WebhookAlert): AlertInfo {
   return info;
 }
 
-const refuse = (outcome: Suppression, code: ErrorCode, reason: string): RunbookPlan => ({ kind: 'refuse', outcome, code, reason });
+const refuse = (outcome: Suppression, code: ErrorCode, reason: string): RunbookPlan => ({
+  kind: 'refuse',
+  outcome,
+  code,
+  reason,
+});
 
 /**
  * Decides what one Runbook does with one firing alert. Every template of the Runbook is
@@ -116,7 +128,11 @@ export function planRunbook(rb: Runbook, alert: WebhookAlert): RunbookPlan {
   const namespace = rb.metadata.namespace ?? '';
   const { values, missing } = resolveParams(rb.spec.params, alert);
   if (missing.length > 0) {
-    return refuse('suppressed_invalid_param', ERROR_CODES.missingParam, `missing param: ${missing.join(', ')} (not in the alert and no default)`);
+    return refuse(
+      'suppressed_invalid_param',
+      ERROR_CODES.missingParam,
+      `missing param: ${missing.join(', ')} (not in the alert and no default)`,
+    );
   }
 
   let target: Required<TargetRef> | undefined;

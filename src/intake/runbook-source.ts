@@ -8,7 +8,10 @@ import type { KubeClients } from '../kube/client.js';
 import { runbooks } from '../kube/resources.js';
 import type { RunbookSource } from './intake.js';
 
-export function listRunbookSource(clients: KubeClients, opts: { namespace?: string; ttlMs?: number } = {}): RunbookSource {
+export function listRunbookSource(
+  clients: KubeClients,
+  opts: { namespace?: string; ttlMs?: number } = {},
+): RunbookSource {
   const ttl = opts.ttlMs ?? 0;
   let cached: { at: number; items: Runbook[] } | undefined;
   let pending: Promise<Runbook[]> | undefined;

@@ -61,7 +61,10 @@ export class RunbookStatusCounter {
         attempts += 1;
         if (isConflict(err)) continue;
         if (isNotFound(err)) break;
-        this.log.warn('runbook status not updated', { runbook: `${namespace}/${name}`, error: errorMessage(err) });
+        this.log.warn('runbook status not updated', {
+          runbook: `${namespace}/${name}`,
+          error: errorMessage(err),
+        });
         break;
       }
     }

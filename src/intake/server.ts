@@ -4,7 +4,12 @@
  * Alertmanager what to do: 2xx done, 5xx retry, 4xx drop (so 4xx only for requests that can
  * never succeed: bad credentials, too large, wrong type, invalid payload).
  */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Config } from '../config/config.js';
 import { ERROR_CODES, RemediatorError, type ErrorCode } from '../util/errors.js';
 import { WebhookAuth } from './auth.js';
@@ -69,8 +74,14 @@ function toErrorBody(err: FastifyError & { validation?: AjvError[] }): ErrorBody
   if (err.validation && err.validation.length > 0) {
     const e = err.validation[0]!;
     const field = fieldName(e);
-    const allowed = e.params?.allowedValues ? ` (${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')})` : '';
-    return { code: ERROR_CODES.invalidPayload, message: `invalid payload: ${field} ${e.message ?? 'is invalid'}${allowed}`, field };
+    const allowed = e.params?.allowedValues
+      ? ` (${e.params.allowedValues.map((v) => JSON.stringify(v)).join(', ')})`
+      : '';
+    return {
+      code: ERROR_CODES.invalidPayload,
+      message: `invalid payload: ${field} ${e.message ?? 'is invalid'}${allowed}`,
+      field,
+    };
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -84,7 +95,8 @@ function toErrorBody(err: FastifyError & { validation?: AjvError[] }): ErrorBody
     return { code: ERROR_CODES.invalidPayload, message: `invalid payload: ${err.message}` };
   }
   if (err.statusCode === 413) return { code: ERROR_CODES.payloadTooLarge, message: 'request body too large' };
-  if (err.statusCode === 415) return { code: ERROR_CODES.unsupportedMediaType, message: 'content type must be application/json' };
+  if (err.statusCode === 415)
+    return { code: ERROR_CODES.unsupportedMediaType, message: 'content type must be application/json' };
   if (err instanceof RemediatorError) return { code: err.code, message: err.message };
   return { code: ERROR_CODES.kubeUnavailable, message: 'internal error; Alertmanager will retry' };
 }
@@ -110,10 +122,13 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
 
   app.setErrorHandler((err: FastifyError & { validation?: AjvError[] }, req, reply) => {
     const body = toErrorBody(err);
-    if (httpStatusOf(body.code) >= 500) log.error('webhook request failed', { url: req.url, error: err.message });
+    if (httpStatusOf(body.code) >= 500)
+      log.error('webhook request failed', { url: req.url, error: err.message });
     return send(reply, body);
   });
-  app.setNotFoundHandler((req, reply) => send(reply, { code: ERROR_CODES.notFound, message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  app.setNotFoundHandler((req, reply) =>
+    send(reply, { code: ERROR_CODES.notFound, message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
 
   app.addHook('onClose', async () => {
     auth.close();
@@ -151,7 +166,11 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
       const payload = req.body as WebhookPayload;
       const result = await intake.handle(payload.alerts);
       if (result.failure) {
-        return send(reply, { code: result.failure.code, message: result.failure.message, alerts: result.alerts });
+        return send(reply, {
+          code: result.failure.code,
+          message: result.failure.message,
+          alerts: result.alerts,
+        });
       }
       return reply.code(200).send({ status: 'ok', received: payload.alerts.length, alerts: result.alerts });
     },
