@@ -1,0 +1,136 @@
+import { describe, expect, it } from '@jest/globals';
+import { MemoryLimitStore, snapshotDelta, windowStart } from '../../../src/stores/memory.js';
+import { FakeClock } from '../../../src/util/clock.js';
+
+function aStore() {
+  const clock = new FakeClock(new Date('2026-01-01T00:00:00Z'));
+  return { clock, store: new MemoryLimitStore({ clock }) };
+}
+
+describe('MemoryLimitStore claims', () => {
+  it('gives a free key to the first caller and reports the holder to the others', async () => {
+    const { store } = aStore();
+    await expect(store.claim('k', 'a', 1000)).resolves.toEqual({ acquired: true, owner: 'a' });
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
+  });
+
+  it('reports the caller as holder when it claims again (a repeated notification)', async () => {
+    const { store } = aStore();
+    await store.claim('k', 'a', 1000);
+    await expect(store.claim('k', 'a', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
+  });
+
+  it('frees the key when the ttl has passed, not before', async () => {
+    const { clock, store } = aStore();
+    await store.claim('k', 'a', 1000);
+    clock.advance(999);
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
+    clock.advance(1);
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
+  });
+
+  it('releases only for the owner', async () => {
+    const { store } = aStore();
+    await store.claim('k', 'a', 1000);
+    await store.release('k', 'b');
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
+    await store.release('k', 'a');
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
+  });
+
+  it('gives one winner among concurrent callers', async () => {
+    const { store } = aStore();
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => store.claim('k', `o${i}`, 1000)));
+    expect(results.filter((r) => r.acquired)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.owner)).size).toBe(1);
+  });
+});
+
+describe('MemoryLimitStore counters', () => {
+  it('counts within a fixed window and starts again in the next one', async () => {
+    const { clock, store } = aStore();
+    clock.set(new Date(Date.UTC(2026, 0, 1, 10, 0, 0)));
+    expect(await store.increment('r', 3_600_000)).toBe(1);
+    clock.advance(3_599_999);
+    expect(await store.increment('r', 3_600_000)).toBe(2);
+    clock.advance(1);
+    expect(await store.increment('r', 3_600_000)).toBe(1);
+  });
+
+  it('keeps keys and window sizes apart', async () => {
+    const { store } = aStore();
+    await store.increment('a', 60_000);
+    expect(await store.increment('a', 60_000)).toBe(2);
+    expect(await store.increment('b', 60_000)).toBe(1);
+    expect(await store.increment('a', 3_600_000)).toBe(1);
+  });
+
+  it('takes one back and never goes below zero', async () => {
+    const { store } = aStore();
+    await store.increment('r', 60_000);
+    await store.increment('r', 60_000);
+    await store.decrement('r', 60_000);
+    expect(await store.increment('r', 60_000)).toBe(2);
+    await store.decrement('x', 60_000);
+    await store.decrement('r', 60_000);
+    await store.decrement('r', 60_000);
+    await store.decrement('r', 60_000);
+    expect(await store.increment('r', 60_000)).toBe(1);
+  });
+
+  it('buckets windows on epoch multiples, as Redis and Postgres do', () => {
+    expect(windowStart(3_600_000 * 5 + 17, 3_600_000)).toBe(3_600_000 * 5);
+  });
+});
+
+describe('MemoryLimitStore memory bound', () => {
+  it('sweeps expired entries as time passes, with no timer', async () => {
+    const { clock, store } = aStore();
+    for (let i = 0; i < 500; i++) {
+      await store.claim(`k${i}`, 'a', 1000);
+      await store.increment(`c${i}`, 1000);
+    }
+    expect(store.size()).toBe(1000);
+    clock.advance(61_000);
+    await store.claim('fresh', 'a', 1000);
+    expect(store.size()).toBe(1);
+  });
+
+  it('stays bounded by the live set under a steady stream of short claims', async () => {
+    const { clock, store } = aStore();
+    let peak = 0;
+    for (let i = 0; i < 50_000; i++) {
+      await store.claim(`k${i}`, 'a', 100);
+      clock.advance(1);
+      peak = Math.max(peak, store.size());
+    }
+    // 100 live at any time; expired ones are swept once the map doubles past the floor.
+    expect(peak).toBeLessThanOrEqual(2048);
+  });
+});
+
+describe('MemoryLimitStore snapshots', () => {
+  it('lists live claims with their remaining ttl and live counts', async () => {
+    const { clock, store } = aStore();
+    await store.claim('k', 'a', 1000);
+    await store.claim('old', 'a', 10);
+    await store.increment('r', 60_000);
+    clock.advance(400);
+    const snap = store.snapshot();
+    expect(snap.claims).toEqual([{ key: 'k', owner: 'a', ttlMs: 600 }]);
+    expect(snap.counters).toEqual([expect.objectContaining({ key: 'r', windowMs: 60_000, count: 1 })]);
+  });
+
+  it('gives the delta between two snapshots', async () => {
+    const { store } = aStore();
+    await store.claim('k1', 'a', 1000);
+    await store.increment('r', 60_000);
+    const before = store.snapshot();
+    await store.claim('k2', 'a', 1000);
+    await store.increment('r', 60_000);
+    await store.increment('r', 60_000);
+    const delta = snapshotDelta(before, store.snapshot());
+    expect(delta.claims.map((c) => c.key)).toEqual(['k2']);
+    expect(delta.counters).toEqual([expect.objectContaining({ key: 'r', count: 2 })]);
+  });
+});
