@@ -1,0 +1,174 @@
+/** Helpers every action shares: outcomes, error mapping, targets and the stamp. */
+import type { ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';
+import type { Step } from '../api/v1alpha1/schema.js';
+import { ANNOTATIONS } from '../api/v1alpha1/constants.js';
+import { apiErrorMessage, isUnavailable, statusCode } from '../kube/client.js';
+import { ERROR_CODES, RemediatorError, type ErrorCode } from '../util/errors.js';
+export { stableJson } from './json-pointer.js';
+import { RawObjectApi, type KubeObject, type ObjectRef } from './raw-object.js';
+
+/** Shows up in managedFields, so people can see which changes were ours. */
+export const FIELD_MANAGER = 'kube-remediator';
+export const STAMP_ANNOTATION = ANNOTATIONS.lastAction;
+export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
+
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** How often a waiting action asks to be looked at again. */
+export const POLL_MS = 2000;
+/** How long a check or call to an outside service may take. */
+export const EXTERNAL_TIMEOUT_MS = 10_000;
+
+export type Failed = Extract<ActionOutcome, { kind: 'failed' }>;
+
+export function done(
+  message: string,
+  extra: { before?: Record<string, unknown>; after?: Record<string, unknown>; diff?: Record<string, unknown> } = {},
+): ActionOutcome {
+  return { kind: 'done', message, ...extra };
+}
+
+export function inProgress(message: string, requeueAfterMs = POLL_MS): ActionOutcome {
+  return { kind: 'inProgress', message, requeueAfterMs };
+}
+
+export function failed(code: ErrorCode, reason: string, message: string, retryable: boolean): Failed {
+  return { kind: 'failed', code, reason, message, retryable };
+}
+
+export function refusal(code: ErrorCode, reason: string, message: string): Plan {
+  return { refused: { code, reason, message } };
+}
+
+/**
+ * What plan() does with a failed read: a permanent failure (404, invalid, forbidden) refuses
+ * the step; a transient one (409, 5xx, unreachable) is thrown so the reconciler retries.
+ */
+export function planFailure(f: Failed): Plan {
+  if (f.retryable) throw new RemediatorError(f.code, f.message);
+  return refusal(f.code, f.reason, f.message);
+}
+
+/** A plan that was refused must never be applied; this guards apply against it. */
+export function refusedOutcome(plan: Plan): Failed | undefined {
+  const r = plan.refused;
+  return r ? failed(r.code, r.reason, r.message, false) : undefined;
+}
+
+/**
+ * Maps an API error to a failure: a missing target needs a person (not retryable), while
+ * conflicts, throttling, 5xx and an unreachable server pass with time.
+ */
+export function failureFromError(err: unknown, what: string): Failed {
+  const code = statusCode(err);
+  const detail = apiErrorMessage(err);
+  if (code === 404) return failed(ERROR_CODES.notFound, 'NotFound', `${what} not found: ${detail}`, false);
+  if (code === 409) return failed(ERROR_CODES.conflict, 'Conflict', `${what}: conflict, will retry: ${detail}`, true);
+  if (isUnavailable(err)) {
+    return failed(ERROR_CODES.kubeUnavailable, 'KubeUnavailable', `${what}: API server unavailable: ${detail}`, true);
+  }
+  if (code === 401 || code === 403) {
+    return failed(ERROR_CODES.unauthorized, 'Forbidden', `${what}: not allowed (check the operator's RBAC): ${detail}`, false);
+  }
+  if (code === 400 || code === 422) return failed(ERROR_CODES.actionFailed, 'Invalid', `${what}: rejected: ${detail}`, false);
+  return failed(ERROR_CODES.actionFailed, 'ActionFailed', `${what}: ${detail}`, false);
+}
+
+/** Runs an API call and turns a thrown error into a failure. */
+export async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | Failed> {
+  try {
+    return await fn();
+  } catch (err) {
+    return failureFromError(err, what);
+  }
+}
+
+export function isFailed(x: unknown): x is Failed {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'failed';
+}
+
+export function describeTarget(t: ResolvedTarget): string {
+  return `${t.kind}/${t.namespace}/${t.name}`;
+}
+
+export function requireTarget(ctx: ActionContext): ResolvedTarget | Failed {
+  return ctx.target ?? failed(ERROR_CODES.invalidSpec, 'MissingTarget', `step "${ctx.step.name}" (${ctx.step.action}) needs a target`, false);
+}
+
+export function requireWorkload(ctx: ActionContext, kinds: readonly WorkloadKind[] = WORKLOAD_KINDS): ObjectRef | Failed {
+  const t = requireTarget(ctx);
+  if (isFailed(t)) return t;
+  if (!(kinds as readonly string[]).includes(t.kind)) {
+    return failed(ERROR_CODES.invalidSpec, 'UnsupportedKind', `${ctx.step.action} works on ${kinds.join(', ')}, not ${t.kind}`, false);
+  }
+  return t;
+}
+
+/** The parameter member named after the action, or a failure naming it. */
+export function requireParams<K extends keyof Step>(ctx: ActionContext, key: K): NonNullable<Step[K]> | Failed {
+  const p = ctx.step[key];
+  if (p === undefined || p === null) {
+    return failed(ERROR_CODES.invalidSpec, 'MissingParams', `step "${ctx.step.name}": ${String(key)} parameters are missing`, false);
+  }
+  return p;
+}
+
+export function raw(ctx: ActionContext): RawObjectApi {
+  return RawObjectApi.forConfig(ctx.clients.kc);
+}
+
+export async function readObject(ctx: ActionContext, ref: ObjectRef): Promise<KubeObject | Failed> {
+  return attempt(`${ref.kind}/${ref.namespace}/${ref.name}`, () => raw(ctx).get(ref));
+}
+
+export function dryRunParam(ctx: ActionContext): 'All' | undefined {
+  return ctx.dryRun ? 'All' : undefined;
+}
+
+/** The Kubernetes checks of a target kind in `step.target`, if the step names one. */
+export function validateTargetKind(step: Step, kinds: readonly string[]): string[] {
+  const kind = step.target?.kind;
+  if (kind !== undefined && !kinds.includes(kind)) return [`target.kind: ${step.action} works on ${kinds.join(', ')}, not ${kind}`];
+  return [];
+}
+
+export function validateParamsPresent(step: Step, key: keyof Step): string[] {
+  return step[key] === undefined ? [`${String(key)}: parameters are required for action ${step.action}`] : [];
+}
+
+/** A value read from an object at a dotted path of keys. */
+export function dig(obj: unknown, ...keys: string[]): unknown {
+  let cur: unknown = obj;
+  for (const k of keys) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+export function annotationsOf(obj: unknown, ...keys: string[]): Record<string, string> {
+  return (dig(obj, ...keys, 'annotations') as Record<string, string> | undefined) ?? {};
+}
+
+/** Turns a Kubernetes label selector into the query-string form. */
+export function selectorString(sel: unknown): string {
+  const s = (sel ?? {}) as {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: { key: string; operator: string; values?: string[] }[];
+  };
+  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of s.matchExpressions ?? []) {
+    const vals = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${vals})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${vals})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+export function isControlledBy(obj: KubeObject, ownerUid: string | undefined): boolean {
+  return (obj.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === ownerUid);
+}
+

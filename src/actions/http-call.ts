@@ -1,0 +1,43 @@
+/**
+ * httpCall: one request to a service. The far side cannot carry our stamp, so a crash right
+ * after sending may repeat the call; keep such endpoints idempotent.
+ */
+import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
+import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
+import { done, isFailed, requireParams, validateParamsPresent } from './common.js';
+import { callFailure, httpRequest, redactUrl, skippedInDryRun, statusExpected, type HttpReply } from './external.js';
+import { validateUrlField } from './http-check.js';
+
+export function validateHttpCall(step: Step): string[] {
+  const missing = validateParamsPresent(step, 'httpCall');
+  if (missing.length) return missing;
+  const p = step.httpCall!;
+  const errors = validateUrlField(p.url, 'httpCall.url');
+  if (p.body !== undefined && (p.method === 'GET' || p.method === 'DELETE')) errors.push(`httpCall.body: a ${p.method} request carries no body`);
+  return errors;
+}
+
+async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOutcome> {
+  const p = requireParams(ctx, 'httpCall');
+  if (isFailed(p)) return p;
+  const method = p.method ?? 'POST';
+  const what = `${method} ${redactUrl(p.url)}`;
+  if (ctx.dryRun) return skippedInDryRun(`send ${what}${p.body ? ` with a ${p.body.length}-byte body` : ''}`, { method, url: redactUrl(p.url), body: p.body });
+  let reply: HttpReply;
+  try {
+    reply = await httpRequest(p.url, { method, headers: p.headers, body: p.body });
+  } catch (err) {
+    return callFailure(what, undefined, err);
+  }
+  if (!statusExpected(reply.status, p.expectStatus)) return callFailure(what, reply, undefined, p.expectStatus);
+  return done(`${what} returned ${reply.status}`, { after: { status: reply.status } });
+}
+
+export const httpCall: Action = {
+  name: 'httpCall',
+  mutating: true,
+  reversible: false,
+  validate: validateHttpCall,
+  plan: (): Promise<Plan> => Promise.resolve({}),
+  apply,
+};

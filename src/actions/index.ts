@@ -1,0 +1,74 @@
+/**
+ * The actions, by name. The reconciler runs a step as:
+ *   plan(ctx)            reads only; returns before/after, or `refused` (never apply a refused
+ *                        plan). Throws RemediatorError on transient API errors (retry later).
+ *   checkpoint           the reconciler stores the plan in status.steps[i]
+ *   apply(ctx, record)   idempotent; `inProgress` for waits and checks, `done` or `failed`
+ *   revert(ctx, record)  only where `reversible`, from record.before
+ * Everything mutating honours ctx.dryRun (Kubernetes: dryRun=All; outside services: skipped)
+ * and then returns the would-be change in `diff`.
+ */
+import { ACTIONS, type ActionName, type Step } from '../api/v1alpha1/schema.js';
+import type { Action } from './types.js';
+import { deletePod } from './delete-pod.js';
+import { httpCall } from './http-call.js';
+import { httpCheck } from './http-check.js';
+import { notify } from './notify.js';
+import { patch } from './patch.js';
+import { postgresCheck } from './postgres-check.js';
+import { postgresQuery } from './postgres-query.js';
+import { prometheusQuery } from './prometheus-query.js';
+import { redisCheck } from './redis-check.js';
+import { redisCommand } from './redis-command.js';
+import { rolloutRestart } from './rollout-restart.js';
+import { rolloutUndo } from './rollout-undo.js';
+import { scale } from './scale.js';
+import { setEnv } from './set-env.js';
+import { silence } from './silence.js';
+import { waitForRollout } from './wait-for-rollout.js';
+
+export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
+  rolloutRestart,
+  scale,
+  setEnv,
+  patch,
+  rolloutUndo,
+  deletePod,
+  waitForRollout,
+  httpCheck,
+  httpCall,
+  redisCheck,
+  redisCommand,
+  postgresCheck,
+  postgresQuery,
+  prometheusQuery,
+  notify,
+  silence,
+};
+
+export function getAction(name: ActionName): Action;
+export function getAction(name: string): Action | undefined;
+export function getAction(name: string): Action | undefined {
+  return Object.prototype.hasOwnProperty.call(ACTIONS_REGISTRY, name) ? ACTIONS_REGISTRY[name as ActionName] : undefined;
+}
+
+/** Actions that need a Kubernetes target (step.target or the Runbook's). */
+export const TARGETED_ACTIONS: ReadonlySet<ActionName> = new Set(['rolloutRestart', 'scale', 'setEnv', 'patch', 'rolloutUndo', 'waitForRollout']);
+
+/**
+ * The problems of one step's parameters, as `<field>: <what is wrong>` (the caller prefixes
+ * `steps[i].`). Also flags parameter members of other actions, which would be ignored.
+ */
+export function validateStep(step: Step): string[] {
+  const action = getAction(step.action);
+  if (!action) return [`action: unknown action ${String(step.action)}`];
+  const strays = ACTIONS.filter((a) => a !== step.action && step[a] !== undefined).map(
+    (a) => `${a}: parameters for action ${a} are set, but the step's action is ${step.action}`,
+  );
+  return [...action.validate(step), ...strays];
+}
+
+export { rolloutState, podFault, type RolloutState } from './wait-for-rollout.js';
+export { checkPatchBounds, checkReplicas, type BoundViolation } from './bounds.js';
+export { parseQuantity, compareQuantity } from './quantity.js';
+export type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';

@@ -1,0 +1,75 @@
+/** postgresCheck: passes when a query (default `SELECT 1`) answers as expected; waits otherwise. */
+import pg from 'pg';
+import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
+import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
+import { errorMessage } from '../util/errors.js';
+import { EXTERNAL_TIMEOUT_MS, done, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
+import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
+
+const CONNECT_TIMEOUT_MS = 3000;
+
+export interface QueryResult {
+  rowCount: number;
+  /** The first column of the first row, as text ('' when there is none). */
+  first: string;
+}
+
+/**
+ * Runs one statement on a fresh connection and closes it. The deadlines matter: pg waits
+ * forever for a connection by default, and a stuck query would hold the step past its timeout.
+ */
+export async function runPostgres(url: string, query: string): Promise<QueryResult> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: EXTERNAL_TIMEOUT_MS,
+    statement_timeout: EXTERNAL_TIMEOUT_MS,
+  });
+  // A connection dropped between statements is emitted, not thrown; without a listener it crashes the process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const res = await client.query({ text: query, rowMode: 'array' });
+    const row = (res.rows as unknown[][])[0];
+    return { rowCount: res.rowCount ?? res.rows.length, first: replyText(row?.[0]) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function validatePostgresUrl(p: { url?: string; urlFrom?: unknown } | undefined, field: string): string[] {
+  if (!p?.url && !p?.urlFrom) return [`${field}: give url or urlFrom.secretKeyRef`];
+  if (p.url && !/^postgres(ql)?:\/\//.test(p.url)) return [`${field}.url: must start with postgres:// or postgresql://`];
+  return [];
+}
+
+export function validatePostgresCheck(step: Step): string[] {
+  const missing = validateParamsPresent(step, 'postgresCheck');
+  return missing.length ? missing : validatePostgresUrl(step.postgresCheck, 'postgresCheck');
+}
+
+async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOutcome> {
+  const p = requireParams(ctx, 'postgresCheck');
+  if (isFailed(p)) return p;
+  const url = requireUrl(await resolveUrl(ctx, p, 'postgresCheck'), 'postgresCheck');
+  if (isFailed(url)) return url;
+  const query = p.query ?? 'SELECT 1';
+  const what = `query on ${redactUrl(url)}`;
+  let res: QueryResult;
+  try {
+    res = await runPostgres(url, query);
+  } catch (err) {
+    return inProgress(`${what}: ${errorMessage(err)}`, CHECK_POLL_MS);
+  }
+  if (p.expect !== undefined && res.first !== p.expect) return inProgress(`${what} answered "${res.first.slice(0, 200)}", expected "${p.expect}"`, CHECK_POLL_MS);
+  return done(`${what} answered "${res.first.slice(0, 200)}"`);
+}
+
+export const postgresCheck: Action = {
+  name: 'postgresCheck',
+  mutating: false,
+  reversible: false,
+  validate: validatePostgresCheck,
+  plan: (): Promise<Plan> => Promise.resolve({}),
+  apply,
+};

@@ -1,0 +1,79 @@
+/** redisCheck: passes when a command (default PING) answers as expected; waits otherwise. */
+import { Redis } from 'ioredis';
+import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
+import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
+import { errorMessage } from '../util/errors.js';
+import { EXTERNAL_TIMEOUT_MS, done, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
+import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
+
+const CONNECT_TIMEOUT_MS = 3000;
+
+/**
+ * Runs one command on a fresh connection and closes it. The options make a dead server fail
+ * the command at once instead of queueing it through ~70 s of reconnects; the error listener
+ * keeps ioredis from reporting the failure as an unhandled 'error' event.
+ */
+export async function runRedis(url: string, command: readonly string[]): Promise<unknown> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    commandTimeout: EXTERNAL_TIMEOUT_MS,
+    retryStrategy: () => null,
+  });
+  let lastError: unknown;
+  client.on('error', (err: unknown) => {
+    lastError = err;
+  });
+  try {
+    await client.connect();
+    const [name, ...args] = command;
+    return await client.call(name!, ...args);
+  } catch (err) {
+    throw lastError && lastError !== err ? new Error(`${errorMessage(err)} (${errorMessage(lastError)})`, { cause: err }) : err;
+  } finally {
+    client.disconnect();
+  }
+}
+
+export function validateRedisUrl(p: { url?: string; urlFrom?: unknown } | undefined, field: string): string[] {
+  if (!p?.url && !p?.urlFrom) return [`${field}: give url or urlFrom.secretKeyRef`];
+  if (p.url && !/^rediss?:\/\//.test(p.url)) return [`${field}.url: must start with redis:// or rediss://`];
+  return [];
+}
+
+export function validateRedisCheck(step: Step): string[] {
+  const missing = validateParamsPresent(step, 'redisCheck');
+  if (missing.length) return missing;
+  const errors = validateRedisUrl(step.redisCheck, 'redisCheck');
+  if (step.redisCheck!.command?.length === 0) errors.push('redisCheck.command: must not be empty (omit it for PING)');
+  return errors;
+}
+
+async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOutcome> {
+  const p = requireParams(ctx, 'redisCheck');
+  if (isFailed(p)) return p;
+  const url = requireUrl(await resolveUrl(ctx, p, 'redisCheck'), 'redisCheck');
+  if (isFailed(url)) return url;
+  const command = p.command?.length ? p.command : ['PING'];
+  const what = `${command[0]} on ${redactUrl(url)}`;
+  let reply: string;
+  try {
+    reply = replyText(await runRedis(url, command));
+  } catch (err) {
+    return inProgress(`${what}: ${errorMessage(err)}`, CHECK_POLL_MS);
+  }
+  const expect = p.expect ?? (command.length === 1 && command[0]!.toUpperCase() === 'PING' ? 'PONG' : undefined);
+  if (expect !== undefined && reply !== expect) return inProgress(`${what} answered "${reply.slice(0, 200)}", expected "${expect}"`, CHECK_POLL_MS);
+  return done(`${what} answered "${reply.slice(0, 200)}"`);
+}
+
+export const redisCheck: Action = {
+  name: 'redisCheck',
+  mutating: false,
+  reversible: false,
+  validate: validateRedisCheck,
+  plan: (): Promise<Plan> => Promise.resolve({}),
+  apply,
+};
