@@ -40,12 +40,17 @@ export interface EventHandlers<T> {
   delete?(obj: T): void;
 }
 
-export interface ResourceInformerOptions<T extends k8s.KubernetesObject> {
+/** Objects we cache: ours type metadata with the CRD schema, not client-node's V1ObjectMeta. */
+export interface CachedObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+export interface ResourceInformerOptions<T extends CachedObject> {
   /** The plural, for paths and logs. */
   plural: string;
   /** Empty: all namespaces. */
   namespace: string;
-  list: ListFn<T>;
+  list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   factory: InformerFactory;
   logger: Logger;
   timers?: Timers;
@@ -69,16 +74,16 @@ export function clientNodeFactory(kc: k8s.KubeConfig): InformerFactory {
 }
 
 /** Lists one of our resources through CustomObjectsApi, in one namespace or all. */
-export function customObjectLister<T extends k8s.KubernetesObject>(
+export function customObjectLister<T extends CachedObject>(
   custom: k8s.CustomObjectsApi,
   plural: string,
   namespace: string,
-): ListFn<T> {
+): () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
   return async () => {
     const list: unknown = namespace
       ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
       : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural });
-    return list as k8s.KubernetesListObject<T>;
+    return list as { items: T[]; metadata?: { resourceVersion?: string } };
   };
 }
 
@@ -88,9 +93,9 @@ function isAbort(err: unknown): boolean {
   return e?.name === 'AbortError' || e?.type === 'aborted';
 }
 
-export class ResourceInformer<T extends k8s.KubernetesObject> implements Cache<T> {
+export class ResourceInformer<T extends CachedObject> implements Cache<T> {
   readonly plural: string;
-  private readonly inner: ClientInformer<T>;
+  private readonly inner: ClientInformer<k8s.KubernetesObject>;
   private readonly handlers: EventHandlers<T>[] = [];
   private readonly logger: Logger;
   private readonly timers: Timers;
@@ -117,8 +122,8 @@ export class ResourceInformer<T extends k8s.KubernetesObject> implements Cache<T
     this.now = opts.now ?? (() => performance.now());
     this.backoffInitialMs = opts.restartBackoffInitialMs ?? RESTART_BACKOFF_INITIAL_MS;
     this.backoffMaxMs = opts.restartBackoffMaxMs ?? RESTART_BACKOFF_MAX_MS;
-    const list: ListFn<T> = async () => {
-      const result = await opts.list();
+    const list: ListFn<k8s.KubernetesObject> = async () => {
+      const result = (await opts.list()) as k8s.KubernetesListObject<k8s.KubernetesObject>;
       this.markProgress();
       // client-node fills its cache synchronously once this promise settles, in a microtask;
       // setImmediate runs after those, so the cache is complete when we call it synced.
@@ -126,9 +131,9 @@ export class ResourceInformer<T extends k8s.KubernetesObject> implements Cache<T
       return result;
     };
     this.inner = opts.factory(resourcePath(opts.plural, opts.namespace), list);
-    this.inner.on('add', (o) => this.dispatch('add', o));
-    this.inner.on('update', (o) => this.dispatch('update', o));
-    this.inner.on('delete', (o) => this.dispatch('delete', o));
+    this.inner.on('add', (o) => this.dispatch('add', o as T));
+    this.inner.on('update', (o) => this.dispatch('update', o as T));
+    this.inner.on('delete', (o) => this.dispatch('delete', o as T));
     this.inner.on('connect', () => {
       // client-node re-watches by itself after the server ends a watch: the last one worked.
       if (!this.starting) this.markProgress();
@@ -142,11 +147,11 @@ export class ResourceInformer<T extends k8s.KubernetesObject> implements Cache<T
   }
 
   get(namespace: string, name: string): T | undefined {
-    return this.inner.get(name, namespace);
+    return this.inner.get(name, namespace) as T | undefined;
   }
 
   list(namespace?: string): readonly T[] {
-    return this.inner.list(namespace || undefined);
+    return this.inner.list(namespace || undefined) as readonly T[];
   }
 
   hasSynced(): boolean {
