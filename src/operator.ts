@@ -1,19 +1,185 @@
 /** Wiring only: builds every part of the operator from the configuration and starts it. */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { allCrds } from './api/v1alpha1/crd.js';
+import { createAudit } from './audit/index.js';
 import type { Config } from './config/config.js';
+import { buildControllers } from './controllers.js';
+import { Manager } from './controller/runtime/manager.js';
+import { buildWebhookServer } from './intake/index.js';
+import { isNotFound, loadKubeConfig, makeClients, type KubeClients } from './kube/client.js';
+import { KubeEventRecorder } from './observability/events.js';
 import type { Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { createLimitStore } from './stores/index.js';
+import { systemClock } from './util/clock.js';
+import { ERROR_CODES, errorMessage, RemediatorError } from './util/errors.js';
 
 export interface RunningOperator {
-  /** Resolves when the operator has stopped by itself (lost leadership, fatal error). */
-  readonly done: Promise<void>;
+  /** Resolves with the exit code when the operator has stopped (signal, lost leadership). */
+  readonly done: Promise<number>;
   /** Graceful shutdown: readiness false, step in flight finished, Lease released. */
   stop(): Promise<void>;
+  readonly manager: Manager;
+  /** Where the webhook listens, e.g. `http://127.0.0.1:9095`, when enabled. */
+  readonly webhookUrl?: string;
 }
 
 export interface OperatorOptions {
   log: Logger;
+  /** Create or update the CRDs at start (development; the chart installs them in clusters). */
   installCrds?: boolean;
 }
 
-export function startOperator(_config: Readonly<Config>, _opts: OperatorOptions): Promise<RunningOperator> {
-  return Promise.reject(new Error('not wired yet'));
+export async function startOperator(
+  config: Readonly<Config>,
+  opts: OperatorOptions,
+): Promise<RunningOperator> {
+  const { log } = opts;
+  const kc = loadKubeConfig(config.kubeconfig || undefined);
+  const clients = makeClients(kc);
+  log.info('starting', {
+    server: kc.getCurrentCluster()?.server,
+    namespace: config.watchNamespace || '(all)',
+    store: config.store.kind,
+    leaderElection: config.leaderElection.enabled,
+  });
+  if (opts.installCrds) await installCrds(kc, log);
+  else await requireCrds(clients, config.watchNamespace);
+
+  const metrics = createMetrics();
+  const events = new KubeEventRecorder(clients.core, log);
+  const store = await createLimitStore(config, { logger: log, metrics });
+  const audit = await createAudit(config, { logger: log, metrics });
+  const manager = new Manager({ config, clients, metrics, logger: log });
+  for (const c of buildControllers({
+    config,
+    clients,
+    caches: manager.caches(),
+    metrics,
+    log,
+    events,
+    audit,
+    clock: systemClock,
+  })) {
+    manager.addController(c);
+  }
+
+  let webhookUrl: string | undefined;
+  if (config.webhook.enabled) {
+    // The webhook answers on standbys too: names are deterministic, so replicas never double.
+    const webhook = buildWebhookServer({
+      clients,
+      runbooks: () => manager.caches().runbooks.list(),
+      store,
+      metrics,
+      log,
+      events,
+      clock: systemClock,
+      config: withWebhookCredentials(config.webhook, log),
+    });
+    await webhook.app.listen({ host: config.webhook.host, port: config.webhook.port });
+    const addr = webhook.app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
+    webhookUrl = `http://${config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host}:${port}${config.webhook.path}`;
+    log.info('webhook listening', { url: webhookUrl });
+    manager.onShutdown(() => webhook.app.close());
+  }
+  manager.onShutdown(() => events.flush());
+  manager.onShutdown(() => store.close());
+  manager.onShutdown(() => audit.close());
+
+  await manager.start();
+  log.info('operator started', { probes: manager.probeUrl(), webhook: webhookUrl });
+  return {
+    manager,
+    webhookUrl,
+    done: manager.finished().then((exit) => exit.exitCode),
+    stop: async () => {
+      await manager.stop('signal');
+    },
+  };
 }
+
+/**
+ * With authentication on and no credential configured (a first `npm start`), generate a bearer
+ * token into a private file and say where, rather than refusing to start or accepting anyone.
+ */
+function withWebhookCredentials(webhook: Readonly<Config['webhook']>, log: Logger): Config['webhook'] {
+  const a = webhook.auth;
+  if (
+    a.disabled ||
+    a.bearerToken ||
+    a.bearerTokenFile ||
+    (a.basicUsername && (a.basicPassword || a.basicPasswordFile))
+  ) {
+    return webhook;
+  }
+  const dir = join(tmpdir(), `kube-remediator-${process.getuid?.() ?? 'user'}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'webhook-token');
+  writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  log.warn('webhook token generated', {
+    file,
+    hint: 'no credential configured: Alertmanager must send this bearer token (set KR_WEBHOOK_BEARER_TOKEN_FILE to choose your own)',
+  });
+  return { ...webhook, auth: { ...a, bearerTokenFile: file } };
+}
+
+async function installCrds(kc: k8s.KubeConfig, log: Logger): Promise<void> {
+  const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  for (const crd of allCrds() as unknown as k8s.V1CustomResourceDefinition[]) {
+    const name = crd.metadata!.name!;
+    try {
+      const cur = await api.readCustomResourceDefinition({ name });
+      crd.metadata!.resourceVersion = cur.metadata!.resourceVersion;
+      await api.replaceCustomResourceDefinition({ name, body: crd });
+      log.info('crd updated', { name });
+    } catch (err) {
+      if (!isNotFound(err))
+        throw new RemediatorError(
+          ERROR_CODES.kubeUnavailable,
+          `cannot install CRD ${name}: ${errorMessage(err)}`,
+          { cause: err },
+        );
+      await api.createCustomResourceDefinition({ body: crd });
+      log.info('crd created', { name });
+    }
+  }
+}
+
+/** Lists our resource once: a 404 means the CRD is missing, which deserves a clear answer. */
+async function requireCrds(clients: KubeClients, namespace: string): Promise<void> {
+  for (const crd of allCrds()) {
+    const { group, names } = crd.spec as { group: string; names: { plural: string } };
+    const version = (crd.spec as { versions: { name: string }[] }).versions[0]!.name;
+    try {
+      if (namespace)
+        await clients.custom.listNamespacedCustomObject({
+          group,
+          version,
+          plural: names.plural,
+          namespace,
+          limit: 1,
+        });
+      else await clients.custom.listClusterCustomObject({ group, version, plural: names.plural, limit: 1 });
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new RemediatorError(
+          ERROR_CODES.config,
+          `CRD ${names.plural}.${group} is not installed: run 'kubectl apply -f crds/' (or 'kube-remediator crds | kubectl apply -f -'), or start with --install-crds`,
+        );
+      }
+      throw new RemediatorError(
+        ERROR_CODES.kubeUnavailable,
+        `cannot list ${names.plural}: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+export type { KubeClients };

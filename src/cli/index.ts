@@ -34,17 +34,26 @@ async function main(argv: string[]): Promise<number> {
     case 'audit':
       return runAuditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
     case 'crds':
-      process.stdout.write(allCrds().map((c) => yaml.dump(c, { lineWidth: 120, noRefs: true })).join('---\n'));
+      process.stdout.write(
+        allCrds()
+          .map((c) => yaml.dump(c, { lineWidth: 120, noRefs: true }))
+          .join('---\n'),
+      );
       return 0;
     case 'config': {
       if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(`Usage: kube-remediator config [--config FILE]\n\nEnvironment variables:\n${Object.entries(ENV_VARS).map(([k, v]) => `  ${k.padEnd(32)} ${v}`).join('\n')}\n`);
+        process.stdout.write(
+          `Usage: kube-remediator config [--config FILE]\n\nEnvironment variables:\n${Object.entries(ENV_VARS)
+            .map(([k, v]) => `  ${k.padEnd(32)} ${v}`)
+            .join('\n')}\n`,
+        );
         return 0;
       }
       const file = rest[rest.indexOf('--config') + 1];
       const cfg = loadConfig({ file: rest.includes('--config') ? file : undefined });
       const redacted = JSON.parse(JSON.stringify(cfg)) as { webhook: { auth: Record<string, unknown> } };
-      for (const k of ['bearerToken', 'basicPassword']) if (redacted.webhook.auth[k]) redacted.webhook.auth[k] = '<redacted>';
+      for (const k of ['bearerToken', 'basicPassword'])
+        if (redacted.webhook.auth[k]) redacted.webhook.auth[k] = '<redacted>';
       process.stdout.write(yaml.dump(redacted));
       return 0;
     }

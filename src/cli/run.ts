@@ -83,6 +83,5 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  await operator.done;
-  return 0;
+  return operator.done;
 }

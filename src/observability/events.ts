@@ -5,6 +5,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from './logger.js';
 import { rfc3339 } from '../util/clock.js';
+import { apiErrorMessage } from '../kube/client.js';
 
 export interface ObjectRef {
   apiVersion: string;
@@ -35,7 +36,13 @@ export class KubeEventRecorder implements EventRecorder {
         namespace: obj.namespace,
         body: {
           metadata: { generateName: `${obj.name}.`, namespace: obj.namespace },
-          involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.namespace, name: obj.name, uid: obj.uid },
+          involvedObject: {
+            apiVersion: obj.apiVersion,
+            kind: obj.kind,
+            namespace: obj.namespace,
+            name: obj.name,
+            uid: obj.uid,
+          },
           type,
           reason,
           message: message.slice(0, 1024),
@@ -50,7 +57,11 @@ export class KubeEventRecorder implements EventRecorder {
       .then(
         () => undefined,
         (err: unknown) => {
-          this.log.warn('event not recorded', { reason, object: `${obj.kind}/${obj.namespace}/${obj.name}`, error: String(err) });
+          this.log.warn('event not recorded', {
+            reason,
+            object: `${obj.kind}/${obj.namespace}/${obj.name}`,
+            error: apiErrorMessage(err),
+          });
         },
       );
     this.pending.add(p);

@@ -1,0 +1,62 @@
+/** The operator's two controllers, as the runtime Manager registers them. */
+import { ACTIONS_REGISTRY } from './actions/index.js';
+import type { AuditSink } from './audit/types.js';
+import type { Config } from './config/config.js';
+import { remediationsForRunbook, runbookForRemediation } from './controller/remediation/mapping.js';
+import { RemediationReconciler } from './controller/remediation/reconciler.js';
+import { RunbookReconciler } from './controller/runbook/reconciler.js';
+import type { ControllerOptions } from './controller/runtime/manager.js';
+import type { Caches } from './controller/runtime/types.js';
+import type { KubeClients } from './kube/client.js';
+import type { EventRecorder } from './observability/events.js';
+import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
+import type { Clock } from './util/clock.js';
+
+export interface ControllerDeps {
+  config: Readonly<Config>;
+  clients: KubeClients;
+  caches: Caches;
+  metrics: Metrics;
+  log: Logger;
+  events: EventRecorder;
+  audit: AuditSink;
+  clock: Clock;
+}
+
+export function buildControllers(d: ControllerDeps): ControllerOptions[] {
+  const remediation = new RemediationReconciler({
+    clients: d.clients,
+    caches: d.caches,
+    clock: d.clock,
+    log: d.log.child({ controller: 'remediation' }),
+    metrics: d.metrics,
+    events: d.events,
+    audit: d.audit,
+    actions: ACTIONS_REGISTRY,
+    config: d.config,
+  });
+  const runbook = new RunbookReconciler({
+    clients: d.clients,
+    caches: d.caches,
+    clock: d.clock,
+    log: d.log.child({ controller: 'runbook' }),
+    events: d.events,
+  });
+  return [
+    {
+      name: 'remediation',
+      reconciler: remediation,
+      forObject: 'remediation',
+      // A Runbook that changes (fixed, approved scope, cleared block) wakes its waiting Remediations.
+      watches: [{ object: 'runbook', map: remediationsForRunbook(d.caches.remediations) }],
+    },
+    {
+      name: 'runbook',
+      reconciler: runbook,
+      forObject: 'runbook',
+      // Remediations starting and finishing change a Runbook's activeRemediations.
+      watches: [{ object: 'remediation', map: runbookForRemediation }],
+    },
+  ];
+}
