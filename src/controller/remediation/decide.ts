@@ -22,6 +22,7 @@ import type { ActionName, Remediation, RemediationStatus, Runbook, StepStatus } 
 import type { ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
 import { rfc3339 } from '../../util/clock.js';
+import { ERROR_CODES } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { conditionChanged, findCondition, setCondition, type ConditionInput } from './conditions.js';
 import { displayTarget, lockHolder, loopProtection, startBlocker, targetKey } from './policy.js';
@@ -39,6 +40,11 @@ export const CHECKPOINT_REQUEUE_MS = 1;
 /** First retry delay of a failed step attempt; doubled per attempt up to STEP_RETRY_MAX_MS. */
 export const STEP_RETRY_BASE_MS = 5_000;
 export const STEP_RETRY_MAX_MS = 300_000;
+/**
+ * The API server was unreachable during apply/revert: the checkpoint stays and the same
+ * attempt (same stamp) runs again, so a call that did land is recognised, not repeated.
+ */
+export const TRANSIENT_REQUEUE_MS = 5_000;
 /** Slack after a step's deadline so the timeout pass lands after it, not just before. */
 const TIMEOUT_SLACK_MS = 50;
 
@@ -458,9 +464,9 @@ export function afterPlan(obs: Observed, d: Decision, op: Extract<Operation, { k
   rec.phase = 'Running';
   rec.startedAt = p.nowText;
   rec.message = `attempt ${op.attempt} started`;
-  if (plan.before) rec.before = plan.before as StepStatus['before'];
+  if (plan.before) rec.before = plan.before;
   else delete rec.before;
-  if (plan.after) rec.after = plan.after as StepStatus['after'];
+  if (plan.after) rec.after = plan.after;
   else delete rec.after;
   p.event('Normal', EVENT_REASONS.stepStarted, `step ${rec.name} (${rec.action}) started${op.attempt > 1 ? `, attempt ${op.attempt}` : ''}${rec.target ? ` on ${rec.target}` : ''}`);
   p.audit('step_started', `step ${rec.name} started`, { step: rec.name, phase: 'Running', details: { attempt: op.attempt, before: plan.before, after: plan.after } });
@@ -478,9 +484,9 @@ export function afterApply(obs: Observed, d: Decision, op: Extract<Operation, { 
       rec.phase = p.dryRun ? 'DryRun' : 'Succeeded';
       rec.finishedAt = p.nowText;
       rec.message = outcome.message;
-      if (outcome.before) rec.before = outcome.before as StepStatus['before'];
-      if (outcome.after) rec.after = outcome.after as StepStatus['after'];
-      if (outcome.diff) rec.diff = outcome.diff as StepStatus['diff'];
+      if (outcome.before) rec.before = outcome.before;
+      if (outcome.after) rec.after = outcome.after;
+      if (outcome.diff) rec.diff = outcome.diff;
       p.event('Normal', EVENT_REASONS.stepSucceeded, `step ${rec.name} (${rec.action}) ${p.dryRun ? 'dry run' : 'done'}: ${outcome.message}`);
       const target = stepTarget(rec);
       if (target && !p.dryRun && obs.actionInfo(rec.action)?.mutating) {
@@ -498,6 +504,11 @@ export function afterApply(obs: Observed, d: Decision, op: Extract<Operation, { 
       break;
     }
     case 'failed':
+      if (outcome.code === ERROR_CODES.kubeUnavailable) {
+        rec.message = outcome.message;
+        p.requeue(TRANSIENT_REQUEUE_MS);
+        break;
+      }
       failStep(p, op.index, { reason: outcome.reason, message: outcome.message, retryable: outcome.retryable });
       break;
   }
@@ -588,6 +599,11 @@ export function afterRevert(obs: Observed, d: Decision, op: Extract<Operation, {
       p.requeue(outcome.requeueAfterMs);
       break;
     case 'failed': {
+      if (outcome.code === ERROR_CODES.kubeUnavailable) {
+        rec.message = outcome.message;
+        p.requeue(TRANSIENT_REQUEUE_MS);
+        break;
+      }
       // A failed undo needs a person: the step is back to Succeeded (its change is in place).
       rec.phase = 'Succeeded';
       rec.message = `revert failed: ${outcome.message}`;

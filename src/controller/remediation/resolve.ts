@@ -81,7 +81,7 @@ export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Re
       action: step.action,
       phase: 'Pending',
       ...(target ? { target: targetKey(target) } : {}),
-      spec: spec as unknown as StepStatus['spec'],
+      spec: spec,
     });
   }
   main ??= steps.map((s) => (s.spec as Step | undefined)?.target).find((t): t is Required<TargetRef> => t !== undefined);

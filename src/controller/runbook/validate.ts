@@ -6,16 +6,19 @@
  * compile, each step carries the parameters of its action, bounds are sane, scope is valid.
  */
 import { Value } from '@sinclair/typebox/value';
-import { ACTIONS, RunbookSpec, type ActionName, type Step } from '../../api/v1alpha1/schema.js';
+import { ACTIONS, RunbookSpec, type ActionName, type Step, type TargetRef } from '../../api/v1alpha1/schema.js';
 import type { Action } from '../../actions/types.js';
+import { TARGETED_ACTIONS, getAction } from '../../actions/index.js';
 import { parseQuantity } from '../../actions/quantity.js';
 import { compileMatcherRegex } from '../../runbook/match.js';
 import { templateRefs } from '../../runbook/template.js';
 import { parseDuration } from '../../util/duration.js';
 import { errorMessage } from '../../util/errors.js';
 
-/** Finds an action by name; the registry of src/actions in production. */
+/** Finds an action by name; the registry of src/actions by default. */
 export type ActionLookup = (name: ActionName) => Pick<Action, 'validate' | 'reversible'> | undefined;
+
+const defaultLookup: ActionLookup = (name) => getAction(name);
 
 /** Problems listed at most, so a broken Runbook cannot produce a condition too big to store. */
 const MAX_PROBLEMS = 20;
@@ -64,7 +67,7 @@ function checkTemplates(node: unknown, path: string, declared: ReadonlySet<strin
   }
 }
 
-function checkStep(step: Step, i: number, lookup: ActionLookup | undefined, out: string[]): void {
+function checkStep(step: Step, i: number, hasTarget: boolean, lookup: ActionLookup, out: string[]): void {
   const at = `steps[${i}]`;
   if (!(ACTIONS as readonly string[]).includes(step.action)) {
     out.push(`${at}.action: unknown action "${String(step.action)}" (known: ${ACTIONS.join(', ')})`);
@@ -73,9 +76,6 @@ function checkStep(step: Step, i: number, lookup: ActionLookup | undefined, out:
   for (const other of ACTIONS) {
     if (other !== step.action && step[other] !== undefined) out.push(`${at}.${other}: set, but the action is ${step.action}`);
   }
-  if (MEMBER_REQUIRED.has(step.action) && step[step.action] === undefined) {
-    out.push(`${at}.${step.action}: the parameters of action ${step.action} are missing`);
-  }
   if (step.timeout) {
     try {
       if (parseDuration(step.timeout) <= 0) out.push(`${at}.timeout: must be longer than 0`);
@@ -83,9 +83,17 @@ function checkStep(step: Step, i: number, lookup: ActionLookup | undefined, out:
       out.push(`${at}.timeout: ${errorMessage(err)}`);
     }
   }
-  const action = lookup?.(step.action);
-  if (lookup && !action) out.push(`${at}.action: action ${step.action} is not available in this build`);
-  if (!action) return;
+  if (!hasTarget && TARGETED_ACTIONS.has(step.action)) {
+    out.push(`${at}.target: action ${step.action} needs a target: set steps[${i}].target or spec.target`);
+  }
+  const action = lookup(step.action);
+  if (!action) {
+    out.push(`${at}.action: action ${step.action} is not available in this build`);
+    if (MEMBER_REQUIRED.has(step.action) && step[step.action] === undefined) {
+      out.push(`${at}.${step.action}: the parameters of action ${step.action} are missing`);
+    }
+    return;
+  }
   for (const problem of action.validate(step)) out.push(problem.startsWith('steps[') ? problem : `${at}.${problem}`);
   if (step.revertOnResolve && !action.reversible) out.push(`${at}.revertOnResolve: action ${step.action} cannot be reverted`);
 }
@@ -140,10 +148,9 @@ function checkTriggers(spec: RunbookSpec, out: string[]): void {
 
 /**
  * All problems of a Runbook spec; [] when it is valid. `namespace` is the Runbook's own
- * (the default scope). Without `lookup` the per-action checks are limited to the presence of
- * the parameter member.
+ * (the default scope). `lookup` replaces the action registry (tests).
  */
-export function validateRunbook(spec: RunbookSpec, namespace: string, lookup?: ActionLookup): string[] {
+export function validateRunbook(spec: RunbookSpec, namespace: string, lookup: ActionLookup = defaultLookup): string[] {
   const out: string[] = [];
   for (const e of Value.Errors(RunbookSpec, spec)) {
     out.push(`${fieldPath(e.path) || 'spec'}: ${e.message}`);
@@ -166,7 +173,7 @@ export function validateRunbook(spec: RunbookSpec, namespace: string, lookup?: A
   if (spec.target) checkTemplates(spec.target, 'target', declared, out);
   spec.steps.forEach((s, i) => {
     checkTemplates(s, `steps[${i}]`, declared, out);
-    checkStep(s, i, lookup, out);
+    checkStep(s, i, s.target !== undefined || spec.target !== undefined, lookup, out);
   });
   checkTriggers(spec, out);
   checkBounds(spec, out);
@@ -182,6 +189,13 @@ export function validateRunbook(spec: RunbookSpec, namespace: string, lookup?: A
 }
 
 /** Inline steps of a Remediation, checked with the same rules (no params, own namespace). */
-export function validateSteps(steps: readonly Step[], namespace: string, params: readonly string[], lookup?: ActionLookup): string[] {
-  return validateRunbook({ steps: [...steps], params: params.map((name) => ({ name })) }, namespace, lookup);
+export function validateSteps(
+  steps: readonly Step[],
+  namespace: string,
+  opts: { params?: readonly string[]; target?: TargetRef } = {},
+  lookup: ActionLookup = defaultLookup,
+): string[] {
+  const spec: RunbookSpec = { steps: [...steps], params: (opts.params ?? []).map((name) => ({ name })) };
+  if (opts.target) spec.target = opts.target;
+  return validateRunbook(spec, namespace, lookup);
 }

@@ -9,7 +9,7 @@ export const NS = 'shop';
 export const T0 = new Date('2026-01-01T00:00:00Z');
 
 export function aStep(over: Partial<Step> = {}): Step {
-  return { name: 'restart', action: 'rolloutRestart', rolloutRestart: {}, ...over } as Step;
+  return { name: 'restart', action: 'rolloutRestart', rolloutRestart: {}, ...over };
 }
 
 export function aRunbook(over: { name?: string; namespace?: string; spec?: Partial<RunbookSpec>; annotations?: Record<string, string>; generation?: number } = {}): Runbook {
@@ -119,5 +119,5 @@ export function withStatus(rem: Remediation, status: RemediationStatus): Remedia
 
 export function stepRec(over: Partial<StepStatus> & { spec?: Partial<Step> }): StepStatus {
   const spec = { ...aStep(), target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: NS }, ...over.spec };
-  return { name: spec.name, action: spec.action, phase: 'Pending', target: `Deployment/${NS}/web`, ...over, spec: spec as unknown as StepStatus['spec'] };
+  return { name: spec.name, action: spec.action, phase: 'Pending', target: `Deployment/${NS}/web`, ...over, spec: spec };
 }

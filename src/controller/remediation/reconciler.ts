@@ -1,0 +1,327 @@
+/**
+ * The Remediation reconciler: gather → decide → act → record, one side effect at most per
+ * pass. The decision is `decide()` (pure); this file only reads the world, runs the one
+ * operation decide asked for, writes the status (skipping empty diffs) and, only once the
+ * write succeeded, emits the Events, audit rows and metrics that describe it.
+ */
+import type { Remediation, Runbook, StepStatus } from '../../api/v1alpha1/schema.js';
+import { RESOURCES } from '../../api/v1alpha1/constants.js';
+import type { Action, ActionContext, ActionOutcome } from '../../actions/types.js';
+import type { AuditSink } from '../../audit/types.js';
+import { apiErrorMessage, isConflict, isNotFound, isUnavailable, type KubeClients } from '../../kube/client.js';
+import { remediations, runbooks, type CustomResources } from '../../kube/resources.js';
+import type { EventRecorder, ObjectRef } from '../../observability/events.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Clock } from '../../util/clock.js';
+import { parseDuration } from '../../util/duration.js';
+import { ERROR_CODES, RemediatorError } from '../../util/errors.js';
+import { validateRunbook, validateSteps } from '../runbook/validate.js';
+import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
+import { REASONS } from '../../api/v1alpha1/constants.js';
+import { afterApply, afterPlan, afterRevert, decide, type ActionInfo, type Decision, type Observed, type Operation, type PlanResult } from './decide.js';
+import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
+import { statusPatch } from './status.js';
+import { PhaseGauge } from './phase-gauge.js';
+
+/** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
+export const MAX_CONFLICT_RETRIES = 5;
+
+/** The action registry: `ACTIONS_REGISTRY` from src/actions, or a test's own. */
+export type ActionRegistry = Readonly<Partial<Record<string, Action>>>;
+
+export interface RemediationReconcilerConfig {
+  controller: { maxConcurrentRemediations: number; defaultStepTimeout: string };
+}
+
+export interface RemediationReconcilerDeps {
+  clients: KubeClients;
+  caches: Caches;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  audit: AuditSink;
+  actions: ActionRegistry;
+  config: RemediationReconcilerConfig;
+}
+
+interface Gathered {
+  obs: Observed;
+  rem: Remediation;
+}
+
+const remKey = (rem: Remediation): string => `${rem.metadata.namespace ?? ''}/${rem.metadata.name ?? ''}`;
+
+export class RemediationReconciler implements Reconciler {
+  private readonly rems: CustomResources<Remediation, Remediation['status'] & object>;
+  private readonly rbs: CustomResources<Runbook, Runbook['status'] & object>;
+  private readonly defaultStepTimeoutMs: number;
+  private readonly gauge: PhaseGauge;
+
+  constructor(private readonly d: RemediationReconcilerDeps) {
+    this.rems = remediations(d.clients);
+    this.rbs = runbooks(d.clients);
+    this.defaultStepTimeoutMs = parseDuration(d.config.controller.defaultStepTimeout);
+    this.gauge = new PhaseGauge(d.metrics.remediations);
+  }
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.pass(req, ctx);
+      } catch (err) {
+        // A conflict before any side effect: the whole pass is safe to run again on fresh state.
+        if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) {
+          this.d.log.debug('status conflict, re-reading', { remediation: `${req.namespace}/${req.name}`, reconcileId: ctx.reconcileId, attempt });
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // gather
+
+  private async gather(req: Request): Promise<Gathered | undefined> {
+    let rem: Remediation;
+    try {
+      // A GET, not the cache: the cache may lag our own last write, and deciding on a stale
+      // status could repeat a step.
+      rem = await this.rems.get(req.namespace, req.name);
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.gauge.forget(`${req.namespace}/${req.name}`);
+        return undefined;
+      }
+      throw err;
+    }
+    if (rem.metadata.deletionTimestamp) return undefined;
+
+    let runbook: Runbook | undefined;
+    let runbookMissing = false;
+    const ref = rem.spec.runbookRef?.name;
+    if (ref) {
+      try {
+        runbook = await this.rbs.get(req.namespace, ref);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        runbookMissing = true;
+      }
+    }
+    // Validation is only needed before the steps are copied; after that the copy rules.
+    const started = (rem.status?.steps?.length ?? 0) > 0;
+    let runbookProblems: string[] = [];
+    if (!started) {
+      if (runbook) runbookProblems = validateRunbook(runbook.spec, runbook.metadata.namespace ?? req.namespace, this.lookup);
+      else if (!ref && rem.spec.steps) {
+        runbookProblems = validateSteps(rem.spec.steps, req.namespace, { params: Object.keys(rem.spec.params ?? {}), target: rem.spec.target }, this.lookup);
+      }
+    }
+    const obs: Observed = {
+      remediation: rem,
+      ...(runbook ? { runbook } : {}),
+      runbookMissing,
+      runbookProblems,
+      peers: this.d.caches.remediations.list(),
+      actionInfo: (name) => this.actionInfo(name),
+      config: { maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations, defaultStepTimeoutMs: this.defaultStepTimeoutMs },
+      now: this.d.clock.now(),
+    };
+    return { obs, rem };
+  }
+
+  private readonly lookup = (name: string): Action | undefined => this.d.actions[name];
+
+  private actionInfo(name: string): ActionInfo | undefined {
+    const a = this.d.actions[name];
+    return a ? { mutating: a.mutating, reversible: a.reversible && typeof a.revert === 'function' } : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // one pass
+
+  private async pass(req: Request, ctx: ReconcileContext): Promise<Result> {
+    const g = await this.gather(req);
+    if (!g) return {};
+    const { obs, rem } = g;
+    const d = decide(obs);
+    const op = d.op;
+    const log = this.d.log.child({ remediation: remKey(rem), reconcileId: ctx.reconcileId });
+
+    if (op.kind === 'none') return this.commit(rem, d, log);
+    if (ctx.signal.aborted) {
+      // Shutting down: write what was decided, start nothing new.
+      await this.commit(rem, { ...d, op: { kind: 'none' } }, log);
+      return {};
+    }
+    const rec = d.status.steps?.[op.index];
+    const action = rec ? this.d.actions[rec.action] : undefined;
+    if (!rec || !action) {
+      throw new RemediatorError(ERROR_CODES.invalidSpec, `step ${op.index} has no known action (${rec?.action ?? 'none'})`, { terminal: true });
+    }
+    const slog = log.child({ step: rec.name, action: rec.action });
+
+    if (op.kind === 'plan') {
+      const result = await this.plan(action, this.context(obs, d, op.index, op.attempt, slog));
+      const next = afterPlan(obs, d, op, result);
+      if ('plan' in result && result.plan.refused) this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
+      // The checkpoint: written before apply() can run. A conflict re-runs the pass (plan reads only).
+      return this.commit(rem, next, slog);
+    }
+
+    const started = performance.now();
+    const outcome = await this.run(op, action, this.context(obs, d, op.index, rec.attempt ?? 1, slog), rec);
+    this.observeAction(rec.action, outcome, obs.remediation.spec.dryRun === true, started, op.kind);
+    slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
+    const record = (o: Observed, dd: Decision): Decision =>
+      op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome);
+    return this.commitAfterEffect(req, rem, record(obs, d), op, rec, record, slog);
+  }
+
+  /** plan(): a read. An unreachable API server is retried by the runtime; anything else fails the attempt. */
+  private async plan(action: Action, ctx: ActionContext): Promise<PlanResult> {
+    try {
+      return { plan: await action.plan(ctx) };
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      return { error: { reason: REASONS.stepFailed, message: `plan failed: ${apiErrorMessage(err)}`, retryable: true } };
+    }
+  }
+
+  /** apply() / revert(). Unreachable API: throw, the checkpoint stays, the next pass re-applies (idempotent). */
+  private async run(op: Operation, action: Action, ctx: ActionContext, rec: StepStatus): Promise<ActionOutcome> {
+    try {
+      if (op.kind === 'revert') {
+        if (!action.revert) return { kind: 'failed', message: `action ${action.name} cannot be reverted`, code: ERROR_CODES.actionRefused, reason: REASONS.revertFailed, retryable: false };
+        return await action.revert(ctx, rec);
+      }
+      return await action.apply(ctx, rec);
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      return { kind: 'failed', message: apiErrorMessage(err), code: ERROR_CODES.actionFailed, reason: REASONS.stepFailed, retryable: true };
+    }
+  }
+
+  private context(obs: Observed, d: Decision, index: number, attempt: number, log: Logger): ActionContext {
+    const rem = obs.remediation;
+    const rec = d.status.steps![index]!;
+    const target = stepTarget(rec);
+    const bounds = effectiveSafety(rem, obs.runbook)?.bounds;
+    const core = this.d.clients.core;
+    return {
+      clients: this.d.clients,
+      remediation: rem,
+      stepIndex: index,
+      step: stepSpec(rec),
+      ...(target ? { target } : {}),
+      ...(bounds ? { bounds } : {}),
+      dryRun: rem.spec.dryRun === true,
+      attempt,
+      stamp: `${rem.metadata.uid ?? ''}/${index}/${attempt}`,
+      clock: this.d.clock,
+      log,
+      async readSecret(name: string, key: string): Promise<string> {
+        const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
+        const v = secret.data?.[key];
+        if (v === undefined) throw new RemediatorError(ERROR_CODES.notFound, `secret ${name} has no key ${key}`);
+        return Buffer.from(v, 'base64').toString('utf8');
+      },
+    };
+  }
+
+  private observeAction(action: string, outcome: ActionOutcome, dryRun: boolean, started: number, op: Operation['kind']): void {
+    if (outcome.kind === 'inProgress') return;
+    const result = outcome.kind === 'failed' ? 'failure' : dryRun ? 'dry_run' : 'success';
+    this.d.metrics.actionsTotal.inc({ action, result });
+    if (op === 'apply') this.d.metrics.actionDuration.observe({ action }, (performance.now() - started) / 1000);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // record
+
+  /** Writes the status (if it changed) with the read resourceVersion as precondition, then emits. */
+  private async commit(rem: Remediation, d: Decision, log: Logger): Promise<Result> {
+    const patch = statusPatch(rem.status, d.status);
+    if (patch) {
+      await this.rems.patchStatus(rem.metadata.namespace ?? '', rem.metadata.name ?? '', patch, rem.metadata.resourceVersion);
+      if (patch.phase !== undefined) log.info('phase changed', { phase: d.status.phase, from: rem.status?.phase ?? null });
+    }
+    this.emit(rem, d);
+    return d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {};
+  }
+
+  /**
+   * After a side effect, a conflict must not redo the effect: re-read, check that the step is
+   * still the one we ran (same checkpoint), and record the same outcome on the fresh state.
+   */
+  private async commitAfterEffect(
+    req: Request,
+    rem: Remediation,
+    first: Decision,
+    op: Operation,
+    rec: StepStatus,
+    record: (o: Observed, d: Decision) => Decision,
+    log: Logger,
+  ): Promise<Result> {
+    let cur = rem;
+    let next = first;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.commit(cur, next, log);
+      } catch (err) {
+        if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
+      const g = await this.gather(req);
+      if (!g) return {};
+      const fresh = decide(g.obs);
+      const freshRec = op.kind !== 'none' ? fresh.status.steps?.[op.index] : undefined;
+      const same = fresh.op.kind === op.kind && 'index' in fresh.op && op.kind !== 'none' && fresh.op.index === op.index && freshRec?.attempt === rec.attempt && freshRec?.phase === rec.phase;
+      if (!same) {
+        log.warn('outcome not recorded: the step changed meanwhile', { op: op.kind });
+        return {};
+      }
+      cur = g.rem;
+      next = record(g.obs, fresh);
+    }
+  }
+
+  private emit(rem: Remediation, d: Decision): void {
+    const ref: ObjectRef = {
+      apiVersion: rem.apiVersion,
+      kind: RESOURCES.remediation.kind,
+      namespace: rem.metadata.namespace ?? '',
+      name: rem.metadata.name ?? '',
+      ...(rem.metadata.uid ? { uid: rem.metadata.uid } : {}),
+    };
+    const runbook = rem.spec.runbookRef?.name;
+    for (const n of d.notes) {
+      if (n.kind === 'event') {
+        this.d.events.event(n.target ? { ...n.target } : ref, n.type, n.reason, n.message);
+      } else {
+        this.d.audit.record({
+          at: this.d.clock.now(),
+          event: n.event,
+          namespace: ref.namespace,
+          remediation: ref.name,
+          ...(ref.uid ? { uid: ref.uid } : {}),
+          ...(runbook ? { runbook } : {}),
+          ...(d.status.target ? { target: d.status.target } : {}),
+          ...(rem.spec.alert?.name ? { alertname: rem.spec.alert.name } : {}),
+          ...(n.step ? { step: n.step } : {}),
+          phase: n.phase ?? d.status.phase,
+          message: n.message,
+          ...(n.details ? { details: n.details } : {}),
+        });
+      }
+    }
+    this.gauge.set(remKey(rem), runbook ?? '', d.status.phase ?? 'Pending');
+  }
+}
+
+/** Errors that say nothing about the step: the API server unreachable or overloaded. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof RemediatorError) return err.code === ERROR_CODES.kubeUnavailable || err.code === ERROR_CODES.conflict;
+  return isUnavailable(err);
+}

@@ -1,0 +1,2 @@
+export { RunbookReconciler, stampClearBlock, type RunbookReconcilerDeps } from './reconciler.js';
+export { validateRunbook, validateSteps, type ActionLookup } from './validate.js';

@@ -1,0 +1,107 @@
+/**
+ * The Runbook reconciler: validates each Runbook into its Ready condition (True/Valid or
+ * False/InvalidSpec with every problem), and stamps `kube-remediator.io/clear-block` entries
+ * with the time it first saw them, which turns a person's "clear this" into a point in time
+ * for loop protection (see controller/remediation/policy.ts).
+ */
+import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS, RESOURCES } from '../../api/v1alpha1/constants.js';
+import type { Runbook, RunbookStatus } from '../../api/v1alpha1/schema.js';
+import { isNotFound, type KubeClients } from '../../kube/client.js';
+import { runbooks, type CustomResources } from '../../kube/resources.js';
+import type { EventRecorder } from '../../observability/events.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Clock } from '../../util/clock.js';
+import { conditionChanged, findCondition, setCondition } from '../remediation/conditions.js';
+import { isFinal } from '../remediation/mapping.js';
+import { formatClearBlock, parseClearBlock } from '../remediation/policy.js';
+import { deepEqual } from '../remediation/status.js';
+import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
+import { validateRunbook, type ActionLookup } from './validate.js';
+
+/** After stamping the annotation: look again at once (the metadata change also triggers us). */
+export const STAMP_REQUEUE_MS = 1;
+
+export interface RunbookReconcilerDeps {
+  clients: KubeClients;
+  caches: Caches;
+  clock: Clock;
+  log: Logger;
+  events: EventRecorder;
+  /** Replaces the action registry (tests); default src/actions. */
+  lookup?: ActionLookup;
+}
+
+/** The status fields this controller owns; the intake owns matchedAlerts and lastFiredAt. */
+type OwnedStatus = Pick<RunbookStatus, 'conditions' | 'observedGeneration' | 'stepCount' | 'activeRemediations'>;
+
+export class RunbookReconciler implements Reconciler {
+  private readonly rbs: CustomResources<Runbook, RunbookStatus>;
+
+  constructor(private readonly d: RunbookReconcilerDeps) {
+    this.rbs = runbooks(d.clients);
+  }
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
+    let rb: Runbook;
+    try {
+      rb = await this.rbs.get(req.namespace, req.name);
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw err;
+    }
+    if (rb.metadata.deletionTimestamp) return {};
+    const log = this.d.log.child({ runbook: `${req.namespace}/${req.name}`, reconcileId: ctx.reconcileId });
+    const now = this.d.clock.now();
+
+    const stamped = stampClearBlock(rb.metadata.annotations?.[ANNOTATIONS.clearBlock], now);
+    if (stamped !== undefined) {
+      await this.rbs.patch(req.namespace, req.name, { metadata: { annotations: { [ANNOTATIONS.clearBlock]: stamped } } });
+      log.info('loop protection cleared', { clearBlock: stamped });
+      return { requeueAfterMs: STAMP_REQUEUE_MS };
+    }
+
+    const problems = validateRunbook(rb.spec, rb.metadata.namespace ?? req.namespace, this.d.lookup);
+    const gen = rb.metadata.generation;
+    const desired: OwnedStatus = {
+      conditions: setCondition(
+        rb.status?.conditions,
+        problems.length === 0
+          ? { type: CONDITION_TYPES.ready, status: 'True', reason: REASONS.valid, message: `${rb.spec.steps?.length ?? 0} steps, valid` }
+          : { type: CONDITION_TYPES.ready, status: 'False', reason: REASONS.invalid, message: problems.join('; ') },
+        now,
+        gen,
+      ),
+      stepCount: rb.spec.steps?.length ?? 0,
+      activeRemediations: this.d.caches.remediations
+        .list(req.namespace)
+        .filter((r) => r.spec.runbookRef?.name === req.name && !isFinal(r)).length,
+      ...(gen !== undefined ? { observedGeneration: gen } : {}),
+    };
+    const patch: Partial<RunbookStatus> = {};
+    for (const k of Object.keys(desired) as (keyof OwnedStatus)[]) {
+      if (!deepEqual(desired[k], rb.status?.[k])) (patch as Record<string, unknown>)[k] = desired[k];
+    }
+    if (Object.keys(patch).length === 0) return {};
+    await this.rbs.patchStatus(req.namespace, req.name, patch);
+
+    const before = findCondition(rb.status?.conditions, CONDITION_TYPES.ready);
+    const after = findCondition(desired.conditions, CONDITION_TYPES.ready)!;
+    if (conditionChanged(rb.status?.conditions, desired.conditions, CONDITION_TYPES.ready) || (after.status === 'False' && before?.message !== after.message)) {
+      const ref = { apiVersion: rb.apiVersion, kind: RESOURCES.runbook.kind, namespace: req.namespace, name: req.name, ...(rb.metadata.uid ? { uid: rb.metadata.uid } : {}) };
+      if (after.status === 'False') {
+        this.d.events.event(ref, 'Warning', EVENT_REASONS.runbookInvalid, after.message);
+        log.warn('runbook invalid', { problems });
+      } else if (before) {
+        this.d.events.event(ref, 'Normal', EVENT_REASONS.runbookValid, after.message);
+      }
+    }
+    return {};
+  }
+}
+
+/** The annotation with every unstamped entry stamped `@now`; undefined when nothing to stamp. */
+export function stampClearBlock(value: string | undefined, now: Date): string | undefined {
+  const entries = parseClearBlock(value);
+  if (!entries.some((e) => !e.at)) return undefined;
+  return formatClearBlock(entries.map((e) => (e.at ? e : { ...e, at: now })));
+}
