@@ -1,0 +1,104 @@
+import { describe, expect, test } from '@jest/globals';
+import { applyEnvStates, envOps, planEnv, stateOf, type EnvRecord, type EnvVar } from '../../../src/actions/set-env.js';
+import { applyJsonPatch } from '../../../src/actions/patch-apply.js';
+
+const secretRef = { secretKeyRef: { name: 's', key: 'k' } };
+const containers = () => [
+  { name: 'app', env: [{ name: 'A', value: '1' }, { name: 'S', valueFrom: secretRef }, { name: 'Z', value: 'z' }] as EnvVar[] },
+  { name: 'side' },
+];
+const template = () => ({ spec: { template: { spec: { containers: containers() } } } });
+
+describe('stateOf', () => {
+  test.each([
+    ['A', { value: '1', index: 0 }],
+    ['S', { valueFrom: secretRef, index: 1 }],
+    ['NOPE', { absent: true }],
+  ])('%s', (name, state) => {
+    expect(stateOf(containers()[0]!.env, name)).toEqual(state);
+  });
+});
+
+describe('planEnv', () => {
+  test('records the exact prior state per container and variable', () => {
+    const plan = planEnv(containers(), { env: [{ name: 'A', value: '2' }, { name: 'S', value: 'plain' }, { name: 'NEW', value: 'n' }, { name: 'Z', unset: true }] });
+    expect(plan.before).toEqual({
+      containers: {
+        app: { A: { value: '1', index: 0 }, S: { valueFrom: secretRef, index: 1 }, NEW: { absent: true }, Z: { value: 'z', index: 2 } },
+        side: { A: { absent: true }, S: { absent: true }, NEW: { absent: true }, Z: { absent: true } },
+      },
+    });
+    expect(plan.after).toEqual({
+      containers: {
+        app: { A: { value: '2' }, S: { value: 'plain' }, NEW: { value: 'n' }, Z: { absent: true } },
+        side: { A: { value: '2' }, S: { value: 'plain' }, NEW: { value: 'n' }, Z: { absent: true } },
+      },
+    });
+  });
+
+  test('only the named containers', () => {
+    const plan = planEnv(containers(), { containers: ['side'], env: [{ name: 'A', value: '2' }] });
+    expect(Object.keys(plan.before!.containers as object)).toEqual(['side']);
+  });
+
+  test('an unknown container is refused, naming the field', () => {
+    const plan = planEnv(containers(), { containers: ['nope'], env: [{ name: 'A', value: '2' }] });
+    expect(plan.refused?.reason).toBe('ContainerNotFound');
+    expect(plan.refused?.message).toMatch(/^setEnv.containers: container\(s\) nope not in the pod template/);
+  });
+});
+
+describe('applyEnvStates', () => {
+  test.each([
+    ['set existing keeps position', { A: { value: '2' } }, ['A=2', 'S<-', 'Z=z']],
+    ['value replaces valueFrom', { S: { value: 'p' } }, ['A=1', 'S=p', 'Z=z']],
+    ['new goes last', { N: { value: 'n' } }, ['A=1', 'S<-', 'Z=z', 'N=n']],
+    ['unset removes', { A: { absent: true } }, ['S<-', 'Z=z']],
+    ['restore at recorded index', { A: { value: '1', index: 0 } }, ['A=1', 'S<-', 'Z=z']],
+    ['unset of absent is a no-op', { Q: { absent: true } }, ['A=1', 'S<-', 'Z=z']],
+  ] as const)('%s', (_name, states, want) => {
+    const base = _name === 'restore at recorded index' ? containers()[0]!.env!.slice(1) : containers()[0]!.env;
+    const out = applyEnvStates(base, states);
+    expect(out.map((e) => (e.valueFrom ? `${e.name}<-` : `${e.name}=${e.value}`))).toEqual(want);
+  });
+});
+
+describe('envOps: apply then revert restores exactly', () => {
+  test.each([
+    [{ env: [{ name: 'A', value: '2' }] }],
+    [{ env: [{ name: 'S', value: 'plain' }] }],
+    [{ env: [{ name: 'A', unset: true }, { name: 'S', unset: true }] }],
+    [{ env: [{ name: 'NEW', value: 'n' }], containers: ['side'] }],
+    [{ env: [{ name: 'NEW', value: 'n' }, { name: 'Z', unset: true }] }],
+  ])('%j', (params) => {
+    const obj = template();
+    const plan = planEnv(obj.spec.template.spec.containers, params);
+    const applyOps = envOps(obj.spec.template.spec.containers, plan.after!.containers as EnvRecord);
+    if ('error' in applyOps) throw new Error(applyOps.error);
+    const changed = applyJsonPatch(obj, applyOps);
+    expect(changed).not.toEqual(obj);
+    // idempotent: a second apply finds nothing to do
+    expect(envOps(changed.spec.template.spec.containers, plan.after!.containers as EnvRecord)).toEqual([]);
+    const revertOps = envOps(changed.spec.template.spec.containers, plan.before!.containers as EnvRecord);
+    if ('error' in revertOps) throw new Error(revertOps.error);
+    const reverted = applyJsonPatch(changed, revertOps);
+    expect(reverted.spec.template.spec.containers[0]).toEqual(obj.spec.template.spec.containers[0]);
+    expect((reverted.spec.template.spec.containers[1] as { env?: unknown[] }).env ?? []).toEqual([]);
+  });
+
+  test('guards each container with a test of its name', () => {
+    const ops = envOps(containers(), { side: { A: { value: '1' } } });
+    expect(ops).toEqual([
+      { op: 'test', path: '/spec/template/spec/containers/1/name', value: 'side' },
+      { op: 'add', path: '/spec/template/spec/containers/1/env', value: [{ name: 'A', value: '1' }] },
+    ]);
+  });
+
+  test('an empty value equals the server dropping it', () => {
+    expect(envOps([{ name: 'app', env: [{ name: 'E' }] }], { app: { E: { value: '' } } })).toEqual([]);
+  });
+
+  test('a container that went away is an error', () => {
+    expect(envOps(containers(), { gone: { A: { value: '1' } } })).toEqual({ error: 'container gone is no longer in the pod template' });
+  });
+});
