@@ -19,7 +19,7 @@ import { escapeIdentifier, type Pool } from 'pg';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../stores/backend.js';
-import { createPgPool, migrate, qualified } from '../stores/pg.js';
+import { createPgPool, isMissingRelation, migrate, qualified } from '../stores/pg.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { AuditRow, AuditSink } from './types.js';
@@ -173,6 +173,11 @@ export class PostgresAudit implements AuditSink {
         await this.ensureSchema();
         await this.insert(batch);
       } catch (err) {
+        if (isMissingRelation(err) && this.migrated) {
+          // The table went away under us (database restored or recreated): make it again and retry.
+          this.migrated = false;
+          continue;
+        }
         this.markUnreachable(err);
         return;
       }

@@ -56,3 +56,12 @@ export async function migrate(pool: Pool, lockName: string, statements: string[]
     client.release(broken);
   }
 }
+
+/**
+ * True when a query failed because the schema or table is missing, e.g. the database was
+ * restored or recreated while we ran; the caller then runs its migration again.
+ */
+export function isMissingRelation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '42P01' || code === '3F000';
+}

@@ -8,13 +8,13 @@
  * memory agree on windows and tests can reason about them; replica clock skew (NTP: a few
  * ms) is negligible next to cooldowns of minutes.
  */
-import { escapeIdentifier, type Pool } from 'pg';
+import { escapeIdentifier, type Pool, type QueryResult, type QueryResultRow } from 'pg';
 import type { Logger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
-import { createPgPool, migrate, qualified } from './pg.js';
+import { createPgPool, isMissingRelation, migrate, qualified } from './pg.js';
 
 const CLEANUP_INTERVAL_MS = 60_000;
 /** A claim can be taken or released between our two statements; a few rounds settle it. */
@@ -66,15 +66,18 @@ export class PostgresLimitStore implements BackendStore {
   }
 
   async ping(): Promise<void> {
-    await this.ensureSchema();
-    await withTimeout(this.pool.query('SELECT 1'), this.timeoutMs, 'postgres ping');
+    // Reads a table rather than `SELECT 1`, so a database that came back without our tables is migrated again.
+    await withTimeout(
+      this.query(`SELECT 1 FROM ${this.claims} LIMIT 1`, []),
+      this.timeoutMs,
+      'postgres ping',
+    );
   }
 
   async claim(key: string, owner: string, ttlMs: number): Promise<{ acquired: boolean; owner: string }> {
-    await this.ensureSchema();
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.clock.now();
-      const taken = await this.pool.query<{ owner: string }>(
+      const taken = await this.query<{ owner: string }>(
         `INSERT INTO ${this.claims} AS c (key, owner, expires_at) VALUES ($1, $2, $3)
          ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
            WHERE c.expires_at <= $4
@@ -82,7 +85,7 @@ export class PostgresLimitStore implements BackendStore {
         [key, owner, new Date(now.getTime() + ttlMs), now],
       );
       if (taken.rows[0]) return { acquired: true, owner };
-      const held = await this.pool.query<{ owner: string }>(
+      const held = await this.query<{ owner: string }>(
         `SELECT owner FROM ${this.claims} WHERE key = $1 AND expires_at > $2`,
         [key, this.clock.now()],
       );
@@ -92,8 +95,7 @@ export class PostgresLimitStore implements BackendStore {
   }
 
   async release(key: string, owner: string): Promise<void> {
-    await this.ensureSchema();
-    await this.pool.query(`DELETE FROM ${this.claims} WHERE key = $1 AND owner = $2`, [key, owner]);
+    await this.query(`DELETE FROM ${this.claims} WHERE key = $1 AND owner = $2`, [key, owner]);
   }
 
   async increment(key: string, windowMs: number): Promise<number> {
@@ -101,9 +103,8 @@ export class PostgresLimitStore implements BackendStore {
   }
 
   async decrement(key: string, windowMs: number): Promise<void> {
-    await this.ensureSchema();
     const start = windowStart(this.clock.now().getTime(), windowMs);
-    await this.pool.query(`UPDATE ${this.counters} SET count = count - 1 WHERE key = $1 AND count > 0`, [
+    await this.query(`UPDATE ${this.counters} SET count = count - 1 WHERE key = $1 AND count > 0`, [
       counterKey(key, windowMs, start),
     ]);
   }
@@ -121,10 +122,9 @@ export class PostgresLimitStore implements BackendStore {
   /** Deletes expired rows; returns how many went. Exposed for tests. */
   async cleanup(): Promise<number> {
     try {
-      await this.ensureSchema();
       const now = this.clock.now();
-      const a = await this.pool.query(`DELETE FROM ${this.claims} WHERE expires_at <= $1`, [now]);
-      const b = await this.pool.query(`DELETE FROM ${this.counters} WHERE expires_at <= $1`, [now]);
+      const a = await this.query(`DELETE FROM ${this.claims} WHERE expires_at <= $1`, [now]);
+      const b = await this.query(`DELETE FROM ${this.counters} WHERE expires_at <= $1`, [now]);
       return (a.rowCount ?? 0) + (b.rowCount ?? 0);
     } catch (err) {
       // Down now means FallbackStore is already serving; the next round catches up.
@@ -134,14 +134,26 @@ export class PostgresLimitStore implements BackendStore {
   }
 
   private async add(key: string, windowMs: number, start: number, by: number): Promise<number> {
-    await this.ensureSchema();
-    const res = await this.pool.query<{ count: number }>(
+    const res = await this.query<{ count: number }>(
       `INSERT INTO ${this.counters} AS c (key, count, expires_at) VALUES ($1, $2, $3)
        ON CONFLICT (key) DO UPDATE SET count = c.count + EXCLUDED.count
        RETURNING count`,
       [counterKey(key, windowMs, start), by, new Date(start + windowMs)],
     );
     return res.rows[0]!.count;
+  }
+
+  /** Every statement goes through here, so the tables exist, or are made again if they went away. */
+  private async query<R extends QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<R>> {
+    await this.ensureSchema();
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (err) {
+      if (!isMissingRelation(err)) throw err;
+      this.migrated = undefined;
+      await this.ensureSchema();
+      return this.pool.query<R>(sql, params);
+    }
   }
 
   /** The migration runs once per process; a failed one (server down) is tried again next call. */

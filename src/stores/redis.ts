@@ -52,6 +52,8 @@ export class RedisLimitStore implements BackendStore {
   private readonly clock: Clock;
   private readonly timeoutMs: number;
   private readonly shas = new Map<string, string>();
+  private connectedOnce = false;
+  private readyWait: Promise<void> | undefined;
 
   constructor(opts: RedisLimitStoreOptions) {
     this.prefix = opts.keyPrefix;
@@ -68,6 +70,9 @@ export class RedisLimitStore implements BackendStore {
       retryStrategy: (times: number) => Math.min(times * 200, 2000),
     };
     this.redis = new Redis(opts.url, options);
+    this.redis.once('ready', () => {
+      this.connectedOnce = true;
+    });
     // Without a listener ioredis prints "Unhandled error event" for every failed reconnect.
     this.redis.on('error', (err: Error) =>
       opts.logger.debug('redis connection error', { error: err.message }),
@@ -126,7 +131,8 @@ export class RedisLimitStore implements BackendStore {
    */
   private waitReady(): Promise<void> {
     if (this.redis.status === 'ready') return Promise.resolve();
-    return new Promise((resolve, reject) => {
+    // Callers that arrive together share one wait (and one pair of listeners).
+    this.readyWait ??= new Promise<void>((resolve, reject) => {
       const done = (err?: Error): void => {
         clearTimeout(timer);
         this.redis.off('ready', onReady);
@@ -141,7 +147,10 @@ export class RedisLimitStore implements BackendStore {
       );
       this.redis.once('ready', onReady);
       this.redis.once('error', done);
+    }).finally(() => {
+      this.readyWait = undefined;
     });
+    return this.readyWait;
   }
 
   private async add(key: string, windowMs: number, start: number, by: number): Promise<number> {
@@ -163,6 +172,9 @@ export class RedisLimitStore implements BackendStore {
 
   /** EVALSHA, loading the script with EVAL the first time or after the server lost its cache. */
   private async run(script: string, keys: string[], args: string[]): Promise<unknown> {
+    // Only the first connect is waited for, so a store used right after construction works;
+    // once connected, a lost connection fails at once and FallbackStore takes over.
+    if (!this.connectedOnce) await this.waitReady();
     let sha = this.shas.get(script);
     if (!sha) {
       sha = createHash('sha1').update(script).digest('hex');

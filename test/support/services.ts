@@ -252,7 +252,9 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let server: Managed | undefined;
-  // The postgres binary itself, not pg_ctl, so the pid we hold is the postmaster's.
+  // The postgres binary itself, not pg_ctl, so the pid we hold is the postmaster's. fsync is
+  // off for speed (the OS survives our kills); synchronous_commit stays on, or an immediate
+  // shutdown would lose committed rows and tests of "none lost" would fail for the wrong reason.
   const start = async (): Promise<void> => {
     server = launch(
       join(bin, 'postgres'),
@@ -267,8 +269,6 @@ export async function startPostgres(): Promise<TestPostgres> {
         'listen_addresses=127.0.0.1',
         '-c',
         'fsync=off',
-        '-c',
-        'synchronous_commit=off',
         '-c',
         'full_page_writes=off',
         '-c',

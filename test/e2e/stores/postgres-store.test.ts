@@ -1,0 +1,155 @@
+/**
+ * PostgresLimitStore against the shared PostgreSQL (a schema unique to this run, dropped at
+ * the end), and FallbackStore against a private PostgreSQL that the test stops and starts.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { loadConfig } from '../../../src/config/config.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { FallbackStore } from '../../../src/stores/fallback.js';
+import { createLimitStore } from '../../../src/stores/index.js';
+import { PostgresLimitStore } from '../../../src/stores/postgres.js';
+import type { LimitStore } from '../../../src/stores/types.js';
+import { startPostgres, type TestPostgres } from '../../support/services.js';
+import { capturingLogger, metricValue } from '../../unit/stores/helpers.js';
+import { limitStoreContract } from './contract.js';
+
+const SHARED_URL = process.env.KR_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `kr_test_${randomUUID().replace(/-/g, '')}`;
+const opened: LimitStore[] = [];
+let n = 0;
+const nextSchema = () => `${schema}_${n++}`;
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+
+afterAll(async () => {
+  const client = new pg.Client(SHARED_URL);
+  await client.connect();
+  try {
+    const res = await client.query<{ nspname: string }>(
+      `SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`,
+      [`${schema}%`],
+    );
+    for (const r of res.rows) await client.query(`DROP SCHEMA "${r.nspname}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+});
+
+describe('PostgresLimitStore (shared PostgreSQL)', () => {
+  limitStoreContract(
+    (clock) =>
+      new PostgresLimitStore({ url: SHARED_URL, schema: nextSchema(), logger: silentLogger(), clock }),
+    opened,
+  );
+
+  it('deletes expired rows in its cleanup', async () => {
+    const s = new PostgresLimitStore({ url: SHARED_URL, schema: nextSchema(), logger: silentLogger() });
+    opened.push(s);
+    await s.claim('short', 'a', 50);
+    await s.claim('long', 'a', 60_000);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await s.cleanup()).toBe(1);
+    await expect(s.claim('long', 'b', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
+  });
+
+  it('creates its tables at start, and a second replica can start on them concurrently', async () => {
+    const shared = nextSchema();
+    const replicas = Array.from(
+      { length: 5 },
+      () => new PostgresLimitStore({ url: SHARED_URL, schema: shared, logger: silentLogger() }),
+    );
+    opened.push(...replicas);
+    await Promise.all(replicas.map((r) => r.ping()));
+    const results = await Promise.all(replicas.map((r, i) => r.claim('k', `r${i}`, 60_000)));
+    expect(results.filter((r) => r.acquired)).toHaveLength(1);
+  });
+
+  it('createLimitStore builds a Postgres store behind the fallback from the config', async () => {
+    const config = loadConfig({
+      env: {},
+      overrides: { 'store.kind': 'postgres', 'store.postgresUrl': SHARED_URL },
+    });
+    const s = await createLimitStore(config, { logger: silentLogger() });
+    opened.push(s);
+    expect(s.kind).toBe('postgres');
+    expect((s as FallbackStore).inFallback).toBe(false);
+    // This one writes to the public schema of the test database: use a key of its own.
+    await expect(s.claim(`factory-${schema}`, 'a', 1000)).resolves.toEqual({ acquired: true, owner: 'a' });
+  });
+});
+
+describe('FallbackStore over a PostgreSQL that goes away', () => {
+  let server: TestPostgres;
+  beforeAll(async () => {
+    server = await startPostgres();
+  });
+  afterAll(async () => {
+    await server?.destroy();
+  });
+
+  it('falls back at once, fails no call, and returns when PostgreSQL is back', async () => {
+    const log = capturingLogger();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const gauge = () => metricValue(metrics, 'kube_remediator_store_fallback', { store: 'postgres' });
+    const real = new PostgresLimitStore({ url: server.url, logger: log.logger, timeoutMs: 1000 });
+    const store = await new FallbackStore(real, {
+      logger: log.logger,
+      metrics,
+      probeIntervalMs: 200,
+    }).start();
+    opened.push(store);
+    expect(store.inFallback).toBe(false);
+    await expect(store.claim('before', 'o', 60_000)).resolves.toEqual({ acquired: true, owner: 'o' });
+
+    const failures: unknown[] = [];
+    let calls = 0;
+    let running = true;
+    const traffic = (async () => {
+      while (running) {
+        calls++;
+        await Promise.all([
+          store.increment('traffic', 3_600_000),
+          store.claim(`t${calls}`, 'o', 60_000),
+        ]).catch((err: unknown) => failures.push(err));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+
+    const killedAt = performance.now();
+    await server.stop();
+    while (!store.inFallback) await new Promise((r) => setTimeout(r, 1));
+    console.log(
+      `postgres fallback switch took ${(performance.now() - killedAt).toFixed(1)} ms after the stop`,
+    );
+    expect(await gauge()).toBe(1);
+    const entering = log.entries.filter((e) => e.message === 'entering fallback mode');
+    expect(entering).toHaveLength(1);
+    expect(entering[0]).toMatchObject({ store: 'postgres', error: expect.any(String) });
+
+    await expect(store.claim('during', 'o', 60_000)).resolves.toEqual({ acquired: true, owner: 'o' });
+    await expect(store.claim('before', 'p', 60_000)).resolves.toMatchObject({ acquired: true });
+
+    await server.start();
+    const deadline = Date.now() + 30_000;
+    while (store.inFallback && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (store.inFallback) console.log(log.entries.slice(-10));
+    expect(store.inFallback).toBe(false);
+    expect(await gauge()).toBe(0);
+    expect(log.messages()).toContain('leaving fallback mode');
+
+    running = false;
+    await traffic;
+    expect(failures).toEqual([]);
+    expect(calls).toBeGreaterThan(10);
+
+    // Carried over: the outage's claim holds in PostgreSQL; the real holder of `before` kept it.
+    await expect(store.claim('during', 'p', 60_000)).resolves.toEqual({ acquired: false, owner: 'o' });
+    await expect(store.claim('before', 'q', 60_000)).resolves.toEqual({ acquired: false, owner: 'o' });
+    expect(log.entries.filter((e) => e.message === 'entering fallback mode')).toHaveLength(1);
+  });
+});
