@@ -9,7 +9,12 @@
  * Kubernetes v1.20 (our oldest supported API server) drops CEL rules, so everything the API
  * server must enforce is written as enum, pattern, min/max and required.
  */
-import { Type, type Static, type TLiteral, type TRecord, type TString, type TUnion } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static, type TLiteral, type TRecord, type TString, type TUnion } from '@sinclair/typebox';
+
+// TypeBox knows no formats by itself: without this, Value.Check fails every `date-time` field.
+// RFC 3339 as Kubernetes writes metav1.Time (fractional seconds and offsets allowed).
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)));
 
 // ---------------------------------------------------------------------------------------
 // helpers
