@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../../../src/observability/logger.js'
 import { createMetrics, type Metrics } from '../../../src/observability/metrics.js';
 import { listRunbookSource } from '../../../src/intake/runbook-source.js';
 import { buildWebhookServer, type WebhookServer } from '../../../src/intake/server.js';
-import type { RunbookSource } from '../../../src/intake/intake.js';
+import type { AlertResult, RunbookSource } from '../../../src/intake/intake.js';
 import { MemoryLimitStore } from '../../../src/stores/memory.js';
 import type { LimitStore } from '../../../src/stores/types.js';
 import { systemClock } from '../../../src/util/clock.js';
@@ -97,17 +97,26 @@ export async function listen(app: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${addr.port}${PATH}`;
 }
 
+/** What the webhook answers: per-alert outcomes, plus code/message on errors. */
+export interface WebhookBody {
+  status?: string;
+  received?: number;
+  code?: string;
+  message?: string;
+  alerts: AlertResult[];
+}
+
 export async function post(
   url: string,
   payload: unknown,
   token = TOKEN,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: WebhookBody }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(payload),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as WebhookBody };
 }
 
 export async function listRemediations(namespace: string): Promise<Remediation[]> {
@@ -125,7 +134,7 @@ export async function runbookEvents(
   return list.items;
 }
 
-export function outcomes(body: { alerts: { results: { outcome: string }[] }[] }): string[] {
+export function outcomes(body: WebhookBody): string[] {
   return body.alerts.flatMap((a) => a.results.map((r) => r.outcome));
 }
 

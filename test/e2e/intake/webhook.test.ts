@@ -21,6 +21,7 @@ import {
   tally,
   TOKEN,
   type TestIntake,
+  type WebhookBody,
 } from './helpers.js';
 
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -67,10 +68,8 @@ describe('exactly once', () => {
 
     const made = (await listRemediations(ns)).filter((r) => r.spec.runbookRef?.name === 'once');
     expect(made).toHaveLength(1);
-    const created = answers
-      .flatMap((r) => r.body.alerts[0].results)
-      .find((r: { outcome: string }) => r.outcome === 'created');
-    expect(created.remediation).toBe(`${ns}/${made[0]!.metadata.name}`);
+    const created = answers.flatMap((r) => r.body.alerts[0]!.results).find((r) => r.outcome === 'created');
+    expect(created?.remediation).toBe(`${ns}/${made[0]!.metadata.name}`);
     expect(made[0]!.metadata.labels).toMatchObject({
       'kube-remediator.io/runbook': 'once',
       'kube-remediator.io/alertname': 'Once',
@@ -116,7 +115,7 @@ describe('exactly once', () => {
     );
     const res = await s.app.inject({ method: 'POST', url: PATH, headers: auth, payload: aPayload(alerts) });
     expect(res.statusCode).toBe(200);
-    expect(tally(outcomes(res.json()))).toEqual({ created: 50 });
+    expect(tally(outcomes(res.json<WebhookBody>()))).toEqual({ created: 50 });
     const made = (await listRemediations(ns)).filter((r) => r.spec.runbookRef?.name === 'fanout');
     expect(made.map((r) => r.spec.target?.name).sort()).toEqual(
       alerts.map((a) => a.labels.deployment).sort(),
@@ -124,7 +123,7 @@ describe('exactly once', () => {
 
     // Posted again (Alertmanager's retry of the same group): all duplicates, nothing new.
     const again = await s.app.inject({ method: 'POST', url: PATH, headers: auth, payload: aPayload(alerts) });
-    expect(tally(outcomes(again.json()))).toEqual({ duplicate: 50 });
+    expect(tally(outcomes(again.json<WebhookBody>()))).toEqual({ duplicate: 50 });
     expect((await listRemediations(ns)).filter((r) => r.spec.runbookRef?.name === 'fanout')).toHaveLength(50);
 
     await s.intake.flush();
@@ -144,7 +143,7 @@ describe('exactly once', () => {
       payload: aPayload([freshAlert({ labels: { alertname: 'Multi' } })]),
     });
     expect(res.statusCode).toBe(200);
-    const results = res.json().alerts[0].results as { runbook: string; outcome: string }[];
+    const results = res.json<WebhookBody>().alerts[0]!.results as { runbook: string; outcome: string }[];
     expect(results.map((r) => [r.runbook, r.outcome]).sort()).toEqual([
       [`${ns}/multi-a`, 'created'],
       [`${ns}/multi-b`, 'created'],
@@ -170,7 +169,7 @@ describe('refusals', () => {
       payload: aPayload([freshAlert({ labels: { alertname: rbName, deployment: value } })]),
     });
     expect(res.statusCode).toBe(200);
-    const r = res.json().alerts[0].results[0];
+    const r = res.json<WebhookBody>().alerts[0]!.results[0]!;
     expect(r).toMatchObject({
       runbook: `${ns}/${rbName}`,
       outcome: 'suppressed_invalid_param',
@@ -207,10 +206,10 @@ describe('refusals', () => {
       payload: aPayload([out, inside]),
     });
     expect(res.statusCode).toBe(200);
-    const [a, b] = res.json().alerts;
-    expect(a.results[0]).toMatchObject({ outcome: 'suppressed_out_of_scope', code: 'KR_ERR_OUT_OF_SCOPE' });
-    expect(a.results[0].reason).toContain('"kube-system"');
-    expect(b.results[0]).toMatchObject({ outcome: 'created' });
+    const [a, b] = res.json<WebhookBody>().alerts;
+    expect(a!.results[0]).toMatchObject({ outcome: 'suppressed_out_of_scope', code: 'KR_ERR_OUT_OF_SCOPE' });
+    expect(a!.results[0]!.reason).toContain('"kube-system"');
+    expect(b!.results[0]).toMatchObject({ outcome: 'created' });
     const made = (await listRemediations(ns)).filter((x) => x.spec.runbookRef?.name === 'scoped');
     expect(made.map((x) => x.spec.target?.namespace)).toEqual(['payments']);
     const events = await waitFor(async () => {
@@ -229,7 +228,7 @@ describe('refusals', () => {
       payload: aPayload([freshAlert({ labels: { alertname: 'Nobody' } })]),
     });
     expect(res.statusCode).toBe(200);
-    expect(outcomes(res.json())).toEqual(['unmatched']);
+    expect(outcomes(res.json<WebhookBody>())).toEqual(['unmatched']);
   });
 });
 
@@ -241,8 +240,9 @@ describe('cooldown and rate limit', () => {
     const second = freshAlert({ labels: { alertname: 'Cool', deployment: 'web', pod: 'web-2' } });
     const other = freshAlert({ labels: { alertname: 'Cool', deployment: 'api' } });
     const send = async (a: ReturnType<typeof freshAlert>) =>
-      (await s.app.inject({ method: 'POST', url: PATH, headers: auth, payload: aPayload([a]) })).json()
-        .alerts[0].results[0];
+      (
+        await s.app.inject({ method: 'POST', url: PATH, headers: auth, payload: aPayload([a]) })
+      ).json<WebhookBody>().alerts[0]!.results[0]!;
     expect((await send(first)).outcome).toBe('created');
     expect((await send(first)).outcome).toBe('duplicate');
     const cooled = await send(second);
@@ -257,8 +257,9 @@ describe('cooldown and rate limit', () => {
     const s = intake();
     const alerts = ['a', 'b', 'c'].map((d) => freshAlert({ labels: { alertname: 'Rate', deployment: d } }));
     const send = async (a: ReturnType<typeof freshAlert>) =>
-      (await s.app.inject({ method: 'POST', url: PATH, headers: auth, payload: aPayload([a]) })).json()
-        .alerts[0].results[0];
+      (
+        await s.app.inject({ method: 'POST', url: PATH, headers: auth, payload: aPayload([a]) })
+      ).json<WebhookBody>().alerts[0]!.results[0]!;
     expect((await send(alerts[0]!)).outcome).toBe('created');
     expect((await send(alerts[1]!)).outcome).toBe('created');
     expect((await send(alerts[2]!)).outcome).toBe('suppressed_rate_limit');
@@ -279,7 +280,7 @@ describe('resolved alerts', () => {
       headers: auth,
       payload: aPayload([alert]),
     });
-    const name = (fired.json().alerts[0].results[0].remediation as string).split('/')[1]!;
+    const name = (fired.json<WebhookBody>().alerts[0]!.results[0]!.remediation as string).split('/')[1]!;
 
     const endsAt = '2026-01-01T01:00:00Z';
     const unknown = freshAlert({ labels: { alertname: 'Heal' }, status: 'resolved', endsAt });
@@ -290,9 +291,9 @@ describe('resolved alerts', () => {
       payload: aPayload([{ ...alert, status: 'resolved', endsAt }, unknown]),
     });
     expect(res.statusCode).toBe(200);
-    const [marked, ack] = res.json().alerts;
-    expect(marked.results[0]).toMatchObject({ outcome: 'resolved_marked', remediation: `${ns}/${name}` });
-    expect(ack.results[0]).toMatchObject({ outcome: 'resolved_unknown' });
+    const [marked, ack] = res.json<WebhookBody>().alerts;
+    expect(marked!.results[0]).toMatchObject({ outcome: 'resolved_marked', remediation: `${ns}/${name}` });
+    expect(ack!.results[0]).toMatchObject({ outcome: 'resolved_unknown' });
 
     const rem = await remediations(testClients()).get(ns, name);
     expect(rem.metadata.annotations?.['kube-remediator.io/revert']).toBe('true');
@@ -319,7 +320,7 @@ describe('durability', () => {
       payload: aPayload([alert]),
     });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({
+    expect(res.json<WebhookBody>()).toMatchObject({
       code: 'KR_ERR_KUBE_UNAVAILABLE',
       alerts: [{ results: [{ outcome: 'error', code: 'KR_ERR_KUBE_UNAVAILABLE' }] }],
     });
@@ -334,7 +335,7 @@ describe('durability', () => {
       payload: aPayload([alert]),
     });
     expect(retry.statusCode).toBe(200);
-    expect(outcomes(retry.json())).toEqual(['created']);
+    expect(outcomes(retry.json<WebhookBody>())).toEqual(['created']);
   });
 
   it('answers 503 over HTTP when the Runbooks cannot be listed either', async () => {
