@@ -1,0 +1,256 @@
+/**
+ * The operator as users run it: a separate process (`kube-remediator run`) against the real
+ * control plane. Alerts in through the webhook, remediation, revert on resolve; SIGKILL at the
+ * worst instants; two replicas with one leader.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
+import { remediations } from '../../../src/kube/resources.js';
+import { freePort } from '../../cluster/cluster.js';
+import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import {
+  createDeployment,
+  createNamespace,
+  deleteNamespace,
+  kubectl,
+  testClients,
+  testKubeConfig,
+  waitDeploymentReady,
+  waitFor,
+} from '../../support/kube.js';
+import { startOperator, type OperatorProcess } from '../../support/operator.js';
+
+const TOKEN = 'e2e-webhook-token';
+
+let ns: string;
+let kubelet: FakeKubelet;
+const procs: OperatorProcess[] = [];
+
+async function operator(extra: Record<string, string> = {}): Promise<{ proc: OperatorProcess; webhook: string; probes: string }> {
+  const [wp, pp] = [await freePort(), await freePort()];
+  const proc = startOperator({
+    env: {
+      KR_WATCH_NAMESPACE: ns,
+      KR_LEADER_ELECTION_NAMESPACE: ns,
+      KR_WEBHOOK_HOST: '127.0.0.1',
+      KR_WEBHOOK_PORT: String(wp),
+      KR_PROBES_HOST: '127.0.0.1',
+      KR_PROBES_PORT: String(pp),
+      KR_WEBHOOK_BEARER_TOKEN: TOKEN,
+      KR_LEASE_DURATION: '4s',
+      KR_RENEW_DEADLINE: '3s',
+      KR_RETRY_PERIOD: '500ms',
+      ...extra,
+    },
+  });
+  procs.push(proc);
+  return { proc, webhook: `http://127.0.0.1:${wp}/api/v1/alerts`, probes: `http://127.0.0.1:${pp}` };
+}
+
+function runbook(name: string, deployment: string, steps: unknown[]): unknown {
+  return {
+    apiVersion: 'kube-remediator.io/v1alpha1',
+    kind: 'Runbook',
+    metadata: { name, namespace: ns },
+    spec: {
+      triggers: [{ alertname: 'WebDegraded', matchers: [{ label: 'deployment', op: '=', value: deployment }] }],
+      params: [{ name: 'deployment', from: 'labels.deployment' }],
+      target: { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment }}' },
+      steps,
+    },
+  };
+}
+
+function alertPayload(status: 'firing' | 'resolved', deployment: string, fingerprint: string): unknown {
+  const startsAt = '2026-11-24T01:00:00Z';
+  return {
+    version: '4',
+    groupKey: '{}:{alertname="WebDegraded"}',
+    truncatedAlerts: 0,
+    status,
+    receiver: 'kube-remediator',
+    groupLabels: { alertname: 'WebDegraded' },
+    commonLabels: { alertname: 'WebDegraded' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    alerts: [
+      {
+        status,
+        labels: { alertname: 'WebDegraded', deployment, namespace: ns, severity: 'critical' },
+        annotations: { summary: `${deployment} is degraded` },
+        startsAt,
+        endsAt: status === 'resolved' ? '2026-11-24T01:10:00Z' : '0001-01-01T00:00:00Z',
+        generatorURL: 'http://prometheus/graph',
+        fingerprint,
+      },
+    ],
+  };
+}
+
+async function post(url: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+}
+
+async function apply(obj: unknown): Promise<void> {
+  const res = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
+  if (res.exitCode !== 0) throw new Error(res.stderr);
+}
+
+const rems = () => remediations(testClients());
+
+async function waitPhase(name: string, phase: string, timeoutMs = 60_000): Promise<Remediation> {
+  return waitFor(
+    async () => {
+      const r = await rems().get(ns, name);
+      return r.status?.phase === phase ? r : undefined;
+    },
+    { timeoutMs, what: `remediation ${name} in phase ${phase}` },
+  );
+}
+
+async function replicaSetsOf(deployment: string): Promise<number> {
+  const list = await testClients().apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: `app=${deployment}` });
+  return list.items.length;
+}
+
+function handMade(name: string, runbookName: string, deployment: string): unknown {
+  return {
+    apiVersion: 'kube-remediator.io/v1alpha1',
+    kind: 'Remediation',
+    metadata: { name, namespace: ns },
+    spec: { runbookRef: { name: runbookName }, params: { deployment } },
+  };
+}
+
+const RESTART_THEN_WAIT = [
+  { name: 'restart', action: 'rolloutRestart', rolloutRestart: {} },
+  { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '1m' },
+];
+
+beforeAll(async () => {
+  ns = await createNamespace('operator');
+  kubelet = startFakeKubelet(testKubeConfig(), { namespace: ns });
+});
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
+});
+
+afterAll(async () => {
+  kubelet.stop();
+  await deleteNamespace(ns);
+});
+
+describe('kube-remediator run', () => {
+  it('answers an Alertmanager webhook, remediates, and reverts when the alert resolves', async () => {
+    await createDeployment(ns, 'web', { replicas: 2, env: [{ name: 'MODE', value: 'normal' }] });
+    await waitDeploymentReady(ns, 'web');
+    await apply(
+      runbook('web-degraded', 'web', [
+        { name: 'degrade', action: 'setEnv', revertOnResolve: true, setEnv: { env: [{ name: 'MODE', value: 'degraded' }, { name: 'DEDUP_BACKEND', value: 'memory' }] } },
+        { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '1m' },
+      ]),
+    );
+    const { proc, webhook, probes } = await operator();
+    await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, { what: 'operator ready', timeoutMs: 30_000 });
+    await waitFor(async () => (await rems().list(ns)).items.length === 0 && (await kubectl(['get', 'rb', 'web-degraded', '-n', ns, '-o', 'jsonpath={.status.conditions[0].status}'])).stdout === 'True', {
+      what: 'runbook Ready',
+    });
+
+    const res = await post(webhook, alertPayload('firing', 'web', 'a1b2c3d4e5f60718'));
+    expect(res.status).toBe(200);
+    const [created] = await waitFor(async () => {
+      const items = (await rems().list(ns)).items;
+      return items.length === 1 ? items : undefined;
+    });
+    const done = await waitPhase(created!.metadata.name!, 'Succeeded');
+    expect(done.status?.progress).toBe('2/2');
+    const degrade = done.status!.steps![0]!;
+    expect(degrade.phase).toBe('Succeeded');
+    expect(JSON.stringify(degrade.before)).toContain('normal');
+    const d1 = await testClients().apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    const env1 = d1.spec!.template.spec!.containers[0]!.env!;
+    expect(env1).toEqual(expect.arrayContaining([{ name: 'MODE', value: 'degraded' }, { name: 'DEDUP_BACKEND', value: 'memory' }]));
+
+    // The same notification again (Alertmanager repeats): no second Remediation.
+    expect((await post(webhook, alertPayload('firing', 'web', 'a1b2c3d4e5f60718'))).status).toBe(200);
+    expect((await rems().list(ns)).items).toHaveLength(1);
+
+    expect((await post(webhook, alertPayload('resolved', 'web', 'a1b2c3d4e5f60718'))).status).toBe(200);
+    await waitPhase(created!.metadata.name!, 'Reverted');
+    const d2 = await testClients().apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    expect(d2.spec!.template.spec!.containers[0]!.env).toEqual([{ name: 'MODE', value: 'normal' }]);
+
+    const table = await kubectl(['get', 'remediations', '-n', ns]);
+    expect(table.stdout).toMatch(/Reverted\s+web-degraded\s+Deployment\/web/);
+    const metrics = await (await fetch(`${probes}/metrics`)).text();
+    expect(metrics).toMatch(/kube_remediator_alerts_total\{outcome="created"\} 1/);
+    expect(metrics).toMatch(/kube_remediator_alerts_total\{outcome="duplicate"\} 1/);
+    expect(proc.logs().some((l) => l.includes('"message":"webhook listening"'))).toBe(true);
+  });
+
+  it.each([
+    ['between the checkpoint and the action', 'after-checkpoint', 'crash-a'],
+    ['right after the action, before recording it', 'after-apply', 'crash-b'],
+  ])('SIGKILLed %s, restarts the workload exactly once and skips no step', async (_when, failpoint, name) => {
+    await createDeployment(ns, name, { replicas: 1 });
+    await waitDeploymentReady(ns, name);
+    expect(await replicaSetsOf(name)).toBe(1);
+    await apply(runbook(`rb-${name}`, name, RESTART_THEN_WAIT));
+    const first = await operator({ KR_FAILPOINTS: failpoint, KR_LEADER_ELECTION: 'false' });
+    await apply(handMade(`rem-${name}`, `rb-${name}`, name));
+    await first.proc.exited; // killed itself at the failpoint
+    const mid = await rems().get(ns, `rem-${name}`);
+    expect(mid.status?.steps?.[0]?.phase).toBe('Running');
+    const restarted = (await testClients().apps.readNamespacedDeployment({ name, namespace: ns })).spec!.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
+    expect(Boolean(restarted)).toBe(failpoint === 'after-apply');
+
+    await operator({ KR_LEADER_ELECTION: 'false' });
+    const done = await waitPhase(`rem-${name}`, 'Succeeded');
+    expect(done.status!.steps!.map((s) => s.phase)).toEqual(['Succeeded', 'Succeeded']);
+    expect(done.status!.steps![0]!.attempt).toBe(1);
+    await waitDeploymentReady(ns, name);
+    expect(await replicaSetsOf(name)).toBe(2); // the original and exactly one restart
+  });
+
+  it('runs two replicas with one leader; when the leader is SIGKILLed the other finishes the work', async () => {
+    await createDeployment(ns, 'ha', { replicas: 1 });
+    await waitDeploymentReady(ns, 'ha');
+    await apply(runbook('rb-ha', 'ha', RESTART_THEN_WAIT));
+    const a = await operator({ KR_LEADER_IDENTITY: 'replica-a', KR_LEASE_NAME: 'ha-lease' });
+    await waitFor(async () => (await testClients().coordination.readNamespacedLease({ name: 'ha-lease', namespace: ns })).spec?.holderIdentity === 'replica-a', {
+      what: 'replica-a leads',
+    });
+    const b = await operator({ KR_LEADER_IDENTITY: 'replica-b', KR_LEASE_NAME: 'ha-lease' });
+    await waitFor(async () => (await fetch(`${b.probes}/readyz`)).ok, { what: 'replica-b ready (standby)' });
+
+    await apply(handMade('rem-ha-1', 'rb-ha', 'ha'));
+    await waitPhase('rem-ha-1', 'Succeeded');
+    expect(b.proc.logs().filter((l) => l.includes('"message":"phase changed"'))).toEqual([]);
+    expect(a.proc.logs().some((l) => l.includes('"message":"phase changed"'))).toBe(true);
+
+    a.proc.kill('SIGKILL');
+    await a.proc.exited;
+    await apply(handMade('rem-ha-2', 'rb-ha', 'ha'));
+    await waitFor(async () => (await testClients().coordination.readNamespacedLease({ name: 'ha-lease', namespace: ns })).spec?.holderIdentity === 'replica-b', {
+      what: 'replica-b takes over',
+      timeoutMs: 30_000,
+    });
+    await waitPhase('rem-ha-2', 'Succeeded');
+    expect(b.proc.logs().some((l) => l.includes('"message":"phase changed"'))).toBe(true);
+  });
+
+  it('on SIGTERM goes unready, releases the Lease and exits 0', async () => {
+    const a = await operator({ KR_LEADER_IDENTITY: 'term-a', KR_LEASE_NAME: 'term-lease' });
+    await waitFor(async () => (await testClients().coordination.readNamespacedLease({ name: 'term-lease', namespace: ns })).spec?.holderIdentity === 'term-a', {
+      what: 'term-a leads',
+    });
+    a.proc.kill('SIGTERM');
+    expect(await a.proc.exited).toBe(0);
+    const lease = await testClients().coordination.readNamespacedLease({ name: 'term-lease', namespace: ns });
+    expect(lease.spec?.holderIdentity ?? '').not.toBe('term-a');
+  });
+});
