@@ -316,15 +316,18 @@ export class LeaderElector {
     this.log.info('leader lease acquired');
     this.o.callbacks.onStartedLeading();
 
-    // Renew until the deadline passes without a successful renewal.
+    // Renew every retryPeriod; when renewals keep failing, retry until renewDeadline after
+    // the last success, then step down at once (each attempt is cut off at that deadline).
     let renewedAt = this.now();
+    let wait = this.o.retryPeriodMs;
     while (!this.stopped) {
-      if (!(await this.pause(this.o.retryPeriodMs))) return;
-      const remaining = renewedAt + this.o.renewDeadlineMs - this.now();
-      const ok = remaining > 0 && (await this.tryAcquireOrRenew(this.attemptSignal(remaining)));
+      if (!(await this.pause(wait))) return;
+      const left = renewedAt + this.o.renewDeadlineMs - this.now();
+      const ok = left > 0 && (await this.tryAcquireOrRenew(this.attemptSignal(left)));
       if (this.stopped) return;
       if (ok) {
         renewedAt = this.now();
+        wait = this.o.retryPeriodMs;
         continue;
       }
       if (this.lost) {
@@ -332,11 +335,13 @@ export class LeaderElector {
         this.stepDown('lost');
         return;
       }
-      if (this.now() - renewedAt >= this.o.renewDeadlineMs) {
+      const stillLeft = renewedAt + this.o.renewDeadlineMs - this.now();
+      if (stillLeft <= 0) {
         this.log.error('leader lease not renewed within the renew deadline; stepping down', { renewDeadlineMs: this.o.renewDeadlineMs });
         this.stepDown('renew deadline');
         return;
       }
+      wait = Math.min(this.o.retryPeriodMs, stillLeft);
     }
   }
 

@@ -6,7 +6,7 @@ import winston from 'winston';
 import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
 import { makeClients, type KubeClients } from '../../../src/kube/client.js';
 import type { Logger } from '../../../src/observability/logger.js';
-import { testKubeConfig } from '../../support/kube.js';
+import { testKubeConfig, waitFor } from '../../support/kube.js';
 
 /**
  * A TCP proxy in front of the API server. `cut()` resets every open connection and refuses
@@ -22,8 +22,9 @@ export class CuttableProxy {
   ) {}
 
   static async start(target: URL): Promise<CuttableProxy> {
-    let proxy: CuttableProxy | undefined;
+    const ref: { proxy?: CuttableProxy } = {};
     const server = createServer((client) => {
+      const proxy = ref.proxy;
       if (!proxy || proxy.cutOff) {
         client.resetAndDestroy();
         return;
@@ -31,7 +32,7 @@ export class CuttableProxy {
       const upstream = connect(Number(target.port), target.hostname);
       for (const s of [client, upstream]) {
         proxy.sockets.add(s);
-        s.on('close', () => proxy!.sockets.delete(s));
+        s.on('close', () => proxy.sockets.delete(s));
         s.on('error', () => {
           client.destroy();
           upstream.destroy();
@@ -41,8 +42,8 @@ export class CuttableProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const addr = server.address();
-    proxy = new CuttableProxy(server, typeof addr === 'object' && addr ? addr.port : 0);
-    return proxy;
+    ref.proxy = new CuttableProxy(server, typeof addr === 'object' && addr ? addr.port : 0);
+    return ref.proxy;
   }
 
   cut(): void {
@@ -100,7 +101,7 @@ export function recordingLogger(): { logger: Logger; records: LogRecord[] } {
   });
   const logger = winston.createLogger({
     level: 'debug',
-    format: winston.format.json(),
+    format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream })],
   });
   return { logger, records };
@@ -113,4 +114,12 @@ export function aRemediation(name: string, extra: Partial<Remediation['spec']> =
     metadata: { name },
     spec: { runbookRef: { name: 'restart-web' }, ...extra },
   };
+}
+
+/** waitFor for a synchronous condition. */
+export function eventually<T>(
+  fn: () => T | undefined | false | null,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  return waitFor(() => Promise.resolve(fn()), opts);
 }

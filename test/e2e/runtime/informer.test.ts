@@ -9,8 +9,8 @@ import {
 import { remediations } from '../../../src/kube/resources.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import type { Logger } from '../../../src/observability/logger.js';
-import { createNamespace, deleteNamespace, testClients, waitFor } from '../../support/kube.js';
-import { aRemediation, proxiedClients, recordingLogger, type CuttableProxy, type LogRecord } from './helpers.js';
+import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';
+import { aRemediation, eventually, proxiedClients, recordingLogger, type CuttableProxy, type LogRecord } from './helpers.js';
 
 function anInformer(clients: KubeClients, namespace: string, logger: Logger) {
   const informer = new ResourceInformer<Remediation>({
@@ -61,11 +61,11 @@ describe('ResourceInformer on a real API server', () => {
     expect(informer.get(ns, 'before')?.spec.runbookRef?.name).toBe('restart-web');
 
     await rems().create(ns, aRemediation('after'));
-    await waitFor(async () => informer!.get(ns, 'after'), { what: 'add seen' });
+    await eventually(() => informer!.get(ns, 'after'), { what: 'add seen' });
     await rems().patch(ns, 'after', { metadata: { labels: { touched: 'yes' } } });
-    await waitFor(async () => informer!.get(ns, 'after')?.metadata.labels?.touched === 'yes', { what: 'update seen' });
+    await eventually(() => informer!.get(ns, 'after')?.metadata.labels?.touched === 'yes', { what: 'update seen' });
     await rems().delete(ns, 'before');
-    await waitFor(async () => informer!.get(ns, 'before') === undefined, { what: 'delete seen' });
+    await eventually(() => informer!.get(ns, 'before') === undefined, { what: 'delete seen' });
 
     expect(made.events).toEqual(['add before', 'add after', 'update after', 'delete before']);
     expect(informer.list(ns).map((o) => o.metadata.name)).toEqual(['after']);
@@ -84,17 +84,17 @@ describe('ResourceInformer on a real API server', () => {
     // The network dies: the watch breaks and every reconnect is refused.
     proxy.cut();
     await rems().create(ns, aRemediation('during-outage'));
-    await waitFor(async () => records.filter((r: LogRecord) => r.message === 'informer failed, restarting').length >= 2, {
+    await eventually(() => records.filter((r: LogRecord) => r.message === 'informer failed, restarting').length >= 2, {
       what: 'failed restarts while cut off',
       timeoutMs: 20_000,
     });
     expect(informer.get(ns, 'during-outage')).toBeUndefined();
 
     proxy.restore();
-    await waitFor(async () => informer!.get(ns, 'during-outage'), { what: 'the object created during the outage', timeoutMs: 20_000 });
+    await eventually(() => informer!.get(ns, 'during-outage'), { what: 'the object created during the outage', timeoutMs: 20_000 });
     // And the watch works again afterwards, not only the relist.
     await rems().create(ns, aRemediation('after-outage'));
-    await waitFor(async () => informer!.get(ns, 'after-outage'), { what: 'an object created after recovery' });
+    await eventually(() => informer!.get(ns, 'after-outage'), { what: 'an object created after recovery' });
     expect(made.events).toContain('add during-outage');
     expect(informer.healthy()).toBe(true);
   });

@@ -1,0 +1,174 @@
+/**
+ * Two electors against one real API server and one Lease. Timings are short so takeovers
+ * happen in seconds; bounds are generous multiples of them, never tight wall-clock checks.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { LeaderElector } from '../../../src/controller/runtime/leader-election.js';
+import type { KubeClients } from '../../../src/kube/client.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';
+import { eventually, proxiedClients, recordingLogger, type CuttableProxy } from './helpers.js';
+
+interface Candidate {
+  elector: LeaderElector;
+  log: string[];
+  metrics: ReturnType<typeof createMetrics>;
+}
+
+const FAST = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
+
+describe('LeaderElector on a real API server', () => {
+  let ns: string;
+  let lease = 0;
+  const live: LeaderElector[] = [];
+  const proxies: CuttableProxy[] = [];
+
+  function candidate(identity: string, leaseName: string, opts: { clients?: KubeClients; timings?: typeof FAST } = {}): Candidate {
+    const log: string[] = [];
+    const metrics = createMetrics({ defaultMetrics: false });
+    const elector = new LeaderElector({
+      leases: (opts.clients ?? testClients()).coordination,
+      namespace: ns,
+      name: leaseName,
+      identity,
+      ...(opts.timings ?? FAST),
+      logger: recordingLogger().logger,
+      metrics,
+      callbacks: {
+        onStartedLeading: () => log.push('started'),
+        onStoppedLeading: () => log.push('stopped'),
+      },
+    });
+    live.push(elector);
+    return { elector, log, metrics };
+  }
+
+  const readLease = (name: string) => testClients().coordination.readNamespacedLease({ name, namespace: ns });
+  const newLeaseName = () => `lease-${++lease}`;
+  const leaderOf = (cs: Candidate[]) => cs.find((c) => c.elector.isLeader());
+
+  async function gauge(c: Candidate, name: string): Promise<number | undefined> {
+    const m = (await c.metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'leader_election_master_status');
+    return m?.values.find((v) => v.labels.name === name)?.value;
+  }
+
+  beforeAll(async () => {
+    ns = await createNamespace('rt-leader');
+  });
+  afterEach(async () => {
+    await Promise.all(live.splice(0).map((e) => e.stop()));
+    await Promise.all(proxies.splice(0).map((p) => p.close()));
+  });
+  afterAll(async () => {
+    await deleteNamespace(ns);
+  });
+
+  it('lets exactly one of two candidates lead, and records it in the Lease', async () => {
+    const name = newLeaseName();
+    const a = candidate('a', name);
+    const b = candidate('b', name);
+    a.elector.start();
+    b.elector.start();
+    const leader = await eventually(() => leaderOf([a, b]), { what: 'a leader' });
+    const standby = leader === a ? b : a;
+    // Over several renew periods, never both.
+    for (let i = 0; i < 12; i++) {
+      expect([a, b].filter((c) => c.elector.isLeader())).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(standby.log).toEqual([]);
+    expect(standby.elector.leader()).toBe(leader.elector.identity);
+    const l = await readLease(name);
+    expect(l.spec?.holderIdentity).toBe(leader.elector.identity);
+    expect(l.spec?.leaseDurationSeconds).toBe(2);
+    // Written as MicroTime: six fractional digits.
+    expect(JSON.stringify(l.spec?.renewTime)).toMatch(/\.\d{6}Z"$/);
+    expect(await gauge(leader, name)).toBe(1);
+    expect(await gauge(standby, name)).toBe(0);
+  });
+
+  it('hands over after the leader dies without releasing, once the lease has run out', async () => {
+    const name = newLeaseName();
+    const a = candidate('a', name);
+    a.elector.start();
+    await eventually(() => a.elector.isLeader(), { what: 'a leads' });
+    const b = candidate('b', name);
+    b.elector.start();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(b.elector.isLeader()).toBe(false);
+
+    // Like a SIGKILL: renewals stop, the Lease still names a.
+    await a.elector.stop();
+    const diedAt = Date.now();
+    expect((await readLease(name)).spec?.holderIdentity).toBe('a');
+    await eventually(() => b.elector.isLeader(), { what: 'b takes over', timeoutMs: 10_000, intervalMs: 50 });
+    const tookMs = Date.now() - diedAt;
+    // Not before the lease could have run out (renewed at most one retry period before the
+    // stop), and well within a lease duration plus a couple of retries.
+    expect(tookMs).toBeGreaterThanOrEqual(FAST.leaseDurationMs - FAST.retryPeriodMs - 100);
+    expect(tookMs).toBeLessThan(FAST.leaseDurationMs + 3000);
+    const l = await readLease(name);
+    expect(l.spec?.holderIdentity).toBe('b');
+    expect(l.spec?.leaseTransitions).toBe(1);
+    expect(b.log).toEqual(['started']);
+  });
+
+  it('release() lets the standby take over at once, long before the lease would run out', async () => {
+    const name = newLeaseName();
+    const slow = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 };
+    const a = candidate('a', name, { timings: slow });
+    a.elector.start();
+    await eventually(() => a.elector.isLeader(), { what: 'a leads' });
+    const b = candidate('b', name, { timings: slow });
+    b.elector.start();
+    await eventually(() => b.elector.leader() === 'a', { what: 'b sees a' });
+
+    expect(await a.elector.release()).toBe(true);
+    const releasedAt = Date.now();
+    expect(a.log).toEqual(['started', 'stopped']);
+    const released = await readLease(name);
+    expect(released.spec?.holderIdentity ?? '').toBe('');
+    expect(released.spec?.leaseDurationSeconds).toBe(1);
+
+    await eventually(() => b.elector.isLeader(), { what: 'b takes over', timeoutMs: 10_000, intervalMs: 50 });
+    expect(Date.now() - releasedAt).toBeLessThan(5000);
+    expect((await readLease(name)).spec?.holderIdentity).toBe('b');
+  });
+
+  it('steps down when it cannot renew within the renew deadline, and the standby takes over', async () => {
+    const name = newLeaseName();
+    const { proxy, clients } = await proxiedClients();
+    proxies.push(proxy);
+    const a = candidate('a', name, { clients });
+    a.elector.start();
+    await eventually(() => a.elector.isLeader(), { what: 'a leads' });
+    const b = candidate('b', name);
+    b.elector.start();
+
+    proxy.cut();
+    const cutAt = Date.now();
+    await eventually(() => !a.elector.isLeader(), { what: 'a steps down', timeoutMs: 10_000, intervalMs: 50 });
+    const stepDownMs = Date.now() - cutAt;
+    // It must stop acting before anyone else may start: within the lease duration.
+    expect(stepDownMs).toBeLessThan(FAST.leaseDurationMs);
+    expect(a.log).toEqual(['started', 'stopped']);
+    expect(await gauge(a, name)).toBe(0);
+    await eventually(() => b.elector.isLeader(), { what: 'b takes over', timeoutMs: 10_000 });
+  });
+
+  it('steps down at once when another holder has taken the Lease', async () => {
+    const name = newLeaseName();
+    const a = candidate('a', name, { timings: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 } });
+    a.elector.start();
+    await eventually(() => a.elector.isLeader(), { what: 'a leads' });
+    // Someone (a misconfigured twin, a person) writes another holder into the Lease.
+    const l = await readLease(name);
+    await testClients().coordination.replaceNamespacedLease({
+      name,
+      namespace: ns,
+      body: { ...l, spec: { ...l.spec, holderIdentity: 'intruder' } },
+    });
+    await eventually(() => !a.elector.isLeader(), { what: 'a steps down', timeoutMs: 5000 });
+    expect(a.log).toEqual(['started', 'stopped']);
+  });
+});
