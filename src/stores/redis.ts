@@ -94,8 +94,10 @@ export class RedisLimitStore implements BackendStore {
       [this.claimKey(key)],
       [owner, String(Math.max(1, Math.ceil(ttlMs)))],
     )) as [number, string | null];
-    // A nil holder means the claim expired between SET and GET, which one script cannot see; report ours.
-    return { acquired: took === 1, owner: holder ?? owner };
+    // Redis freezes time inside a script, so a failed SET NX always finds a holder; a nil
+    // here would mean a foreign value under our key, and guessing an owner could double-act.
+    if (holder === null) throw new Error(`redis claim of ${key} found no holder after SET NX failed`);
+    return { acquired: took === 1, owner: holder };
   }
 
   async release(key: string, owner: string): Promise<void> {
