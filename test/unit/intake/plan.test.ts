@@ -1,5 +1,8 @@
 /** The pure decisions of the intake, as tables: matching, param refusal, scope, and the Remediation it builds. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import type { WebhookPayload } from '../../../src/intake/payload.js';
 import { isActive, matchingRunbooks, planRunbook } from '../../../src/intake/plan.js';
 import { remediationName } from '../../../src/intake/naming.js';
 import { aRunbook, anAlert } from './builders.js';
@@ -272,6 +275,28 @@ describe('scope', () => {
 });
 
 describe('the Remediation to create', () => {
+  it('is built from the payload a real Alertmanager sent (fixture)', () => {
+    const payload = JSON.parse(
+      readFileSync(join(process.cwd(), 'test/fixtures/alertmanager/firing.json'), 'utf8'),
+    ) as WebhookPayload;
+    const alert = payload.alerts[0]!;
+    const rb = aRunbook({
+      namespace: alert.labels.namespace,
+      spec: { triggers: [{ alertname: 'AmWebDown' }] },
+    });
+    const plan = planRunbook(rb, alert);
+    expect(plan).toMatchObject({
+      kind: 'create',
+      name: remediationName(alert.labels.namespace!, 'restart-web', '58b8defb5baa4e00', alert.startsAt),
+      remediation: {
+        spec: {
+          target: { name: 'web' },
+          alert: { name: 'AmWebDown', fingerprint: '58b8defb5baa4e00', generatorURL: alert.generatorURL },
+        },
+      },
+    });
+  });
+
   it('carries the runbook, params, target, alert and labels', () => {
     const alert = anAlert({ labels: { severity: 'page' } });
     const plan = planRunbook(aRunbook(), alert);

@@ -3,7 +3,7 @@
  * validation and versions, each with its stable code and status. No alert here reaches the
  * API server (no Runbook matches), so the clients point at a closed port.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +13,7 @@ import { buildWebhookServer } from '../../../src/intake/server.js';
 import { aPayload, anAlert, counter, recordingLogger, unitDeps, webhookConfig } from './builders.js';
 
 const PATH = '/api/v1/alerts';
+const FIXTURES = join(process.cwd(), 'test/fixtures/alertmanager');
 const apps: FastifyInstance[] = [];
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
@@ -280,6 +281,20 @@ describe('request checks', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'KR_ERR_INVALID_PAYLOAD', field: 'version' });
   });
+
+  it.each(['firing.json', 'resolved.json'])(
+    'accepts %s as Alertmanager 0.25 sent it (fixture)',
+    async (file) => {
+      const { app } = build();
+      const payload = JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')) as object;
+      const res = await app.inject({ method: 'POST', url: PATH, headers: auth, payload });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({
+        received: 1,
+        alerts: [{ alertname: 'AmWebDown', fingerprint: '58b8defb5baa4e00' }],
+      });
+    },
+  );
 
   it('ignores unknown fields that newer Alertmanagers add', async () => {
     const { app } = build();
