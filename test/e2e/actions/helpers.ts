@@ -4,7 +4,8 @@ import type { ActionContext, ActionOutcome, Plan, ResolvedTarget } from '../../.
 import { getAction } from '../../../src/actions/index.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { testClients } from '../../support/kube.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testClients, waitFor } from '../../support/kube.js';
 
 export interface CtxOptions {
   namespace: string;
@@ -30,7 +31,7 @@ export function actionCtx(o: CtxOptions): ActionContext {
     clients: testClients(),
     remediation,
     stepIndex: 0,
-    step: { name: o.step.name ?? 'step', ...o.step } as Step,
+    step: { name: o.step.name ?? 'step', ...o.step },
     target,
     bounds: o.bounds,
     dryRun: o.dryRun ?? false,
@@ -58,7 +59,7 @@ export interface StepRun {
 
 /** plan, checkpoint, apply; stops at a refused plan as the reconciler does. */
 export async function runStep(ctx: ActionContext): Promise<StepRun> {
-  const action = getAction(ctx.step.action)!;
+  const action = getAction(ctx.step.action);
   const plan = await action.plan(ctx);
   const record = checkpoint(ctx, plan);
   if (plan.refused) return { plan, record };
@@ -66,5 +67,21 @@ export async function runStep(ctx: ActionContext): Promise<StepRun> {
 }
 
 export async function revertStep(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
-  return getAction(ctx.step.action)!.revert!(ctx, record);
+  return getAction(ctx.step.action).revert!(ctx, record);
+}
+
+/**
+ * The object once its controllers stopped writing it (the same resourceVersion twice), so a
+ * dry-run test can compare resourceVersions without racing status updates.
+ */
+export async function settled<T extends { metadata?: { resourceVersion?: string } }>(read: () => Promise<T>, what: string): Promise<T> {
+  return waitFor(
+    async () => {
+      const a = await read();
+      await sleep(700);
+      const b = await read();
+      return a.metadata?.resourceVersion === b.metadata?.resourceVersion ? b : undefined;
+    },
+    { what: `${what} settled` },
+  );
 }

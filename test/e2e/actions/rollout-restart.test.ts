@@ -13,7 +13,7 @@ import {
   waitDeploymentReady,
   waitFor,
 } from '../../support/kube.js';
-import { actionCtx, runStep } from './helpers.js';
+import { actionCtx, runStep, settled } from './helpers.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const STAMP = 'kube-remediator.io/last-action';
@@ -32,17 +32,6 @@ describe('rolloutRestart', () => {
     await deleteNamespace(ns);
   });
 
-  /** The Deployment once its controllers stopped writing status (the same resourceVersion twice). */
-  const settled = (name: string) =>
-    waitFor(
-      async () => {
-        const a = await apps().readNamespacedDeployment({ name, namespace: ns });
-        await sleep(700);
-        const b = await apps().readNamespacedDeployment({ name, namespace: ns });
-        return a.metadata?.resourceVersion === b.metadata?.resourceVersion ? b : undefined;
-      },
-      { what: `${name} settled` },
-    );
   const replicaSets = async (name: string) =>
     (await apps().listNamespacedReplicaSet({ namespace: ns, labelSelector: `app=${name}` })).items;
   const revisions = async (name: string) =>
@@ -78,7 +67,7 @@ describe('rolloutRestart', () => {
   it('dry run leaves the resourceVersion unchanged and records the diff', async () => {
     await createDeployment(ns, 'dry', { replicas: 1 });
     await waitDeploymentReady(ns, 'dry');
-    const before = await settled('dry');
+    const before = await settled(() => apps().readNamespacedDeployment({ name: 'dry', namespace: ns }), 'dry');
     const run = await runStep(actionCtx({ namespace: ns, step: { action: 'rolloutRestart' }, target: { kind: 'Deployment', name: 'dry' }, dryRun: true, stamp: 'dry/0/1' }));
     expect(run.outcome).toMatchObject({ kind: 'done', message: expect.stringMatching(/^would restart/), diff: { before: {}, after: { restartedAt: expect.any(String) } } });
     const after = await apps().readNamespacedDeployment({ name: 'dry', namespace: ns });
