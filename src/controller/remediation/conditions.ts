@@ -15,7 +15,10 @@ export interface ConditionInput {
   message: string;
 }
 
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
@@ -53,7 +56,11 @@ export function setCondition(
 const MAX_CONDITION_MESSAGE = 32_000;
 
 /** True when the condition is new or its status or reason differs: the moment to emit an Event. */
-export function conditionChanged(before: readonly Condition[] | undefined, after: readonly Condition[] | undefined, type: string): boolean {
+export function conditionChanged(
+  before: readonly Condition[] | undefined,
+  after: readonly Condition[] | undefined,
+  type: string,
+): boolean {
   const a = findCondition(before, type);
   const b = findCondition(after, type);
   if (!b) return false;

@@ -18,7 +18,13 @@
  * A crash between any two passes is harmless: every pass starts again from the status.
  */
 import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
-import type { ActionName, Remediation, RemediationStatus, Runbook, StepStatus } from '../../api/v1alpha1/schema.js';
+import type {
+  ActionName,
+  Remediation,
+  RemediationStatus,
+  Runbook,
+  StepStatus,
+} from '../../api/v1alpha1/schema.js';
 import type { ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
 import { rfc3339 } from '../../util/clock.js';
@@ -84,7 +90,14 @@ export type Operation =
 
 export type Note =
   | { kind: 'event'; type: 'Normal' | 'Warning'; reason: string; message: string; target?: ResolvedTarget }
-  | { kind: 'audit'; event: AuditEventType; step?: string; phase?: string; message: string; details?: Record<string, unknown> };
+  | {
+      kind: 'audit';
+      event: AuditEventType;
+      step?: string;
+      phase?: string;
+      message: string;
+      details?: Record<string, unknown>;
+    };
 
 export interface Decision {
   op: Operation;
@@ -112,7 +125,10 @@ class Pass {
   readonly now: Date;
   readonly nowText: string;
 
-  constructor(readonly obs: Observed, status: RemediationStatus | undefined) {
+  constructor(
+    readonly obs: Observed,
+    status: RemediationStatus | undefined,
+  ) {
     this.rem = obs.remediation;
     this.s = structuredClone(status ?? {});
     this.gen = this.rem.metadata.generation;
@@ -135,7 +151,11 @@ class Pass {
     this.notes.push({ kind: 'event', type, reason, message, ...(target ? { target } : {}) });
   }
 
-  audit(event: AuditEventType, message: string, extra: { step?: string; phase?: string; details?: Record<string, unknown> } = {}): void {
+  audit(
+    event: AuditEventType,
+    message: string,
+    extra: { step?: string; phase?: string; details?: Record<string, unknown> } = {},
+  ): void {
     this.notes.push({ kind: 'audit', event, message, ...extra });
   }
 
@@ -157,7 +177,12 @@ class Pass {
     const progress = progressOf(this.s.steps);
     if (progress) this.s.progress = progress;
     if (this.gen !== undefined) this.s.observedGeneration = this.gen;
-    return { op, status: this.s, notes: this.notes, ...(this.requeueAfterMs !== undefined ? { requeueAfterMs: this.requeueAfterMs } : {}) };
+    return {
+      op,
+      status: this.s,
+      notes: this.notes,
+      ...(this.requeueAfterMs !== undefined ? { requeueAfterMs: this.requeueAfterMs } : {}),
+    };
   }
 }
 
@@ -197,17 +222,40 @@ function decideStart(p: Pass): Decision | undefined {
   const ann = rem.metadata.annotations ?? {};
 
   if (rem.spec.runbookRef && (obs.runbookMissing || !obs.runbook)) {
-    if (p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason: REASONS.runbookNotFound, message: `runbook ${rem.spec.runbookRef.name} not found in namespace ${rem.metadata.namespace ?? ''}` })) {
-      p.event('Warning', EVENT_REASONS.blocked, `runbook ${rem.spec.runbookRef.name} not found; waiting for it`);
+    if (
+      p.cond({
+        type: CONDITION_TYPES.progressing,
+        status: 'False',
+        reason: REASONS.runbookNotFound,
+        message: `runbook ${rem.spec.runbookRef.name} not found in namespace ${rem.metadata.namespace ?? ''}`,
+      })
+    ) {
+      p.event(
+        'Warning',
+        EVENT_REASONS.blocked,
+        `runbook ${rem.spec.runbookRef.name} not found; waiting for it`,
+      );
     }
     p.requeue(RUNBOOK_MISSING_REQUEUE_MS);
     return p.done();
   }
   if (!s.steps?.length && obs.runbookProblems.length > 0) {
-    if (!rem.spec.runbookRef) return finishFailed(p, REASONS.invalid, `invalid steps: ${obs.runbookProblems.join('; ')}`);
+    if (!rem.spec.runbookRef)
+      return finishFailed(p, REASONS.invalid, `invalid steps: ${obs.runbookProblems.join('; ')}`);
     // The Runbook may be fixed; its change requeues us through the mapping.
-    if (p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason: REASONS.runbookNotReady, message: `runbook ${rem.spec.runbookRef.name} is invalid: ${obs.runbookProblems.join('; ')}` })) {
-      p.event('Warning', EVENT_REASONS.blocked, `runbook ${rem.spec.runbookRef.name} is invalid; waiting for it to be fixed`);
+    if (
+      p.cond({
+        type: CONDITION_TYPES.progressing,
+        status: 'False',
+        reason: REASONS.runbookNotReady,
+        message: `runbook ${rem.spec.runbookRef.name} is invalid: ${obs.runbookProblems.join('; ')}`,
+      })
+    ) {
+      p.event(
+        'Warning',
+        EVENT_REASONS.blocked,
+        `runbook ${rem.spec.runbookRef.name} is invalid; waiting for it to be fixed`,
+      );
     }
     return p.done();
   }
@@ -216,7 +264,12 @@ function decideStart(p: Pass): Decision | undefined {
   if (rejectedBy) {
     s.rejection = { by: rejectedBy, at: p.nowText };
     if (effectiveSafety(rem, obs.runbook)?.requireApproval) {
-      p.cond({ type: CONDITION_TYPES.approved, status: 'False', reason: REASONS.rejected, message: `rejected by ${rejectedBy}` });
+      p.cond({
+        type: CONDITION_TYPES.approved,
+        status: 'False',
+        reason: REASONS.rejected,
+        message: `rejected by ${rejectedBy}`,
+      });
     }
     return finish(p, 'False', REASONS.rejected, `rejected by ${rejectedBy}: nothing was changed`, () => {
       p.event('Normal', EVENT_REASONS.rejected, `rejected by ${rejectedBy}`);
@@ -225,16 +278,32 @@ function decideStart(p: Pass): Decision | undefined {
   }
   if (revertRequested(rem)) {
     s.revertRequestedAt ??= p.nowText;
-    return finish(p, 'False', REASONS.revertRequested, 'the alert resolved (or a revert was asked for) before the remediation started: nothing to do', () => {
-      p.event('Normal', EVENT_REASONS.rejected, 'skipped: the alert resolved before the remediation started');
-      p.audit('finished', 'skipped: resolved before start', { phase: 'Skipped' });
-    });
+    return finish(
+      p,
+      'False',
+      REASONS.revertRequested,
+      'the alert resolved (or a revert was asked for) before the remediation started: nothing to do',
+      () => {
+        p.event(
+          'Normal',
+          EVENT_REASONS.rejected,
+          'skipped: the alert resolved before the remediation started',
+        );
+        p.audit('finished', 'skipped: resolved before start', { phase: 'Skipped' });
+      },
+    );
   }
 
   if (!s.steps?.length) {
     const r = resolveSteps(rem, obs.runbook);
     if (isResolveFailure(r)) {
-      if (r.reason === REASONS.outOfScope) p.cond({ type: CONDITION_TYPES.blocked, status: 'True', reason: REASONS.outOfScope, message: r.message });
+      if (r.reason === REASONS.outOfScope)
+        p.cond({
+          type: CONDITION_TYPES.blocked,
+          status: 'True',
+          reason: REASONS.outOfScope,
+          message: r.message,
+        });
       return finishFailed(p, r.reason, r.message);
     }
     s.steps = r.steps;
@@ -251,7 +320,12 @@ function decideStart(p: Pass): Decision | undefined {
       const loop = loopProtection(rem, key, obs.runbook, obs.peers, p.now);
       if (loop.blocked) {
         const msg = `the last ${loop.limit} remediations of runbook ${obs.runbook.metadata.name ?? ''} on ${key ?? ''} failed (${loop.failures.join(', ')}); a person must look first: annotate the Runbook ${ANNOTATIONS.clearBlock}=${key ?? ''} or delete the failed Remediations`;
-        p.cond({ type: CONDITION_TYPES.blocked, status: 'True', reason: REASONS.loopProtection, message: msg });
+        p.cond({
+          type: CONDITION_TYPES.blocked,
+          status: 'True',
+          reason: REASONS.loopProtection,
+          message: msg,
+        });
         return finish(p, 'False', REASONS.loopProtection, msg, () => {
           p.event('Warning', EVENT_REASONS.blocked, msg);
           p.audit('blocked', msg, { phase: 'Blocked', details: { failures: loop.failures } });
@@ -262,21 +336,49 @@ function decideStart(p: Pass): Decision | undefined {
     if (safety?.requireApproval) {
       const approvedBy = ann[ANNOTATIONS.approvedBy];
       if (!approvedBy) {
-        if (p.cond({ type: CONDITION_TYPES.approved, status: 'False', reason: REASONS.awaitingApproval, message: `waiting for a person to annotate ${ANNOTATIONS.approvedBy}=<who> (or ${ANNOTATIONS.rejectedBy}=<who>)` })) {
-          p.event('Normal', EVENT_REASONS.awaitingApproval, `waiting for approval: kubectl annotate remediation ${rem.metadata.name ?? ''} ${ANNOTATIONS.approvedBy}=<you>`);
+        if (
+          p.cond({
+            type: CONDITION_TYPES.approved,
+            status: 'False',
+            reason: REASONS.awaitingApproval,
+            message: `waiting for a person to annotate ${ANNOTATIONS.approvedBy}=<who> (or ${ANNOTATIONS.rejectedBy}=<who>)`,
+          })
+        ) {
+          p.event(
+            'Normal',
+            EVENT_REASONS.awaitingApproval,
+            `waiting for approval: kubectl annotate remediation ${rem.metadata.name ?? ''} ${ANNOTATIONS.approvedBy}=<you>`,
+          );
         }
         return p.done();
       }
       s.approval ??= { by: approvedBy, at: p.nowText };
-      if (p.cond({ type: CONDITION_TYPES.approved, status: 'True', reason: REASONS.approved, message: `approved by ${s.approval.by}` })) {
+      if (
+        p.cond({
+          type: CONDITION_TYPES.approved,
+          status: 'True',
+          reason: REASONS.approved,
+          message: `approved by ${s.approval.by}`,
+        })
+      ) {
         p.event('Normal', EVENT_REASONS.approved, `approved by ${s.approval.by}`);
         p.audit('approved', `approved by ${s.approval.by}`, { details: { by: s.approval.by } });
       }
     }
 
-    const blocker = startBlocker(rem, key, obs.peers, { maxConcurrent: safety?.maxConcurrent, clusterBudget: obs.config.maxConcurrentRemediations });
+    const blocker = startBlocker(rem, key, obs.peers, {
+      maxConcurrent: safety?.maxConcurrent,
+      clusterBudget: obs.config.maxConcurrentRemediations,
+    });
     if (blocker) {
-      if (p.cond({ type: CONDITION_TYPES.blocked, status: 'True', reason: blocker.reason, message: blocker.message })) {
+      if (
+        p.cond({
+          type: CONDITION_TYPES.blocked,
+          status: 'True',
+          reason: blocker.reason,
+          message: blocker.message,
+        })
+      ) {
         p.event('Normal', EVENT_REASONS.blocked, blocker.message);
         p.audit('blocked', blocker.message, { phase: 'Pending', details: { reason: blocker.reason } });
       }
@@ -287,13 +389,24 @@ function decideStart(p: Pass): Decision | undefined {
 
   s.startedAt = p.nowText;
   if (findCondition(s.conditions, CONDITION_TYPES.blocked)) {
-    p.cond({ type: CONDITION_TYPES.blocked, status: 'False', reason: REASONS.started, message: 'no longer blocked' });
+    p.cond({
+      type: CONDITION_TYPES.blocked,
+      status: 'False',
+      reason: REASONS.started,
+      message: 'no longer blocked',
+    });
   }
-  p.cond({ type: CONDITION_TYPES.progressing, status: 'True', reason: REASONS.started, message: `started ${s.steps?.length ?? 0} steps${p.dryRun ? ' (dry run)' : ''}` });
+  p.cond({
+    type: CONDITION_TYPES.progressing,
+    status: 'True',
+    reason: REASONS.started,
+    message: `started ${s.steps?.length ?? 0} steps${p.dryRun ? ' (dry run)' : ''}`,
+  });
   const msg = `started ${p.dryRun ? 'dry run of ' : ''}${obs.runbook ? `runbook ${obs.runbook.metadata.name ?? ''}` : 'inline steps'}${s.target ? ` on ${s.target}` : ''}`;
   p.event('Normal', EVENT_REASONS.started, msg);
   const target = p.mainTarget();
-  if (target && !p.dryRun) p.event('Normal', EVENT_REASONS.started, `kube-remediator: remediation ${name(rem)} started`, target);
+  if (target && !p.dryRun)
+    p.event('Normal', EVENT_REASONS.started, `kube-remediator: remediation ${name(rem)} started`, target);
   return undefined;
 }
 
@@ -303,7 +416,13 @@ function mainKey(p: Pass): string | undefined {
 }
 
 /** Marks the end (Succeeded condition) and runs the notes hook once, on the transition. */
-function finish(p: Pass, status: 'True' | 'False', reason: string, message: string, notes: () => void): Decision {
+function finish(
+  p: Pass,
+  status: 'True' | 'False',
+  reason: string,
+  message: string,
+  notes: () => void,
+): Decision {
   const changed = p.cond({ type: CONDITION_TYPES.succeeded, status, reason, message });
   if (findCondition(p.s.conditions, CONDITION_TYPES.progressing)) {
     p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason, message });
@@ -318,13 +437,27 @@ function finishFailed(p: Pass, reason: string, message: string): Decision {
   const d = finish(p, 'False', reason, message, () => {
     p.event('Warning', EVENT_REASONS.failed, message);
     const target = p.mainTarget();
-    if (target && p.s.startedAt) p.event('Warning', EVENT_REASONS.failed, `kube-remediator: remediation ${name(p.rem)} failed`, target);
+    if (target && p.s.startedAt)
+      p.event('Warning', EVENT_REASONS.failed, `kube-remediator: remediation ${name(p.rem)} failed`, target);
     p.audit('finished', message, { phase: 'Failed', details: { reason } });
   });
   const onFailure = onFailureRevert(p);
-  if (onFailure && revertSet(p, 'failure').length > 0 && !findCondition(p.s.conditions, CONDITION_TYPES.reverted)) {
-    p.cond({ type: CONDITION_TYPES.reverted, status: 'Unknown', reason: REASONS.revertRequested, message: 'onFailure.revert: undoing the reversible steps already done' });
-    p.event('Normal', EVENT_REASONS.reverting, 'undoing the reversible steps already done (onFailure.revert)');
+  if (
+    onFailure &&
+    revertSet(p, 'failure').length > 0 &&
+    !findCondition(p.s.conditions, CONDITION_TYPES.reverted)
+  ) {
+    p.cond({
+      type: CONDITION_TYPES.reverted,
+      status: 'Unknown',
+      reason: REASONS.revertRequested,
+      message: 'onFailure.revert: undoing the reversible steps already done',
+    });
+    p.event(
+      'Normal',
+      EVENT_REASONS.reverting,
+      'undoing the reversible steps already done (onFailure.revert)',
+    );
     p.requeue(CHECKPOINT_REQUEUE_MS);
     return p.done();
   }
@@ -342,7 +475,8 @@ function decideForward(p: Pass): Decision {
   const { s, obs } = p;
   const steps = s.steps ?? [];
   const failed = steps.find((r) => r.phase === 'Failed' && !stepSpec(r)?.continueOnFailure);
-  if (failed) return finishFailed(p, REASONS.stepFailed, `step ${failed.name} failed: ${failed.message ?? ''}`);
+  if (failed)
+    return finishFailed(p, REASONS.stepFailed, `step ${failed.name} failed: ${failed.message ?? ''}`);
   const idx = steps.findIndex((r) => r.phase === 'Pending' || r.phase === 'Running');
   if (idx < 0) return finishSucceeded(p);
   const rec = steps[idx]!;
@@ -355,7 +489,12 @@ function decideForward(p: Pass): Decision {
       return p.done();
     }
     if (!p.dryRun && !lockFree(p)) return p.done();
-    p.cond({ type: CONDITION_TYPES.progressing, status: 'True', reason: REASONS.stepRunning, message: `${label} running` });
+    p.cond({
+      type: CONDITION_TYPES.progressing,
+      status: 'True',
+      reason: REASONS.stepRunning,
+      message: `${label} running`,
+    });
     return p.done({ kind: 'plan', index: idx, attempt: (rec.attempt ?? 0) + 1 });
   }
 
@@ -364,11 +503,20 @@ function decideForward(p: Pass): Decision {
   const deadline = Date.parse(rec.startedAt ?? p.nowText) + timeout;
   if (p.now.getTime() >= deadline) {
     const stuck = rec.message ? `: ${rec.message}` : '';
-    failStep(p, idx, { reason: REASONS.stepFailed, message: `timed out after ${formatDuration(timeout)}${stuck}`, retryable: true });
+    failStep(p, idx, {
+      reason: REASONS.stepFailed,
+      message: `timed out after ${formatDuration(timeout)}${stuck}`,
+      retryable: true,
+    });
     if (findCondition(p.s.conditions, CONDITION_TYPES.succeeded)) return p.done();
     return decideForward(p);
   }
-  p.cond({ type: CONDITION_TYPES.progressing, status: 'True', reason: REASONS.stepRunning, message: `${label} running` });
+  p.cond({
+    type: CONDITION_TYPES.progressing,
+    status: 'True',
+    reason: REASONS.stepRunning,
+    message: `${label} running`,
+  });
   p.requeue(deadline - p.now.getTime() + TIMEOUT_SLACK_MS);
   return p.done({ kind: 'apply', index: idx });
 }
@@ -379,7 +527,12 @@ function lockFree(p: Pass): boolean {
   const holder = lockHolder(p.rem, key, p.obs.peers);
   if (!holder) {
     if (findCondition(p.s.conditions, CONDITION_TYPES.blocked)?.status === 'True') {
-      p.cond({ type: CONDITION_TYPES.blocked, status: 'False', reason: REASONS.started, message: 'no longer blocked' });
+      p.cond({
+        type: CONDITION_TYPES.blocked,
+        status: 'False',
+        reason: REASONS.started,
+        message: 'no longer blocked',
+      });
     }
     return true;
   }
@@ -395,11 +548,19 @@ function lockFree(p: Pass): boolean {
 function finishSucceeded(p: Pass): Decision {
   const dry = p.dryRun;
   const n = p.s.steps?.length ?? 0;
-  const msg = dry ? `dry run of ${n} steps done: nothing was changed; see status.steps[].diff` : `all ${n} steps succeeded`;
+  const msg = dry
+    ? `dry run of ${n} steps done: nothing was changed; see status.steps[].diff`
+    : `all ${n} steps succeeded`;
   finish(p, 'True', dry ? REASONS.dryRun : REASONS.allStepsSucceeded, msg, () => {
     p.event('Normal', dry ? EVENT_REASONS.dryRun : EVENT_REASONS.succeeded, msg);
     const target = p.mainTarget();
-    if (target && !dry) p.event('Normal', EVENT_REASONS.remediated, `kube-remediator: remediation ${name(p.rem)} succeeded`, target);
+    if (target && !dry)
+      p.event(
+        'Normal',
+        EVENT_REASONS.remediated,
+        `kube-remediator: remediation ${name(p.rem)} succeeded`,
+        target,
+      );
     p.audit('finished', msg, { phase: dry ? 'DryRun' : 'Succeeded' });
   });
   // A revert asked for while the forward steps ran starts now, in the same pass.
@@ -421,9 +582,18 @@ function failStep(p: Pass, idx: number, f: StepFailure): void {
     rec.phase = 'Pending';
     rec.nextAttemptAt = rfc3339(new Date(p.now.getTime() + delay));
     rec.message = `attempt ${attempt} of ${maxAttempts} failed: ${f.message}; next attempt at ${rec.nextAttemptAt}`;
-    p.cond({ type: CONDITION_TYPES.progressing, status: 'True', reason: REASONS.stepRetrying, message: `step ${rec.name}: ${rec.message}` });
+    p.cond({
+      type: CONDITION_TYPES.progressing,
+      status: 'True',
+      reason: REASONS.stepRetrying,
+      message: `step ${rec.name}: ${rec.message}`,
+    });
     p.event('Warning', EVENT_REASONS.stepRetrying, `step ${rec.name}: ${rec.message}`);
-    p.audit('step_finished', rec.message, { step: rec.name, phase: 'Retrying', details: { attempt, reason: f.reason } });
+    p.audit('step_finished', rec.message, {
+      step: rec.name,
+      phase: 'Retrying',
+      details: { attempt, reason: f.reason },
+    });
     p.requeue(delay);
     return;
   }
@@ -432,7 +602,11 @@ function failStep(p: Pass, idx: number, f: StepFailure): void {
   delete rec.nextAttemptAt;
   rec.message = attempt > 1 ? `failed after ${attempt} attempts: ${f.message}` : f.message;
   p.event('Warning', EVENT_REASONS.stepFailed, `step ${rec.name} (${rec.action}) failed: ${rec.message}`);
-  p.audit('step_finished', rec.message, { step: rec.name, phase: 'Failed', details: { attempt, reason: f.reason } });
+  p.audit('step_finished', rec.message, {
+    step: rec.name,
+    phase: 'Failed',
+    details: { attempt, reason: f.reason },
+  });
   if (!spec?.continueOnFailure) finishFailed(p, f.reason, `step ${rec.name} failed: ${rec.message}`);
   else p.requeue(CHECKPOINT_REQUEUE_MS);
 }
@@ -444,7 +618,12 @@ function failStep(p: Pass, idx: number, f: StepFailure): void {
 export type PlanResult = { plan: Plan } | { error: StepFailure };
 
 /** The checkpoint after plan(): Running, attempt, startedAt, before/after, written BEFORE apply. */
-export function afterPlan(obs: Observed, d: Decision, op: Extract<Operation, { kind: 'plan' }>, result: PlanResult): Decision {
+export function afterPlan(
+  obs: Observed,
+  d: Decision,
+  op: Extract<Operation, { kind: 'plan' }>,
+  result: PlanResult,
+): Decision {
   const p = new Pass(obs, d.status);
   p.notes.push(...d.notes);
   const rec = p.s.steps![op.index]!;
@@ -458,7 +637,11 @@ export function afterPlan(obs: Observed, d: Decision, op: Extract<Operation, { k
   const { plan } = result;
   if (plan.refused) {
     // Refusals (bounds, paused rollout) are decided before anything is sent: never retried.
-    failStep(p, op.index, { reason: plan.refused.reason, message: `refused: ${plan.refused.message}`, retryable: false });
+    failStep(p, op.index, {
+      reason: plan.refused.reason,
+      message: `refused: ${plan.refused.message}`,
+      retryable: false,
+    });
     return p.done();
   }
   rec.phase = 'Running';
@@ -468,14 +651,27 @@ export function afterPlan(obs: Observed, d: Decision, op: Extract<Operation, { k
   else delete rec.before;
   if (plan.after) rec.after = plan.after;
   else delete rec.after;
-  p.event('Normal', EVENT_REASONS.stepStarted, `step ${rec.name} (${rec.action}) started${op.attempt > 1 ? `, attempt ${op.attempt}` : ''}${rec.target ? ` on ${rec.target}` : ''}`);
-  p.audit('step_started', `step ${rec.name} started`, { step: rec.name, phase: 'Running', details: { attempt: op.attempt, before: plan.before, after: plan.after } });
+  p.event(
+    'Normal',
+    EVENT_REASONS.stepStarted,
+    `step ${rec.name} (${rec.action}) started${op.attempt > 1 ? `, attempt ${op.attempt}` : ''}${rec.target ? ` on ${rec.target}` : ''}`,
+  );
+  p.audit('step_started', `step ${rec.name} started`, {
+    step: rec.name,
+    phase: 'Running',
+    details: { attempt: op.attempt, before: plan.before, after: plan.after },
+  });
   p.requeue(CHECKPOINT_REQUEUE_MS);
   return p.done();
 }
 
 /** The record after apply(). */
-export function afterApply(obs: Observed, d: Decision, op: Extract<Operation, { kind: 'apply' }>, outcome: ActionOutcome): Decision {
+export function afterApply(
+  obs: Observed,
+  d: Decision,
+  op: Extract<Operation, { kind: 'apply' }>,
+  outcome: ActionOutcome,
+): Decision {
   const p = new Pass(obs, d.status);
   p.notes.push(...d.notes);
   const rec = p.s.steps![op.index]!;
@@ -487,12 +683,25 @@ export function afterApply(obs: Observed, d: Decision, op: Extract<Operation, { 
       if (outcome.before) rec.before = outcome.before;
       if (outcome.after) rec.after = outcome.after;
       if (outcome.diff) rec.diff = outcome.diff;
-      p.event('Normal', EVENT_REASONS.stepSucceeded, `step ${rec.name} (${rec.action}) ${p.dryRun ? 'dry run' : 'done'}: ${outcome.message}`);
+      p.event(
+        'Normal',
+        EVENT_REASONS.stepSucceeded,
+        `step ${rec.name} (${rec.action}) ${p.dryRun ? 'dry run' : 'done'}: ${outcome.message}`,
+      );
       const target = stepTarget(rec);
       if (target && !p.dryRun && obs.actionInfo(rec.action)?.mutating) {
-        p.event('Normal', EVENT_REASONS.remediated, `kube-remediator: ${rec.action} by remediation ${name(p.rem)}`, target);
+        p.event(
+          'Normal',
+          EVENT_REASONS.remediated,
+          `kube-remediator: ${rec.action} by remediation ${name(p.rem)}`,
+          target,
+        );
       }
-      p.audit('step_finished', outcome.message, { step: rec.name, phase: rec.phase, details: { before: rec.before, after: rec.after, diff: rec.diff } });
+      p.audit('step_finished', outcome.message, {
+        step: rec.name,
+        phase: rec.phase,
+        details: { before: rec.before, after: rec.after, diff: rec.diff },
+      });
       p.requeue(CHECKPOINT_REQUEUE_MS);
       break;
     }
@@ -509,7 +718,11 @@ export function afterApply(obs: Observed, d: Decision, op: Extract<Operation, { 
         p.requeue(TRANSIENT_REQUEUE_MS);
         break;
       }
-      failStep(p, op.index, { reason: outcome.reason, message: outcome.message, retryable: outcome.retryable });
+      failStep(p, op.index, {
+        reason: outcome.reason,
+        message: outcome.message,
+        retryable: outcome.retryable,
+      });
       break;
   }
   return p.done();
@@ -547,8 +760,16 @@ function decideFinished(p: Pass): Decision {
   if (!reverted) {
     if (p.dryRun || !revertRequested(rem) || revertSet(p, 'resolve').length === 0) return p.done();
     s.revertRequestedAt ??= p.nowText;
-    const why = rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true' ? `annotation ${ANNOTATIONS.revert}=true` : 'the alert resolved';
-    p.cond({ type: CONDITION_TYPES.reverted, status: 'Unknown', reason: REASONS.revertRequested, message: `reverting: ${why}` });
+    const why =
+      rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true'
+        ? `annotation ${ANNOTATIONS.revert}=true`
+        : 'the alert resolved';
+    p.cond({
+      type: CONDITION_TYPES.reverted,
+      status: 'Unknown',
+      reason: REASONS.revertRequested,
+      message: `reverting: ${why}`,
+    });
     p.event('Normal', EVENT_REASONS.reverting, `reverting the steps marked revertOnResolve: ${why}`);
   }
 
@@ -558,17 +779,33 @@ function decideFinished(p: Pass): Decision {
     const n = set.length;
     const msg = `reverted ${n} step${n === 1 ? '' : 's'}`;
     p.cond({ type: CONDITION_TYPES.reverted, status: 'True', reason: REASONS.revertSucceeded, message: msg });
-    p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason: REASONS.revertSucceeded, message: msg });
+    p.cond({
+      type: CONDITION_TYPES.progressing,
+      status: 'False',
+      reason: REASONS.revertSucceeded,
+      message: msg,
+    });
     s.completedAt = p.nowText;
     s.message = msg;
     p.event('Normal', EVENT_REASONS.reverted, msg);
     const target = p.mainTarget();
-    if (target) p.event('Normal', EVENT_REASONS.reverted, `kube-remediator: remediation ${name(rem)} reverted its changes`, target);
+    if (target)
+      p.event(
+        'Normal',
+        EVENT_REASONS.reverted,
+        `kube-remediator: remediation ${name(rem)} reverted its changes`,
+        target,
+      );
     p.audit('reverted', msg, { phase: 'Reverted' });
     return p.done();
   }
   const rec = s.steps![idx]!;
-  p.cond({ type: CONDITION_TYPES.progressing, status: 'True', reason: REASONS.revertRequested, message: `reverting step ${rec.name}` });
+  p.cond({
+    type: CONDITION_TYPES.progressing,
+    status: 'True',
+    reason: REASONS.revertRequested,
+    message: `reverting step ${rec.name}`,
+  });
   if (rec.phase === 'Reverting') return p.done({ kind: 'revert', index: idx });
   if (!lockFree(p)) return p.done();
   // Checkpoint before the side effect: a crash after it resumes with revert(), not a re-check.
@@ -581,7 +818,12 @@ function decideFinished(p: Pass): Decision {
 }
 
 /** The record after revert(). */
-export function afterRevert(obs: Observed, d: Decision, op: Extract<Operation, { kind: 'revert' }>, outcome: ActionOutcome): Decision {
+export function afterRevert(
+  obs: Observed,
+  d: Decision,
+  op: Extract<Operation, { kind: 'revert' }>,
+  outcome: ActionOutcome,
+): Decision {
   const p = new Pass(obs, d.status);
   p.notes.push(...d.notes);
   const rec = p.s.steps![op.index]!;
@@ -590,8 +832,16 @@ export function afterRevert(obs: Observed, d: Decision, op: Extract<Operation, {
       rec.phase = 'Reverted';
       rec.revertedAt = p.nowText;
       rec.message = outcome.message;
-      p.event('Normal', EVENT_REASONS.reverted, `step ${rec.name} (${rec.action}) reverted: ${outcome.message}`);
-      p.audit('reverted', outcome.message, { step: rec.name, phase: 'Reverted', details: { restored: rec.before } });
+      p.event(
+        'Normal',
+        EVENT_REASONS.reverted,
+        `step ${rec.name} (${rec.action}) reverted: ${outcome.message}`,
+      );
+      p.audit('reverted', outcome.message, {
+        step: rec.name,
+        phase: 'Reverted',
+        details: { restored: rec.before },
+      });
       p.requeue(CHECKPOINT_REQUEUE_MS);
       break;
     case 'inProgress':
@@ -609,7 +859,12 @@ export function afterRevert(obs: Observed, d: Decision, op: Extract<Operation, {
       rec.message = `revert failed: ${outcome.message}`;
       const msg = `revert of step ${rec.name} failed: ${outcome.message}`;
       p.cond({ type: CONDITION_TYPES.reverted, status: 'False', reason: REASONS.revertFailed, message: msg });
-      p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason: REASONS.revertFailed, message: msg });
+      p.cond({
+        type: CONDITION_TYPES.progressing,
+        status: 'False',
+        reason: REASONS.revertFailed,
+        message: msg,
+      });
       p.s.completedAt = p.nowText;
       p.s.message = msg;
       p.event('Warning', EVENT_REASONS.failed, msg);

@@ -26,14 +26,21 @@ import { findCondition } from './conditions.js';
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
 
 /** Phases in which a Remediation holds budget and the lock on its target. */
-const ACTIVE_PHASES: ReadonlySet<RemediationPhase> = new Set<RemediationPhase>(['Running', 'Verifying', 'Reverting']);
+const ACTIVE_PHASES: ReadonlySet<RemediationPhase> = new Set<RemediationPhase>([
+  'Running',
+  'Verifying',
+  'Reverting',
+]);
 
 export function isActive(rem: Remediation): boolean {
   return rem.status?.phase !== undefined && ACTIVE_PHASES.has(rem.status.phase);
 }
 
 /** `Kind/name` when the target is in the Remediation's namespace, else `Kind/namespace/name`. */
-export function displayTarget(t: Pick<ResolvedTarget, 'kind' | 'namespace' | 'name'>, ownNamespace: string): string {
+export function displayTarget(
+  t: Pick<ResolvedTarget, 'kind' | 'namespace' | 'name'>,
+  ownNamespace: string,
+): string {
   return t.namespace === ownNamespace ? `${t.kind}/${t.name}` : `${t.kind}/${t.namespace}/${t.name}`;
 }
 
@@ -86,23 +93,36 @@ export function startBlocker(
   const others = peers.filter((p) => !sameObject(p, me) && isActive(p));
   const holder = key ? others.find((p) => targetKeyOf(p) === key) : undefined;
   if (holder) {
-    return { reason: 'TargetLocked', message: `${key} is being remediated by ${holder.metadata.namespace}/${holder.metadata.name}; waiting for it to finish` };
+    return {
+      reason: 'TargetLocked',
+      message: `${key} is being remediated by ${holder.metadata.namespace}/${holder.metadata.name}; waiting for it to finish`,
+    };
   }
   const rb = me.spec.runbookRef?.name;
   if (rb && limits.maxConcurrent !== undefined) {
     const n = others.filter((p) => sameRunbook(p, me.metadata.namespace ?? '', rb)).length;
     if (n >= limits.maxConcurrent) {
-      return { reason: 'ConcurrencyLimit', message: `${n} remediations of runbook ${rb} are running (safety.maxConcurrent=${limits.maxConcurrent}); waiting for one to finish` };
+      return {
+        reason: 'ConcurrencyLimit',
+        message: `${n} remediations of runbook ${rb} are running (safety.maxConcurrent=${limits.maxConcurrent}); waiting for one to finish`,
+      };
     }
   }
   if (others.length >= limits.clusterBudget) {
-    return { reason: 'ClusterBudget', message: `${others.length} remediations are running cluster-wide (controller.maxConcurrentRemediations=${limits.clusterBudget}); waiting for one to finish` };
+    return {
+      reason: 'ClusterBudget',
+      message: `${others.length} remediations are running cluster-wide (controller.maxConcurrentRemediations=${limits.clusterBudget}); waiting for one to finish`,
+    };
   }
   return undefined;
 }
 
 /** While running: an older active Remediation on the same target, which goes first. */
-export function lockHolder(me: Remediation, key: string | undefined, peers: readonly Remediation[]): Remediation | undefined {
+export function lockHolder(
+  me: Remediation,
+  key: string | undefined,
+  peers: readonly Remediation[],
+): Remediation | undefined {
   if (!key) return undefined;
   return peers.find((p) => !sameObject(p, me) && isActive(p) && targetKeyOf(p) === key && isOlder(p, me));
 }
@@ -122,7 +142,9 @@ export function parseClearBlock(value: string | undefined): ClearEntry[] {
     const at = entry.lastIndexOf('@');
     if (at > 0) {
       const t = Date.parse(entry.slice(at + 1));
-      out.push(Number.isNaN(t) ? { target: entry.slice(0, at) } : { target: entry.slice(0, at), at: new Date(t) });
+      out.push(
+        Number.isNaN(t) ? { target: entry.slice(0, at) } : { target: entry.slice(0, at), at: new Date(t) },
+      );
     } else out.push({ target: entry });
   }
   return out;
@@ -130,7 +152,9 @@ export function parseClearBlock(value: string | undefined): ClearEntry[] {
 
 /** Formats entries back into the annotation value. */
 export function formatClearBlock(entries: readonly ClearEntry[]): string {
-  return entries.map((e) => (e.at ? `${e.target}@${e.at.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : e.target)).join(',');
+  return entries
+    .map((e) => (e.at ? `${e.target}@${e.at.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : e.target))
+    .join(',');
 }
 
 export interface LoopVerdict {
@@ -168,7 +192,9 @@ export function loopProtection(
   // An entry not yet stamped by the Runbook controller clears everything up to now.
   const clearedAt = Math.max(0, ...clears.map((c) => (c.at ?? now).getTime()));
   const attempts = peers
-    .filter((p) => !sameObject(p, me) && sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? ''))
+    .filter(
+      (p) => !sameObject(p, me) && sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? ''),
+    )
     .filter((p) => targetKeyOf(p) === key && attemptOutcome(p) !== undefined && finishedAt(p) > clearedAt)
     .sort((a, b) => finishedAt(b) - finishedAt(a))
     .slice(0, limit);

@@ -8,18 +8,35 @@ import type { Remediation, Runbook, StepStatus } from '../../api/v1alpha1/schema
 import { RESOURCES } from '../../api/v1alpha1/constants.js';
 import type { Action, ActionContext, ActionOutcome } from '../../actions/types.js';
 import type { AuditSink } from '../../audit/types.js';
-import { apiErrorMessage, isConflict, isNotFound, isUnavailable, type KubeClients } from '../../kube/client.js';
+import {
+  apiErrorMessage,
+  isConflict,
+  isNotFound,
+  isUnavailable,
+  type KubeClients,
+} from '../../kube/client.js';
 import { remediations, runbooks, type CustomResources } from '../../kube/resources.js';
 import type { EventRecorder, ObjectRef } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Clock } from '../../util/clock.js';
 import { parseDuration } from '../../util/duration.js';
+import { FAILPOINTS, failpoint } from '../../util/failpoints.js';
 import { ERROR_CODES, RemediatorError } from '../../util/errors.js';
 import { validateRunbook, validateSteps } from '../runbook/validate.js';
 import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
-import { afterApply, afterPlan, afterRevert, decide, type ActionInfo, type Decision, type Observed, type Operation, type PlanResult } from './decide.js';
+import {
+  afterApply,
+  afterPlan,
+  afterRevert,
+  decide,
+  type ActionInfo,
+  type Decision,
+  type Observed,
+  type Operation,
+  type PlanResult,
+} from './decide.js';
 import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
 import { statusPatch } from './status.js';
 import { PhaseGauge } from './phase-gauge.js';
@@ -73,7 +90,11 @@ export class RemediationReconciler implements Reconciler {
       } catch (err) {
         // A conflict before any side effect: the whole pass is safe to run again on fresh state.
         if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) {
-          this.d.log.debug('status conflict, re-reading', { remediation: `${req.namespace}/${req.name}`, reconcileId: ctx.reconcileId, attempt });
+          this.d.log.debug('status conflict, re-reading', {
+            remediation: `${req.namespace}/${req.name}`,
+            reconcileId: ctx.reconcileId,
+            attempt,
+          });
           continue;
         }
         throw err;
@@ -114,9 +135,19 @@ export class RemediationReconciler implements Reconciler {
     const started = (rem.status?.steps?.length ?? 0) > 0;
     let runbookProblems: string[] = [];
     if (!started) {
-      if (runbook) runbookProblems = validateRunbook(runbook.spec, runbook.metadata.namespace ?? req.namespace, this.lookup);
+      if (runbook)
+        runbookProblems = validateRunbook(
+          runbook.spec,
+          runbook.metadata.namespace ?? req.namespace,
+          this.lookup,
+        );
       else if (!ref && rem.spec.steps) {
-        runbookProblems = validateSteps(rem.spec.steps, req.namespace, { params: Object.keys(rem.spec.params ?? {}), target: rem.spec.target }, this.lookup);
+        runbookProblems = validateSteps(
+          rem.spec.steps,
+          req.namespace,
+          { params: Object.keys(rem.spec.params ?? {}), target: rem.spec.target },
+          this.lookup,
+        );
       }
     }
     const obs: Observed = {
@@ -126,7 +157,10 @@ export class RemediationReconciler implements Reconciler {
       runbookProblems,
       peers: this.d.caches.remediations.list(),
       actionInfo: (name) => this.actionInfo(name),
-      config: { maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations, defaultStepTimeoutMs: this.defaultStepTimeoutMs },
+      config: {
+        maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations,
+        defaultStepTimeoutMs: this.defaultStepTimeoutMs,
+      },
       now: this.d.clock.now(),
     };
     return { obs, rem };
@@ -136,7 +170,9 @@ export class RemediationReconciler implements Reconciler {
 
   private actionInfo(name: string): ActionInfo | undefined {
     const a = this.d.actions[name];
-    return a ? { mutating: a.mutating, reversible: a.reversible && typeof a.revert === 'function' } : undefined;
+    return a
+      ? { mutating: a.mutating, reversible: a.reversible && typeof a.revert === 'function' }
+      : undefined;
   }
 
   // -------------------------------------------------------------------------------------
@@ -159,20 +195,28 @@ export class RemediationReconciler implements Reconciler {
     const rec = d.status.steps?.[op.index];
     const action = rec ? this.d.actions[rec.action] : undefined;
     if (!rec || !action) {
-      throw new RemediatorError(ERROR_CODES.invalidSpec, `step ${op.index} has no known action (${rec?.action ?? 'none'})`, { terminal: true });
+      throw new RemediatorError(
+        ERROR_CODES.invalidSpec,
+        `step ${op.index} has no known action (${rec?.action ?? 'none'})`,
+        { terminal: true },
+      );
     }
     const slog = log.child({ step: rec.name, action: rec.action });
 
     if (op.kind === 'plan') {
       const result = await this.plan(action, this.context(obs, d, op.index, op.attempt, slog));
       const next = afterPlan(obs, d, op, result);
-      if ('plan' in result && result.plan.refused) this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
+      if ('plan' in result && result.plan.refused)
+        this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
       // The checkpoint: written before apply() can run. A conflict re-runs the pass (plan reads only).
-      return this.commit(rem, next, slog);
+      const res = await this.commit(rem, next, slog);
+      failpoint(FAILPOINTS.afterCheckpoint);
+      return res;
     }
 
     const started = performance.now();
     const outcome = await this.run(op, action, this.context(obs, d, op.index, rec.attempt ?? 1, slog), rec);
+    failpoint(FAILPOINTS.afterApply);
     this.observeAction(rec.action, outcome, obs.remediation.spec.dryRun === true, started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
     const record = (o: Observed, dd: Decision): Decision =>
@@ -186,21 +230,45 @@ export class RemediationReconciler implements Reconciler {
       return { plan: await action.plan(ctx) };
     } catch (err) {
       if (isTransient(err)) throw err;
-      return { error: { reason: REASONS.stepFailed, message: `plan failed: ${apiErrorMessage(err)}`, retryable: true } };
+      return {
+        error: {
+          reason: REASONS.stepFailed,
+          message: `plan failed: ${apiErrorMessage(err)}`,
+          retryable: true,
+        },
+      };
     }
   }
 
   /** apply() / revert(). Unreachable API: throw, the checkpoint stays, the next pass re-applies (idempotent). */
-  private async run(op: Operation, action: Action, ctx: ActionContext, rec: StepStatus): Promise<ActionOutcome> {
+  private async run(
+    op: Operation,
+    action: Action,
+    ctx: ActionContext,
+    rec: StepStatus,
+  ): Promise<ActionOutcome> {
     try {
       if (op.kind === 'revert') {
-        if (!action.revert) return { kind: 'failed', message: `action ${action.name} cannot be reverted`, code: ERROR_CODES.actionRefused, reason: REASONS.revertFailed, retryable: false };
+        if (!action.revert)
+          return {
+            kind: 'failed',
+            message: `action ${action.name} cannot be reverted`,
+            code: ERROR_CODES.actionRefused,
+            reason: REASONS.revertFailed,
+            retryable: false,
+          };
         return await action.revert(ctx, rec);
       }
       return await action.apply(ctx, rec);
     } catch (err) {
       if (isTransient(err)) throw err;
-      return { kind: 'failed', message: apiErrorMessage(err), code: ERROR_CODES.actionFailed, reason: REASONS.stepFailed, retryable: true };
+      return {
+        kind: 'failed',
+        message: apiErrorMessage(err),
+        code: ERROR_CODES.actionFailed,
+        reason: REASONS.stepFailed,
+        retryable: true,
+      };
     }
   }
 
@@ -225,17 +293,25 @@ export class RemediationReconciler implements Reconciler {
       async readSecret(name: string, key: string): Promise<string> {
         const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
         const v = secret.data?.[key];
-        if (v === undefined) throw new RemediatorError(ERROR_CODES.notFound, `secret ${name} has no key ${key}`);
+        if (v === undefined)
+          throw new RemediatorError(ERROR_CODES.notFound, `secret ${name} has no key ${key}`);
         return Buffer.from(v, 'base64').toString('utf8');
       },
     };
   }
 
-  private observeAction(action: string, outcome: ActionOutcome, dryRun: boolean, started: number, op: Operation['kind']): void {
+  private observeAction(
+    action: string,
+    outcome: ActionOutcome,
+    dryRun: boolean,
+    started: number,
+    op: Operation['kind'],
+  ): void {
     if (outcome.kind === 'inProgress') return;
     const result = outcome.kind === 'failed' ? 'failure' : dryRun ? 'dry_run' : 'success';
     this.d.metrics.actionsTotal.inc({ action, result });
-    if (op === 'apply') this.d.metrics.actionDuration.observe({ action }, (performance.now() - started) / 1000);
+    if (op === 'apply')
+      this.d.metrics.actionDuration.observe({ action }, (performance.now() - started) / 1000);
   }
 
   // -------------------------------------------------------------------------------------
@@ -245,8 +321,14 @@ export class RemediationReconciler implements Reconciler {
   private async commit(rem: Remediation, d: Decision, log: Logger): Promise<Result> {
     const patch = statusPatch(rem.status, d.status);
     if (patch) {
-      await this.rems.patchStatus(rem.metadata.namespace ?? '', rem.metadata.name ?? '', patch, rem.metadata.resourceVersion);
-      if (patch.phase !== undefined) log.info('phase changed', { phase: d.status.phase, from: rem.status?.phase ?? null });
+      await this.rems.patchStatus(
+        rem.metadata.namespace ?? '',
+        rem.metadata.name ?? '',
+        patch,
+        rem.metadata.resourceVersion,
+      );
+      if (patch.phase !== undefined)
+        log.info('phase changed', { phase: d.status.phase, from: rem.status?.phase ?? null });
     }
     this.emit(rem, d);
     return d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {};
@@ -277,7 +359,13 @@ export class RemediationReconciler implements Reconciler {
       if (!g) return {};
       const fresh = decide(g.obs);
       const freshRec = op.kind !== 'none' ? fresh.status.steps?.[op.index] : undefined;
-      const same = fresh.op.kind === op.kind && 'index' in fresh.op && op.kind !== 'none' && fresh.op.index === op.index && freshRec?.attempt === rec.attempt && freshRec?.phase === rec.phase;
+      const same =
+        fresh.op.kind === op.kind &&
+        'index' in fresh.op &&
+        op.kind !== 'none' &&
+        fresh.op.index === op.index &&
+        freshRec?.attempt === rec.attempt &&
+        freshRec?.phase === rec.phase;
       if (!same) {
         log.warn('outcome not recorded: the step changed meanwhile', { op: op.kind });
         return {};
@@ -322,6 +410,7 @@ export class RemediationReconciler implements Reconciler {
 
 /** Errors that say nothing about the step: the API server unreachable or overloaded. */
 function isTransient(err: unknown): boolean {
-  if (err instanceof RemediatorError) return err.code === ERROR_CODES.kubeUnavailable || err.code === ERROR_CODES.conflict;
+  if (err instanceof RemediatorError)
+    return err.code === ERROR_CODES.kubeUnavailable || err.code === ERROR_CODES.conflict;
   return isUnavailable(err);
 }

@@ -42,18 +42,27 @@ export function scopeOf(rem: Remediation, runbook: Runbook | undefined): Set<str
 
 function templateFailure(err: unknown, where: string): ResolveFailure {
   const missing = err instanceof RemediatorError && err.code === ERROR_CODES.missingParam;
-  return { reason: missing ? REASONS.missingParam : REASONS.invalid, message: `${where}: ${errorMessage(err)}` };
+  return {
+    reason: missing ? REASONS.missingParam : REASONS.invalid,
+    message: `${where}: ${errorMessage(err)}`,
+  };
 }
 
 export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Resolved | ResolveFailure {
   const ns = rem.metadata.namespace ?? '';
   const source: readonly Step[] | undefined = rem.spec.runbookRef ? runbook?.spec.steps : rem.spec.steps;
   if (!source || source.length === 0) {
-    return { reason: REASONS.invalid, message: 'no steps: set spec.runbookRef to a Runbook with steps, or spec.steps' };
+    return {
+      reason: REASONS.invalid,
+      message: 'no steps: set spec.runbookRef to a Runbook with steps, or spec.steps',
+    };
   }
   const { values, missing } = resolveParams(runbook?.spec.params, rem.spec.alert, rem.spec.params ?? {});
   if (missing.length > 0) {
-    return { reason: REASONS.missingParam, message: `missing param: ${missing.join(', ')} (not in the alert, not in spec.params, no default)` };
+    return {
+      reason: REASONS.missingParam,
+      message: `missing param: ${missing.join(', ')} (not in the alert, not in spec.params, no default)`,
+    };
   }
   const scope = scopeOf(rem, runbook);
   const defaultRef: TargetRef | undefined = rem.spec.target ?? runbook?.spec.target;
@@ -84,9 +93,13 @@ export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Re
       spec: spec,
     });
   }
-  main ??= steps.map((s) => (s.spec as Step | undefined)?.target).find((t): t is Required<TargetRef> => t !== undefined);
+  main ??= steps
+    .map((s) => (s.spec as Step | undefined)?.target)
+    .find((t): t is Required<TargetRef> => t !== undefined);
 
-  const all = [main, ...steps.map((s) => (s.spec as Step | undefined)?.target)].filter((t): t is ResolvedTarget => !!t?.namespace);
+  const all = [main, ...steps.map((s) => (s.spec as Step | undefined)?.target)].filter(
+    (t): t is ResolvedTarget => !!t?.namespace,
+  );
   const outside = all.find((t) => !scope.has(t.namespace));
   if (outside) {
     return {
@@ -108,7 +121,9 @@ export function stepSpec(rec: StepStatus): Step {
 
 export function stepTarget(rec: StepStatus): ResolvedTarget | undefined {
   const t = stepSpec(rec)?.target;
-  return t?.namespace ? { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace: t.namespace } : undefined;
+  return t?.namespace
+    ? { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace: t.namespace }
+    : undefined;
 }
 
 export { displayTarget };

@@ -3,7 +3,14 @@ import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
 import type { RemediationPhase, RemediationStatus, StepStatus } from '../../api/v1alpha1/schema.js';
 import { findCondition } from './conditions.js';
 
-const STEP_DONE = new Set<StepStatus['phase']>(['Succeeded', 'DryRun', 'Skipped', 'Failed', 'Reverting', 'Reverted']);
+const STEP_DONE = new Set<StepStatus['phase']>([
+  'Succeeded',
+  'DryRun',
+  'Skipped',
+  'Failed',
+  'Reverting',
+  'Reverted',
+]);
 
 export function isStepFinished(rec: StepStatus): boolean {
   return STEP_DONE.has(rec.phase);
@@ -46,7 +53,10 @@ export function derivePhase(s: RemediationStatus): RemediationPhase {
 /** Over: nothing more happens unless a revert is asked for (see decide). */
 export function isFinished(s: RemediationStatus | undefined): boolean {
   const c = s?.conditions;
-  return findCondition(c, CONDITION_TYPES.succeeded) !== undefined && findCondition(c, CONDITION_TYPES.reverted)?.status !== 'Unknown';
+  return (
+    findCondition(c, CONDITION_TYPES.succeeded) !== undefined &&
+    findCondition(c, CONDITION_TYPES.reverted)?.status !== 'Unknown'
+  );
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -69,7 +79,10 @@ function deepEqual(a: unknown, b: unknown): boolean {
  * replaced whole by merge patch anyway), removed keys as null. Undefined when nothing changed,
  * so an idle pass writes nothing.
  */
-export function statusPatch(before: RemediationStatus | undefined, after: RemediationStatus): Record<string, unknown> | undefined {
+export function statusPatch(
+  before: RemediationStatus | undefined,
+  after: RemediationStatus,
+): Record<string, unknown> | undefined {
   const b = (before ?? {}) as Record<string, unknown>;
   const a = after as Record<string, unknown>;
   const patch: Record<string, unknown> = {};

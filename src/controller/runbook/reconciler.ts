@@ -4,7 +4,13 @@
  * with the time it first saw them, which turns a person's "clear this" into a point in time
  * for loop protection (see controller/remediation/policy.ts).
  */
-import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS, RESOURCES } from '../../api/v1alpha1/constants.js';
+import {
+  ANNOTATIONS,
+  CONDITION_TYPES,
+  EVENT_REASONS,
+  REASONS,
+  RESOURCES,
+} from '../../api/v1alpha1/constants.js';
 import type { Runbook, RunbookStatus } from '../../api/v1alpha1/schema.js';
 import { isNotFound, type KubeClients } from '../../kube/client.js';
 import { runbooks, type CustomResources } from '../../kube/resources.js';
@@ -32,7 +38,10 @@ export interface RunbookReconcilerDeps {
 }
 
 /** The status fields this controller owns; the intake owns matchedAlerts and lastFiredAt. */
-type OwnedStatus = Pick<RunbookStatus, 'conditions' | 'observedGeneration' | 'stepCount' | 'activeRemediations'>;
+type OwnedStatus = Pick<
+  RunbookStatus,
+  'conditions' | 'observedGeneration' | 'stepCount' | 'activeRemediations'
+>;
 
 export class RunbookReconciler implements Reconciler {
   private readonly rbs: CustomResources<Runbook, RunbookStatus>;
@@ -55,7 +64,9 @@ export class RunbookReconciler implements Reconciler {
 
     const stamped = stampClearBlock(rb.metadata.annotations?.[ANNOTATIONS.clearBlock], now);
     if (stamped !== undefined) {
-      await this.rbs.patch(req.namespace, req.name, { metadata: { annotations: { [ANNOTATIONS.clearBlock]: stamped } } });
+      await this.rbs.patch(req.namespace, req.name, {
+        metadata: { annotations: { [ANNOTATIONS.clearBlock]: stamped } },
+      });
       log.info('loop protection cleared', { clearBlock: stamped });
       return { requeueAfterMs: STAMP_REQUEUE_MS };
     }
@@ -66,8 +77,18 @@ export class RunbookReconciler implements Reconciler {
       conditions: setCondition(
         rb.status?.conditions,
         problems.length === 0
-          ? { type: CONDITION_TYPES.ready, status: 'True', reason: REASONS.valid, message: `${rb.spec.steps?.length ?? 0} steps, valid` }
-          : { type: CONDITION_TYPES.ready, status: 'False', reason: REASONS.invalid, message: problems.join('; ') },
+          ? {
+              type: CONDITION_TYPES.ready,
+              status: 'True',
+              reason: REASONS.valid,
+              message: `${rb.spec.steps?.length ?? 0} steps, valid`,
+            }
+          : {
+              type: CONDITION_TYPES.ready,
+              status: 'False',
+              reason: REASONS.invalid,
+              message: problems.join('; '),
+            },
         now,
         gen,
       ),
@@ -86,8 +107,17 @@ export class RunbookReconciler implements Reconciler {
 
     const before = findCondition(rb.status?.conditions, CONDITION_TYPES.ready);
     const after = findCondition(desired.conditions, CONDITION_TYPES.ready)!;
-    if (conditionChanged(rb.status?.conditions, desired.conditions, CONDITION_TYPES.ready) || (after.status === 'False' && before?.message !== after.message)) {
-      const ref = { apiVersion: rb.apiVersion, kind: RESOURCES.runbook.kind, namespace: req.namespace, name: req.name, ...(rb.metadata.uid ? { uid: rb.metadata.uid } : {}) };
+    if (
+      conditionChanged(rb.status?.conditions, desired.conditions, CONDITION_TYPES.ready) ||
+      (after.status === 'False' && before?.message !== after.message)
+    ) {
+      const ref = {
+        apiVersion: rb.apiVersion,
+        kind: RESOURCES.runbook.kind,
+        namespace: req.namespace,
+        name: req.name,
+        ...(rb.metadata.uid ? { uid: rb.metadata.uid } : {}),
+      };
       if (after.status === 'False') {
         this.d.events.event(ref, 'Warning', EVENT_REASONS.runbookInvalid, after.message);
         log.warn('runbook invalid', { problems });

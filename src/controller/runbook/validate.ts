@@ -6,7 +6,13 @@
  * compile, each step carries the parameters of its action, bounds are sane, scope is valid.
  */
 import { Value } from '@sinclair/typebox/value';
-import { ACTIONS, RunbookSpec, type ActionName, type Step, type TargetRef } from '../../api/v1alpha1/schema.js';
+import {
+  ACTIONS,
+  RunbookSpec,
+  type ActionName,
+  type Step,
+  type TargetRef,
+} from '../../api/v1alpha1/schema.js';
 import type { Action } from '../../actions/types.js';
 import { TARGETED_ACTIONS, getAction } from '../../actions/index.js';
 import { parseQuantity } from '../../actions/quantity.js';
@@ -55,7 +61,8 @@ function checkTemplates(node: unknown, path: string, declared: ReadonlySet<strin
     if (!node.includes('{{')) return;
     try {
       for (const ref of templateRefs(node)) {
-        if (!declared.has(ref)) out.push(`${path}: refers to param "${ref}", which spec.params does not declare`);
+        if (!declared.has(ref))
+          out.push(`${path}: refers to param "${ref}", which spec.params does not declare`);
       }
     } catch (err) {
       out.push(`${path}: ${errorMessage(err)}`);
@@ -74,7 +81,8 @@ function checkStep(step: Step, i: number, hasTarget: boolean, lookup: ActionLook
     return;
   }
   for (const other of ACTIONS) {
-    if (other !== step.action && step[other] !== undefined) out.push(`${at}.${other}: set, but the action is ${step.action}`);
+    if (other !== step.action && step[other] !== undefined)
+      out.push(`${at}.${other}: set, but the action is ${step.action}`);
   }
   if (step.timeout) {
     try {
@@ -94,8 +102,10 @@ function checkStep(step: Step, i: number, hasTarget: boolean, lookup: ActionLook
     }
     return;
   }
-  for (const problem of action.validate(step)) out.push(problem.startsWith('steps[') ? problem : `${at}.${problem}`);
-  if (step.revertOnResolve && !action.reversible) out.push(`${at}.revertOnResolve: action ${step.action} cannot be reverted`);
+  for (const problem of action.validate(step))
+    out.push(problem.startsWith('steps[') ? problem : `${at}.${problem}`);
+  if (step.revertOnResolve && !action.reversible)
+    out.push(`${at}.revertOnResolve: action ${step.action} cannot be reverted`);
 }
 
 function checkBounds(spec: RunbookSpec, out: string[]): void {
@@ -114,19 +124,23 @@ function checkBounds(spec: RunbookSpec, out: string[]): void {
     }
   }
   (b.allowedPatchPaths ?? []).forEach((p, i) => {
-    if (!p.startsWith('/')) out.push(`safety.bounds.allowedPatchPaths[${i}]: "${p}" is not a JSON pointer (must start with /)`);
+    if (!p.startsWith('/'))
+      out.push(`safety.bounds.allowedPatchPaths[${i}]: "${p}" is not a JSON pointer (must start with /)`);
   });
 }
 
 function checkScope(spec: RunbookSpec, namespace: string, out: string[]): void {
   const allowed = spec.safety?.allowedNamespaces ?? [];
   allowed.forEach((ns, i) => {
-    if (!DNS1123_LABEL.test(ns) || ns.length > 63) out.push(`safety.allowedNamespaces[${i}]: "${ns}" is not a valid namespace name`);
+    if (!DNS1123_LABEL.test(ns) || ns.length > 63)
+      out.push(`safety.allowedNamespaces[${i}]: "${ns}" is not a valid namespace name`);
   });
   const scope = new Set([namespace, ...allowed]);
   const literal = (ns: string | undefined, path: string): void => {
     if (ns && !ns.includes('{{') && !scope.has(ns)) {
-      out.push(`${path}: namespace "${ns}" is outside the runbook's scope (${[...scope].join(', ')}): add it to safety.allowedNamespaces`);
+      out.push(
+        `${path}: namespace "${ns}" is outside the runbook's scope (${[...scope].join(', ')}): add it to safety.allowedNamespaces`,
+      );
     }
   };
   literal(spec.target?.namespace, 'target.namespace');
@@ -150,7 +164,11 @@ function checkTriggers(spec: RunbookSpec, out: string[]): void {
  * All problems of a Runbook spec; [] when it is valid. `namespace` is the Runbook's own
  * (the default scope). `lookup` replaces the action registry (tests).
  */
-export function validateRunbook(spec: RunbookSpec, namespace: string, lookup: ActionLookup = defaultLookup): string[] {
+export function validateRunbook(
+  spec: RunbookSpec,
+  namespace: string,
+  lookup: ActionLookup = defaultLookup,
+): string[] {
   const out: string[] = [];
   for (const e of Value.Errors(RunbookSpec, spec)) {
     out.push(`${fieldPath(e.path) || 'spec'}: ${e.message}`);
@@ -167,7 +185,8 @@ export function validateRunbook(spec: RunbookSpec, namespace: string, lookup: Ac
   });
   const names = new Set<string>();
   spec.steps.forEach((s, i) => {
-    if (names.has(s.name)) out.push(`steps[${i}].name: "${s.name}" is used by an earlier step; step names must be unique`);
+    if (names.has(s.name))
+      out.push(`steps[${i}].name: "${s.name}" is used by an earlier step; step names must be unique`);
     names.add(s.name);
   });
   if (spec.target) checkTemplates(spec.target, 'target', declared, out);

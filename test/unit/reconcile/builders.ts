@@ -1,6 +1,15 @@
 /** Object builders for the reconcile tables: only what a row cares about is spelled out. */
 import { API_VERSION, CONDITION_TYPES } from '../../../src/api/v1alpha1/constants.js';
-import type { Condition, Remediation, RemediationSpec, RemediationStatus, Runbook, RunbookSpec, Step, StepStatus } from '../../../src/api/v1alpha1/schema.js';
+import type {
+  Condition,
+  Remediation,
+  RemediationSpec,
+  RemediationStatus,
+  Runbook,
+  RunbookSpec,
+  Step,
+  StepStatus,
+} from '../../../src/api/v1alpha1/schema.js';
 import type { ActionName } from '../../../src/api/v1alpha1/schema.js';
 import type { ActionInfo, Observed } from '../../../src/controller/remediation/decide.js';
 import { FakeClock } from '../../../src/util/clock.js';
@@ -12,11 +21,24 @@ export function aStep(over: Partial<Step> = {}): Step {
   return { name: 'restart', action: 'rolloutRestart', rolloutRestart: {}, ...over };
 }
 
-export function aRunbook(over: { name?: string; namespace?: string; spec?: Partial<RunbookSpec>; annotations?: Record<string, string>; generation?: number } = {}): Runbook {
+export function aRunbook(
+  over: {
+    name?: string;
+    namespace?: string;
+    spec?: Partial<RunbookSpec>;
+    annotations?: Record<string, string>;
+    generation?: number;
+  } = {},
+): Runbook {
   return {
     apiVersion: API_VERSION,
     kind: 'Runbook',
-    metadata: { name: over.name ?? 'restart-web', namespace: over.namespace ?? NS, generation: over.generation ?? 1, annotations: over.annotations },
+    metadata: {
+      name: over.name ?? 'restart-web',
+      namespace: over.namespace ?? NS,
+      generation: over.generation ?? 1,
+      annotations: over.annotations,
+    },
     spec: {
       params: [{ name: 'deployment', from: 'labels.deployment' }],
       target: { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment }}' },
@@ -60,11 +82,20 @@ export function aRemediation(
 }
 
 export function cond(type: string, status: Condition['status'], reason: string, at = T0): Condition {
-  return { type, status, reason, message: '', lastTransitionTime: at.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return {
+    type,
+    status,
+    reason,
+    message: '',
+    lastTransitionTime: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
 }
 
 /** A peer that finished: Failed or Succeeded, on `target` (status.target form). */
-export function aFinished(outcome: 'Failed' | 'Succeeded', opts: { name?: string; target?: string; completedAt?: string; runbook?: string } = {}): Remediation {
+export function aFinished(
+  outcome: 'Failed' | 'Succeeded',
+  opts: { name?: string; target?: string; completedAt?: string; runbook?: string } = {},
+): Remediation {
   return aRemediation({
     name: opts.name,
     spec: { runbookRef: { name: opts.runbook ?? 'restart-web' } },
@@ -73,13 +104,21 @@ export function aFinished(outcome: 'Failed' | 'Succeeded', opts: { name?: string
       target: opts.target ?? 'Deployment/web',
       startedAt: '2025-12-31T00:00:00Z',
       completedAt: opts.completedAt ?? '2025-12-31T01:00:00Z',
-      conditions: [cond(CONDITION_TYPES.succeeded, outcome === 'Succeeded' ? 'True' : 'False', outcome === 'Succeeded' ? 'AllStepsSucceeded' : 'StepFailed')],
+      conditions: [
+        cond(
+          CONDITION_TYPES.succeeded,
+          outcome === 'Succeeded' ? 'True' : 'False',
+          outcome === 'Succeeded' ? 'AllStepsSucceeded' : 'StepFailed',
+        ),
+      ],
     },
   });
 }
 
 /** A peer that is running on `target`. */
-export function aRunning(opts: { name?: string; target?: string; runbook?: string; created?: string; namespace?: string } = {}): Remediation {
+export function aRunning(
+  opts: { name?: string; target?: string; runbook?: string; created?: string; namespace?: string } = {},
+): Remediation {
   return aRemediation({
     name: opts.name,
     namespace: opts.namespace,
@@ -118,6 +157,17 @@ export function withStatus(rem: Remediation, status: RemediationStatus): Remedia
 }
 
 export function stepRec(over: Partial<StepStatus> & { spec?: Partial<Step> }): StepStatus {
-  const spec = { ...aStep(), target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: NS }, ...over.spec };
-  return { name: spec.name, action: spec.action, phase: 'Pending', target: `Deployment/${NS}/web`, ...over, spec: spec };
+  const spec = {
+    ...aStep(),
+    target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: NS },
+    ...over.spec,
+  };
+  return {
+    name: spec.name,
+    action: spec.action,
+    phase: 'Pending',
+    target: `Deployment/${NS}/web`,
+    ...over,
+    spec: spec,
+  };
 }

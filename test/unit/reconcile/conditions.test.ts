@@ -8,15 +8,33 @@ const t1 = new Date('2026-01-01T00:05:00Z');
 
 describe('setCondition', () => {
   it('adds a condition with lastTransitionTime now', () => {
-    const c = setCondition(undefined, { type: 'Ready', status: 'True', reason: 'Valid', message: 'ok' }, t0, 3);
-    expect(c).toEqual([{ type: 'Ready', status: 'True', reason: 'Valid', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 3 }]);
+    const c = setCondition(
+      undefined,
+      { type: 'Ready', status: 'True', reason: 'Valid', message: 'ok' },
+      t0,
+      3,
+    );
+    expect(c).toEqual([
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Valid',
+        message: 'ok',
+        lastTransitionTime: '2026-01-01T00:00:00Z',
+        observedGeneration: 3,
+      },
+    ]);
   });
 
   it.each([
     ['same status, new reason and message: time kept', 'True', 'Other', '2026-01-01T00:00:00Z'],
     ['status flips: time moves', 'False', 'Valid', '2026-01-01T00:05:00Z'],
   ] as const)('%s', (_n, status, reason, time) => {
-    const before = setCondition(undefined, { type: 'Ready', status: 'True', reason: 'Valid', message: 'a' }, t0);
+    const before = setCondition(
+      undefined,
+      { type: 'Ready', status: 'True', reason: 'Valid', message: 'a' },
+      t0,
+    );
     const after = setCondition(before, { type: 'Ready', status, reason, message: 'b' }, t1);
     expect(after[0]?.lastTransitionTime).toBe(time);
     expect(after[0]?.message).toBe('b');
@@ -47,16 +65,40 @@ describe('derivePhase', () => {
     ['awaiting approval', [cond('Approved', 'False', 'AwaitingApproval')], 'AwaitingApproval'],
     ['blocked by budget', [cond('Blocked', 'True', 'ClusterBudget')], 'Pending'],
     ['running', [cond('Progressing', 'True', 'StepRunning')], 'Running'],
-    ['running though target-locked', [cond('Progressing', 'True', 'StepRunning'), cond('Blocked', 'True', 'TargetLocked')], 'Running'],
+    [
+      'running though target-locked',
+      [cond('Progressing', 'True', 'StepRunning'), cond('Blocked', 'True', 'TargetLocked')],
+      'Running',
+    ],
     ['succeeded', [cond('Succeeded', 'True', 'AllStepsSucceeded')], 'Succeeded'],
     ['dry run', [cond('Succeeded', 'True', 'DryRun')], 'DryRun'],
     ['failed', [cond('Succeeded', 'False', 'StepFailed')], 'Failed'],
     ['rejected', [cond('Succeeded', 'False', 'Rejected')], 'Skipped'],
-    ['loop protection', [cond('Succeeded', 'False', 'LoopProtection'), cond('Blocked', 'True', 'LoopProtection')], 'Blocked'],
-    ['out of scope', [cond('Succeeded', 'False', 'OutOfScope'), cond('Blocked', 'True', 'OutOfScope')], 'Failed'],
-    ['reverting', [cond('Succeeded', 'True', 'AllStepsSucceeded'), cond('Reverted', 'Unknown', 'RevertRequested')], 'Reverting'],
-    ['reverted', [cond('Succeeded', 'True', 'AllStepsSucceeded'), cond('Reverted', 'True', 'RevertSucceeded')], 'Reverted'],
-    ['revert failed', [cond('Succeeded', 'True', 'AllStepsSucceeded'), cond('Reverted', 'False', 'RevertFailed')], 'Failed'],
+    [
+      'loop protection',
+      [cond('Succeeded', 'False', 'LoopProtection'), cond('Blocked', 'True', 'LoopProtection')],
+      'Blocked',
+    ],
+    [
+      'out of scope',
+      [cond('Succeeded', 'False', 'OutOfScope'), cond('Blocked', 'True', 'OutOfScope')],
+      'Failed',
+    ],
+    [
+      'reverting',
+      [cond('Succeeded', 'True', 'AllStepsSucceeded'), cond('Reverted', 'Unknown', 'RevertRequested')],
+      'Reverting',
+    ],
+    [
+      'reverted',
+      [cond('Succeeded', 'True', 'AllStepsSucceeded'), cond('Reverted', 'True', 'RevertSucceeded')],
+      'Reverted',
+    ],
+    [
+      'revert failed',
+      [cond('Succeeded', 'True', 'AllStepsSucceeded'), cond('Reverted', 'False', 'RevertFailed')],
+      'Failed',
+    ],
   ] as const)('%s → %s', (_n, conditions, phase) => {
     expect(derivePhase({ conditions: [...conditions] })).toBe(phase);
   });
@@ -64,12 +106,23 @@ describe('derivePhase', () => {
 
 describe('status helpers', () => {
   it('progress counts finished steps', () => {
-    expect(progressOf([stepRec({ phase: 'Succeeded' }), stepRec({ phase: 'Running' }), stepRec({ phase: 'Pending' })])).toBe('1/3');
+    expect(
+      progressOf([
+        stepRec({ phase: 'Succeeded' }),
+        stepRec({ phase: 'Running' }),
+        stepRec({ phase: 'Pending' }),
+      ]),
+    ).toBe('1/3');
     expect(progressOf([])).toBeUndefined();
   });
 
   it('statusPatch is empty when nothing changed, null for removed keys', () => {
-    expect(statusPatch({ phase: 'Running', progress: '1/2' }, { phase: 'Running', progress: '1/2' })).toBeUndefined();
-    expect(statusPatch({ phase: 'Running', message: 'x' }, { phase: 'Failed' })).toEqual({ phase: 'Failed', message: null });
+    expect(
+      statusPatch({ phase: 'Running', progress: '1/2' }, { phase: 'Running', progress: '1/2' }),
+    ).toBeUndefined();
+    expect(statusPatch({ phase: 'Running', message: 'x' }, { phase: 'Failed' })).toEqual({
+      phase: 'Failed',
+      message: null,
+    });
   });
 });

@@ -14,14 +14,37 @@ import {
 } from '../../../src/controller/remediation/decide.js';
 import { findCondition } from '../../../src/controller/remediation/conditions.js';
 import { FakeClock } from '../../../src/util/clock.js';
-import { NS, T0, aFinished, aRemediation, aRunbook, aRunning, aStep, cond, observed, stepRec, withStatus } from './builders.js';
+import {
+  NS,
+  T0,
+  aFinished,
+  aRemediation,
+  aRunbook,
+  aRunning,
+  aStep,
+  cond,
+  observed,
+  stepRec,
+  withStatus,
+} from './builders.js';
 
 const condOf = (d: Decision, type: string) => findCondition(d.status.conditions, type);
-const events = (d: Decision) => d.notes.filter((n) => n.kind === 'event').map((n) => (n.kind === 'event' ? n.reason : ''));
-const audits = (d: Decision) => d.notes.filter((n) => n.kind === 'audit').map((n) => (n.kind === 'audit' ? n.event : ''));
+const events = (d: Decision) =>
+  d.notes.filter((n) => n.kind === 'event').map((n) => (n.kind === 'event' ? n.reason : ''));
+const audits = (d: Decision) =>
+  d.notes.filter((n) => n.kind === 'audit').map((n) => (n.kind === 'audit' ? n.event : ''));
 
-const done = (message = 'ok', extra: Partial<Extract<ActionOutcome, { kind: 'done' }>> = {}): ActionOutcome => ({ kind: 'done', message, ...extra });
-const failed = (retryable = true, reason = 'StepFailed'): ActionOutcome => ({ kind: 'failed', message: 'boom', code: 'KR_ERR_ACTION_FAILED', reason, retryable });
+const done = (
+  message = 'ok',
+  extra: Partial<Extract<ActionOutcome, { kind: 'done' }>> = {},
+): ActionOutcome => ({ kind: 'done', message, ...extra });
+const failed = (retryable = true, reason = 'StepFailed'): ActionOutcome => ({
+  kind: 'failed',
+  message: 'boom',
+  code: 'KR_ERR_ACTION_FAILED',
+  reason,
+  retryable,
+});
 
 /**
  * Drives decide + afterPlan/afterApply/afterRevert like the reconciler, writing each status
@@ -48,7 +71,9 @@ function drive(
     const op = d.op;
     if (op.kind === 'plan') {
       ops.push(`plan ${op.index}#${op.attempt}`);
-      d = afterPlan(obs, d, op, { plan: opts.plan?.(op.index) ?? { before: { n: op.index }, after: { n: op.index + 1 } } });
+      d = afterPlan(obs, d, op, {
+        plan: opts.plan?.(op.index) ?? { before: { n: op.index }, after: { n: op.index + 1 } },
+      });
     } else if (op.kind === 'apply') {
       const n = (calls.get(op.index) ?? 0) + 1;
       calls.set(op.index, n);
@@ -75,8 +100,20 @@ const threeSteps = aRunbook({
   spec: {
     steps: [
       aStep({ name: 'restart' }),
-      aStep({ name: 'scale-up', action: 'scale', rolloutRestart: undefined, scale: { replicas: 3 }, revertOnResolve: true }),
-      aStep({ name: 'env', action: 'setEnv', rolloutRestart: undefined, setEnv: { env: [{ name: 'A', value: '1' }] }, revertOnResolve: true }),
+      aStep({
+        name: 'scale-up',
+        action: 'scale',
+        rolloutRestart: undefined,
+        scale: { replicas: 3 },
+        revertOnResolve: true,
+      }),
+      aStep({
+        name: 'env',
+        action: 'setEnv',
+        rolloutRestart: undefined,
+        setEnv: { env: [{ name: 'A', value: '1' }] },
+        revertOnResolve: true,
+      }),
     ],
   },
 });
@@ -88,8 +125,17 @@ describe('decide: start', () => {
     expect(d.status.phase).toBe('Running');
     expect(d.status.target).toBe('Deployment/web');
     expect(d.status.progress).toBe('0/1');
-    expect(d.status.steps?.[0]).toMatchObject({ name: 'restart', phase: 'Pending', target: `Deployment/${NS}/web` });
-    expect((d.status.steps?.[0]?.spec as { target: unknown }).target).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: NS });
+    expect(d.status.steps?.[0]).toMatchObject({
+      name: 'restart',
+      phase: 'Pending',
+      target: `Deployment/${NS}/web`,
+    });
+    expect((d.status.steps?.[0]?.spec as { target: unknown }).target).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'web',
+      namespace: NS,
+    });
     expect(d.status.runbookGeneration).toBe(1);
     expect(d.status.observedGeneration).toBe(1);
     expect(events(d)).toContain('RemediationStarted');
@@ -102,16 +148,41 @@ describe('decide: start', () => {
   });
 
   it('inline steps without a Runbook', () => {
-    const rem = aRemediation({ spec: { runbookRef: undefined, steps: [aStep()], target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' } } });
+    const rem = aRemediation({
+      spec: {
+        runbookRef: undefined,
+        steps: [aStep()],
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      },
+    });
     const d = decide(observed(rem));
     expect(d.op.kind).toBe('plan');
     expect(d.status.target).toBe('Deployment/web');
   });
 
   it.each([
-    ['missing param', aRemediation({ spec: { alert: { name: 'WebDown', labels: {} } } }), REASONS.missingParam, 'Failed'],
-    ['invalid param value', aRemediation({ spec: { alert: { name: 'WebDown', labels: { deployment: '../x' } } } }), REASONS.invalid, 'Failed'],
-    ['namespace out of scope', aRemediation({ spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'kube-system' } } }), REASONS.outOfScope, 'Failed'],
+    [
+      'missing param',
+      aRemediation({ spec: { alert: { name: 'WebDown', labels: {} } } }),
+      REASONS.missingParam,
+      'Failed',
+    ],
+    [
+      'invalid param value',
+      aRemediation({ spec: { alert: { name: 'WebDown', labels: { deployment: '../x' } } } }),
+      REASONS.invalid,
+      'Failed',
+    ],
+    [
+      'namespace out of scope',
+      aRemediation({
+        spec: {
+          target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'kube-system' },
+        },
+      }),
+      REASONS.outOfScope,
+      'Failed',
+    ],
   ])('%s ends it before anything is sent', (_name, rem, reason, phase) => {
     const d = decide(observed(rem));
     expect(d.op.kind).toBe('none');
@@ -122,20 +193,34 @@ describe('decide: start', () => {
   });
 
   it('OutOfScope also sets Blocked with the reason', () => {
-    const rem = aRemediation({ spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } } });
-    expect(condOf(decide(observed(rem)), CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason: REASONS.outOfScope });
+    const rem = aRemediation({
+      spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
+    });
+    expect(condOf(decide(observed(rem)), CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.outOfScope,
+    });
   });
 
   it('allowedNamespaces widen the scope', () => {
-    const rem = aRemediation({ spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } } });
-    const d = decide(observed(rem, { runbook: aRunbook({ spec: { safety: { allowedNamespaces: ['other'] } } }) }));
+    const rem = aRemediation({
+      spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
+    });
+    const d = decide(
+      observed(rem, { runbook: aRunbook({ spec: { safety: { allowedNamespaces: ['other'] } } }) }),
+    );
     expect(d.op.kind).toBe('plan');
     expect(d.status.target).toBe('Deployment/other/web');
   });
 
   it('inline steps may not leave their namespace even with spec.safety.allowedNamespaces', () => {
     const rem = aRemediation({
-      spec: { runbookRef: undefined, steps: [aStep()], safety: { allowedNamespaces: ['other'] }, target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
+      spec: {
+        runbookRef: undefined,
+        steps: [aStep()],
+        safety: { allowedNamespaces: ['other'] },
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' },
+      },
     });
     expect(condOf(decide(observed(rem)), CONDITION_TYPES.succeeded)?.reason).toBe(REASONS.outOfScope);
   });
@@ -143,7 +228,10 @@ describe('decide: start', () => {
   it('a missing Runbook waits in Pending', () => {
     const d = decide(observed(aRemediation(), { runbook: undefined, runbookMissing: true }));
     expect(d.status.phase).toBe('Pending');
-    expect(condOf(d, CONDITION_TYPES.progressing)).toMatchObject({ status: 'False', reason: REASONS.runbookNotFound });
+    expect(condOf(d, CONDITION_TYPES.progressing)).toMatchObject({
+      status: 'False',
+      reason: REASONS.runbookNotFound,
+    });
     expect(d.requeueAfterMs).toBeGreaterThan(0);
   });
 
@@ -161,7 +249,13 @@ describe('decide: start', () => {
   });
 
   it('a resolved alert before start skips it', () => {
-    const d = decide(observed(aRemediation({ spec: { alert: { name: 'WebDown', status: 'resolved', labels: { deployment: 'web' } } } })));
+    const d = decide(
+      observed(
+        aRemediation({
+          spec: { alert: { name: 'WebDown', status: 'resolved', labels: { deployment: 'web' } } },
+        }),
+      ),
+    );
     expect(d.status.phase).toBe('Skipped');
     expect(d.op.kind).toBe('none');
   });
@@ -175,7 +269,10 @@ describe('decide: approval', () => {
     const d = decide(observed(rem, { runbook: rb }));
     expect(d.status.phase).toBe('AwaitingApproval');
     expect(d.op.kind).toBe('none');
-    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ status: 'False', reason: REASONS.awaitingApproval });
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
+      status: 'False',
+      reason: REASONS.awaitingApproval,
+    });
     expect(events(d)).toEqual(['AwaitingApproval']);
     // the steps are already copied, so an approver sees what will run
     expect(d.status.steps).toHaveLength(1);
@@ -187,11 +284,18 @@ describe('decide: approval', () => {
   it('approval records who and when, then starts', () => {
     const rem = aRemediation();
     const waiting = decide(observed(rem, { runbook: rb }));
-    const approved = { ...withStatus(rem, waiting.status), metadata: { ...rem.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'alice' } } };
+    const approved = {
+      ...withStatus(rem, waiting.status),
+      metadata: { ...rem.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'alice' } },
+    };
     const clock = new FakeClock(new Date(T0.getTime() + 60_000));
     const d = decide(observed(approved, { runbook: rb, clock }));
     expect(d.status.approval).toEqual({ by: 'alice', at: '2026-01-01T00:01:00Z' });
-    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ status: 'True', reason: REASONS.approved, lastTransitionTime: '2026-01-01T00:01:00Z' });
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
+      status: 'True',
+      reason: REASONS.approved,
+      lastTransitionTime: '2026-01-01T00:01:00Z',
+    });
     expect(d.status.phase).toBe('Running');
     expect(d.op.kind).toBe('plan');
     expect(events(d)).toEqual(expect.arrayContaining(['Approved', 'RemediationStarted']));
@@ -216,13 +320,32 @@ describe('decide: approval', () => {
 
 describe('decide: budgets and lock', () => {
   it.each([
-    ['runbook maxConcurrent', [aRunning({ target: 'Deployment/api' })], { maxConcurrent: 1 }, 20, REASONS.concurrencyLimit],
-    ['cluster budget', [aRunning({ target: 'Deployment/a', runbook: 'x' }), aRunning({ target: 'Deployment/b', runbook: 'y' })], {}, 2, REASONS.clusterBudget],
+    [
+      'runbook maxConcurrent',
+      [aRunning({ target: 'Deployment/api' })],
+      { maxConcurrent: 1 },
+      20,
+      REASONS.concurrencyLimit,
+    ],
+    [
+      'cluster budget',
+      [
+        aRunning({ target: 'Deployment/a', runbook: 'x' }),
+        aRunning({ target: 'Deployment/b', runbook: 'y' }),
+      ],
+      {},
+      2,
+      REASONS.clusterBudget,
+    ],
     ['target lock', [aRunning({ target: 'Deployment/web', runbook: 'other' })], {}, 20, REASONS.targetLocked],
   ])('%s: waits in Pending with Blocked and why', (_n, peers, safety, budget, reason) => {
     const rem = aRemediation();
     const d = decide(
-      observed(rem, { peers: [rem, ...peers], runbook: aRunbook({ spec: { safety } }), config: { maxConcurrentRemediations: budget, defaultStepTimeoutMs: 120_000 } }),
+      observed(rem, {
+        peers: [rem, ...peers],
+        runbook: aRunbook({ spec: { safety } }),
+        config: { maxConcurrentRemediations: budget, defaultStepTimeoutMs: 120_000 },
+      }),
     );
     expect(d.status.phase).toBe('Pending');
     expect(d.op.kind).toBe('none');
@@ -239,7 +362,9 @@ describe('decide: budgets and lock', () => {
   });
 
   it('the same name in another namespace is another target', () => {
-    const d = decide(observed(aRemediation(), { peers: [aRunning({ namespace: 'elsewhere', target: 'Deployment/web' })] }));
+    const d = decide(
+      observed(aRemediation(), { peers: [aRunning({ namespace: 'elsewhere', target: 'Deployment/web' })] }),
+    );
     expect(d.op.kind).toBe('plan');
   });
 
@@ -248,41 +373,70 @@ describe('decide: budgets and lock', () => {
     const blocked = decide(observed(rem, { peers: [aRunning({ runbook: 'other' })] }));
     const clock = new FakeClock(new Date(T0.getTime() + 10_000));
     const d = decide(observed(withStatus(rem, blocked.status), { clock }));
-    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({ status: 'False', lastTransitionTime: '2026-01-01T00:00:10Z' });
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      lastTransitionTime: '2026-01-01T00:00:10Z',
+    });
     expect(d.op.kind).toBe('plan');
   });
 
   it('while running, a younger Remediation yields to an older one on the same target', () => {
     const rem = aRemediation({ name: 'young', created: '2026-01-01T00:00:05Z' });
     const started = decide(observed(rem));
-    const running = withStatus(rem, afterPlan(observed(rem), started, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status);
-    const afterDone = withStatus(running, afterApply(observed(running), decide(observed(running)), { kind: 'apply', index: 0 }, done()).status);
+    const running = withStatus(
+      rem,
+      afterPlan(observed(rem), started, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    );
+    const afterDone = withStatus(
+      running,
+      afterApply(observed(running), decide(observed(running)), { kind: 'apply', index: 0 }, done()).status,
+    );
     // add a second step so there is a next step to gate
-    const two = withStatus(afterDone, { ...afterDone.status!, steps: [...afterDone.status!.steps!, stepRec({ name: 'second' })] });
+    const two = withStatus(afterDone, {
+      ...afterDone.status!,
+      steps: [...afterDone.status!.steps!, stepRec({ name: 'second' })],
+    });
     const older = aRunning({ name: 'old', created: '2026-01-01T00:00:00Z', runbook: 'other' });
     const d = decide(observed(two, { peers: [older] }));
     expect(d.op.kind).toBe('none');
-    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason: REASONS.targetLocked });
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.targetLocked,
+    });
     expect(d.status.phase).toBe('Running');
   });
 });
 
 describe('decide: loop protection', () => {
-  const fails = (n: number) => Array.from({ length: n }, (_, i) => aFinished('Failed', { name: `f${i}`, completedAt: `2025-12-31T0${i}:00:00Z` }));
+  const fails = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      aFinished('Failed', { name: `f${i}`, completedAt: `2025-12-31T0${i}:00:00Z` }),
+    );
 
   it('three failures in a row on the target: Blocked, final, nothing runs', () => {
     const d = decide(observed(aRemediation(), { peers: fails(3) }));
     expect(d.status.phase).toBe('Blocked');
     expect(d.op.kind).toBe('none');
-    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason: REASONS.loopProtection });
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.loopProtection,
+    });
     expect(condOf(d, CONDITION_TYPES.blocked)?.message).toContain(ANNOTATIONS.clearBlock);
     expect(audits(d)).toContain('blocked');
   });
 
   it.each([
     ['two failures', fails(2), 'Running'],
-    ['a success after the failures', [...fails(3), aFinished('Succeeded', { completedAt: '2025-12-31T09:00:00Z' })], 'Running'],
-    ['failures on another target', fails(3).map((r) => ({ ...r, status: { ...r.status, target: 'Deployment/api' } })), 'Running'],
+    [
+      'a success after the failures',
+      [...fails(3), aFinished('Succeeded', { completedAt: '2025-12-31T09:00:00Z' })],
+      'Running',
+    ],
+    [
+      'failures on another target',
+      fails(3).map((r) => ({ ...r, status: { ...r.status, target: 'Deployment/api' } })),
+      'Running',
+    ],
   ])('%s: runs', (_n, peers, phase) => {
     expect(decide(observed(aRemediation(), { peers })).status.phase).toBe(phase);
   });
@@ -293,7 +447,14 @@ describe('decide: loop protection', () => {
   });
 
   it('blocked Remediations do not break the chain', () => {
-    const blocked = aRemediation({ status: { phase: 'Blocked', target: 'Deployment/web', completedAt: '2025-12-31T09:00:00Z', conditions: [cond(CONDITION_TYPES.succeeded, 'False', REASONS.loopProtection)] } });
+    const blocked = aRemediation({
+      status: {
+        phase: 'Blocked',
+        target: 'Deployment/web',
+        completedAt: '2025-12-31T09:00:00Z',
+        conditions: [cond(CONDITION_TYPES.succeeded, 'False', REASONS.loopProtection)],
+      },
+    });
     expect(decide(observed(aRemediation(), { peers: [...fails(3), blocked] })).status.phase).toBe('Blocked');
   });
 
@@ -310,7 +471,9 @@ describe('decide: loop protection', () => {
   });
 
   it('dry runs are never blocked', () => {
-    expect(decide(observed(aRemediation({ spec: { dryRun: true } }), { peers: fails(3) })).op.kind).toBe('plan');
+    expect(decide(observed(aRemediation({ spec: { dryRun: true } }), { peers: fails(3) })).op.kind).toBe(
+      'plan',
+    );
   });
 });
 
@@ -323,7 +486,10 @@ describe('decide: steps', () => {
     expect(end.status?.progress).toBe('3/3');
     expect(end.status?.steps?.map((s) => s.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
     expect(end.status?.steps?.[1]).toMatchObject({ attempt: 1, before: { n: 1 }, after: { n: 2 } });
-    expect(condOf(decisions.at(-1)!, CONDITION_TYPES.succeeded)).toMatchObject({ status: 'True', reason: REASONS.allStepsSucceeded });
+    expect(condOf(decisions.at(-1)!, CONDITION_TYPES.succeeded)).toMatchObject({
+      status: 'True',
+      reason: REASONS.allStepsSucceeded,
+    });
     expect(condOf(decisions.at(-1)!, CONDITION_TYPES.progressing)).toMatchObject({ status: 'False' });
     const all = decisions.flatMap(events);
     expect(all.filter((e) => e === 'StepStarted')).toHaveLength(3);
@@ -335,8 +501,19 @@ describe('decide: steps', () => {
     const rem = aRemediation();
     const obs = observed(rem);
     const d0 = decide(obs);
-    const cp = afterPlan(obs, d0, { kind: 'plan', index: 0, attempt: 1 }, { plan: { before: { restartedAt: null }, after: { restartedAt: 'x' } } });
-    expect(cp.status.steps?.[0]).toMatchObject({ phase: 'Running', attempt: 1, startedAt: '2026-01-01T00:00:00Z', before: { restartedAt: null }, after: { restartedAt: 'x' } });
+    const cp = afterPlan(
+      obs,
+      d0,
+      { kind: 'plan', index: 0, attempt: 1 },
+      { plan: { before: { restartedAt: null }, after: { restartedAt: 'x' } } },
+    );
+    expect(cp.status.steps?.[0]).toMatchObject({
+      phase: 'Running',
+      attempt: 1,
+      startedAt: '2026-01-01T00:00:00Z',
+      before: { restartedAt: null },
+      after: { restartedAt: 'x' },
+    });
     // a crash here and a fresh pass: apply, never plan again
     expect(decide(observed(withStatus(rem, cp.status))).op).toEqual({ kind: 'apply', index: 0 });
   });
@@ -344,30 +521,61 @@ describe('decide: steps', () => {
   it('inProgress keeps the step Running and requeues', () => {
     const rem = aRemediation();
     const obs = observed(rem);
-    const cp = withStatus(rem, afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status);
-    const d = afterApply(observed(cp), decide(observed(cp)), { kind: 'apply', index: 0 }, { kind: 'inProgress', message: '1/3 ready', requeueAfterMs: 2000 });
+    const cp = withStatus(
+      rem,
+      afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    );
+    const d = afterApply(
+      observed(cp),
+      decide(observed(cp)),
+      { kind: 'apply', index: 0 },
+      { kind: 'inProgress', message: '1/3 ready', requeueAfterMs: 2000 },
+    );
     expect(d.status.steps?.[0]).toMatchObject({ phase: 'Running', message: '1/3 ready' });
     expect(d.requeueAfterMs).toBe(2000);
   });
 
   it('timeout from startedAt fails with the stuck reason', () => {
     const clock = new FakeClock(T0);
-    const rb = aRunbook({ spec: { steps: [aStep({ name: 'wait', action: 'waitForRollout', rolloutRestart: undefined, waitForRollout: {}, timeout: '1m' })] } });
+    const rb = aRunbook({
+      spec: {
+        steps: [
+          aStep({
+            name: 'wait',
+            action: 'waitForRollout',
+            rolloutRestart: undefined,
+            waitForRollout: {},
+            timeout: '1m',
+          }),
+        ],
+      },
+    });
     const { rem: end, ops } = drive(aRemediation(), {
       clock,
       obs: (r) => observed(r, { runbook: rb, clock }),
-      outcome: () => ({ kind: 'inProgress', message: '0/3 ready: web-1 CrashLoopBackOff', requeueAfterMs: 20_000 }),
+      outcome: () => ({
+        kind: 'inProgress',
+        message: '0/3 ready: web-1 CrashLoopBackOff',
+        requeueAfterMs: 20_000,
+      }),
     });
     expect(ops.filter((o) => o === 'apply 0').length).toBe(3);
     expect(end.status?.phase).toBe('Failed');
-    expect(end.status?.steps?.[0]?.message).toContain('timed out after 1m: 0/3 ready: web-1 CrashLoopBackOff');
-    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain('CrashLoopBackOff');
+    expect(end.status?.steps?.[0]?.message).toContain(
+      'timed out after 1m: 0/3 ready: web-1 CrashLoopBackOff',
+    );
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain(
+      'CrashLoopBackOff',
+    );
   });
 
   it('default step timeout from config', () => {
     const rem = aRemediation();
     const obs = observed(rem);
-    const cp = withStatus(rem, afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status);
+    const cp = withStatus(
+      rem,
+      afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    );
     const late = new FakeClock(new Date(T0.getTime() + 120_000));
     const d = decide(observed(cp, { clock: late }));
     expect(d.status.phase).toBe('Failed');
@@ -377,7 +585,11 @@ describe('decide: steps', () => {
   it('retries with exponential backoff (nextAttemptAt), then fails with the reason', () => {
     const clock = new FakeClock(T0);
     const rb = aRunbook({ spec: { steps: [aStep({ retries: 2 })] } });
-    const { rem: end, ops, decisions } = drive(aRemediation(), {
+    const {
+      rem: end,
+      ops,
+      decisions,
+    } = drive(aRemediation(), {
       clock,
       obs: (r) => observed(r, { runbook: rb, clock }),
       outcome: () => failed(true, 'Conflict'),
@@ -388,11 +600,20 @@ describe('decide: steps', () => {
     expect(end.status?.phase).toBe('Failed');
     expect(end.status?.steps?.[0]).toMatchObject({ phase: 'Failed', attempt: 3 });
     expect(end.status?.steps?.[0]?.nextAttemptAt).toBeUndefined();
-    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({ status: 'False', reason: 'Conflict' });
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({
+      status: 'False',
+      reason: 'Conflict',
+    });
   });
 
   it('a retry is not due before nextAttemptAt', () => {
-    const rem = aRemediation({ status: { phase: 'Running', startedAt: '2026-01-01T00:00:00Z', steps: [stepRec({ phase: 'Pending', attempt: 1, nextAttemptAt: '2026-01-01T00:00:05Z' })] } });
+    const rem = aRemediation({
+      status: {
+        phase: 'Running',
+        startedAt: '2026-01-01T00:00:00Z',
+        steps: [stepRec({ phase: 'Pending', attempt: 1, nextAttemptAt: '2026-01-01T00:00:05Z' })],
+      },
+    });
     const d = decide(observed(rem));
     expect(d.op.kind).toBe('none');
     expect(d.requeueAfterMs).toBe(5000);
@@ -400,14 +621,22 @@ describe('decide: steps', () => {
 
   it('non-retryable failures fail at once', () => {
     const rb = aRunbook({ spec: { steps: [aStep({ retries: 3 })] } });
-    const { rem: end, ops } = drive(aRemediation(), { obs: (r) => observed(r, { runbook: rb }), outcome: () => failed(false) });
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: () => failed(false),
+    });
     expect(ops).toEqual(['plan 0#1', 'apply 0']);
     expect(end.status?.phase).toBe('Failed');
   });
 
   it('continueOnFailure goes on with the next step', () => {
-    const rb = aRunbook({ spec: { steps: [aStep({ name: 'a', continueOnFailure: true }), aStep({ name: 'b' })] } });
-    const { rem: end } = drive(aRemediation(), { obs: (r) => observed(r, { runbook: rb }), outcome: (i) => (i === 0 ? failed(false) : done()) });
+    const rb = aRunbook({
+      spec: { steps: [aStep({ name: 'a', continueOnFailure: true }), aStep({ name: 'b' })] },
+    });
+    const { rem: end } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: (i) => (i === 0 ? failed(false) : done()),
+    });
     expect(end.status?.steps?.map((s) => s.phase)).toEqual(['Failed', 'Succeeded']);
     expect(end.status?.phase).toBe('Succeeded');
     expect(end.status?.progress).toBe('2/2');
@@ -415,18 +644,33 @@ describe('decide: steps', () => {
 
   it('a bound refused at plan: Failed with the reason, apply never called', () => {
     const { rem: end, ops } = drive(aRemediation(), {
-      plan: () => ({ refused: { code: 'KR_ERR_BOUND_EXCEEDED', reason: REASONS.boundExceeded, message: 'replicas 50 exceeds maxReplicas 10' } }),
+      plan: () => ({
+        refused: {
+          code: 'KR_ERR_BOUND_EXCEEDED',
+          reason: REASONS.boundExceeded,
+          message: 'replicas 50 exceeds maxReplicas 10',
+        },
+      }),
     });
     expect(ops).toEqual(['plan 0#1']);
     expect(end.status?.phase).toBe('Failed');
-    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({ reason: REASONS.boundExceeded });
-    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain('maxReplicas 10');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({
+      reason: REASONS.boundExceeded,
+    });
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain(
+      'maxReplicas 10',
+    );
   });
 
   it('a plan error (not the API being down) counts as a failed attempt', () => {
     const rem = aRemediation();
     const obs = observed(rem);
-    const d = afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { error: { reason: REASONS.stepFailed, message: 'deployments "web" not found', retryable: false } });
+    const d = afterPlan(
+      obs,
+      decide(obs),
+      { kind: 'plan', index: 0, attempt: 1 },
+      { error: { reason: REASONS.stepFailed, message: 'deployments "web" not found', retryable: false } },
+    );
     expect(d.status.phase).toBe('Failed');
   });
 });
@@ -434,7 +678,10 @@ describe('decide: steps', () => {
 describe('decide: dry run', () => {
   it('records diffs and ends in DryRun', () => {
     const rem = aRemediation({ spec: { dryRun: true } });
-    const { rem: end, decisions } = drive(rem, { obs: (r) => observed(r, { runbook: threeSteps }), outcome: (i) => done('would change', { diff: { step: i } }) });
+    const { rem: end, decisions } = drive(rem, {
+      obs: (r) => observed(r, { runbook: threeSteps }),
+      outcome: (i) => done('would change', { diff: { step: i } }),
+    });
     expect(end.status?.phase).toBe('DryRun');
     expect(end.status?.steps?.map((s) => s.phase)).toEqual(['DryRun', 'DryRun', 'DryRun']);
     expect(end.status?.steps?.[2]?.diff).toEqual({ step: 2 });
@@ -458,7 +705,11 @@ describe('decide: revert', () => {
   it('on annotation: reverts revertOnResolve steps in reverse order, each checkpointed', () => {
     const s = succeeded();
     const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
-    const { rem: end, ops, decisions } = drive(annotated, { obs: (r) => observed(r, { runbook: threeSteps }) });
+    const {
+      rem: end,
+      ops,
+      decisions,
+    } = drive(annotated, { obs: (r) => observed(r, { runbook: threeSteps }) });
     expect(ops).toEqual(['revert 2', 'revert 1']);
     expect(end.status?.phase).toBe('Reverted');
     expect(end.status?.steps?.map((x) => x.phase)).toEqual(['Succeeded', 'Reverted', 'Reverted']);
@@ -469,14 +720,20 @@ describe('decide: revert', () => {
     expect(phases).toContain('Succeeded,Succeeded,Reverting');
     expect(phases).toContain('Succeeded,Reverting,Reverted');
     expect(decisions.map((d) => d.status.phase)).toContain('Reverting');
-    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({ status: 'True', reason: REASONS.revertSucceeded });
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({
+      status: 'True',
+      reason: REASONS.revertSucceeded,
+    });
     expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.status).toBe('True');
   });
 
   it('on a resolved alert', () => {
     const s = succeeded();
     const resolved = { ...s, spec: { ...s.spec, alert: { ...s.spec.alert!, status: 'resolved' as const } } };
-    expect(drive(resolved, { obs: (r) => observed(r, { runbook: threeSteps }) }).ops).toEqual(['revert 2', 'revert 1']);
+    expect(drive(resolved, { obs: (r) => observed(r, { runbook: threeSteps }) }).ops).toEqual([
+      'revert 2',
+      'revert 1',
+    ]);
   });
 
   it('requested while running: after the forward steps are done', () => {
@@ -486,11 +743,21 @@ describe('decide: revert', () => {
       obs: (r) => {
         n++;
         // the alert resolves after the first pass
-        const rr = n > 1 ? { ...r, metadata: { ...r.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } } : r;
+        const rr =
+          n > 1 ? { ...r, metadata: { ...r.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } } : r;
         return observed(rr, { runbook: threeSteps });
       },
     });
-    expect(ops).toEqual(['plan 0#1', 'apply 0', 'plan 1#1', 'apply 1', 'plan 2#1', 'apply 2', 'revert 2', 'revert 1']);
+    expect(ops).toEqual([
+      'plan 0#1',
+      'apply 0',
+      'plan 1#1',
+      'apply 1',
+      'plan 2#1',
+      'apply 2',
+      'revert 2',
+      'revert 1',
+    ]);
     expect(end.status?.phase).toBe('Reverted');
   });
 
@@ -500,7 +767,10 @@ describe('decide: revert', () => {
     const cp = decide(observed(annotated, { runbook: threeSteps }));
     expect(cp.op.kind).toBe('none');
     expect(cp.status.steps?.[2]?.phase).toBe('Reverting');
-    expect(decide(observed(withStatus(annotated, cp.status), { runbook: threeSteps })).op).toEqual({ kind: 'revert', index: 2 });
+    expect(decide(observed(withStatus(annotated, cp.status), { runbook: threeSteps })).op).toEqual({
+      kind: 'revert',
+      index: 2,
+    });
   });
 
   it('nothing to revert: stays Succeeded', () => {
@@ -514,9 +784,15 @@ describe('decide: revert', () => {
   it('a failed revert ends Failed with RevertFailed', () => {
     const s = succeeded();
     const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
-    const { rem: end } = drive(annotated, { obs: (r) => observed(r, { runbook: threeSteps }), revert: () => failed(false) });
+    const { rem: end } = drive(annotated, {
+      obs: (r) => observed(r, { runbook: threeSteps }),
+      revert: () => failed(false),
+    });
     expect(end.status?.phase).toBe('Failed');
-    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({ status: 'False', reason: REASONS.revertFailed });
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertFailed,
+    });
   });
 
   it('onFailure.revert undoes every reversible done step after a failure', () => {
@@ -525,13 +801,30 @@ describe('decide: revert', () => {
         onFailure: { revert: true },
         steps: [
           aStep({ name: 'scale', action: 'scale', rolloutRestart: undefined, scale: { replicas: 3 } }),
-          aStep({ name: 'env', action: 'setEnv', rolloutRestart: undefined, setEnv: { env: [{ name: 'A', value: '1' }] } }),
+          aStep({
+            name: 'env',
+            action: 'setEnv',
+            rolloutRestart: undefined,
+            setEnv: { env: [{ name: 'A', value: '1' }] },
+          }),
           aStep({ name: 'restart' }),
         ],
       },
     });
-    const { rem: end, ops } = drive(aRemediation(), { obs: (r) => observed(r, { runbook: rb }), outcome: (i) => (i === 2 ? failed(false) : done()) });
-    expect(ops).toEqual(['plan 0#1', 'apply 0', 'plan 1#1', 'apply 1', 'plan 2#1', 'apply 2', 'revert 1', 'revert 0']);
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: (i) => (i === 2 ? failed(false) : done()),
+    });
+    expect(ops).toEqual([
+      'plan 0#1',
+      'apply 0',
+      'plan 1#1',
+      'apply 1',
+      'plan 2#1',
+      'apply 2',
+      'revert 1',
+      'revert 0',
+    ]);
     expect(end.status?.phase).toBe('Reverted');
     expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.status).toBe('False');
   });

@@ -1,0 +1,363 @@
+/**
+ * The Remediation and Runbook reconcilers against the real control plane and the fake kubelet:
+ * each test asserts the resulting state of the cluster and of the status, not a call sequence.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
+import type { RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
+import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
+import type { Action } from '../../../src/actions/types.js';
+import { findCondition } from '../../../src/controller/remediation/conditions.js';
+import type { KubeClients } from '../../../src/kube/client.js';
+import { remediations, runbooks } from '../../../src/kube/resources.js';
+import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import {
+  createDeployment,
+  createNamespace,
+  deleteNamespace,
+  testClients,
+  testKubeConfig,
+  waitDeploymentReady,
+} from '../../support/kube.js';
+import {
+  annotate,
+  createRemediation,
+  createRunbook,
+  harness,
+  reconcileOnce,
+  reconcileRunbook,
+  reconcileUntilStable,
+  replicaSetCount,
+} from './helpers.js';
+
+const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment }}' };
+const params = [{ name: 'deployment', from: 'labels.deployment' }];
+const restart: Step = { name: 'restart', action: 'rolloutRestart', rolloutRestart: {} };
+const wait: Step = { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '45s' };
+const alertFor = (deployment: string): RemediationSpec['alert'] => ({
+  name: 'WebDown',
+  status: 'firing',
+  labels: { deployment },
+});
+
+function envOf(
+  d: Awaited<ReturnType<KubeClients['apps']['readNamespacedDeployment']>>,
+  name: string,
+): string | undefined {
+  return d.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === name)?.value;
+}
+
+describe('Remediation reconciler on a real API server', () => {
+  let ns: string;
+  let kubelet: FakeKubelet;
+  const apps = () => testClients().apps;
+  const dep = (name: string) => apps().readNamespacedDeployment({ name, namespace: ns });
+
+  async function runbook(name: string, spec: Partial<RunbookSpec>): Promise<void> {
+    await createRunbook(ns, name, { params, target, steps: [restart], ...spec });
+    const h = harness();
+    await reconcileRunbook(h, { namespace: ns, name });
+  }
+
+  beforeAll(async () => {
+    ns = await createNamespace('ctrl');
+    kubelet = startFakeKubelet(testKubeConfig(), { namespace: ns });
+    await Promise.all(
+      ['web', 'dry', 'gate', 'bound', 'crash', 'crash2', 'conflict'].map((n) =>
+        createDeployment(ns, n, { replicas: 2 }),
+      ),
+    );
+    await Promise.all(
+      ['web', 'dry', 'gate', 'bound', 'crash', 'crash2', 'conflict'].map((n) => waitDeploymentReady(ns, n)),
+    );
+  });
+  afterAll(async () => {
+    kubelet.stop();
+    await deleteNamespace(ns);
+  });
+
+  describe('restart + scale + setEnv + waitForRollout, then revert', () => {
+    const steps: Step[] = [
+      restart,
+      { name: 'scale-up', action: 'scale', scale: { replicas: 3 }, revertOnResolve: true },
+      {
+        name: 'env',
+        action: 'setEnv',
+        setEnv: { env: [{ name: 'CACHE', value: 'off' }] },
+        revertOnResolve: true,
+      },
+      wait,
+    ];
+
+    it('runs every step and records before/after', async () => {
+      await runbook('full', { steps });
+      const rb = await runbooks(testClients()).get(ns, 'full');
+      expect(findCondition(rb.status?.conditions, CONDITION_TYPES.ready)).toMatchObject({
+        status: 'True',
+        reason: REASONS.valid,
+      });
+      expect(rb.status?.stepCount).toBe(4);
+
+      const h = harness();
+      await createRemediation(ns, 'full-1', { runbookRef: { name: 'full' }, alert: alertFor('web') });
+      const rem = await reconcileUntilStable(h, { namespace: ns, name: 'full-1' });
+
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.progress).toBe('4/4');
+      expect(rem.status?.target).toBe('Deployment/web');
+      expect(rem.status?.observedGeneration).toBe(rem.metadata.generation);
+      expect(rem.status?.steps?.map((s) => s.phase)).toEqual([
+        'Succeeded',
+        'Succeeded',
+        'Succeeded',
+        'Succeeded',
+      ]);
+      expect(rem.status?.steps?.[1]?.before).toBeDefined();
+      expect(JSON.stringify(rem.status?.steps?.[1]?.before)).toContain('2');
+      expect(JSON.stringify(rem.status?.steps?.[1]?.after)).toContain('3');
+      expect(rem.status?.steps?.every((s) => s.attempt === 1 && s.startedAt && s.finishedAt)).toBe(true);
+
+      const d = await dep('web');
+      expect(d.spec?.replicas).toBe(3);
+      expect(envOf(d, 'CACHE')).toBe('off');
+      expect(d.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeDefined();
+
+      const reasons = h.events.events.map((e) => e.reason);
+      expect(reasons).toEqual(
+        expect.arrayContaining([
+          'RemediationStarted',
+          'StepStarted',
+          'StepSucceeded',
+          'RemediationSucceeded',
+        ]),
+      );
+      expect(h.events.events.some((e) => e.obj.kind === 'Deployment' && e.obj.name === 'web')).toBe(true);
+      expect(h.audit.rows.map((r) => r.event)).toEqual(
+        expect.arrayContaining(['created', 'step_started', 'step_finished', 'finished']),
+      );
+      expect(await h.metrics.registry.getSingleMetricAsString('kube_remediator_actions_total')).toMatch(
+        /action="scale",result="success"} 1/,
+      );
+    });
+
+    it('reverts the revertOnResolve steps on the annotation, in reverse order', async () => {
+      const h = harness();
+      await annotate(ns, 'full-1', { [ANNOTATIONS.revert]: 'true' });
+      const rem = await reconcileUntilStable(
+        h,
+        { namespace: ns, name: 'full-1' },
+        (r) => r.status?.phase === 'Reverted' || r.status?.phase === 'Failed',
+      );
+      expect(rem.status?.phase).toBe('Reverted');
+      expect(rem.status?.steps?.map((s) => s.phase)).toEqual([
+        'Succeeded',
+        'Reverted',
+        'Reverted',
+        'Succeeded',
+      ]);
+      const [, scaled, env] = rem.status!.steps!;
+      expect(Date.parse(env!.revertedAt!)).toBeLessThanOrEqual(Date.parse(scaled!.revertedAt!));
+      const d = await dep('web');
+      expect(d.spec?.replicas).toBe(2);
+      expect(envOf(d, 'CACHE')).toBeUndefined();
+      expect(h.audit.rows.some((r) => r.event === 'reverted')).toBe(true);
+    });
+  });
+
+  it('dry run: every resourceVersion unchanged, a diff per step, phase DryRun', async () => {
+    await runbook('dry', {
+      steps: [
+        restart,
+        { name: 'scale-up', action: 'scale', scale: { replicas: 4 } },
+        { name: 'env', action: 'setEnv', setEnv: { env: [{ name: 'X', value: '1' }] } },
+      ],
+    });
+    const before = await dep('dry');
+    const rsBefore = await replicaSetCount(ns, 'dry');
+    const h = harness();
+    await createRemediation(ns, 'dry-1', {
+      runbookRef: { name: 'dry' },
+      alert: alertFor('dry'),
+      dryRun: true,
+    });
+    const rem = await reconcileUntilStable(h, { namespace: ns, name: 'dry-1' });
+    expect(rem.status?.phase).toBe('DryRun');
+    expect(rem.status?.steps?.map((s) => s.phase)).toEqual(['DryRun', 'DryRun', 'DryRun']);
+    expect(rem.status?.steps?.every((s) => s.diff !== undefined)).toBe(true);
+    const after = await dep('dry');
+    expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
+    expect(await replicaSetCount(ns, 'dry')).toBe(rsBefore);
+  });
+
+  describe('approval', () => {
+    beforeAll(() =>
+      runbook('gated', {
+        safety: { requireApproval: true },
+        steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 3 } }],
+      }),
+    );
+
+    it('waits for approved-by, records who, then runs', async () => {
+      const h = harness();
+      await createRemediation(ns, 'gated-1', { runbookRef: { name: 'gated' }, alert: alertFor('gate') });
+      const waiting = await reconcileUntilStable(h, { namespace: ns, name: 'gated-1' });
+      expect(waiting.status?.phase).toBe('AwaitingApproval');
+      expect((await dep('gate')).spec?.replicas).toBe(2);
+      await annotate(ns, 'gated-1', { [ANNOTATIONS.approvedBy]: 'alice' });
+      const rem = await reconcileUntilStable(
+        h,
+        { namespace: ns, name: 'gated-1' },
+        (r) => r.status?.phase === 'Succeeded' || r.status?.phase === 'Failed',
+      );
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.approval?.by).toBe('alice');
+      expect(findCondition(rem.status?.conditions, CONDITION_TYPES.approved)).toMatchObject({
+        status: 'True',
+        reason: REASONS.approved,
+      });
+      expect((await dep('gate')).spec?.replicas).toBe(3);
+      expect(h.audit.rows.some((r) => r.event === 'approved')).toBe(true);
+    });
+
+    it('rejected-by ends it Skipped without touching the target', async () => {
+      const h = harness();
+      const rv = (await dep('gate')).metadata?.resourceVersion;
+      await createRemediation(ns, 'gated-2', { runbookRef: { name: 'gated' }, alert: alertFor('gate') });
+      await reconcileUntilStable(h, { namespace: ns, name: 'gated-2' });
+      await annotate(ns, 'gated-2', { [ANNOTATIONS.rejectedBy]: 'bob' });
+      const rem = await reconcileUntilStable(
+        h,
+        { namespace: ns, name: 'gated-2' },
+        (r) => r.status?.phase === 'Skipped',
+      );
+      expect(rem.status?.rejection?.by).toBe('bob');
+      expect((await dep('gate')).metadata?.resourceVersion).toBe(rv);
+    });
+  });
+
+  it('a bound refuses the change before it is sent', async () => {
+    await runbook('bounded', {
+      safety: { bounds: { maxReplicas: 5 } },
+      steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 50 } }],
+    });
+    const rv = (await dep('bound')).metadata?.resourceVersion;
+    const h = harness();
+    await createRemediation(ns, 'bounded-1', { runbookRef: { name: 'bounded' }, alert: alertFor('bound') });
+    const rem = await reconcileUntilStable(h, { namespace: ns, name: 'bounded-1' });
+    expect(rem.status?.phase).toBe('Failed');
+    const done = findCondition(rem.status?.conditions, CONDITION_TYPES.succeeded);
+    expect(done).toMatchObject({ status: 'False', reason: REASONS.boundExceeded });
+    expect(done?.message).toContain('maxReplicas');
+    expect((await dep('bound')).metadata?.resourceVersion).toBe(rv);
+  });
+
+  it('three failures on one target: the next ends Blocked; clear-block lets one through', async () => {
+    // The target does not exist, so every attempt fails for good at once.
+    await runbook('loop', { steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 1 } }] });
+    const h = harness();
+    for (const i of [1, 2, 3]) {
+      await createRemediation(ns, `loop-${i}`, { runbookRef: { name: 'loop' }, alert: alertFor('ghost') });
+      const r = await reconcileUntilStable(h, { namespace: ns, name: `loop-${i}` });
+      expect(r.status?.phase).toBe('Failed');
+    }
+    await createRemediation(ns, 'loop-4', { runbookRef: { name: 'loop' }, alert: alertFor('ghost') });
+    const blocked = await reconcileUntilStable(h, { namespace: ns, name: 'loop-4' });
+    expect(blocked.status?.phase).toBe('Blocked');
+    expect(findCondition(blocked.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.loopProtection,
+    });
+    expect(blocked.status?.steps?.every((s) => s.phase === 'Pending' && !s.startedAt)).toBe(true);
+
+    await runbooks(testClients()).patch(ns, 'loop', {
+      metadata: { annotations: { [ANNOTATIONS.clearBlock]: `Deployment/${ns}/ghost` } },
+    });
+    await reconcileRunbook(h, { namespace: ns, name: 'loop' });
+    const stamped = (await runbooks(testClients()).get(ns, 'loop')).metadata.annotations?.[
+      ANNOTATIONS.clearBlock
+    ];
+    expect(stamped).toMatch(new RegExp(`^Deployment/${ns}/ghost@\\d{4}-`));
+    await createRemediation(ns, 'loop-5', { runbookRef: { name: 'loop' }, alert: alertFor('ghost') });
+    expect((await reconcileUntilStable(h, { namespace: ns, name: 'loop-5' })).status?.phase).toBe('Failed');
+  });
+
+  it('a status conflict (409) is retried by re-reading', async () => {
+    await runbook('conflict', { steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 3 } }] });
+    await createRemediation(ns, 'conflict-1', {
+      runbookRef: { name: 'conflict' },
+      alert: alertFor('conflict'),
+    });
+    const real = testClients();
+    let conflicts = 0;
+    let armed = 0;
+    // Before each of the first writes, someone else changes the Remediation: a real 409.
+    const custom = new Proxy(real.custom, {
+      get(t, prop, recv) {
+        const v = Reflect.get(t, prop, recv) as unknown;
+        if (prop !== 'patchNamespacedCustomObjectStatus' || typeof v !== 'function')
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        return async (...args: unknown[]) => {
+          if (armed < 2) {
+            armed++;
+            await remediations(real).patch(ns, 'conflict-1', {
+              metadata: { annotations: { touched: String(armed) } },
+            });
+          }
+          try {
+            return await (v as (...a: unknown[]) => Promise<unknown>).apply(t, args);
+          } catch (err) {
+            if ((err as { code?: number }).code === 409) conflicts++;
+            throw err;
+          }
+        };
+      },
+    });
+    const h = harness({ clients: { ...real, custom } });
+    const rem = await reconcileUntilStable(h, { namespace: ns, name: 'conflict-1' });
+    expect(conflicts).toBeGreaterThanOrEqual(2);
+    expect(rem.status?.phase).toBe('Succeeded');
+    expect((await dep('conflict')).spec?.replicas).toBe(3);
+  });
+
+  describe('crash between passes', () => {
+    it('after the checkpoint: a fresh reconciler restarts exactly once', async () => {
+      await runbook('crash', { steps: [restart, wait] });
+      const rs0 = await replicaSetCount(ns, 'crash');
+      await createRemediation(ns, 'crash-1', { runbookRef: { name: 'crash' }, alert: alertFor('crash') });
+      const first = harness();
+      await reconcileOnce(first, { namespace: ns, name: 'crash-1' }); // start + plan + checkpoint
+      const cp = await remediations(testClients()).get(ns, 'crash-1');
+      expect(cp.status?.steps?.[0]).toMatchObject({ phase: 'Running', attempt: 1 });
+      expect(await replicaSetCount(ns, 'crash')).toBe(rs0);
+      // the process dies here; a new one (new reconciler, new caches) takes over
+      const second = harness();
+      const rem = await reconcileUntilStable(second, { namespace: ns, name: 'crash-1' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(await replicaSetCount(ns, 'crash')).toBe(rs0 + 1);
+    });
+
+    it('after apply, before the record: the restart is recognised, not repeated', async () => {
+      await runbook('crash2', { steps: [restart, wait] });
+      const rs0 = await replicaSetCount(ns, 'crash2');
+      await createRemediation(ns, 'crash2-1', { runbookRef: { name: 'crash2' }, alert: alertFor('crash2') });
+      // An action that dies right after its side effect, before the outcome is recorded.
+      const dying: Action = {
+        ...ACTIONS_REGISTRY.rolloutRestart,
+        apply: async (ctx, rec) => {
+          await ACTIONS_REGISTRY.rolloutRestart.apply(ctx, rec);
+          throw new Error('process killed');
+        },
+      };
+      const first = harness({ actions: { ...ACTIONS_REGISTRY, rolloutRestart: dying } });
+      await reconcileOnce(first, { namespace: ns, name: 'crash2-1' }); // checkpoint
+      await expect(reconcileOnce(first, { namespace: ns, name: 'crash2-1' })).rejects.toThrow(
+        'process killed',
+      );
+      const second = harness();
+      const rem = await reconcileUntilStable(second, { namespace: ns, name: 'crash2-1' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.steps?.[0]?.attempt).toBe(1);
+      expect(await replicaSetCount(ns, 'crash2')).toBe(rs0 + 1);
+    });
+  });
+});
