@@ -35,8 +35,14 @@ export function buildProbeServer(deps: ProbeDeps): FastifyInstance {
     if (result.ok) return reply.code(200).type('text/plain; charset=utf-8').send('ok');
     return reply.code(503).send({ status: 'failed', reason: result.reason ?? 'unknown' });
   };
-  app.get(PROBE_PATHS.healthz, probe(() => deps.health()));
-  app.get(PROBE_PATHS.readyz, probe(() => deps.readiness()));
+  app.get(
+    PROBE_PATHS.healthz,
+    probe(() => deps.health()),
+  );
+  app.get(
+    PROBE_PATHS.readyz,
+    probe(() => deps.readiness()),
+  );
 
   app.get(PROBE_PATHS.metrics, async (_req, reply) => {
     try {
@@ -51,7 +57,10 @@ export function buildProbeServer(deps: ProbeDeps): FastifyInstance {
 }
 
 /** Binds the server; returns its base URL (port 0 picks a free port). */
-export async function listenProbeServer(app: FastifyInstance, opts: { host: string; port: number }): Promise<string> {
+export async function listenProbeServer(
+  app: FastifyInstance,
+  opts: { host: string; port: number },
+): Promise<string> {
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;

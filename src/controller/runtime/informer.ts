@@ -32,7 +32,10 @@ export const RESTART_BACKOFF_MAX_MS = 30_000;
 export type ListFn<T extends k8s.KubernetesObject> = () => Promise<k8s.KubernetesListObject<T>>;
 /** What we use of client-node's informer; tests pass their own. */
 export type ClientInformer<T extends k8s.KubernetesObject> = k8s.Informer<T> & k8s.ObjectCache<T>;
-export type InformerFactory = <T extends k8s.KubernetesObject>(path: string, list: ListFn<T>) => ClientInformer<T>;
+export type InformerFactory = <T extends k8s.KubernetesObject>(
+  path: string,
+  list: ListFn<T>,
+) => ClientInformer<T>;
 
 export interface EventHandlers<T> {
   add?(obj: T): void;
@@ -183,7 +186,10 @@ export class ResourceInformer<T extends CachedObject> implements Cache<T> {
         reject(new RemediatorError(ERROR_CODES.kubeUnavailable, message));
       };
       const timer = setTimeout(
-        () => fail(`the ${this.plural} cache did not sync within ${timeoutMs} ms: check the API server and RBAC (list/watch ${this.plural})`),
+        () =>
+          fail(
+            `the ${this.plural} cache did not sync within ${timeoutMs} ms: check the API server and RBAC (list/watch ${this.plural})`,
+          ),
         timeoutMs,
       );
       const onAbort = (): void => {
@@ -242,7 +248,9 @@ export class ResourceInformer<T extends CachedObject> implements Cache<T> {
     const delayMs = Math.round(exp * (0.8 + Math.random() * 0.4));
     this.logger.warn('informer failed, restarting', {
       error: errorMessage(err),
-      statusCode: (err as { statusCode?: unknown; code?: unknown } | null)?.statusCode ?? (err as { code?: unknown } | null)?.code,
+      statusCode:
+        (err as { statusCode?: unknown; code?: unknown } | null)?.statusCode ??
+        (err as { code?: unknown } | null)?.code,
       failures: this.consecutiveFailures,
       delayMs,
     });

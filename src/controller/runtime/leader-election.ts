@@ -35,8 +35,14 @@ const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceac
 
 /** What the elector uses of CoordinationV1Api, which satisfies it. */
 export interface LeaseApi {
-  readNamespacedLease(p: { name: string; namespace: string }, o?: k8s.ConfigurationOptions): Promise<k8s.V1Lease>;
-  createNamespacedLease(p: { namespace: string; body: k8s.V1Lease }, o?: k8s.ConfigurationOptions): Promise<k8s.V1Lease>;
+  readNamespacedLease(
+    p: { name: string; namespace: string },
+    o?: k8s.ConfigurationOptions,
+  ): Promise<k8s.V1Lease>;
+  createNamespacedLease(
+    p: { namespace: string; body: k8s.V1Lease },
+    o?: k8s.ConfigurationOptions,
+  ): Promise<k8s.V1Lease>;
   replaceNamespacedLease(
     p: { name: string; namespace: string; body: k8s.V1Lease },
     o?: k8s.ConfigurationOptions,
@@ -84,7 +90,11 @@ export function withSignal(signal: AbortSignal): k8s.ConfigurationOptions {
 }
 
 /** The Lease namespace: configured, else POD_NAMESPACE, the pod's service account, the kubeconfig context, `default`. */
-export function leaseNamespace(cfg: Pick<Config, 'leaderElection'>, kc?: k8s.KubeConfig, env: NodeJS.ProcessEnv = process.env): string {
+export function leaseNamespace(
+  cfg: Pick<Config, 'leaderElection'>,
+  kc?: k8s.KubeConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (cfg.leaderElection.namespace) return cfg.leaderElection.namespace;
   if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
   try {
@@ -119,7 +129,10 @@ export function leaderTimings(cfg: Pick<Config, 'leaderElection'>): {
     );
   }
   if (leaseDurationMs < 1000) {
-    throw new RemediatorError(ERROR_CODES.config, 'leaderElection.leaseDuration must be at least 1s (the Lease counts whole seconds)');
+    throw new RemediatorError(
+      ERROR_CODES.config,
+      'leaderElection.leaseDuration must be at least 1s (the Lease counts whole seconds)',
+    );
   }
   return { leaseDurationMs, renewDeadlineMs, retryPeriodMs };
 }
@@ -198,7 +211,10 @@ export class LeaderElector {
     const signal = AbortSignal.timeout(RELEASE_TIMEOUT_MS);
     try {
       // Read afresh: a renewal aborted by stop() may still have landed and moved the version.
-      const lease = await this.o.leases.readNamespacedLease({ name: this.name, namespace: this.namespace }, withSignal(signal));
+      const lease = await this.o.leases.readNamespacedLease(
+        { name: this.name, namespace: this.namespace },
+        withSignal(signal),
+      );
       if (lease.spec?.holderIdentity !== this.identity) return true;
       const at = new k8s.V1MicroTime(this.clock.now().getTime());
       await this.o.leases.replaceNamespacedLease(
@@ -221,7 +237,10 @@ export class LeaderElector {
       this.log.info('leader lease released');
       return true;
     } catch (err) {
-      this.log.warn('leader lease release failed; it expires by itself', { error: apiErrorMessage(err), statusCode: statusCode(err) });
+      this.log.warn('leader lease release failed; it expires by itself', {
+        error: apiErrorMessage(err),
+        statusCode: statusCode(err),
+      });
       return false;
     } finally {
       this.stepDown('released');
@@ -247,19 +266,31 @@ export class LeaderElector {
       lease = await this.o.leases.readNamespacedLease({ name: this.name, namespace: this.namespace }, opts);
     } catch (err) {
       if (!isNotFound(err)) {
-        this.log.warn('leader lease read failed', { error: apiErrorMessage(err), statusCode: statusCode(err) });
+        this.log.warn('leader lease read failed', {
+          error: apiErrorMessage(err),
+          statusCode: statusCode(err),
+        });
         return false;
       }
       try {
         const created = await this.o.leases.createNamespacedLease(
-          { namespace: this.namespace, body: { metadata: { name: this.name, namespace: this.namespace }, spec: { ...desired, leaseTransitions: 0 } } },
+          {
+            namespace: this.namespace,
+            body: {
+              metadata: { name: this.name, namespace: this.namespace },
+              spec: { ...desired, leaseTransitions: 0 },
+            },
+          },
           opts,
         );
         this.observe(created.spec ?? desired);
         return true;
       } catch (createErr) {
         // 409 AlreadyExists: another candidate created it first; the next try reads it.
-        this.log.debug('leader lease create failed', { error: apiErrorMessage(createErr), statusCode: statusCode(createErr) });
+        this.log.debug('leader lease create failed', {
+          error: apiErrorMessage(createErr),
+          statusCode: statusCode(createErr),
+        });
         return false;
       }
     }
@@ -298,7 +329,10 @@ export class LeaderElector {
         if (this.leading) this.lost = true;
         this.log.debug('leader lease update conflicted');
       } else {
-        this.log.warn('leader lease update failed', { error: apiErrorMessage(err), statusCode: statusCode(err) });
+        this.log.warn('leader lease update failed', {
+          error: apiErrorMessage(err),
+          statusCode: statusCode(err),
+        });
       }
       return false;
     }
@@ -337,7 +371,9 @@ export class LeaderElector {
       }
       const stillLeft = renewedAt + this.o.renewDeadlineMs - this.now();
       if (stillLeft <= 0) {
-        this.log.error('leader lease not renewed within the renew deadline; stepping down', { renewDeadlineMs: this.o.renewDeadlineMs });
+        this.log.error('leader lease not renewed within the renew deadline; stepping down', {
+          renewDeadlineMs: this.o.renewDeadlineMs,
+        });
         this.stepDown('renew deadline');
         return;
       }

@@ -102,7 +102,10 @@ interface Controller {
 export class Manager {
   private readonly o: ManagerOptions;
   private readonly log: Logger;
-  private readonly informers: { remediation: ResourceInformer<Remediation>; runbook: ResourceInformer<Runbook> };
+  private readonly informers: {
+    remediation: ResourceInformer<Remediation>;
+    runbook: ResourceInformer<Runbook>;
+  };
   private readonly controllers: Controller[] = [];
   private readonly elector: LeaderElector | undefined;
   private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
@@ -167,7 +170,8 @@ export class Manager {
   /** Registers a controller. Must be called before start(), so its handlers see the initial list. */
   addController(c: ControllerOptions): void {
     if (this.started) throw new Error(`addController(${c.name}) after start(): register controllers first`);
-    if (this.controllers.some((x) => x.opts.name === c.name)) throw new Error(`controller ${c.name} registered twice`);
+    if (this.controllers.some((x) => x.opts.name === c.name))
+      throw new Error(`controller ${c.name} registered twice`);
     const queue = new WorkQueue({
       name: c.name,
       baseDelayMs: this.o.baseBackoffMs,
@@ -188,7 +192,11 @@ export class Manager {
           const reqs = (w.map as (o: Remediation | Runbook) => Request[])(obj);
           for (const r of reqs) queue.add(keyOf(r));
         } catch (err) {
-          this.log.error('watch map failed', { controller: c.name, object: w.object, error: errorMessage(err) });
+          this.log.error('watch map failed', {
+            controller: c.name,
+            object: w.object,
+            error: errorMessage(err),
+          });
         }
       };
       this.handle(w.object, { add: enqueueMapped, update: enqueueMapped, delete: enqueueMapped });
@@ -222,17 +230,19 @@ export class Manager {
       }
       for (const inf of Object.values(this.informers)) inf.start();
       const timeout = this.o.cacheSyncTimeoutMs ?? CACHE_SYNC_TIMEOUT_MS;
-      await Promise.all(Object.values(this.informers).map((inf) => inf.waitForSync(timeout, this.passAbort.signal)));
+      await Promise.all(
+        Object.values(this.informers).map((inf) => inf.waitForSync(timeout, this.passAbort.signal)),
+      );
       this.synced = true;
       this.log.info('caches synced', {
         remediations: this.informers.remediation.list().length,
         runbooks: this.informers.runbook.list().length,
       });
     } catch (err) {
-      if (!this.stopping) {
-        this.log.error('manager start failed', { error: errorMessage(err) });
-        await this.stop('startFailed');
-      }
+      // A signal during startup aborts the sync wait: that is a stop, not a failure.
+      if (this.stopping) return;
+      this.log.error('manager start failed', { error: errorMessage(err) });
+      await this.stop('startFailed');
       throw err;
     }
     if (this.stopping) return;
@@ -256,7 +266,8 @@ export class Manager {
 
   health(): ProbeCheck {
     const wedged = Object.values(this.informers).filter((i) => !i.healthy());
-    if (wedged.length > 0) return { ok: false, reason: `informer wedged: ${wedged.map((i) => i.plural).join(', ')}` };
+    if (wedged.length > 0)
+      return { ok: false, reason: `informer wedged: ${wedged.map((i) => i.plural).join(', ')}` };
     return { ok: true };
   }
 
@@ -296,7 +307,10 @@ export class Manager {
     const bound = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), boundMs)));
     const drained = await Promise.race([drain, bound]);
     clearTimeout(timer);
-    if (!drained) this.log.warn('reconciles still running after the shutdown bound; the Lease is left to expire', { boundMs });
+    if (!drained)
+      this.log.warn('reconciles still running after the shutdown bound; the Lease is left to expire', {
+        boundMs,
+      });
 
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     if (this.elector) {
@@ -310,7 +324,11 @@ export class Manager {
         this.log.warn('probe server close failed', { error: errorMessage(err) });
       }
     }
-    const exit: ManagerExit = { reason, exitCode: reason === 'leadershipLost' || reason === 'startFailed' ? 1 : 0, drained };
+    const exit: ManagerExit = {
+      reason,
+      exitCode: reason === 'leadershipLost' || reason === 'startFailed' ? 1 : 0,
+      drained,
+    };
     this.log.info('manager stopped', { ...exit });
     this.resolveExit(exit);
     return exit;

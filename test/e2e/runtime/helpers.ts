@@ -70,7 +70,9 @@ export function kubeConfigVia(proxy: CuttableProxy): k8s.KubeConfig {
   server.port = String(proxy.port);
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
-    clusters: base.clusters.map((c) => (c.name === cluster.name ? { ...c, server: server.toString().replace(/\/$/, '') } : c)),
+    clusters: base.clusters.map((c) =>
+      c.name === cluster.name ? { ...c, server: server.toString().replace(/\/$/, '') } : c,
+    ),
     users: base.users,
     contexts: base.contexts,
     currentContext: base.getCurrentContext(),
@@ -95,7 +97,8 @@ export function recordingLogger(): { logger: Logger; records: LogRecord[] } {
   const records: LogRecord[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) records.push(JSON.parse(line) as LogRecord);
+      for (const line of chunk.toString().split('\n').filter(Boolean))
+        records.push(JSON.parse(line) as LogRecord);
       cb();
     },
   });

@@ -10,7 +10,14 @@ import { remediations } from '../../../src/kube/resources.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';
-import { aRemediation, eventually, proxiedClients, recordingLogger, type CuttableProxy, type LogRecord } from './helpers.js';
+import {
+  aRemediation,
+  eventually,
+  proxiedClients,
+  recordingLogger,
+  type CuttableProxy,
+  type LogRecord,
+} from './helpers.js';
 
 function anInformer(clients: KubeClients, namespace: string, logger: Logger) {
   const informer = new ResourceInformer<Remediation>({
@@ -63,7 +70,9 @@ describe('ResourceInformer on a real API server', () => {
     await rems().create(ns, aRemediation('after'));
     await eventually(() => informer!.get(ns, 'after'), { what: 'add seen' });
     await rems().patch(ns, 'after', { metadata: { labels: { touched: 'yes' } } });
-    await eventually(() => informer!.get(ns, 'after')?.metadata.labels?.touched === 'yes', { what: 'update seen' });
+    await eventually(() => informer!.get(ns, 'after')?.metadata.labels?.touched === 'yes', {
+      what: 'update seen',
+    });
     await rems().delete(ns, 'before');
     await eventually(() => informer!.get(ns, 'before') === undefined, { what: 'delete seen' });
 
@@ -84,14 +93,20 @@ describe('ResourceInformer on a real API server', () => {
     // The network dies: the watch breaks and every reconnect is refused.
     proxy.cut();
     await rems().create(ns, aRemediation('during-outage'));
-    await eventually(() => records.filter((r: LogRecord) => r.message === 'informer failed, restarting').length >= 2, {
-      what: 'failed restarts while cut off',
-      timeoutMs: 20_000,
-    });
+    await eventually(
+      () => records.filter((r: LogRecord) => r.message === 'informer failed, restarting').length >= 2,
+      {
+        what: 'failed restarts while cut off',
+        timeoutMs: 20_000,
+      },
+    );
     expect(informer.get(ns, 'during-outage')).toBeUndefined();
 
     proxy.restore();
-    await eventually(() => informer!.get(ns, 'during-outage'), { what: 'the object created during the outage', timeoutMs: 20_000 });
+    await eventually(() => informer!.get(ns, 'during-outage'), {
+      what: 'the object created during the outage',
+      timeoutMs: 20_000,
+    });
     // And the watch works again afterwards, not only the relist.
     await rems().create(ns, aRemediation('after-outage'));
     await eventually(() => informer!.get(ns, 'after-outage'), { what: 'an object created after recovery' });

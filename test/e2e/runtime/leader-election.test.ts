@@ -23,7 +23,11 @@ describe('LeaderElector on a real API server', () => {
   const live: LeaderElector[] = [];
   const proxies: CuttableProxy[] = [];
 
-  function candidate(identity: string, leaseName: string, opts: { clients?: KubeClients; timings?: typeof FAST } = {}): Candidate {
+  function candidate(
+    identity: string,
+    leaseName: string,
+    opts: { clients?: KubeClients; timings?: typeof FAST } = {},
+  ): Candidate {
     const log: string[] = [];
     const metrics = createMetrics({ defaultMetrics: false });
     const elector = new LeaderElector({
@@ -48,7 +52,9 @@ describe('LeaderElector on a real API server', () => {
   const leaderOf = (cs: Candidate[]) => cs.find((c) => c.elector.isLeader());
 
   async function gauge(c: Candidate, name: string): Promise<number | undefined> {
-    const m = (await c.metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'leader_election_master_status');
+    const m = (await c.metrics.registry.getMetricsAsJSON()).find(
+      (x) => x.name === 'leader_election_master_status',
+    );
     return m?.values.find((v) => v.labels.name === name)?.value;
   }
 
@@ -147,7 +153,11 @@ describe('LeaderElector on a real API server', () => {
 
     proxy.cut();
     const cutAt = Date.now();
-    await eventually(() => !a.elector.isLeader(), { what: 'a steps down', timeoutMs: 10_000, intervalMs: 50 });
+    await eventually(() => !a.elector.isLeader(), {
+      what: 'a steps down',
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     const stepDownMs = Date.now() - cutAt;
     // It must stop acting before anyone else may start: within the lease duration.
     expect(stepDownMs).toBeLessThan(FAST.leaseDurationMs);
@@ -158,7 +168,9 @@ describe('LeaderElector on a real API server', () => {
 
   it('steps down at once when another holder has taken the Lease', async () => {
     const name = newLeaseName();
-    const a = candidate('a', name, { timings: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 } });
+    const a = candidate('a', name, {
+      timings: { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 },
+    });
     a.elector.start();
     await eventually(() => a.elector.isLeader(), { what: 'a leads' });
     // Someone (a misconfigured twin, a person) writes another holder into the Lease.

@@ -6,7 +6,11 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../../src/config/config.js';
-import { installSignalHandlers, Manager, type ManagerOptions } from '../../../src/controller/runtime/manager.js';
+import {
+  installSignalHandlers,
+  Manager,
+  type ManagerOptions,
+} from '../../../src/controller/runtime/manager.js';
 import type { ReconcileContext, Request, Result } from '../../../src/controller/runtime/types.js';
 import { remediations } from '../../../src/kube/resources.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
@@ -23,7 +27,12 @@ describe('Manager on a real API server', () => {
 
   function aManager(
     identity: string,
-    opts: { leaseName: string; reconcile: ReconcileFn; extra?: Partial<ManagerOptions>; overrides?: Record<string, unknown> },
+    opts: {
+      leaseName: string;
+      reconcile: ReconcileFn;
+      extra?: Partial<ManagerOptions>;
+      overrides?: Record<string, unknown>;
+    },
   ) {
     const config = loadConfig({
       env: {},
@@ -44,8 +53,19 @@ describe('Manager on a real API server', () => {
     });
     const metrics = createMetrics({ defaultMetrics: false });
     const { logger, records } = recordingLogger();
-    const manager = new Manager({ config, clients: testClients(), metrics, logger, baseBackoffMs: 100, ...opts.extra });
-    manager.addController({ name: 'remediation', forObject: 'remediation', reconciler: { reconcile: opts.reconcile } });
+    const manager = new Manager({
+      config,
+      clients: testClients(),
+      metrics,
+      logger,
+      baseBackoffMs: 100,
+      ...opts.extra,
+    });
+    manager.addController({
+      name: 'remediation',
+      forObject: 'remediation',
+      reconciler: { reconcile: opts.reconcile },
+    });
     managers.push(manager);
     return { manager, metrics, records };
   }
@@ -80,13 +100,19 @@ describe('Manager on a real API server', () => {
     expect(manager.caches().remediations.get(ns, 'existing')?.metadata.name).toBe('existing');
 
     for (const n of ['one', 'two', 'three']) await rems().create(ns, aRemediation(n));
-    await eventually(() => ['existing', 'one', 'two', 'three'].every((n) => seen.has(`${ns}/${n}`)), { what: 'all keys reconciled' });
+    await eventually(() => ['existing', 'one', 'two', 'three'].every((n) => seen.has(`${ns}/${n}`)), {
+      what: 'all keys reconciled',
+    });
     expect(manager.isLeader()).toBe(true);
 
     const text = await (await fetch(`${manager.probeUrl()}/metrics`)).text();
-    expect(text).toMatch(/controller_runtime_reconcile_total\{controller="remediation",result="success"\} [1-9]/);
+    expect(text).toMatch(
+      /controller_runtime_reconcile_total\{controller="remediation",result="success"\} [1-9]/,
+    );
     expect(text).toContain(`leader_election_master_status{name="mgr-${leaseSeq}"} 1`);
-    const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'controller_runtime_reconcile_time_seconds');
+    const m = (await metrics.registry.getMetricsAsJSON()).find(
+      (x) => x.name === 'controller_runtime_reconcile_time_seconds',
+    );
     expect(m).toBeDefined();
     // Logs: a constant message with the key's fields.
     const done = records.find((r) => r.message === 'reconcile done' && r.name === 'one');
@@ -110,7 +136,9 @@ describe('Manager on a real API server', () => {
     await manager.start();
     await rems().create(ns, aRemediation('flaky'));
     await rems().create(ns, aRemediation('later'));
-    await eventually(() => (attempts.get('flaky')?.length ?? 0) >= 5, { what: 'flaky succeeds on its fifth try' });
+    await eventually(() => (attempts.get('flaky')?.length ?? 0) >= 5, {
+      what: 'flaky succeeds on its fifth try',
+    });
     await eventually(() => (attempts.get('later')?.length ?? 0) >= 2, { what: 'later comes back' });
 
     const t = attempts.get('flaky')!;
@@ -120,11 +148,17 @@ describe('Manager on a real API server', () => {
     const later = attempts.get('later')!;
     expect(later[1]! - later[0]!).toBeGreaterThanOrEqual(498);
 
-    const errors = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'controller_runtime_reconcile_errors_total');
+    const errors = (await metrics.registry.getMetricsAsJSON()).find(
+      (x) => x.name === 'controller_runtime_reconcile_errors_total',
+    );
     expect(errors?.values.find((v) => v.labels.controller === 'remediation')?.value).toBe(4);
     const failed = records.filter((r) => r.message === 'reconcile failed' && r.name === 'flaky');
     expect(failed.map((r) => r.retryInMs)).toEqual([100, 200, 400, 800]);
-    expect(failed[0]).toMatchObject({ error: 'API server said no', controller: 'remediation', namespace: ns });
+    expect(failed[0]).toMatchObject({
+      error: 'API server said no',
+      controller: 'remediation',
+      namespace: ns,
+    });
   });
 
   it('runs workers only on the leader; a graceful stop aborts the pass, waits for it, and hands over at once', async () => {
@@ -137,7 +171,9 @@ describe('Manager on a real API server', () => {
         byWhom.push(`${who} ${req.name}`);
         if (req.name === 'slow' && who === 'a') {
           // Holds until the shutdown aborts the pass, then "checkpoints" briefly.
-          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+          await new Promise<void>((resolve) =>
+            ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+          );
           inFlightAborted = true;
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -162,7 +198,10 @@ describe('Manager on a real API server', () => {
 
     const signals = new EventEmitter();
     const exits: number[] = [];
-    installSignalHandlers(a.manager, { target: signals as unknown as NodeJS.Process, exit: (c) => exits.push(c) });
+    installSignalHandlers(a.manager, {
+      target: signals as unknown as NodeJS.Process,
+      exit: (c) => exits.push(c),
+    });
     signals.emit('SIGTERM', 'SIGTERM');
     // Readiness drops first, while the pass is still finishing.
     expect(a.manager.readiness()).toEqual({ ok: false, reason: 'shutting down' });

@@ -4,46 +4,22 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { ResourceInformer, resourcePath, WATCH_TIMEOUT_SECONDS, type ListFn } from '../../../src/controller/runtime/informer.js';
+import {
+  ResourceInformer,
+  resourcePath,
+  WATCH_TIMEOUT_SECONDS,
+  type ListFn,
+} from '../../../src/controller/runtime/informer.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeTimers } from './fake-timers.js';
+import { ScriptedWatch } from './scripted-watch.js';
 
 interface Obj extends k8s.KubernetesObject {
   metadata: { name: string; namespace: string; resourceVersion: string };
 }
-const anObj = (name: string, rv: string, namespace = 'ns'): Obj => ({ metadata: { name, namespace, resourceVersion: rv } });
-
-type WatchCb = (type: string, obj: unknown) => void;
-type DoneCb = (err: unknown) => void;
-
-/** Stands in for client-node's Watch: each watch() call is recorded and driven by the test. */
-class ScriptedWatch {
-  calls: { path: string; query: Record<string, unknown>; cb: WatchCb; done: DoneCb; controller: AbortController }[] = [];
-  failNext: Error | undefined;
-
-  watch(path: string, query: Record<string, unknown>, cb: WatchCb, done: DoneCb): Promise<AbortController> {
-    const controller = new AbortController();
-    if (this.failNext) {
-      const err = this.failNext;
-      this.failNext = undefined;
-      done(err);
-      return Promise.resolve(controller);
-    }
-    const call = { path, query, cb, done, controller };
-    this.calls.push(call);
-    // As node-fetch does: aborting ends the stream with an AbortError.
-    controller.signal.addEventListener('abort', () => {
-      const e = new Error('The user aborted a request.');
-      e.name = 'AbortError';
-      setImmediate(() => done(e));
-    });
-    return Promise.resolve(controller);
-  }
-
-  last() {
-    return this.calls[this.calls.length - 1]!;
-  }
-}
+const anObj = (name: string, rv: string, namespace = 'ns'): Obj => ({
+  metadata: { name, namespace, resourceVersion: rv },
+});
 
 function anInformer(list: ListFn<Obj>) {
   const watch = new ScriptedWatch();
@@ -79,13 +55,17 @@ describe('resourcePath', () => {
     expect(resourcePath('remediations', 'team-a')).toBe(
       `/apis/kube-remediator.io/v1alpha1/namespaces/team-a/remediations?timeoutSeconds=${WATCH_TIMEOUT_SECONDS}`,
     );
-    expect(resourcePath('runbooks', '')).toBe(`/apis/kube-remediator.io/v1alpha1/runbooks?timeoutSeconds=${WATCH_TIMEOUT_SECONDS}`);
+    expect(resourcePath('runbooks', '')).toBe(
+      `/apis/kube-remediator.io/v1alpha1/runbooks?timeoutSeconds=${WATCH_TIMEOUT_SECONDS}`,
+    );
   });
 });
 
 describe('ResourceInformer', () => {
   it('lists, reports synced, serves the cache by (namespace, name) and passes watch events to handlers', async () => {
-    const { informer, watch, events } = anInformer(() => Promise.resolve({ items: [anObj('a', '1')], metadata: { resourceVersion: '1' } }));
+    const { informer, watch, events } = anInformer(() =>
+      Promise.resolve({ items: [anObj('a', '1')], metadata: { resourceVersion: '1' } }),
+    );
     expect(informer.hasSynced()).toBe(false);
     informer.start();
     await informer.waitForSync(1000);
@@ -146,7 +126,9 @@ describe('ResourceInformer', () => {
 
   it('relists on 410 Gone without our restart, and a relist reports deletions it missed', async () => {
     let items = [anObj('a', '1'), anObj('b', '1')];
-    const { informer, watch, timers, events } = anInformer(() => Promise.resolve({ items, metadata: { resourceVersion: '5' } }));
+    const { informer, watch, timers, events } = anInformer(() =>
+      Promise.resolve({ items, metadata: { resourceVersion: '5' } }),
+    );
     informer.start();
     await informer.waitForSync(1000);
     items = [anObj('a', '6')];
@@ -159,7 +141,9 @@ describe('ResourceInformer', () => {
   });
 
   it('treats the abort of its own stop() as no error', async () => {
-    const { informer, watch, timers } = anInformer(() => Promise.resolve({ items: [], metadata: { resourceVersion: '1' } }));
+    const { informer, watch, timers } = anInformer(() =>
+      Promise.resolve({ items: [], metadata: { resourceVersion: '1' } }),
+    );
     informer.start();
     await informer.waitForSync(1000);
     await informer.stop();

@@ -57,7 +57,9 @@ describe('probe server', () => {
     const res = await app.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe(s.metrics.registry.contentType);
-    expect(res.body).toContain('controller_runtime_reconcile_total{controller="remediation",result="success"} 1');
+    expect(res.body).toContain(
+      'controller_runtime_reconcile_total{controller="remediation",result="success"} 1',
+    );
     expect(res.body).toContain('leader_election_master_status{name="kube-remediator"} 0');
   });
 

@@ -15,7 +15,10 @@ async function peek(queue: WorkQueue): Promise<string | undefined> {
   return Promise.race([queue.get(), new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
 }
 
-async function metricValue(metrics: ReturnType<typeof createMetrics>, name: string): Promise<number | undefined> {
+async function metricValue(
+  metrics: ReturnType<typeof createMetrics>,
+  name: string,
+): Promise<number | undefined> {
   const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
   return m?.values.find((v) => v.labels.name === 'remediation')?.value;
 }
