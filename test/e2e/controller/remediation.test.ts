@@ -281,6 +281,24 @@ describe('Remediation reconciler on a real API server', () => {
     expect((await reconcileUntilStable(h, { namespace: ns, name: 'loop-5' })).status?.phase).toBe('Failed');
   });
 
+  it('a step stuck past its timeout fails with the stuck reason', async () => {
+    kubelet.setFault(ns, 'stuck-', 'neverReady');
+    await createDeployment(ns, 'stuck', { replicas: 1 });
+    await runbook('stuck', {
+      steps: [{ name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '3s' }],
+    });
+    const h = harness();
+    await createRemediation(ns, 'stuck-1', { runbookRef: { name: 'stuck' }, alert: alertFor('stuck') });
+    const rem = await reconcileUntilStable(h, { namespace: ns, name: 'stuck-1' });
+    expect(rem.status?.phase).toBe('Failed');
+    const msg = rem.status?.steps?.[0]?.message ?? '';
+    // the last progress message says where it was stuck (pods not ready)
+    expect(msg).toMatch(/timed out after 3s: .+/);
+    expect(findCondition(rem.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain(
+      'timed out after 3s',
+    );
+  });
+
   it('a status conflict (409) is retried by re-reading', async () => {
     await runbook('conflict', { steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 3 } }] });
     await createRemediation(ns, 'conflict-1', {
