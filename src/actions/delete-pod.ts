@@ -89,14 +89,16 @@ async function plan(ctx: ActionContext): Promise<Plan> {
   return choosePods(pods, params, namespace);
 }
 
-/** Deletes one pod; true when it is gone or was already replaced. */
+/** Deletes one pod; a 404 or a failed uid precondition means it is already gone or replaced. */
 async function deleteOne(ctx: ActionContext, namespace: string, pod: PodPick): Promise<Failed | undefined> {
   try {
+    // With a body the API server reads DeleteOptions from it and ignores the query string,
+    // so dryRun must ride in the body too, or a dry run would really delete.
     await ctx.clients.core.deleteNamespacedPod({
       name: pod.name,
       namespace,
       dryRun: ctx.dryRun ? 'All' : undefined,
-      body: pod.uid ? { preconditions: { uid: pod.uid } } : undefined,
+      body: { ...(pod.uid ? { preconditions: { uid: pod.uid } } : {}), ...(ctx.dryRun ? { dryRun: ['All'] } : {}) },
     });
     return undefined;
   } catch (err) {
