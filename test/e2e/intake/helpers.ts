@@ -68,12 +68,13 @@ export function startIntake(
     store?: LimitStore;
     config?: Config['webhook'];
     log?: Logger;
+    metrics?: Metrics;
     alertConcurrency?: number;
   } = {},
 ): TestIntake {
   const clients = o.clients ?? testClients();
   const log = o.log ?? silentLogger();
-  const metrics = createMetrics({ defaultMetrics: false });
+  const metrics = o.metrics ?? createMetrics({ defaultMetrics: false });
   const events = new KubeEventRecorder(clients.core, log);
   const store = o.store ?? new MemoryLimitStore();
   const server = buildWebhookServer({

@@ -166,9 +166,9 @@ export function unitDeps(
   };
 }
 
-/** The value of a counter sample, e.g. `counter(m.webhookRequests, {code: '401'})`. */
+/** The value of a metric sample, e.g. `counter(m.webhookRequests, {code: '401'})`. */
 export async function counter(
-  c: Metrics['webhookRequests'] | Metrics['alertsTotal'],
+  c: { get(): Promise<{ values: { labels: object; value: number }[] }> },
   labels: Record<string, string>,
 ): Promise<number> {
   const data = await c.get();
