@@ -29,7 +29,9 @@ export async function runPostgres(url: string, query: string): Promise<QueryResu
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const res = await client.query({ text: query, rowMode: 'array' });
+    const answer: unknown = await client.query({ text: query, rowMode: 'array' });
+    // Several statements in one string answer with one result each; the last one counts.
+    const res = (Array.isArray(answer) ? answer[answer.length - 1] : answer) as pg.QueryResult;
     const row = (res.rows as unknown[][])[0];
     return { rowCount: res.rowCount ?? res.rows.length, first: replyText(row?.[0]) };
   } finally {
