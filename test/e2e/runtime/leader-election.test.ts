@@ -2,10 +2,13 @@
  * Two electors against one real API server and one Lease. Timings are short so takeovers
  * happen in seconds; bounds are generous multiples of them, never tight wall-clock checks.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { LeaderElector } from '../../../src/controller/runtime/leader-election.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { REPO_ROOT } from '../../cluster/crds.js';
 import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';
 import { eventually, proxiedClients, recordingLogger, type CuttableProxy } from './helpers.js';
 
@@ -15,6 +18,7 @@ interface Candidate {
   metrics: ReturnType<typeof createMetrics>;
 }
 
+const ELECTOR_MAIN = join(REPO_ROOT, 'test', 'e2e', 'runtime', 'fixtures', 'elector-main.ts');
 const FAST = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 250 };
 
 describe('LeaderElector on a real API server', () => {
@@ -182,5 +186,89 @@ describe('LeaderElector on a real API server', () => {
     });
     await eventually(() => !a.elector.isLeader(), { what: 'a steps down', timeoutMs: 5000 });
     expect(a.log).toEqual(['started', 'stopped']);
+  });
+});
+
+describe('LeaderElector in a separate process', () => {
+  let ns: string;
+  const children: ChildProcess[] = [];
+  const live: LeaderElector[] = [];
+
+  function spawnElector(lease: string, identity: string, env: Record<string, string> = {}) {
+    const child = spawn(process.execPath, ['--import', 'tsx', ELECTOR_MAIN, ns, lease, identity], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const out: string[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(...d.toString().split('\n').filter(Boolean)));
+    child.stderr.on('data', (d: Buffer) => out.push(...d.toString().split('\n').filter(Boolean)));
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.on('exit', (code, signal) => resolve(signal ?? code)),
+    );
+    return { child, out, exited };
+  }
+
+  function standby(lease: string, timings = FAST) {
+    const elector = new LeaderElector({
+      leases: testClients().coordination,
+      namespace: ns,
+      name: lease,
+      identity: 'in-test',
+      ...timings,
+      logger: recordingLogger().logger,
+      callbacks: { onStartedLeading: () => undefined, onStoppedLeading: () => undefined },
+    });
+    live.push(elector);
+    elector.start();
+    return elector;
+  }
+
+  beforeAll(async () => {
+    ns = await createNamespace('rt-leader-proc');
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(live.splice(0).map((e) => e.stop()));
+  });
+  afterAll(async () => {
+    await deleteNamespace(ns);
+  });
+
+  it('SIGKILL of the leader: the standby takes over once the lease runs out', async () => {
+    const leader = spawnElector('proc-1', 'child');
+    await eventually(() => leader.out.includes('LEADING'), {
+      what: `child leads (output: ${leader.out.join(' | ')})`,
+      timeoutMs: 60_000,
+    });
+    const b = standby('proc-1');
+    await eventually(() => b.leader() === 'child', { what: 'standby sees the child' });
+
+    leader.child.kill('SIGKILL');
+    expect(await leader.exited).toBe('SIGKILL');
+    const killedAt = Date.now();
+    await eventually(() => b.isLeader(), { what: 'standby takes over', timeoutMs: 10_000, intervalMs: 50 });
+    expect(Date.now() - killedAt).toBeLessThan(FAST.leaseDurationMs + 3000);
+    const lease = await testClients().coordination.readNamespacedLease({ name: 'proc-1', namespace: ns });
+    expect(lease.spec).toMatchObject({ holderIdentity: 'in-test', leaseTransitions: 1 });
+  });
+
+  it('SIGTERM of the leader releases the Lease: the standby takes over at once', async () => {
+    const slow = { LEASE_DURATION_MS: '15000', RENEW_DEADLINE_MS: '10000', RETRY_PERIOD_MS: '250' };
+    const leader = spawnElector('proc-2', 'child', slow);
+    await eventually(() => leader.out.includes('LEADING'), {
+      what: `child leads (output: ${leader.out.join(' | ')})`,
+      timeoutMs: 60_000,
+    });
+    const b = standby('proc-2', { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 250 });
+    await eventually(() => b.leader() === 'child', { what: 'standby sees the child' });
+
+    leader.child.kill('SIGTERM');
+    expect(await leader.exited).toBe(0);
+    const stoppedAt = Date.now();
+    expect(leader.out).toContain('STOPPED');
+    await eventually(() => b.isLeader(), { what: 'standby takes over', timeoutMs: 10_000, intervalMs: 50 });
+    expect(Date.now() - stoppedAt).toBeLessThan(5000);
   });
 });
