@@ -22,12 +22,24 @@ const RESOURCE_BOUNDS: Record<string, QuantityBound> = {
   storage: 'maxStorage',
 };
 
-export function checkReplicas(replicas: number, bounds: Bounds | undefined, path = 'replicas'): BoundViolation | undefined {
+export function checkReplicas(
+  replicas: number,
+  bounds: Bounds | undefined,
+  path = 'replicas',
+): BoundViolation | undefined {
   if (bounds?.minReplicas !== undefined && replicas < bounds.minReplicas) {
-    return { bound: 'minReplicas', path, message: `${path} ${replicas} is below the bound minReplicas ${bounds.minReplicas}` };
+    return {
+      bound: 'minReplicas',
+      path,
+      message: `${path} ${replicas} is below the bound minReplicas ${bounds.minReplicas}`,
+    };
   }
   if (bounds?.maxReplicas !== undefined && replicas > bounds.maxReplicas) {
-    return { bound: 'maxReplicas', path, message: `${path} ${replicas} is above the bound maxReplicas ${bounds.maxReplicas}` };
+    return {
+      bound: 'maxReplicas',
+      path,
+      message: `${path} ${replicas} is above the bound maxReplicas ${bounds.maxReplicas}`,
+    };
   }
   return undefined;
 }
@@ -44,7 +56,11 @@ export function checkLeaf(leaf: Leaf, bounds: Bounds): BoundViolation | undefine
   if (leaf.path === '/spec/replicas') {
     if (typeof leaf.value !== 'number' || !Number.isInteger(leaf.value)) {
       if (bounds.minReplicas === undefined && bounds.maxReplicas === undefined) return undefined;
-      return { bound: bounds.maxReplicas !== undefined ? 'maxReplicas' : 'minReplicas', path: leaf.path, message: `${leaf.path} ${JSON.stringify(leaf.value)} is not an integer, so the replica bounds cannot be checked` };
+      return {
+        bound: bounds.maxReplicas !== undefined ? 'maxReplicas' : 'minReplicas',
+        path: leaf.path,
+        message: `${leaf.path} ${JSON.stringify(leaf.value)} is not an integer, so the replica bounds cannot be checked`,
+      };
     }
     return checkReplicas(leaf.value, bounds, leaf.path);
   }
@@ -52,15 +68,26 @@ export function checkLeaf(leaf: Leaf, bounds: Bounds): BoundViolation | undefine
   const limit = bound ? bounds[bound] : undefined;
   if (!bound || limit === undefined) return undefined;
   if (!isQuantity(leaf.value)) {
-    return { bound, path: leaf.path, message: `${leaf.path} ${JSON.stringify(leaf.value)} is not a quantity, so the bound ${bound} ${limit} cannot be checked` };
+    return {
+      bound,
+      path: leaf.path,
+      message: `${leaf.path} ${JSON.stringify(leaf.value)} is not a quantity, so the bound ${bound} ${limit} cannot be checked`,
+    };
   }
   if (compareQuantity(leaf.value as string | number, limit) > 0) {
-    return { bound, path: leaf.path, message: `${leaf.path} ${String(leaf.value)} is above the bound ${bound} ${limit}` };
+    return {
+      bound,
+      path: leaf.path,
+      message: `${leaf.path} ${String(leaf.value)} is above the bound ${bound} ${limit}`,
+    };
   }
   return undefined;
 }
 
-export function checkPaths(touched: readonly string[], allowed: readonly string[] | undefined): BoundViolation | undefined {
+export function checkPaths(
+  touched: readonly string[],
+  allowed: readonly string[] | undefined,
+): BoundViolation | undefined {
   if (!allowed || allowed.length === 0) return undefined;
   const outside = touched.find((p) => !allowed.some((a) => isUnder(p, a)));
   if (outside === undefined) return undefined;
@@ -72,7 +99,10 @@ export function checkPaths(touched: readonly string[], allowed: readonly string[
 }
 
 /** The first bound the patch would break, or undefined when it stays within all of them. */
-export function checkPatchBounds(effect: PatchEffect, bounds: Bounds | undefined): BoundViolation | undefined {
+export function checkPatchBounds(
+  effect: PatchEffect,
+  bounds: Bounds | undefined,
+): BoundViolation | undefined {
   if (!bounds) return undefined;
   const pathViolation = checkPaths(effect.touched, bounds.allowedPatchPaths);
   if (pathViolation) return pathViolation;

@@ -24,7 +24,11 @@ export type Failed = Extract<ActionOutcome, { kind: 'failed' }>;
 
 export function done(
   message: string,
-  extra: { before?: Record<string, unknown>; after?: Record<string, unknown>; diff?: Record<string, unknown> } = {},
+  extra: {
+    before?: Record<string, unknown>;
+    after?: Record<string, unknown>;
+    diff?: Record<string, unknown>;
+  } = {},
 ): ActionOutcome {
   return { kind: 'done', message, ...extra };
 }
@@ -64,14 +68,26 @@ export function failureFromError(err: unknown, what: string): Failed {
   const code = statusCode(err);
   const detail = apiErrorMessage(err);
   if (code === 404) return failed(ERROR_CODES.notFound, 'NotFound', `${what} not found: ${detail}`, false);
-  if (code === 409) return failed(ERROR_CODES.conflict, 'Conflict', `${what}: conflict, will retry: ${detail}`, true);
+  if (code === 409)
+    return failed(ERROR_CODES.conflict, 'Conflict', `${what}: conflict, will retry: ${detail}`, true);
   if (isUnavailable(err)) {
-    return failed(ERROR_CODES.kubeUnavailable, 'KubeUnavailable', `${what}: API server unavailable: ${detail}`, true);
+    return failed(
+      ERROR_CODES.kubeUnavailable,
+      'KubeUnavailable',
+      `${what}: API server unavailable: ${detail}`,
+      true,
+    );
   }
   if (code === 401 || code === 403) {
-    return failed(ERROR_CODES.unauthorized, 'Forbidden', `${what}: not allowed (check the operator's RBAC): ${detail}`, false);
+    return failed(
+      ERROR_CODES.unauthorized,
+      'Forbidden',
+      `${what}: not allowed (check the operator's RBAC): ${detail}`,
+      false,
+    );
   }
-  if (code === 400 || code === 422) return failed(ERROR_CODES.actionFailed, 'Invalid', `${what}: rejected: ${detail}`, false);
+  if (code === 400 || code === 422)
+    return failed(ERROR_CODES.actionFailed, 'Invalid', `${what}: rejected: ${detail}`, false);
   return failed(ERROR_CODES.actionFailed, 'ActionFailed', `${what}: ${detail}`, false);
 }
 
@@ -93,23 +109,47 @@ export function describeTarget(t: ResolvedTarget): string {
 }
 
 export function requireTarget(ctx: ActionContext): ResolvedTarget | Failed {
-  return ctx.target ?? failed(ERROR_CODES.invalidSpec, 'MissingTarget', `step "${ctx.step.name}" (${ctx.step.action}) needs a target`, false);
+  return (
+    ctx.target ??
+    failed(
+      ERROR_CODES.invalidSpec,
+      'MissingTarget',
+      `step "${ctx.step.name}" (${ctx.step.action}) needs a target`,
+      false,
+    )
+  );
 }
 
-export function requireWorkload(ctx: ActionContext, kinds: readonly WorkloadKind[] = WORKLOAD_KINDS): ObjectRef | Failed {
+export function requireWorkload(
+  ctx: ActionContext,
+  kinds: readonly WorkloadKind[] = WORKLOAD_KINDS,
+): ObjectRef | Failed {
   const t = requireTarget(ctx);
   if (isFailed(t)) return t;
   if (!(kinds as readonly string[]).includes(t.kind)) {
-    return failed(ERROR_CODES.invalidSpec, 'UnsupportedKind', `${ctx.step.action} works on ${kinds.join(', ')}, not ${t.kind}`, false);
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'UnsupportedKind',
+      `${ctx.step.action} works on ${kinds.join(', ')}, not ${t.kind}`,
+      false,
+    );
   }
   return t;
 }
 
 /** The parameter member named after the action, or a failure naming it. */
-export function requireParams<K extends keyof Step>(ctx: ActionContext, key: K): NonNullable<Step[K]> | Failed {
+export function requireParams<K extends keyof Step>(
+  ctx: ActionContext,
+  key: K,
+): NonNullable<Step[K]> | Failed {
   const p = ctx.step[key];
   if (p === undefined || p === null) {
-    return failed(ERROR_CODES.invalidSpec, 'MissingParams', `step "${ctx.step.name}": ${String(key)} parameters are missing`, false);
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'MissingParams',
+      `step "${ctx.step.name}": ${String(key)} parameters are missing`,
+      false,
+    );
   }
   return p;
 }
@@ -129,7 +169,8 @@ export function dryRunParam(ctx: ActionContext): 'All' | undefined {
 /** The Kubernetes checks of a target kind in `step.target`, if the step names one. */
 export function validateTargetKind(step: Step, kinds: readonly string[]): string[] {
   const kind = step.target?.kind;
-  if (kind !== undefined && !kinds.includes(kind)) return [`target.kind: ${step.action} works on ${kinds.join(', ')}, not ${kind}`];
+  if (kind !== undefined && !kinds.includes(kind))
+    return [`target.kind: ${step.action} works on ${kinds.join(', ')}, not ${kind}`];
   return [];
 }
 
@@ -171,4 +212,3 @@ export function selectorString(sel: unknown): string {
 export function isControlledBy(obj: KubeObject, ownerUid: string | undefined): boolean {
   return (obj.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === ownerUid);
 }
-

@@ -36,9 +36,13 @@ interface DeletePodParams {
 /** Which of the observed pods to delete, or a refusal when too many match (pure). */
 export function choosePods(pods: readonly KubeObject[], params: DeletePodParams, namespace: string): Plan {
   const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
-  const picked = params.names?.length ? live.filter((p) => params.names!.includes(p.metadata?.name ?? '')) : live;
+  const picked = params.names?.length
+    ? live.filter((p) => params.names!.includes(p.metadata?.name ?? ''))
+    : live;
   const max = params.maxCount ?? 1;
-  const how = params.names?.length ? `names ${params.names.join(', ')}` : `selector "${params.labelSelector}"`;
+  const how = params.names?.length
+    ? `names ${params.names.join(', ')}`
+    : `selector "${params.labelSelector}"`;
   if (picked.length > max) {
     return refusal(
       ERROR_CODES.actionRefused,
@@ -59,8 +63,10 @@ export function validateDeletePod(step: Step): string[] {
   const hasSelector = (p.labelSelector ?? '').trim() !== '';
   if (!hasNames && !hasSelector) errors.push('deletePod: give names or labelSelector');
   if (hasNames && hasSelector) errors.push('deletePod: give names or labelSelector, not both');
-  if (p.maxCount !== undefined && (!Number.isInteger(p.maxCount) || p.maxCount < 1)) errors.push('deletePod.maxCount: must be an integer of 1 or more');
-  if (hasNames && p.names!.length > (p.maxCount ?? 1)) errors.push(`deletePod.names: ${p.names!.length} names but maxCount is ${p.maxCount ?? 1}`);
+  if (p.maxCount !== undefined && (!Number.isInteger(p.maxCount) || p.maxCount < 1))
+    errors.push('deletePod.maxCount: must be an integer of 1 or more');
+  if (hasNames && p.names!.length > (p.maxCount ?? 1))
+    errors.push(`deletePod.names: ${p.names!.length} names but maxCount is ${p.maxCount ?? 1}`);
   return errors;
 }
 
@@ -68,7 +74,11 @@ function namespaceOf(ctx: ActionContext): string {
   return ctx.target?.namespace ?? ctx.remediation.metadata.namespace ?? 'default';
 }
 
-async function listPods(ctx: ActionContext, params: DeletePodParams, namespace: string): Promise<KubeObject[] | Failed> {
+async function listPods(
+  ctx: ActionContext,
+  params: DeletePodParams,
+  namespace: string,
+): Promise<KubeObject[] | Failed> {
   const selector = params.names?.length ? undefined : params.labelSelector;
   try {
     const list = await raw(ctx).listIn({ apiVersion: 'v1', kind: 'Pod', namespace }, selector);
@@ -98,7 +108,10 @@ async function deleteOne(ctx: ActionContext, namespace: string, pod: PodPick): P
       name: pod.name,
       namespace,
       dryRun: ctx.dryRun ? 'All' : undefined,
-      body: { ...(pod.uid ? { preconditions: { uid: pod.uid } } : {}), ...(ctx.dryRun ? { dryRun: ['All'] } : {}) },
+      body: {
+        ...(pod.uid ? { preconditions: { uid: pod.uid } } : {}),
+        ...(ctx.dryRun ? { dryRun: ['All'] } : {}),
+      },
     });
     return undefined;
   } catch (err) {
@@ -116,9 +129,18 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   }
   const names = pods.map((p) => p.name);
   const after = { pods: names };
-  if (names.length === 0) return done(`no pods in ${namespace} matched; nothing deleted`, { before: record.before, after });
-  if (ctx.dryRun) return done(`would delete ${names.length} pod(s) in ${namespace}: ${names.join(', ')}`, { before: record.before, after, diff: { delete: names } });
-  return done(`deleted ${names.length} pod(s) in ${namespace}: ${names.join(', ')}`, { before: record.before, after });
+  if (names.length === 0)
+    return done(`no pods in ${namespace} matched; nothing deleted`, { before: record.before, after });
+  if (ctx.dryRun)
+    return done(`would delete ${names.length} pod(s) in ${namespace}: ${names.join(', ')}`, {
+      before: record.before,
+      after,
+      diff: { delete: names },
+    });
+  return done(`deleted ${names.length} pod(s) in ${namespace}: ${names.join(', ')}`, {
+    before: record.before,
+    after,
+  });
 }
 
 export const deletePod: Action = {

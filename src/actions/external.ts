@@ -15,19 +15,30 @@ export interface UrlSource {
 }
 
 /** The connection URL: inline, or read from a Secret key (never copied into status). */
-export async function resolveUrl(ctx: ActionContext, src: UrlSource, field: string): Promise<string | Failed | undefined> {
+export async function resolveUrl(
+  ctx: ActionContext,
+  src: UrlSource,
+  field: string,
+): Promise<string | Failed | undefined> {
   if (src.url) return src.url;
   const ref = src.urlFrom?.secretKeyRef;
   if (!ref) return undefined;
   try {
     return (await ctx.readSecret(ref.name, ref.key)).trim();
   } catch (err) {
-    return failed(ERROR_CODES.missingParam, 'SecretUnreadable', `${field}.urlFrom: cannot read key ${ref.key} of Secret ${ref.name}: ${errorMessage(err)}`, true);
+    return failed(
+      ERROR_CODES.missingParam,
+      'SecretUnreadable',
+      `${field}.urlFrom: cannot read key ${ref.key} of Secret ${ref.name}: ${errorMessage(err)}`,
+      true,
+    );
   }
 }
 
 export function requireUrl(url: string | Failed | undefined, field: string): string | Failed {
-  return url ?? failed(ERROR_CODES.invalidSpec, 'MissingUrl', `${field}: give url or urlFrom.secretKeyRef`, false);
+  return (
+    url ?? failed(ERROR_CODES.invalidSpec, 'MissingUrl', `${field}: give url or urlFrom.secretKeyRef`, false)
+  );
 }
 
 /** The URL without its password or query string, for messages and status. */
@@ -66,8 +77,14 @@ export async function httpRequest(
 }
 
 /** A failed call: 5xx, 429 and unreachable pass with time; other statuses need a person. */
-export function callFailure(what: string, reply: HttpReply | undefined, err?: unknown, expect?: readonly number[]): Failed {
-  if (!reply) return failed(ERROR_CODES.actionFailed, 'Unreachable', `${what} failed: ${errorMessage(err)}`, true);
+export function callFailure(
+  what: string,
+  reply: HttpReply | undefined,
+  err?: unknown,
+  expect?: readonly number[],
+): Failed {
+  if (!reply)
+    return failed(ERROR_CODES.actionFailed, 'Unreachable', `${what} failed: ${errorMessage(err)}`, true);
   const retryable = reply.status >= 500 || reply.status === 429;
   return failed(
     ERROR_CODES.actionFailed,

@@ -5,7 +5,14 @@
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { done, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { callFailure, httpRequest, redactUrl, skippedInDryRun, statusExpected, type HttpReply } from './external.js';
+import {
+  callFailure,
+  httpRequest,
+  redactUrl,
+  skippedInDryRun,
+  statusExpected,
+  type HttpReply,
+} from './external.js';
 import { validateUrlField } from './http-check.js';
 
 export function validateHttpCall(step: Step): string[] {
@@ -13,7 +20,8 @@ export function validateHttpCall(step: Step): string[] {
   if (missing.length) return missing;
   const p = step.httpCall!;
   const errors = validateUrlField(p.url, 'httpCall.url');
-  if (p.body !== undefined && (p.method === 'GET' || p.method === 'DELETE')) errors.push(`httpCall.body: a ${p.method} request carries no body`);
+  if (p.body !== undefined && (p.method === 'GET' || p.method === 'DELETE'))
+    errors.push(`httpCall.body: a ${p.method} request carries no body`);
   return errors;
 }
 
@@ -22,14 +30,20 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   if (isFailed(p)) return p;
   const method = p.method ?? 'POST';
   const what = `${method} ${redactUrl(p.url)}`;
-  if (ctx.dryRun) return skippedInDryRun(`send ${what}${p.body ? ` with a ${p.body.length}-byte body` : ''}`, { method, url: redactUrl(p.url), body: p.body });
+  if (ctx.dryRun)
+    return skippedInDryRun(`send ${what}${p.body ? ` with a ${p.body.length}-byte body` : ''}`, {
+      method,
+      url: redactUrl(p.url),
+      body: p.body,
+    });
   let reply: HttpReply;
   try {
     reply = await httpRequest(p.url, { method, headers: p.headers, body: p.body });
   } catch (err) {
     return callFailure(what, undefined, err);
   }
-  if (!statusExpected(reply.status, p.expectStatus)) return callFailure(what, reply, undefined, p.expectStatus);
+  if (!statusExpected(reply.status, p.expectStatus))
+    return callFailure(what, reply, undefined, p.expectStatus);
   return done(`${what} returned ${reply.status}`, { after: { status: reply.status } });
 }
 

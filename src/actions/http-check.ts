@@ -3,7 +3,14 @@ import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { errorMessage } from '../util/errors.js';
 import { done, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { CHECK_POLL_MS, expectedText, httpRequest, redactUrl, statusExpected, type HttpReply } from './external.js';
+import {
+  CHECK_POLL_MS,
+  expectedText,
+  httpRequest,
+  redactUrl,
+  statusExpected,
+  type HttpReply,
+} from './external.js';
 
 export interface HttpCheckParams {
   url: string;
@@ -14,13 +21,16 @@ export interface HttpCheckParams {
 
 /** Why the reply does not pass, or undefined when it does (pure). */
 export function httpCheckProblem(reply: HttpReply, p: HttpCheckParams): string | undefined {
-  if (!statusExpected(reply.status, p.expectStatus)) return `status ${reply.status}, expected ${expectedText(p.expectStatus)}`;
-  if (p.bodyContains !== undefined && !reply.body.includes(p.bodyContains)) return `body does not contain "${p.bodyContains}"`;
+  if (!statusExpected(reply.status, p.expectStatus))
+    return `status ${reply.status}, expected ${expectedText(p.expectStatus)}`;
+  if (p.bodyContains !== undefined && !reply.body.includes(p.bodyContains))
+    return `body does not contain "${p.bodyContains}"`;
   return undefined;
 }
 
 export function validateUrlField(url: unknown, field: string): string[] {
-  if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return [`${field}: must be an http:// or https:// URL`];
+  if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+    return [`${field}: must be an http:// or https:// URL`];
   return [];
 }
 

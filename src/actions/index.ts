@@ -49,11 +49,20 @@ export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
 export function getAction(name: ActionName): Action;
 export function getAction(name: string): Action | undefined;
 export function getAction(name: string): Action | undefined {
-  return Object.prototype.hasOwnProperty.call(ACTIONS_REGISTRY, name) ? ACTIONS_REGISTRY[name as ActionName] : undefined;
+  return Object.prototype.hasOwnProperty.call(ACTIONS_REGISTRY, name)
+    ? ACTIONS_REGISTRY[name as ActionName]
+    : undefined;
 }
 
 /** Actions that need a Kubernetes target (step.target or the Runbook's). */
-export const TARGETED_ACTIONS: ReadonlySet<ActionName> = new Set(['rolloutRestart', 'scale', 'setEnv', 'patch', 'rolloutUndo', 'waitForRollout']);
+export const TARGETED_ACTIONS: ReadonlySet<ActionName> = new Set([
+  'rolloutRestart',
+  'scale',
+  'setEnv',
+  'patch',
+  'rolloutUndo',
+  'waitForRollout',
+]);
 
 /**
  * The problems of one step's parameters, as `<field>: <what is wrong>` (the caller prefixes

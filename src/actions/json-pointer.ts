@@ -53,7 +53,9 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, val: unknown) =>
     val !== null && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : val,
   );
 }

@@ -5,7 +5,15 @@
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { done, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { callFailure, httpRequest, redactUrl, resolveUrl, skippedInDryRun, statusExpected, type HttpReply } from './external.js';
+import {
+  callFailure,
+  httpRequest,
+  redactUrl,
+  resolveUrl,
+  skippedInDryRun,
+  statusExpected,
+  type HttpReply,
+} from './external.js';
 import { validateUrlField } from './http-check.js';
 
 export function validateNotify(step: Step): string[] {
@@ -24,10 +32,18 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   if (isFailed(url)) return url;
   if (url === undefined) return done(p.message);
   const what = `POST ${redactUrl(url)}`;
-  if (ctx.dryRun) return skippedInDryRun(`send ${what}: ${p.message.slice(0, 200)}`, { url: redactUrl(url), body: { text: p.message } });
+  if (ctx.dryRun)
+    return skippedInDryRun(`send ${what}: ${p.message.slice(0, 200)}`, {
+      url: redactUrl(url),
+      body: { text: p.message },
+    });
   let reply: HttpReply;
   try {
-    reply = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: p.message }) });
+    reply = await httpRequest(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: p.message }),
+    });
   } catch (err) {
     return callFailure(`notification ${what}`, undefined, err);
   }

@@ -15,14 +15,16 @@ function locate(doc: unknown, pointer: string): { parent: Container; key: string
     cur = Array.isArray(cur) ? cur[Number(seg)] : isPlainObject(cur) ? cur[seg] : undefined;
     if (cur === undefined) throw new Error(`path ${pointer} does not exist (missing ${seg})`);
   }
-  if (!Array.isArray(cur) && !isPlainObject(cur)) throw new Error(`path ${pointer}: parent is not an object or array`);
+  if (!Array.isArray(cur) && !isPlainObject(cur))
+    throw new Error(`path ${pointer}: parent is not an object or array`);
   return { parent: cur, key: segs[segs.length - 1]! };
 }
 
 function index(arr: unknown[], key: string, pointer: string, forAdd: boolean): number {
   if (forAdd && key === '-') return arr.length;
   const i = /^(0|[1-9][0-9]*)$/.test(key) ? Number(key) : NaN;
-  if (Number.isNaN(i) || i > arr.length || (!forAdd && i === arr.length)) throw new Error(`path ${pointer}: index out of range`);
+  if (Number.isNaN(i) || i > arr.length || (!forAdd && i === arr.length))
+    throw new Error(`path ${pointer}: index out of range`);
   return i;
 }
 
@@ -72,7 +74,8 @@ export function applyJsonPatch<T>(doc: T, ops: readonly JsonPatchOp[]): T {
         add(out, op.path, structuredClone(read(out, op.from ?? '')));
         break;
       case 'test':
-        if (stableJson(read(out, op.path)) !== stableJson(op.value)) throw new Error(`test failed at ${op.path}`);
+        if (stableJson(read(out, op.path)) !== stableJson(op.value))
+          throw new Error(`test failed at ${op.path}`);
         break;
     }
   }

@@ -7,7 +7,14 @@
  * of a shifted array would not restore the array. `leaves` are the scalar values the patch
  * writes, with their paths, for the bounds check.
  */
-import { getAt, isPlainObject, joinPointer, parentPointer, splitPointer, stableJson } from './json-pointer.js';
+import {
+  getAt,
+  isPlainObject,
+  joinPointer,
+  parentPointer,
+  splitPointer,
+  stableJson,
+} from './json-pointer.js';
 
 export type PatchType = 'merge' | 'strategic' | 'json';
 
@@ -51,7 +58,8 @@ export function patchEffect(type: PatchType, patch: unknown, current: unknown): 
 export function flatten(value: unknown, base: string, out: Leaf[] = []): Leaf[] {
   if (Array.isArray(value)) value.forEach((v, i) => flatten(v, `${base}/${i}`, out));
   else if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) if (!k.startsWith('$')) flatten(v, `${base}${joinPointer([k])}`, out);
+    for (const [k, v] of Object.entries(value))
+      if (!k.startsWith('$')) flatten(v, `${base}${joinPointer([k])}`, out);
   } else out.push({ path: base, value });
   return out;
 }
@@ -96,9 +104,20 @@ function shiftsFrom(from: string, current: unknown): string {
   return parentIsArray(from, current) ? parentPointer(from) : from;
 }
 
-function objectEffect(type: PatchType, patch: unknown, current: unknown, at: string[], acc: PatchEffect): void {
+function objectEffect(
+  type: PatchType,
+  patch: unknown,
+  current: unknown,
+  at: string[],
+  acc: PatchEffect,
+): void {
   const here = joinPointer(at);
-  if (!isPlainObject(patch) || !isPlainObject(current) || patch.$patch !== undefined || '$retainKeys' in patch) {
+  if (
+    !isPlainObject(patch) ||
+    !isPlainObject(current) ||
+    patch.$patch !== undefined ||
+    '$retainKeys' in patch
+  ) {
     acc.touched.push(here);
     if (patch !== null) flatten(patch, here, acc.leaves);
     return;
@@ -165,7 +184,8 @@ export function revertOps(prior: Record<string, PriorValue>, current: unknown): 
     if ('absent' in was) {
       if (now.found) removals.push(path);
     } else if (now.found) {
-      if (stableJson(now.value) !== stableJson(was.value)) ops.push({ op: 'replace', path, value: was.value });
+      if (stableJson(now.value) !== stableJson(was.value))
+        ops.push({ op: 'replace', path, value: was.value });
     } else {
       ops.push(addWithParents(path, was.value, current));
     }

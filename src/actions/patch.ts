@@ -32,7 +32,14 @@ import {
 } from './common.js';
 import { escapeSegment, isPlainObject } from './json-pointer.js';
 import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
-import { patchEffect, priorValues, revertOps, type JsonPatchOp, type PatchType, type PriorValue } from './patch-paths.js';
+import {
+  patchEffect,
+  priorValues,
+  revertOps,
+  type JsonPatchOp,
+  type PatchType,
+  type PriorValue,
+} from './patch-paths.js';
 import type { KubeObject } from './raw-object.js';
 
 const CONTENT_TYPES: Record<PatchType, PatchStrategy> = {
@@ -54,15 +61,22 @@ function locallyApplied(obj: KubeObject, type: PatchType, body: unknown): unknow
 export function planPatch(obj: KubeObject, type: PatchType, body: unknown, bounds: Bounds | undefined): Plan {
   const effect = patchEffect(type, body, obj);
   const violation = checkPatchBounds(effect, bounds);
-  if (violation) return refusal(ERROR_CODES.boundExceeded, 'BoundExceeded', `patch refused: ${violation.message}`);
+  if (violation)
+    return refusal(ERROR_CODES.boundExceeded, 'BoundExceeded', `patch refused: ${violation.message}`);
   let result: unknown;
   try {
     result = locallyApplied(obj, type, body);
   } catch (err) {
-    return refusal(ERROR_CODES.invalidParam, 'PatchDoesNotApply', `patch does not apply to the current object: ${errorMessage(err)}`);
+    return refusal(
+      ERROR_CODES.invalidParam,
+      'PatchDoesNotApply',
+      `patch does not apply to the current object: ${errorMessage(err)}`,
+    );
   }
   const before = { type, paths: priorValues(obj, effect.touched) };
-  return result === undefined ? { before, after: {} } : { before, after: { paths: priorValues(result, effect.touched) } };
+  return result === undefined
+    ? { before, after: {} }
+    : { before, after: { paths: priorValues(result, effect.touched) } };
 }
 
 /** The patch with our stamp added, in the patch's own language. */
@@ -77,7 +91,11 @@ export function withStamp(type: PatchType, body: unknown, obj: KubeObject, stamp
   const b = body as Record<string, unknown>;
   const meta = isPlainObject(b.metadata) ? b.metadata : b.metadata === undefined ? {} : undefined;
   if (!meta) return body;
-  const ann = isPlainObject(meta.annotations) ? meta.annotations : meta.annotations === undefined ? {} : undefined;
+  const ann = isPlainObject(meta.annotations)
+    ? meta.annotations
+    : meta.annotations === undefined
+      ? {}
+      : undefined;
   if (!ann) return body;
   return { ...b, metadata: { ...meta, annotations: { ...ann, [STAMP_ANNOTATION]: stamp } } };
 }
@@ -88,8 +106,12 @@ export function validatePatchParams(step: Step): string[] {
   const type = step.patch?.type ?? 'strategic';
   const body = step.patch?.patch;
   if (!(type in CONTENT_TYPES)) return [`patch.type: must be merge, strategic or json, not ${String(type)}`];
-  if (type !== 'json') return isPlainObject(body) && Object.keys(body).length > 0 ? [] : [`patch.patch: a ${type} patch must be a non-empty object`];
-  if (!Array.isArray(body) || body.length === 0) return ['patch.patch: a json patch must be a non-empty list of operations'];
+  if (type !== 'json')
+    return isPlainObject(body) && Object.keys(body).length > 0
+      ? []
+      : [`patch.patch: a ${type} patch must be a non-empty object`];
+  if (!Array.isArray(body) || body.length === 0)
+    return ['patch.patch: a json patch must be a non-empty list of operations'];
   return body.flatMap((op, i) => validateOp(op, i));
 }
 
@@ -97,9 +119,12 @@ function validateOp(op: unknown, i: number): string[] {
   const at = `patch.patch[${i}]`;
   if (!isPlainObject(op)) return [`${at}: must be an object with op and path`];
   const errors: string[] = [];
-  if (typeof op.op !== 'string' || !OPS.has(op.op)) errors.push(`${at}.op: must be one of ${[...OPS].join(', ')}`);
-  if (typeof op.path !== 'string' || !op.path.startsWith('/')) errors.push(`${at}.path: must be a JSON pointer starting with /`);
-  if ((op.op === 'add' || op.op === 'replace' || op.op === 'test') && !('value' in op)) errors.push(`${at}.value: required for ${op.op}`);
+  if (typeof op.op !== 'string' || !OPS.has(op.op))
+    errors.push(`${at}.op: must be one of ${[...OPS].join(', ')}`);
+  if (typeof op.path !== 'string' || !op.path.startsWith('/'))
+    errors.push(`${at}.path: must be a JSON pointer starting with /`);
+  if ((op.op === 'add' || op.op === 'replace' || op.op === 'test') && !('value' in op))
+    errors.push(`${at}.value: required for ${op.op}`);
   if ((op.op === 'move' || op.op === 'copy') && (typeof op.from !== 'string' || !op.from.startsWith('/'))) {
     errors.push(`${at}.from: required for ${op.op} (a JSON pointer)`);
   }
@@ -136,7 +161,10 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const obj = await readObject(ctx, t);
   if (isFailed(obj)) return obj;
   if (annotationsOf(obj, 'metadata')[STAMP_ANNOTATION] === ctx.stamp) {
-    return done(`${describeTarget(t)} was already patched by this step (stamp ${ctx.stamp})`, { before: record.before, after: record.after });
+    return done(`${describeTarget(t)} was already patched by this step (stamp ${ctx.stamp})`, {
+      before: record.before,
+      after: record.after,
+    });
   }
   const checked = planPatch(obj, p.type, p.body, ctx.bounds);
   const blocked = refusedOutcome(checked);
@@ -153,7 +181,8 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const before = record.before ?? checked.before ?? {};
   const after = { paths: priorValues(res, touched) };
   const what = `${p.type} patch of ${touched.join(', ')} on ${describeTarget(t)}`;
-  if (ctx.dryRun) return done(`would apply ${what}`, { before, after, diff: { before: before.paths, after: after.paths } });
+  if (ctx.dryRun)
+    return done(`would apply ${what}`, { before, after, diff: { before: before.paths, after: after.paths } });
   return done(`applied ${what}`, { before, after });
 }
 
@@ -161,19 +190,35 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
   const t = requireTarget(ctx);
   if (isFailed(t)) return t;
   const prior = recordedPaths(record);
-  if (!prior) return failed(ERROR_CODES.invalidSpec, 'NothingRecorded', 'no prior values were recorded, so the patch cannot be reversed', false);
+  if (!prior)
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'NothingRecorded',
+      'no prior values were recorded, so the patch cannot be reversed',
+      false,
+    );
   const obj = await readObject(ctx, t);
   if (isFailed(obj)) return obj;
   const ops = revertOps(prior, obj);
-  if (ops.length === 0) return done(`${describeTarget(t)} already has the prior values of ${Object.keys(prior).join(', ')}`);
+  if (ops.length === 0)
+    return done(`${describeTarget(t)} already has the prior values of ${Object.keys(prior).join(', ')}`);
   const res = await attempt(describeTarget(t), () =>
-    raw(ctx).patchRaw(t, ops, { contentType: PatchStrategy.JsonPatch, dryRun: ctx.dryRun, fieldManager: FIELD_MANAGER }),
+    raw(ctx).patchRaw(t, ops, {
+      contentType: PatchStrategy.JsonPatch,
+      dryRun: ctx.dryRun,
+      fieldManager: FIELD_MANAGER,
+    }),
   );
   if (isFailed(res)) return res;
   const after = { paths: priorValues(res, Object.keys(prior)) };
   const before = { paths: priorValues(obj, Object.keys(prior)) };
   const what = `${Object.keys(prior).join(', ')} on ${describeTarget(t)}`;
-  if (ctx.dryRun) return done(`would restore ${what}`, { before, after, diff: { before: before.paths, after: after.paths } });
+  if (ctx.dryRun)
+    return done(`would restore ${what}`, {
+      before,
+      after,
+      diff: { before: before.paths, after: after.paths },
+    });
   return done(`restored ${what}`, { before, after });
 }
 

@@ -3,7 +3,14 @@ import pg from 'pg';
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { errorMessage } from '../util/errors.js';
-import { EXTERNAL_TIMEOUT_MS, done, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
+import {
+  EXTERNAL_TIMEOUT_MS,
+  done,
+  inProgress,
+  isFailed,
+  requireParams,
+  validateParamsPresent,
+} from './common.js';
 import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
@@ -39,9 +46,13 @@ export async function runPostgres(url: string, query: string): Promise<QueryResu
   }
 }
 
-export function validatePostgresUrl(p: { url?: string; urlFrom?: unknown } | undefined, field: string): string[] {
+export function validatePostgresUrl(
+  p: { url?: string; urlFrom?: unknown } | undefined,
+  field: string,
+): string[] {
   if (!p?.url && !p?.urlFrom) return [`${field}: give url or urlFrom.secretKeyRef`];
-  if (p.url && !/^postgres(ql)?:\/\//.test(p.url)) return [`${field}.url: must start with postgres:// or postgresql://`];
+  if (p.url && !/^postgres(ql)?:\/\//.test(p.url))
+    return [`${field}.url: must start with postgres:// or postgresql://`];
   return [];
 }
 
@@ -63,7 +74,8 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   } catch (err) {
     return inProgress(`${what}: ${errorMessage(err)}`, CHECK_POLL_MS);
   }
-  if (p.expect !== undefined && res.first !== p.expect) return inProgress(`${what} answered "${res.first.slice(0, 200)}", expected "${p.expect}"`, CHECK_POLL_MS);
+  if (p.expect !== undefined && res.first !== p.expect)
+    return inProgress(`${what} answered "${res.first.slice(0, 200)}", expected "${p.expect}"`, CHECK_POLL_MS);
   return done(`${what} answered "${res.first.slice(0, 200)}"`);
 }
 

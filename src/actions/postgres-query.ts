@@ -17,7 +17,9 @@ export function validatePostgresQuery(step: Step): string[] {
 /** Postgres reported an SQL error (it has a SQLSTATE): the statement itself is wrong. */
 function isSqlError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57');
+  return (
+    typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith('08') && !code.startsWith('57')
+  );
 }
 
 async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOutcome> {
@@ -26,12 +28,14 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   const url = requireUrl(await resolveUrl(ctx, p, 'postgresQuery'), 'postgresQuery');
   if (isFailed(url)) return url;
   const what = `statement on ${redactUrl(url)}`;
-  if (ctx.dryRun) return skippedInDryRun(`run ${what}: ${p.query.slice(0, 200)}`, { url: redactUrl(url), query: p.query });
+  if (ctx.dryRun)
+    return skippedInDryRun(`run ${what}: ${p.query.slice(0, 200)}`, { url: redactUrl(url), query: p.query });
   try {
     const res = await runPostgres(url, p.query);
     return done(`${what} affected ${res.rowCount} row(s)`, { after: { rowCount: res.rowCount } });
   } catch (err) {
-    if (isSqlError(err)) return failed(ERROR_CODES.actionFailed, 'QueryError', `${what} failed: ${errorMessage(err)}`, false);
+    if (isSqlError(err))
+      return failed(ERROR_CODES.actionFailed, 'QueryError', `${what} failed: ${errorMessage(err)}`, false);
     return callFailure(what, undefined, err);
   }
 }

@@ -35,20 +35,29 @@ export function samplesOf(data: unknown): Sample[] {
       value: Number(s.value[1]),
     }));
   }
-  throw new Error(`result type ${String(d.resultType)} is not supported: use an instant vector or scalar query`);
+  throw new Error(
+    `result type ${String(d.resultType)} is not supported: use an instant vector or scalar query`,
+  );
 }
 
 function describeSample(s: Sample): string {
-  const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',');
+  const labels = Object.entries(s.labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',');
   return `${labels ? `{${labels}} ` : ''}${s.value}`;
 }
 
 /** Whether every sample satisfies `value op expect.value`, with the reason when not (pure). */
-export function compareSamples(samples: readonly Sample[], expect: { op: CompareOp; value: number } | undefined): { pass: boolean; message: string } {
+export function compareSamples(
+  samples: readonly Sample[],
+  expect: { op: CompareOp; value: number } | undefined,
+): { pass: boolean; message: string } {
   if (!expect) return { pass: true, message: `${samples.length} sample(s)` };
-  if (samples.length === 0) return { pass: false, message: `no samples, expected every sample ${expect.op} ${expect.value}` };
+  if (samples.length === 0)
+    return { pass: false, message: `no samples, expected every sample ${expect.op} ${expect.value}` };
   const bad = samples.find((s) => !COMPARE[expect.op](s.value, expect.value));
-  if (bad) return { pass: false, message: `sample ${describeSample(bad)} is not ${expect.op} ${expect.value}` };
+  if (bad)
+    return { pass: false, message: `sample ${describeSample(bad)} is not ${expect.op} ${expect.value}` };
   return { pass: true, message: `all ${samples.length} sample(s) ${expect.op} ${expect.value}` };
 }
 
@@ -58,7 +67,8 @@ export function validatePrometheusQuery(step: Step): string[] {
   const p = step.prometheusQuery!;
   const errors = validateUrlField(p.url, 'prometheusQuery.url');
   if (!p.query?.trim()) errors.push('prometheusQuery.query: give a PromQL query');
-  if (p.expect && !(p.expect.op in COMPARE)) errors.push(`prometheusQuery.expect.op: must be one of ${Object.keys(COMPARE).join(' ')}`);
+  if (p.expect && !(p.expect.op in COMPARE))
+    errors.push(`prometheusQuery.expect.op: must be one of ${Object.keys(COMPARE).join(' ')}`);
   return errors;
 }
 
@@ -78,7 +88,12 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   }
   // 400 and 422 are Prometheus saying the query itself is wrong: waiting will not fix it.
   if (reply.status === 400 || reply.status === 422) {
-    return failed(ERROR_CODES.invalidParam, 'InvalidQuery', `${what} was rejected: ${reply.body.slice(0, 300)}`, false);
+    return failed(
+      ERROR_CODES.invalidParam,
+      'InvalidQuery',
+      `${what} was rejected: ${reply.body.slice(0, 300)}`,
+      false,
+    );
   }
   if (reply.status !== 200) return inProgress(`${what}: status ${reply.status}`, CHECK_POLL_MS);
   let samples: Sample[];
@@ -88,7 +103,9 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
     return failed(ERROR_CODES.invalidParam, 'InvalidQuery', `${what}: ${errorMessage(err)}`, false);
   }
   const verdict = compareSamples(samples, p.expect);
-  return verdict.pass ? done(`${what}: ${verdict.message}`) : inProgress(`${what}: ${verdict.message}`, CHECK_POLL_MS);
+  return verdict.pass
+    ? done(`${what}: ${verdict.message}`)
+    : inProgress(`${what}: ${verdict.message}`, CHECK_POLL_MS);
 }
 
 export const prometheusQuery: Action = {

@@ -6,7 +6,18 @@
  */
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/;
 
-const DECIMAL_EXP: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const DECIMAL_EXP: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  '': 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 const BINARY_EXP: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
 
 /** The quantity in nano-units; throws on text that is not a quantity. */
@@ -14,10 +25,17 @@ export function parseQuantity(q: string | number): bigint {
   const text = typeof q === 'number' ? numberText(q) : q.trim();
   const m = QUANTITY.exec(text);
   if (!m) throw new Error(`"${text}" is not a Kubernetes quantity (e.g. 512Mi, 1.5Gi, 250m, 2)`);
-  const [, sign, number, suffix = '', exponent] = m as unknown as [string, string, string, string | undefined, string | undefined];
+  const [, sign, number, suffix = '', exponent] = m as unknown as [
+    string,
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
   const [intPart = '', fracPart = ''] = number.split('.');
   const digits = BigInt(`${intPart}${fracPart}` || '0');
-  const exp10 = 9 + (exponent !== undefined ? Number(exponent) : (DECIMAL_EXP[suffix] ?? 0)) - fracPart.length;
+  const exp10 =
+    9 + (exponent !== undefined ? Number(exponent) : (DECIMAL_EXP[suffix] ?? 0)) - fracPart.length;
   const binary = 2n ** BigInt(BINARY_EXP[suffix] ?? 0);
   const value = scale(digits * binary, exp10);
   return sign === '-' ? -value : value;

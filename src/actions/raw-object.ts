@@ -51,8 +51,15 @@ export class RawObjectApi extends k8s.KubernetesObjectApi {
     return api;
   }
 
-  private async path(ref: Omit<ObjectRef, 'name'> & { name?: string }, subresource?: string): Promise<string> {
-    const spec = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { namespace: ref.namespace, name: ref.name } };
+  private async path(
+    ref: Omit<ObjectRef, 'name'> & { name?: string },
+    subresource?: string,
+  ): Promise<string> {
+    const spec = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { namespace: ref.namespace, name: ref.name },
+    };
     const base = await this.specUriPath(spec, ref.name === undefined ? 'list' : 'read');
     return subresource ? `${base}/${subresource}` : base;
   }
@@ -78,10 +85,7 @@ export class RawObjectApi extends k8s.KubernetesObjectApi {
     return this.send(await this.path(ref), k8s.HttpMethod.GET, {});
   }
 
-  async listIn(
-    ref: Omit<ObjectRef, 'name'>,
-    labelSelector?: string,
-  ): Promise<{ items: KubeObject[] }> {
+  async listIn(ref: Omit<ObjectRef, 'name'>, labelSelector?: string): Promise<{ items: KubeObject[] }> {
     const res = await this.send(await this.path(ref), k8s.HttpMethod.GET, { labelSelector });
     return { items: (res.items as KubeObject[] | undefined) ?? [] };
   }

@@ -3,7 +3,14 @@ import { Redis } from 'ioredis';
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { errorMessage } from '../util/errors.js';
-import { EXTERNAL_TIMEOUT_MS, done, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
+import {
+  EXTERNAL_TIMEOUT_MS,
+  done,
+  inProgress,
+  isFailed,
+  requireParams,
+  validateParamsPresent,
+} from './common.js';
 import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
@@ -31,13 +38,18 @@ export async function runRedis(url: string, command: readonly string[]): Promise
     const [name, ...args] = command;
     return await client.call(name!, ...args);
   } catch (err) {
-    throw lastError && lastError !== err ? new Error(`${errorMessage(err)} (${errorMessage(lastError)})`, { cause: err }) : err;
+    throw lastError && lastError !== err
+      ? new Error(`${errorMessage(err)} (${errorMessage(lastError)})`, { cause: err })
+      : err;
   } finally {
     client.disconnect();
   }
 }
 
-export function validateRedisUrl(p: { url?: string; urlFrom?: unknown } | undefined, field: string): string[] {
+export function validateRedisUrl(
+  p: { url?: string; urlFrom?: unknown } | undefined,
+  field: string,
+): string[] {
   if (!p?.url && !p?.urlFrom) return [`${field}: give url or urlFrom.secretKeyRef`];
   if (p.url && !/^rediss?:\/\//.test(p.url)) return [`${field}.url: must start with redis:// or rediss://`];
   return [];
@@ -47,7 +59,8 @@ export function validateRedisCheck(step: Step): string[] {
   const missing = validateParamsPresent(step, 'redisCheck');
   if (missing.length) return missing;
   const errors = validateRedisUrl(step.redisCheck, 'redisCheck');
-  if (step.redisCheck!.command?.length === 0) errors.push('redisCheck.command: must not be empty (omit it for PING)');
+  if (step.redisCheck!.command?.length === 0)
+    errors.push('redisCheck.command: must not be empty (omit it for PING)');
   return errors;
 }
 
@@ -64,8 +77,10 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   } catch (err) {
     return inProgress(`${what}: ${errorMessage(err)}`, CHECK_POLL_MS);
   }
-  const expect = p.expect ?? (command.length === 1 && command[0]!.toUpperCase() === 'PING' ? 'PONG' : undefined);
-  if (expect !== undefined && reply !== expect) return inProgress(`${what} answered "${reply.slice(0, 200)}", expected "${expect}"`, CHECK_POLL_MS);
+  const expect =
+    p.expect ?? (command.length === 1 && command[0]!.toUpperCase() === 'PING' ? 'PONG' : undefined);
+  if (expect !== undefined && reply !== expect)
+    return inProgress(`${what} answered "${reply.slice(0, 200)}", expected "${expect}"`, CHECK_POLL_MS);
   return done(`${what} answered "${reply.slice(0, 200)}"`);
 }
 

@@ -10,7 +10,8 @@ export function validateRedisCommand(step: Step): string[] {
   const missing = validateParamsPresent(step, 'redisCommand');
   if (missing.length) return missing;
   const errors = validateRedisUrl(step.redisCommand, 'redisCommand');
-  if (!step.redisCommand!.command?.length) errors.push('redisCommand.command: give the command and its arguments, e.g. [DEL, key]');
+  if (!step.redisCommand!.command?.length)
+    errors.push('redisCommand.command: give the command and its arguments, e.g. [DEL, key]');
   return errors;
 }
 

@@ -49,7 +49,11 @@ export function planRestart(obj: KubeObject, now: Date): Plan {
 
 export function restartPatch(restartedAt: string, stamp: string): Record<string, unknown> {
   return {
-    spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt, [STAMP_ANNOTATION]: stamp } } } },
+    spec: {
+      template: {
+        metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt, [STAMP_ANNOTATION]: stamp } },
+      },
+    },
   };
 }
 
@@ -72,11 +76,15 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const obj = await readObject(ctx, ref);
   if (isFailed(obj)) return obj;
   if (alreadyRestarted(obj, ctx.stamp)) {
-    return done(`${describeTarget(ref)} was already restarted by this step (stamp ${ctx.stamp})`, { before: record.before, after: record.after });
+    return done(`${describeTarget(ref)} was already restarted by this step (stamp ${ctx.stamp})`, {
+      before: record.before,
+      after: record.after,
+    });
   }
   const blocked = refusedOutcome(planRestart(obj, ctx.clock.now()));
   if (blocked) return blocked;
-  const restartedAt = typeof record.after?.restartedAt === 'string' ? record.after.restartedAt : rfc3339(ctx.clock.now());
+  const restartedAt =
+    typeof record.after?.restartedAt === 'string' ? record.after.restartedAt : rfc3339(ctx.clock.now());
   const res = await attempt(describeTarget(ref), () =>
     raw(ctx).patchRaw(ref, restartPatch(restartedAt, ctx.stamp), {
       contentType: PatchStrategy.StrategicMergePatch,
@@ -87,7 +95,12 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   if (isFailed(res)) return res;
   const after = { restartedAt };
   const before = record.before ?? {};
-  if (ctx.dryRun) return done(`would restart ${describeTarget(ref)} (restartedAt ${restartedAt})`, { before, after, diff: { before, after } });
+  if (ctx.dryRun)
+    return done(`would restart ${describeTarget(ref)} (restartedAt ${restartedAt})`, {
+      before,
+      after,
+      diff: { before, after },
+    });
   return done(`restarted ${describeTarget(ref)} (restartedAt ${restartedAt})`, { before, after });
 }
 

@@ -58,10 +58,17 @@ export interface Revisioned<T> {
  * The revision to go back to: `toRevision` when given, otherwise the one before the newest.
  * Returns a reason instead when there is none.
  */
-export function chooseRevision<T>(history: readonly Revisioned<T>[], toRevision: number | undefined): Revisioned<T> | { error: string } {
+export function chooseRevision<T>(
+  history: readonly Revisioned<T>[],
+  toRevision: number | undefined,
+): Revisioned<T> | { error: string } {
   const sorted = [...history].filter((h) => h.revision > 0).sort((a, b) => a.revision - b.revision);
   if (toRevision) {
-    return sorted.find((h) => h.revision === toRevision) ?? { error: `revision ${toRevision} not found (known: ${sorted.map((h) => h.revision).join(', ') || 'none'})` };
+    return (
+      sorted.find((h) => h.revision === toRevision) ?? {
+        error: `revision ${toRevision} not found (known: ${sorted.map((h) => h.revision).join(', ') || 'none'})`,
+      }
+    );
   }
   const previous = sorted[sorted.length - 2];
   return previous ?? { error: 'no previous revision to roll back to' };
@@ -81,10 +88,16 @@ export function withoutHash(template: unknown): Record<string, unknown> {
 }
 
 /** The annotations the Deployment gets on undo, per kubectl, plus our stamp. */
-export function undoAnnotations(deployment: KubeObject, rs: KubeObject, stamp: string): Record<string, string> {
+export function undoAnnotations(
+  deployment: KubeObject,
+  rs: KubeObject,
+  stamp: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(annotationsOf(deployment, 'metadata'))) if (KEEP_ANNOTATIONS.has(k)) out[k] = v;
-  for (const [k, v] of Object.entries(annotationsOf(rs, 'metadata'))) if (!KEEP_ANNOTATIONS.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(annotationsOf(deployment, 'metadata')))
+    if (KEEP_ANNOTATIONS.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(annotationsOf(rs, 'metadata')))
+    if (!KEEP_ANNOTATIONS.has(k)) out[k] = v;
   out[STAMP_ANNOTATION] = stamp;
   return out;
 }
@@ -98,7 +111,10 @@ export function deploymentUndoPatch(deployment: KubeObject, rs: KubeObject, stam
 
 /** True when the Deployment already runs the ReplicaSet's template (kubectl skips the undo). */
 export function templateMatches(deployment: KubeObject, rs: KubeObject): boolean {
-  return stableJson(withoutHash(dig(deployment, 'spec', 'template'))) === stableJson(withoutHash(dig(rs, 'spec', 'template')));
+  return (
+    stableJson(withoutHash(dig(deployment, 'spec', 'template'))) ===
+    stableJson(withoutHash(dig(rs, 'spec', 'template')))
+  );
 }
 
 export function revisionPatch(revision: KubeObject, stamp: string): Record<string, unknown> {
@@ -110,45 +126,73 @@ export function revisionPatch(revision: KubeObject, stamp: string): Record<strin
 
 /** The workload's current revision number. */
 export function currentRevision(workload: KubeObject, history: readonly Revisioned<KubeObject>[]): number {
-  if (workload.kind === 'Deployment') return Number(annotationsOf(workload, 'metadata')[REVISION_ANNOTATION] ?? 0) || 0;
+  if (workload.kind === 'Deployment')
+    return Number(annotationsOf(workload, 'metadata')[REVISION_ANNOTATION] ?? 0) || 0;
   const updateName = dig(workload, 'status', 'updateRevision');
   const named = history.find((h) => h.item.metadata?.name === updateName);
   return named?.revision ?? Math.max(0, ...history.map((h) => h.revision));
 }
 
 /** before/after of the undo, or a refusal (pure). */
-export function planUndo(workload: KubeObject, history: readonly Revisioned<KubeObject>[], toRevision: number | undefined): Plan {
+export function planUndo(
+  workload: KubeObject,
+  history: readonly Revisioned<KubeObject>[],
+  toRevision: number | undefined,
+): Plan {
   if (workload.kind === 'Deployment' && dig(workload, 'spec', 'paused') === true) {
-    return refusal(ERROR_CODES.actionRefused, 'Paused', `Deployment ${workload.metadata?.name} is paused: resume it before rolling back`);
+    return refusal(
+      ERROR_CODES.actionRefused,
+      'Paused',
+      `Deployment ${workload.metadata?.name} is paused: resume it before rolling back`,
+    );
   }
   const current = currentRevision(workload, history);
   const chosen = chooseRevision(history, toRevision);
-  if ('error' in chosen) return refusal(ERROR_CODES.actionRefused, 'RevisionNotFound', `${workload.kind} ${workload.metadata?.name}: ${chosen.error}`);
+  if ('error' in chosen)
+    return refusal(
+      ERROR_CODES.actionRefused,
+      'RevisionNotFound',
+      `${workload.kind} ${workload.metadata?.name}: ${chosen.error}`,
+    );
   return { before: { revision: current }, after: { revision: chosen.revision } };
 }
 
 export function validateUndo(step: Step): string[] {
   const errors = validateTargetKind(step, WORKLOAD_KINDS);
   const r = step.rolloutUndo?.toRevision;
-  if (r !== undefined && (!Number.isInteger(r) || r < 0)) errors.push('rolloutUndo.toRevision: must be an integer of 0 or more');
+  if (r !== undefined && (!Number.isInteger(r) || r < 0))
+    errors.push('rolloutUndo.toRevision: must be an integer of 0 or more');
   return errors;
 }
 
-async function history(ctx: ActionContext, workload: KubeObject, ref: ObjectRef): Promise<Revisioned<KubeObject>[] | Failed> {
+async function history(
+  ctx: ActionContext,
+  workload: KubeObject,
+  ref: ObjectRef,
+): Promise<Revisioned<KubeObject>[] | Failed> {
   const isDeployment = ref.kind === 'Deployment';
   const list = await attempt(`history of ${describeTarget(ref)}`, () =>
     raw(ctx).listIn(
-      { apiVersion: 'apps/v1', kind: isDeployment ? 'ReplicaSet' : 'ControllerRevision', namespace: ref.namespace },
+      {
+        apiVersion: 'apps/v1',
+        kind: isDeployment ? 'ReplicaSet' : 'ControllerRevision',
+        namespace: ref.namespace,
+      },
       selectorString(dig(workload, 'spec', 'selector')),
     ),
   );
   if (isFailed(list)) return list;
   return list.items
     .filter((i) => isControlledBy(i, workload.metadata?.uid))
-    .map((item) => ({ item, revision: isDeployment ? replicaSetRevision(item) : Number(item.revision ?? 0) }));
+    .map((item) => ({
+      item,
+      revision: isDeployment ? replicaSetRevision(item) : Number(item.revision ?? 0),
+    }));
 }
 
-async function gather(ctx: ActionContext): Promise<{ ref: ObjectRef; workload: KubeObject; history: Revisioned<KubeObject>[] } | Failed> {
+async function gather(
+  ctx: ActionContext,
+): Promise<{ ref: ObjectRef; workload: KubeObject; history: Revisioned<KubeObject>[] } | Failed> {
   const ref = requireWorkload(ctx);
   if (isFailed(ref)) return ref;
   const workload = await readObject(ctx, ref);
@@ -163,8 +207,13 @@ async function plan(ctx: ActionContext): Promise<Plan> {
   return planUndo(g.workload, g.history, ctx.step.rolloutUndo?.toRevision);
 }
 
-function undoBody(workload: KubeObject, target: KubeObject, stamp: string): { body: unknown; contentType: PatchStrategy } {
-  if (workload.kind === 'Deployment') return { body: deploymentUndoPatch(workload, target, stamp), contentType: PatchStrategy.JsonPatch };
+function undoBody(
+  workload: KubeObject,
+  target: KubeObject,
+  stamp: string,
+): { body: unknown; contentType: PatchStrategy } {
+  if (workload.kind === 'Deployment')
+    return { body: deploymentUndoPatch(workload, target, stamp), contentType: PatchStrategy.JsonPatch };
   return { body: revisionPatch(target, stamp), contentType: PatchStrategy.StrategicMergePatch };
 }
 
@@ -175,17 +224,31 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const before = record.before ?? {};
   const after = record.after ?? {};
   if (annotationsOf(workload, 'metadata')[STAMP_ANNOTATION] === ctx.stamp) {
-    return done(`${describeTarget(ref)} was already rolled back by this step (stamp ${ctx.stamp})`, { before, after });
+    return done(`${describeTarget(ref)} was already rolled back by this step (stamp ${ctx.stamp})`, {
+      before,
+      after,
+    });
   }
   const blocked = planUndo(workload, g.history, ctx.step.rolloutUndo?.toRevision).refused;
   if (blocked?.reason === 'Paused') return failed(blocked.code, blocked.reason, blocked.message, false);
   const target = g.history.find((h) => h.revision === after.revision);
-  if (!target) return failed(ERROR_CODES.actionFailed, 'RevisionNotFound', `${describeTarget(ref)}: planned revision ${String(after.revision)} no longer exists`, false);
+  if (!target)
+    return failed(
+      ERROR_CODES.actionFailed,
+      'RevisionNotFound',
+      `${describeTarget(ref)}: planned revision ${String(after.revision)} no longer exists`,
+      false,
+    );
   if (ref.kind === 'Deployment' && templateMatches(workload, target.item)) {
-    return done(`${describeTarget(ref)} already runs the template of revision ${target.revision}; nothing to undo (as kubectl skips it)`, { before, after });
+    return done(
+      `${describeTarget(ref)} already runs the template of revision ${target.revision}; nothing to undo (as kubectl skips it)`,
+      { before, after },
+    );
   }
   const { body, contentType } = undoBody(workload, target.item, ctx.stamp);
-  const res = await attempt(describeTarget(ref), () => raw(ctx).patchRaw(ref, body, { contentType, dryRun: ctx.dryRun, fieldManager: FIELD_MANAGER }));
+  const res = await attempt(describeTarget(ref), () =>
+    raw(ctx).patchRaw(ref, body, { contentType, dryRun: ctx.dryRun, fieldManager: FIELD_MANAGER }),
+  );
   if (isFailed(res)) return res;
   const what = `${describeTarget(ref)} from revision ${String(before.revision)} to revision ${target.revision}`;
   if (ctx.dryRun) return done(`would roll back ${what}`, { before, after, diff: { before, after } });

@@ -36,20 +36,33 @@ export function validateScale(step: Step): string[] {
   if (missing.length) return missing;
   const errors = validateTargetKind(step, SCALABLE_KINDS);
   const r = step.scale?.replicas;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0) errors.push('scale.replicas: must be an integer of 0 or more');
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0)
+    errors.push('scale.replicas: must be an integer of 0 or more');
   return errors;
 }
 
 async function readReplicas(ctx: ActionContext, t: ResolvedTarget): Promise<number | Failed> {
   const args = { name: t.name, namespace: t.namespace };
   const res = await attempt(describeTarget(t), () =>
-    t.kind === 'StatefulSet' ? ctx.clients.apps.readNamespacedStatefulSetScale(args) : ctx.clients.apps.readNamespacedDeploymentScale(args),
+    t.kind === 'StatefulSet'
+      ? ctx.clients.apps.readNamespacedStatefulSetScale(args)
+      : ctx.clients.apps.readNamespacedDeploymentScale(args),
   );
   return isFailed(res) ? res : (res.spec?.replicas ?? 0);
 }
 
-async function writeReplicas(ctx: ActionContext, t: ResolvedTarget, replicas: number): Promise<Failed | undefined> {
-  const args = { name: t.name, namespace: t.namespace, body: { spec: { replicas } }, dryRun: ctx.dryRun ? 'All' : undefined, fieldManager: 'kube-remediator' };
+async function writeReplicas(
+  ctx: ActionContext,
+  t: ResolvedTarget,
+  replicas: number,
+): Promise<Failed | undefined> {
+  const args = {
+    name: t.name,
+    namespace: t.namespace,
+    body: { spec: { replicas } },
+    dryRun: ctx.dryRun ? 'All' : undefined,
+    fieldManager: 'kube-remediator',
+  };
   const res = await attempt(describeTarget(t), () =>
     t.kind === 'StatefulSet'
       ? ctx.clients.apps.patchNamespacedStatefulSetScale(args, PATCH.merge)
@@ -73,15 +86,29 @@ function recorded(record: StepStatus, key: 'before' | 'after'): number | undefin
   return typeof v === 'number' ? v : undefined;
 }
 
-async function setReplicas(ctx: ActionContext, record: StepStatus, from: number | undefined, to: number, verb: string): Promise<ActionOutcome> {
+async function setReplicas(
+  ctx: ActionContext,
+  record: StepStatus,
+  from: number | undefined,
+  to: number,
+  verb: string,
+): Promise<ActionOutcome> {
   const t = requireWorkload(ctx, SCALABLE_KINDS);
   if (isFailed(t)) return t;
   const err = await writeReplicas(ctx, t, to);
   if (err) return err;
   const before = from === undefined ? {} : { replicas: from };
   const after = { replicas: to };
-  if (ctx.dryRun) return done(`would ${verb} ${describeTarget(t)} to ${to} replicas`, { before, after, diff: { before, after } });
-  return done(`${verb === 'scale' ? 'scaled' : 'scaled back'} ${describeTarget(t)} from ${from ?? '?'} to ${to} replicas`, { before, after });
+  if (ctx.dryRun)
+    return done(`would ${verb} ${describeTarget(t)} to ${to} replicas`, {
+      before,
+      after,
+      diff: { before, after },
+    });
+  return done(
+    `${verb === 'scale' ? 'scaled' : 'scaled back'} ${describeTarget(t)} from ${from ?? '?'} to ${to} replicas`,
+    { before, after },
+  );
 }
 
 async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
@@ -95,7 +122,13 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
 
 async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const to = recorded(record, 'before');
-  if (to === undefined) return failed(ERROR_CODES.invalidSpec, 'NothingRecorded', 'no prior replica count was recorded, so there is nothing to scale back to', false);
+  if (to === undefined)
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'NothingRecorded',
+      'no prior replica count was recorded, so there is nothing to scale back to',
+      false,
+    );
   return setReplicas(ctx, record, recorded(record, 'after'), to, 'scale back');
 }
 

@@ -40,7 +40,10 @@ export interface EnvVar {
 }
 
 /** The state of one variable: set with a value, set from a source, or absent. */
-export type EnvState = { value: string; index?: number } | { valueFrom: Record<string, unknown>; index?: number } | { absent: true };
+export type EnvState =
+  | { value: string; index?: number }
+  | { valueFrom: Record<string, unknown>; index?: number }
+  | { absent: true };
 /** container name → variable name → state */
 export type EnvRecord = Record<string, Record<string, EnvState>>;
 
@@ -68,19 +71,28 @@ function wanted(change: EnvChange): EnvState {
 }
 
 /** Which containers to change: the named ones, or all. Unknown names are an error. */
-export function selectContainers(containers: readonly Container[], names: readonly string[] | undefined): { names: string[] } | { error: string } {
+export function selectContainers(
+  containers: readonly Container[],
+  names: readonly string[] | undefined,
+): { names: string[] } | { error: string } {
   if (!names || names.length === 0) return { names: containers.map((c) => c.name) };
   const missing = names.filter((n) => !containers.some((c) => c.name === n));
   if (missing.length) {
-    return { error: `container(s) ${missing.join(', ')} not in the pod template (has ${containers.map((c) => c.name).join(', ')})` };
+    return {
+      error: `container(s) ${missing.join(', ')} not in the pod template (has ${containers.map((c) => c.name).join(', ')})`,
+    };
   }
   return { names: [...names] };
 }
 
 /** before/after for the step, from the observed containers (pure). */
-export function planEnv(containers: readonly Container[], params: { containers?: string[]; env: EnvChange[] }): Plan {
+export function planEnv(
+  containers: readonly Container[],
+  params: { containers?: string[]; env: EnvChange[] },
+): Plan {
   const sel = selectContainers(containers, params.containers);
-  if ('error' in sel) return refusal(ERROR_CODES.invalidParam, 'ContainerNotFound', `setEnv.containers: ${sel.error}`);
+  if ('error' in sel)
+    return refusal(ERROR_CODES.invalidParam, 'ContainerNotFound', `setEnv.containers: ${sel.error}`);
   const before: EnvRecord = {};
   const after: EnvRecord = {};
   for (const name of sel.names) {
@@ -92,7 +104,10 @@ export function planEnv(containers: readonly Container[], params: { containers?:
 }
 
 /** The env list with the given states written in; present variables keep their position. */
-export function applyEnvStates(env: readonly EnvVar[] | undefined, states: Record<string, EnvState>): EnvVar[] {
+export function applyEnvStates(
+  env: readonly EnvVar[] | undefined,
+  states: Record<string, EnvState>,
+): EnvVar[] {
   let out = [...(env ?? [])];
   const inserts: { at: number; v: EnvVar }[] = [];
   for (const [name, state] of Object.entries(states)) {
@@ -100,7 +115,8 @@ export function applyEnvStates(env: readonly EnvVar[] | undefined, states: Recor
       out = out.filter((e) => e.name !== name);
       continue;
     }
-    const v: EnvVar = 'valueFrom' in state ? { name, valueFrom: state.valueFrom } : { name, value: state.value };
+    const v: EnvVar =
+      'valueFrom' in state ? { name, valueFrom: state.valueFrom } : { name, value: state.value };
     const i = out.findIndex((e) => e.name === name);
     if (i >= 0) out[i] = v;
     else inserts.push({ at: state.index ?? Number.MAX_SAFE_INTEGER, v });
@@ -117,7 +133,10 @@ function sameEnv(a: readonly EnvVar[] | undefined, b: readonly EnvVar[]): boolea
 }
 
 /** JSON patch ops that write `record` onto the observed containers; [] when already so. */
-export function envOps(containers: readonly Container[], record: EnvRecord): JsonPatchOp[] | { error: string } {
+export function envOps(
+  containers: readonly Container[],
+  record: EnvRecord,
+): JsonPatchOp[] | { error: string } {
   const ops: JsonPatchOp[] = [];
   for (const [name, states] of Object.entries(record)) {
     const i = containers.findIndex((c) => c.name === name);
@@ -138,8 +157,10 @@ export function validateSetEnv(step: Step): string[] {
   const env = step.setEnv?.env ?? [];
   if (env.length === 0) errors.push('setEnv.env: at least one variable is required');
   env.forEach((e, i) => {
-    if (e.unset && e.value !== undefined) errors.push(`setEnv.env[${i}]: give either value or unset: true, not both`);
-    if (!e.unset && e.value === undefined) errors.push(`setEnv.env[${i}].value: required unless unset is true`);
+    if (e.unset && e.value !== undefined)
+      errors.push(`setEnv.env[${i}]: give either value or unset: true, not both`);
+    if (!e.unset && e.value === undefined)
+      errors.push(`setEnv.env[${i}].value: required unless unset is true`);
   });
   const names = env.map((e) => e.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -166,34 +187,73 @@ function recordOf(record: StepStatus, key: 'before' | 'after'): EnvRecord | unde
 }
 
 /** Reads the workload and writes `want` onto it; shared by apply and revert. */
-async function writeEnv(ctx: ActionContext, want: EnvRecord, verb: string, from: EnvRecord | undefined): Promise<ActionOutcome> {
+async function writeEnv(
+  ctx: ActionContext,
+  want: EnvRecord,
+  verb: string,
+  from: EnvRecord | undefined,
+): Promise<ActionOutcome> {
   const ref = requireWorkload(ctx);
   if (isFailed(ref)) return ref;
   const obj = await readObject(ctx, ref);
   if (isFailed(obj)) return obj;
   const ops = envOps(containersOf(obj), want);
-  if ('error' in ops) return failed(ERROR_CODES.actionFailed, 'ContainerNotFound', `${describeTarget(ref)}: ${ops.error}`, false);
+  if ('error' in ops)
+    return failed(
+      ERROR_CODES.actionFailed,
+      'ContainerNotFound',
+      `${describeTarget(ref)}: ${ops.error}`,
+      false,
+    );
   const before = { containers: from ?? {} };
   const after = { containers: want };
-  if (ops.length === 0) return done(`${describeTarget(ref)}: env already ${verb === 'set' ? 'set' : 'restored'}`, { before, after });
+  if (ops.length === 0)
+    return done(`${describeTarget(ref)}: env already ${verb === 'set' ? 'set' : 'restored'}`, {
+      before,
+      after,
+    });
   const res = await attempt(describeTarget(ref), () =>
-    raw(ctx).patchRaw(ref, ops, { contentType: PatchStrategy.JsonPatch, dryRun: ctx.dryRun, fieldManager: FIELD_MANAGER }),
+    raw(ctx).patchRaw(ref, ops, {
+      contentType: PatchStrategy.JsonPatch,
+      dryRun: ctx.dryRun,
+      fieldManager: FIELD_MANAGER,
+    }),
   );
   if (isFailed(res)) return res;
   const vars = [...new Set(Object.values(want).flatMap((s) => Object.keys(s)))].join(', ');
-  if (ctx.dryRun) return done(`would ${verb} env ${vars} on ${describeTarget(ref)}`, { before, after, diff: { before, after } });
-  return done(`${verb === 'set' ? 'set' : 'restored'} env ${vars} on ${describeTarget(ref)}`, { before, after });
+  if (ctx.dryRun)
+    return done(`would ${verb} env ${vars} on ${describeTarget(ref)}`, {
+      before,
+      after,
+      diff: { before, after },
+    });
+  return done(`${verb === 'set' ? 'set' : 'restored'} env ${vars} on ${describeTarget(ref)}`, {
+    before,
+    after,
+  });
 }
 
 async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const want = recordOf(record, 'after');
-  if (!want) return failed(ERROR_CODES.invalidSpec, 'NothingPlanned', 'the step has no planned env (record.after.containers)', false);
+  if (!want)
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'NothingPlanned',
+      'the step has no planned env (record.after.containers)',
+      false,
+    );
   return writeEnv(ctx, want, 'set', recordOf(record, 'before'));
 }
 
 async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const prior = recordOf(record, 'before');
-  if (!prior) return failed(ERROR_CODES.invalidSpec, 'NothingRecorded', 'no prior env was recorded, so there is nothing to restore', false);
+  if (!prior)
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'NothingRecorded',
+      'no prior env was recorded, so there is nothing to restore',
+      false,
+    );
   return writeEnv(ctx, prior, 'restore', recordOf(record, 'after'));
 }
 

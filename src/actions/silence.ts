@@ -8,7 +8,14 @@ import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { ERROR_CODES, errorMessage } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { done, failed, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { callFailure, httpRequest, redactUrl, skippedInDryRun, statusExpected, type HttpReply } from './external.js';
+import {
+  callFailure,
+  httpRequest,
+  redactUrl,
+  skippedInDryRun,
+  statusExpected,
+  type HttpReply,
+} from './external.js';
 import { validateUrlField } from './http-check.js';
 
 export interface SilenceMatcher {
@@ -27,7 +34,13 @@ export interface SilenceBody {
 }
 
 /** The silence for an alert's labels, from now for `duration` (pure). */
-export function silenceBody(labels: Record<string, string>, now: Date, duration: string, comment: string | undefined, stamp: string): SilenceBody {
+export function silenceBody(
+  labels: Record<string, string>,
+  now: Date,
+  duration: string,
+  comment: string | undefined,
+  stamp: string,
+): SilenceBody {
   const matchers = Object.entries(labels)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }));
@@ -62,7 +75,9 @@ async function existingSilence(url: string, stamp: string): Promise<string | und
   const reply = await httpRequest(`${base(url)}/api/v2/silences`, { method: 'GET' });
   if (reply.status !== 200) return undefined;
   const silences = JSON.parse(reply.body) as { id?: string; comment?: string; status?: { state?: string } }[];
-  return silences.find((s) => s.status?.state !== 'expired' && (s.comment ?? '').includes(`[${stampTag(stamp)}]`))?.id;
+  return silences.find(
+    (s) => s.status?.state !== 'expired' && (s.comment ?? '').includes(`[${stampTag(stamp)}]`),
+  )?.id;
 }
 
 async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOutcome> {
@@ -70,7 +85,12 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   if (isFailed(p)) return p;
   const labels = ctx.remediation.spec.alert?.labels ?? {};
   if (Object.keys(labels).length === 0) {
-    return failed(ERROR_CODES.invalidSpec, 'NoAlertLabels', 'silence: the Remediation has no alert labels to silence (spec.alert.labels)', false);
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'NoAlertLabels',
+      'silence: the Remediation has no alert labels to silence (spec.alert.labels)',
+      false,
+    );
   }
   const body = silenceBody(labels, ctx.clock.now(), p.duration, p.comment, ctx.stamp);
   const what = `silence ${body.matchers.map((m) => `${m.name}="${m.value}"`).join(',')} for ${p.duration} in ${redactUrl(p.alertmanagerUrl)}`;
@@ -96,12 +116,20 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
   const p = requireParams(ctx, 'silence');
   if (isFailed(p)) return p;
   const id = record.after?.silenceID;
-  if (typeof id !== 'string') return failed(ERROR_CODES.invalidSpec, 'NothingRecorded', 'no silence id was recorded, so there is nothing to expire', false);
+  if (typeof id !== 'string')
+    return failed(
+      ERROR_CODES.invalidSpec,
+      'NothingRecorded',
+      'no silence id was recorded, so there is nothing to expire',
+      false,
+    );
   const what = `expire silence ${id} in ${redactUrl(p.alertmanagerUrl)}`;
   if (ctx.dryRun) return skippedInDryRun(what, { silenceID: id });
   let reply: HttpReply;
   try {
-    reply = await httpRequest(`${base(p.alertmanagerUrl)}/api/v2/silence/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    reply = await httpRequest(`${base(p.alertmanagerUrl)}/api/v2/silence/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+    });
   } catch (err) {
     return callFailure(what, undefined, err);
   }

@@ -53,7 +53,13 @@ export interface Plan {
 }
 
 export type ActionOutcome =
-  | { kind: 'done'; message: string; before?: Record<string, unknown>; after?: Record<string, unknown>; diff?: Record<string, unknown> }
+  | {
+      kind: 'done';
+      message: string;
+      before?: Record<string, unknown>;
+      after?: Record<string, unknown>;
+      diff?: Record<string, unknown>;
+    }
   | { kind: 'inProgress'; message: string; requeueAfterMs: number }
   | { kind: 'failed'; message: string; code: ErrorCode; reason: string; retryable: boolean };
 

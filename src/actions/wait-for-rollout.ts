@@ -38,22 +38,41 @@ function waiting(reason: string, message: string): RolloutState {
 function generationState(obj: KubeObject): RolloutState | undefined {
   const gen = num(obj.metadata?.generation);
   const observed = num(dig(obj, 'status', 'observedGeneration'));
-  if (observed < gen) return waiting('GenerationNotObserved', `waiting for the controller to observe generation ${gen} (observed ${observed})`);
+  if (observed < gen)
+    return waiting(
+      'GenerationNotObserved',
+      `waiting for the controller to observe generation ${gen} (observed ${observed})`,
+    );
   return undefined;
 }
 
 function deploymentState(obj: KubeObject): RolloutState | undefined {
-  const conditions = (dig(obj, 'status', 'conditions') as { type?: string; reason?: string; message?: string }[] | undefined) ?? [];
+  const conditions =
+    (dig(obj, 'status', 'conditions') as
+      { type?: string; reason?: string; message?: string }[] | undefined) ?? [];
   const stuck = conditions.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
-  if (stuck) return waiting('ProgressDeadlineExceeded', `rollout exceeded its progress deadline: ${stuck.message ?? ''}`.trim());
+  if (stuck)
+    return waiting(
+      'ProgressDeadlineExceeded',
+      `rollout exceeded its progress deadline: ${stuck.message ?? ''}`.trim(),
+    );
   const want = typeof dig(obj, 'spec', 'replicas') === 'number' ? num(dig(obj, 'spec', 'replicas')) : 1;
   const updated = num(dig(obj, 'status', 'updatedReplicas'));
   const total = num(dig(obj, 'status', 'replicas'));
   const ready = num(dig(obj, 'status', 'readyReplicas'));
   const available = num(dig(obj, 'status', 'availableReplicas'));
-  if (updated < want) return waiting('ReplicasNotUpdated', `${updated} of ${want} replicas updated; ${ready} of ${want} pods ready`);
-  if (total > updated) return waiting('OldReplicasPending', `${total - updated} old replica(s) pending termination; ${ready} of ${want} pods ready`);
-  if (ready < want || available < want) return waiting('PodsNotReady', `${ready} of ${want} pods ready (${available} available)`);
+  if (updated < want)
+    return waiting(
+      'ReplicasNotUpdated',
+      `${updated} of ${want} replicas updated; ${ready} of ${want} pods ready`,
+    );
+  if (total > updated)
+    return waiting(
+      'OldReplicasPending',
+      `${total - updated} old replica(s) pending termination; ${ready} of ${want} pods ready`,
+    );
+  if (ready < want || available < want)
+    return waiting('PodsNotReady', `${ready} of ${want} pods ready (${available} available)`);
   return undefined;
 }
 
@@ -66,11 +85,19 @@ function statefulSetState(obj: KubeObject): RolloutState | undefined {
   if (ready < want) return waiting('PodsNotReady', `${ready} of ${want} pods ready`);
   if (onDelete) return undefined;
   if (partition > 0) {
-    return updated < want - partition ? waiting('ReplicasNotUpdated', `${updated} of ${want - partition} pods updated (partition ${partition})`) : undefined;
+    return updated < want - partition
+      ? waiting(
+          'ReplicasNotUpdated',
+          `${updated} of ${want - partition} pods updated (partition ${partition})`,
+        )
+      : undefined;
   }
   const update = dig(obj, 'status', 'updateRevision');
   if (update !== dig(obj, 'status', 'currentRevision')) {
-    return waiting('ReplicasNotUpdated', `${updated} of ${want} pods updated to revision ${String(update)}; ${ready} of ${want} pods ready`);
+    return waiting(
+      'ReplicasNotUpdated',
+      `${updated} of ${want} pods updated to revision ${String(update)}; ${ready} of ${want} pods ready`,
+    );
   }
   return undefined;
 }
@@ -80,8 +107,13 @@ function daemonSetState(obj: KubeObject): RolloutState | undefined {
   const updated = num(dig(obj, 'status', 'updatedNumberScheduled'));
   const ready = num(dig(obj, 'status', 'numberReady'));
   const available = num(dig(obj, 'status', 'numberAvailable'));
-  if (updated < want) return waiting('ReplicasNotUpdated', `${updated} of ${want} pods updated; ${ready} of ${want} pods ready`);
-  if (ready < want || available < want) return waiting('PodsNotReady', `${ready} of ${want} pods ready (${available} available)`);
+  if (updated < want)
+    return waiting(
+      'ReplicasNotUpdated',
+      `${updated} of ${want} pods updated; ${ready} of ${want} pods ready`,
+    );
+  if (ready < want || available < want)
+    return waiting('PodsNotReady', `${ready} of ${want} pods ready (${available} available)`);
   return undefined;
 }
 
@@ -104,7 +136,10 @@ export function podFault(pods: readonly KubeObject[]): { reason: string; message
     for (const c of statuses) {
       const where = `pod ${pod.metadata?.name} container ${c.name} (restarts ${c.restartCount ?? 0})`;
       if (c.lastState?.terminated?.reason === 'OOMKilled' || c.state?.terminated?.reason === 'OOMKilled') {
-        return { reason: 'OOMKilled', message: `${where} was OOMKilled: raise its memory limit or find the leak` };
+        return {
+          reason: 'OOMKilled',
+          message: `${where} was OOMKilled: raise its memory limit or find the leak`,
+        };
       }
       if (!crash && c.state?.waiting?.reason === 'CrashLoopBackOff') {
         crash = { reason: 'CrashLoopBackOff', message: `${where} is in CrashLoopBackOff` };
@@ -117,9 +152,11 @@ export function podFault(pods: readonly KubeObject[]): { reason: string; message
 /** Where the rollout of a workload stands, from the workload and its pods (pure). */
 export function rolloutState(obj: KubeObject, pods: readonly KubeObject[]): RolloutState {
   const kind = obj.kind ?? '';
-  const byKind = kind === 'StatefulSet' ? statefulSetState : kind === 'DaemonSet' ? daemonSetState : deploymentState;
+  const byKind =
+    kind === 'StatefulSet' ? statefulSetState : kind === 'DaemonSet' ? daemonSetState : deploymentState;
   const state = generationState(obj) ?? byKind(obj);
-  if (!state) return { done: true, reason: 'RolloutComplete', message: `${kind} ${obj.metadata?.name} rolled out` };
+  if (!state)
+    return { done: true, reason: 'RolloutComplete', message: `${kind} ${obj.metadata?.name} rolled out` };
   const fault = podFault(pods);
   if (!fault) return state;
   return { done: false, reason: fault.reason, message: `${state.message}; ${fault.message}` };
@@ -138,7 +175,8 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   let pods: KubeObject[];
   try {
     const selector = selectorString(dig(obj, 'spec', 'selector'));
-    pods = (await raw(ctx).listIn({ apiVersion: 'v1', kind: 'Pod', namespace: ref.namespace }, selector)).items;
+    pods = (await raw(ctx).listIn({ apiVersion: 'v1', kind: 'Pod', namespace: ref.namespace }, selector))
+      .items;
   } catch (err) {
     return failureFromError(err, `pods of ${describeTarget(ref)}`);
   }

@@ -5,63 +5,139 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TString } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import yaml from 'js-yaml';
 import { ERROR_CODES, RemediatorError } from '../util/errors.js';
 import { DURATION } from '../api/v1alpha1/schema.js';
 
-const Duration = (description: string, def: string) => Type.String({ pattern: DURATION, description, default: def });
+const Duration = (description: string, def: string): TString =>
+  Type.String({ pattern: DURATION, description, default: def });
 
 export const ConfigSchema = Type.Object({
-  kubeconfig: Type.String({ default: '', description: 'Path to a kubeconfig; empty means $KUBECONFIG, ~/.kube/config, then in-cluster.' }),
-  watchNamespace: Type.String({ default: '', description: 'Only watch this namespace; empty watches all namespaces.' }),
-  logLevel: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], { default: 'info', description: 'Log level.' }),
+  kubeconfig: Type.String({
+    default: '',
+    description: 'Path to a kubeconfig; empty means $KUBECONFIG, ~/.kube/config, then in-cluster.',
+  }),
+  watchNamespace: Type.String({
+    default: '',
+    description: 'Only watch this namespace; empty watches all namespaces.',
+  }),
+  logLevel: Type.Union(
+    [Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')],
+    { default: 'info', description: 'Log level.' },
+  ),
   probes: Type.Object({
-    host: Type.String({ default: '0.0.0.0', description: 'Address of the /healthz, /readyz and /metrics server.' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Port of the /healthz, /readyz and /metrics server (0 picks a free port).' }),
+    host: Type.String({
+      default: '0.0.0.0',
+      description: 'Address of the /healthz, /readyz and /metrics server.',
+    }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8080,
+      description: 'Port of the /healthz, /readyz and /metrics server (0 picks a free port).',
+    }),
   }),
   leaderElection: Type.Object({
-    enabled: Type.Boolean({ default: true, description: 'Elect a leader through a coordination.k8s.io/v1 Lease; only the leader acts.' }),
-    namespace: Type.String({ default: '', description: "Namespace of the Lease; default the pod's namespace, else `default`." }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Elect a leader through a coordination.k8s.io/v1 Lease; only the leader acts.',
+    }),
+    namespace: Type.String({
+      default: '',
+      description: "Namespace of the Lease; default the pod's namespace, else `default`.",
+    }),
     leaseName: Type.String({ default: 'kube-remediator', description: 'Name of the Lease.' }),
     identity: Type.String({ default: '', description: 'Holder identity; default hostname_pid.' }),
-    leaseDuration: Duration('How long a Lease is valid without renewal; a standby takes over after it.', '15s'),
+    leaseDuration: Duration(
+      'How long a Lease is valid without renewal; a standby takes over after it.',
+      '15s',
+    ),
     renewDeadline: Duration('How long the leader keeps trying to renew before it steps down.', '10s'),
     retryPeriod: Duration('How often to try to acquire or renew.', '2s'),
   }),
   controller: Type.Object({
-    workers: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Remediations reconciled in parallel (each key is still serial).' }),
-    maxConcurrentRemediations: Type.Integer({ minimum: 1, maximum: 10000, default: 20, description: 'Cluster-wide budget of Remediations running at once; the rest wait in Pending.' }),
+    workers: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 4,
+      description: 'Remediations reconciled in parallel (each key is still serial).',
+    }),
+    maxConcurrentRemediations: Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      default: 20,
+      description: 'Cluster-wide budget of Remediations running at once; the rest wait in Pending.',
+    }),
     maxBackoff: Duration('Cap of the exponential retry backoff of a failing reconcile.', '5m'),
     defaultStepTimeout: Duration('Step timeout when the step sets none.', '2m'),
   }),
   webhook: Type.Object({
     enabled: Type.Boolean({ default: true, description: 'Serve the Alertmanager webhook.' }),
     host: Type.String({ default: '0.0.0.0', description: 'Address the webhook listens on.' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9095, description: 'Port the webhook listens on (0 picks a free port).' }),
-    path: Type.String({ default: '/api/v1/alerts', pattern: '^/', description: 'Path Alertmanager posts to.' }),
-    bodyLimit: Type.Integer({ minimum: 1024, default: 1048576, description: 'Largest accepted body in bytes (413 above).' }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 9095,
+      description: 'Port the webhook listens on (0 picks a free port).',
+    }),
+    path: Type.String({
+      default: '/api/v1/alerts',
+      pattern: '^/',
+      description: 'Path Alertmanager posts to.',
+    }),
+    bodyLimit: Type.Integer({
+      minimum: 1024,
+      default: 1048576,
+      description: 'Largest accepted body in bytes (413 above).',
+    }),
     auth: Type.Object({
-      disabled: Type.Boolean({ default: false, description: 'Accept unauthenticated webhooks. Logged as a warning at start.' }),
-      bearerTokenFile: Type.String({ default: '', description: 'File holding the bearer token (a mounted Secret).' }),
+      disabled: Type.Boolean({
+        default: false,
+        description: 'Accept unauthenticated webhooks. Logged as a warning at start.',
+      }),
+      bearerTokenFile: Type.String({
+        default: '',
+        description: 'File holding the bearer token (a mounted Secret).',
+      }),
       bearerToken: Type.String({ default: '', description: 'The bearer token itself (prefer the file).' }),
       basicUsername: Type.String({ default: '', description: 'Basic-auth user name.' }),
       basicPasswordFile: Type.String({ default: '', description: 'File holding the basic-auth password.' }),
-      basicPassword: Type.String({ default: '', description: 'The basic-auth password itself (prefer the file).' }),
-      allowQueryToken: Type.Boolean({ default: false, description: 'Also accept the bearer token as `?token=` for senders that cannot set headers.' }),
+      basicPassword: Type.String({
+        default: '',
+        description: 'The basic-auth password itself (prefer the file).',
+      }),
+      allowQueryToken: Type.Boolean({
+        default: false,
+        description: 'Also accept the bearer token as `?token=` for senders that cannot set headers.',
+      }),
     }),
   }),
   store: Type.Object({
-    kind: Type.Union([Type.Literal('memory'), Type.Literal('redis'), Type.Literal('postgres')], { default: 'memory', description: 'Where cooldowns and rate limits live. memory is per process.' }),
-    redisUrl: Type.String({ default: '', description: 'Redis URL for store.kind=redis, e.g. redis://127.0.0.1:6379/0.' }),
+    kind: Type.Union([Type.Literal('memory'), Type.Literal('redis'), Type.Literal('postgres')], {
+      default: 'memory',
+      description: 'Where cooldowns and rate limits live. memory is per process.',
+    }),
+    redisUrl: Type.String({
+      default: '',
+      description: 'Redis URL for store.kind=redis, e.g. redis://127.0.0.1:6379/0.',
+    }),
     postgresUrl: Type.String({ default: '', description: 'PostgreSQL URL for store.kind=postgres.' }),
     probeInterval: Duration('While in fallback, how often to check whether the store is back.', '2s'),
     keyPrefix: Type.String({ default: 'kube-remediator:', description: 'Prefix of every Redis key.' }),
   }),
   audit: Type.Object({
-    postgresUrl: Type.String({ default: '', description: 'PostgreSQL URL of the audit log; empty turns audit off.' }),
-    outboxLimit: Type.Integer({ minimum: 1, default: 10000, description: 'Audit rows held in memory while PostgreSQL is down; beyond it rows are dropped and counted.' }),
+    postgresUrl: Type.String({
+      default: '',
+      description: 'PostgreSQL URL of the audit log; empty turns audit off.',
+    }),
+    outboxLimit: Type.Integer({
+      minimum: 1,
+      default: 10000,
+      description:
+        'Audit rows held in memory while PostgreSQL is down; beyond it rows are dropped and counted.',
+    }),
     flushInterval: Duration('How often the outbox retries while PostgreSQL is down.', '2s'),
   }),
 });
@@ -136,14 +212,18 @@ export interface LoadOptions {
 /** Loads, converts and validates the configuration; throws KR_ERR_CONFIG naming the bad field. */
 export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   const env = opts.env ?? process.env;
-  const raw: Record<string, unknown> = Value.Create(ConfigSchema) as Record<string, unknown>;
+  const raw: Record<string, unknown> = Value.Create(ConfigSchema);
   const file = opts.file ?? env.KR_CONFIG;
   if (file) {
     let parsed: unknown;
     try {
       parsed = yaml.load(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new RemediatorError(ERROR_CODES.config, `cannot read config file ${file}: ${(err as Error).message}`, { cause: err });
+      throw new RemediatorError(
+        ERROR_CODES.config,
+        `cannot read config file ${file}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (parsed && typeof parsed === 'object') deepMerge(raw, parsed as Record<string, unknown>);
   }
@@ -170,7 +250,10 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
     throw new RemediatorError(ERROR_CODES.config, 'store.kind=redis needs store.redisUrl (env KR_REDIS_URL)');
   }
   if (cfg.store.kind === 'postgres' && !cfg.store.postgresUrl) {
-    throw new RemediatorError(ERROR_CODES.config, 'store.kind=postgres needs store.postgresUrl (env KR_STORE_POSTGRES_URL)');
+    throw new RemediatorError(
+      ERROR_CODES.config,
+      'store.kind=postgres needs store.postgresUrl (env KR_STORE_POSTGRES_URL)',
+    );
   }
   return deepFreeze(cfg);
 }

@@ -27,7 +27,10 @@ export class CustomResources<T extends Remediation | Runbook, S> {
 
   async list(namespace?: string, labelSelector?: string): Promise<ListOf<T>> {
     if (namespace) {
-      return (await this.custom.listNamespacedCustomObject({ ...this.base(namespace), labelSelector })) as ListOf<T>;
+      return (await this.custom.listNamespacedCustomObject({
+        ...this.base(namespace),
+        labelSelector,
+      })) as ListOf<T>;
     }
     return (await this.custom.listClusterCustomObject({
       group: GROUP,
@@ -46,7 +49,12 @@ export class CustomResources<T extends Remediation | Runbook, S> {
   }
 
   /** Merge-patches the status subresource. With `resourceVersion` it is a precondition (409 on change). */
-  async patchStatus(namespace: string, name: string, status: Partial<S>, resourceVersion?: string): Promise<T> {
+  async patchStatus(
+    namespace: string,
+    name: string,
+    status: Partial<S>,
+    resourceVersion?: string,
+  ): Promise<T> {
     const body: Record<string, unknown> = { status };
     if (resourceVersion) body.metadata = { resourceVersion };
     return (await this.custom.patchNamespacedCustomObjectStatus(
@@ -66,7 +74,10 @@ export class CustomResources<T extends Remediation | Runbook, S> {
 
   /** Merge-patches the main resource (metadata/spec). */
   async patch(namespace: string, name: string, body: Record<string, unknown>): Promise<T> {
-    return (await this.custom.patchNamespacedCustomObject({ ...this.base(namespace), name, body }, PATCH.merge)) as T;
+    return (await this.custom.patchNamespacedCustomObject(
+      { ...this.base(namespace), name, body },
+      PATCH.merge,
+    )) as T;
   }
 
   async delete(namespace: string, name: string): Promise<void> {

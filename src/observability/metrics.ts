@@ -71,9 +71,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60],
       registers,
     }),
-    queueDepth: new Gauge({ name: 'workqueue_depth', help: 'Current depth of the work queue.', labelNames: ['name'], registers }),
-    queueAdds: new Counter({ name: 'workqueue_adds_total', help: 'Total adds handled by the work queue.', labelNames: ['name'], registers }),
-    queueRetries: new Counter({ name: 'workqueue_retries_total', help: 'Total retries handled by the work queue.', labelNames: ['name'], registers }),
+    queueDepth: new Gauge({
+      name: 'workqueue_depth',
+      help: 'Current depth of the work queue.',
+      labelNames: ['name'],
+      registers,
+    }),
+    queueAdds: new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Total adds handled by the work queue.',
+      labelNames: ['name'],
+      registers,
+    }),
+    queueRetries: new Counter({
+      name: 'workqueue_retries_total',
+      help: 'Total retries handled by the work queue.',
+      labelNames: ['name'],
+      registers,
+    }),
     leaderStatus: new Gauge({
       name: 'leader_election_master_status',
       help: '1 while this process holds the leader Lease, 0 otherwise.',
@@ -117,13 +132,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       labelNames: ['store'],
       registers,
     }),
-    auditWritten: new Counter({ name: 'kube_remediator_audit_rows_written_total', help: 'Audit rows written to PostgreSQL.', registers }),
+    auditWritten: new Counter({
+      name: 'kube_remediator_audit_rows_written_total',
+      help: 'Audit rows written to PostgreSQL.',
+      registers,
+    }),
     auditDropped: new Counter({
       name: 'kube_remediator_audit_rows_dropped_total',
       help: 'Audit rows dropped because the outbox was full while PostgreSQL was down.',
       registers,
     }),
-    auditOutboxDepth: new Gauge({ name: 'kube_remediator_audit_outbox_depth', help: 'Audit rows waiting to be written.', registers }),
+    auditOutboxDepth: new Gauge({
+      name: 'kube_remediator_audit_outbox_depth',
+      help: 'Audit rows waiting to be written.',
+      registers,
+    }),
   };
 
   for (const controller of CONTROLLERS) {
@@ -134,7 +157,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     m.queueRetries.inc({ name: controller }, 0);
   }
   m.leaderStatus.set({ name: 'kube-remediator' }, 0);
-  for (const action of ACTIONS) for (const result of ACTION_RESULTS) m.actionsTotal.inc({ action, result }, 0);
+  for (const action of ACTIONS)
+    for (const result of ACTION_RESULTS) m.actionsTotal.inc({ action, result }, 0);
   for (const outcome of ALERT_OUTCOMES) m.alertsTotal.inc({ outcome }, 0);
   for (const store of STORES) m.storeFallback.set({ store }, 0);
   return m;

@@ -38,6 +38,9 @@ export function triggerMatches(t: Trigger, labels: Record<string, string>): bool
 }
 
 /** The first trigger of the list that matches, or undefined. */
-export function matchTriggers(triggers: readonly Trigger[] | undefined, labels: Record<string, string>): Trigger | undefined {
+export function matchTriggers(
+  triggers: readonly Trigger[] | undefined,
+  labels: Record<string, string>,
+): Trigger | undefined {
   return (triggers ?? []).find((t) => triggerMatches(t, labels));
 }

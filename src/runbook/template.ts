@@ -99,7 +99,10 @@ export function render(template: string, values: Record<string, string>, ctx: Va
   const out = template.replace(TEMPLATE, (_all, name: string) => {
     const v = values[name];
     if (v === undefined) {
-      throw new RemediatorError(ERROR_CODES.missingParam, `param "${name}" has no value: set it in the alert or give it a default`);
+      throw new RemediatorError(
+        ERROR_CODES.missingParam,
+        `param "${name}" has no value: set it in the alert or give it a default`,
+      );
     }
     const valueCtx: ValueContext = ctx === 'url' ? 'text' : ctx;
     const problem = ctx === 'name' || ctx === 'namespace' ? undefined : checkValue(v, valueCtx);

@@ -94,18 +94,29 @@ async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
   }
 }
 
-async function waitReady(url: string, token: string, what: string, child: ChildProcess, dir: string): Promise<void> {
+async function waitReady(
+  url: string,
+  token: string,
+  what: string,
+  child: ChildProcess,
+  dir: string,
+): Promise<void> {
   const deadline = Date.now() + 90_000;
   // The server's certificate is self-signed: skip verification for this loopback probe only.
   const { Agent, request } = await import('node:https');
   const agent = new Agent({ rejectUnauthorized: false });
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}; see ${dir}/${what}.log`);
+    if (child.exitCode !== null)
+      throw new Error(`${what} exited with ${child.exitCode}; see ${dir}/${what}.log`);
     const ok = await new Promise<boolean>((resolve) => {
-      const req = request(url, { agent, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
+      const req = request(
+        url,
+        { agent, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        },
+      );
       req.on('error', () => resolve(false));
       req.on('timeout', () => {
         req.destroy();
@@ -277,7 +288,8 @@ async function waitServiceAccount(kubeconfigPath: string, kcm: ChildProcess, dir
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (kcm.exitCode !== null) throw new Error(`kube-controller-manager exited; see ${dir}/kube-controller-manager.log`);
+    if (kcm.exitCode !== null)
+      throw new Error(`kube-controller-manager exited; see ${dir}/kube-controller-manager.log`);
     try {
       const sa = await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
       if ((sa.secrets ?? []).length > 0) return;

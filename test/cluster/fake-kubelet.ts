@@ -31,15 +31,32 @@ export function podStatusFor(pod: k8s.V1Pod, fault: PodFault): k8s.V1PodStatus {
   const containers = pod.spec?.containers ?? [];
   const ready = fault === 'none';
   const containerStatuses = containers.map((c): k8s.V1ContainerStatus => {
-    const base = { name: c.name, image: c.image ?? 'image', imageID: `docker://${c.image ?? 'image'}`, containerID: `fake://${pod.metadata?.name}/${c.name}` };
+    const base = {
+      name: c.name,
+      image: c.image ?? 'image',
+      imageID: `docker://${c.image ?? 'image'}`,
+      containerID: `fake://${pod.metadata?.name}/${c.name}`,
+    };
     switch (fault) {
       case 'crashLoop':
         return {
           ...base,
           ready: false,
           restartCount: 5,
-          state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 5m0s restarting failed container=${c.name}` } },
-          lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: now as unknown as Date, finishedAt: now as unknown as Date } },
+          state: {
+            waiting: {
+              reason: 'CrashLoopBackOff',
+              message: `back-off 5m0s restarting failed container=${c.name}`,
+            },
+          },
+          lastState: {
+            terminated: {
+              exitCode: 1,
+              reason: 'Error',
+              startedAt: now as unknown as Date,
+              finishedAt: now as unknown as Date,
+            },
+          },
         };
       case 'oomKilled':
         return {
@@ -47,12 +64,31 @@ export function podStatusFor(pod: k8s.V1Pod, fault: PodFault): k8s.V1PodStatus {
           ready: false,
           restartCount: 3,
           state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off restarting failed container' } },
-          lastState: { terminated: { exitCode: 137, reason: 'OOMKilled', startedAt: now as unknown as Date, finishedAt: now as unknown as Date } },
+          lastState: {
+            terminated: {
+              exitCode: 137,
+              reason: 'OOMKilled',
+              startedAt: now as unknown as Date,
+              finishedAt: now as unknown as Date,
+            },
+          },
         };
       case 'neverReady':
-        return { ...base, ready: false, restartCount: 0, started: true, state: { running: { startedAt: now as unknown as Date } } };
+        return {
+          ...base,
+          ready: false,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: now as unknown as Date } },
+        };
       case 'none':
-        return { ...base, ready: true, restartCount: 0, started: true, state: { running: { startedAt: now as unknown as Date } } };
+        return {
+          ...base,
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: now as unknown as Date } },
+        };
     }
   });
   const cond = (type: string, status: boolean): k8s.V1PodCondition => ({
@@ -65,7 +101,12 @@ export function podStatusFor(pod: k8s.V1Pod, fault: PodFault): k8s.V1PodStatus {
     hostIP: '127.0.0.1',
     podIP: '10.244.0.10',
     startTime: now as unknown as Date,
-    conditions: [cond('Initialized', true), cond('Ready', ready), cond('ContainersReady', ready), cond('PodScheduled', true)],
+    conditions: [
+      cond('Initialized', true),
+      cond('Ready', ready),
+      cond('ContainersReady', ready),
+      cond('PodScheduled', true),
+    ],
     containerStatuses,
   };
 }
@@ -99,7 +140,11 @@ export function startFakeKubelet(kc: k8s.KubeConfig, opts: { namespace?: string 
     applied.set(uid, fault);
     try {
       await core.patchNamespacedPodStatus(
-        { name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { status: podStatusFor(pod, fault) } },
+        {
+          name: pod.metadata!.name!,
+          namespace: pod.metadata!.namespace!,
+          body: { status: podStatusFor(pod, fault) },
+        },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
     } catch {

@@ -15,7 +15,9 @@ const dir = mkdtempSync(join(tmpdir(), 'kr-kind-'));
 const kubeconfig = join(dir, 'kubeconfig');
 
 async function main(): Promise<number> {
-  await execa('kind', ['create', 'cluster', '--name', name, '--kubeconfig', kubeconfig, '--wait', '120s'], { stdio: 'inherit' });
+  await execa('kind', ['create', 'cluster', '--name', name, '--kubeconfig', kubeconfig, '--wait', '120s'], {
+    stdio: 'inherit',
+  });
   try {
     writeFileSync(join(dir, 'cluster-name'), name);
     const res = await execa('npx', ['jest', '--selectProjects', 'e2e', ...process.argv.slice(2)], {

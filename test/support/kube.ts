@@ -7,7 +7,8 @@ import { makeClients, type KubeClients } from '../../src/kube/client.js';
 
 export function testKubeConfig(): k8s.KubeConfig {
   const path = process.env.KUBECONFIG;
-  if (!path) throw new Error('KUBECONFIG is not set: run this test in the e2e Jest project (npm run test:e2e)');
+  if (!path)
+    throw new Error('KUBECONFIG is not set: run this test in the e2e Jest project (npm run test:e2e)');
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(path);
   return kc;
@@ -20,7 +21,10 @@ export function testClients(): KubeClients {
 }
 
 export async function createNamespace(prefix = 'test'): Promise<string> {
-  const name = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  const name = `${prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
   await testClients().core.createNamespace({ body: { metadata: { name } } });
   return name;
 }
@@ -40,7 +44,10 @@ export interface KubectlResult {
 }
 
 /** The real kubectl against the test cluster. Never throws on a non-zero exit. */
-export async function kubectl(args: string[], opts: { input?: string; namespace?: string } = {}): Promise<KubectlResult> {
+export async function kubectl(
+  args: string[],
+  opts: { input?: string; namespace?: string } = {},
+): Promise<KubectlResult> {
   const ns = opts.namespace ? ['-n', opts.namespace] : [];
   const res = await execa('kubectl', [...ns, ...args], {
     env: { KUBECONFIG: process.env.KUBECONFIG },
@@ -74,7 +81,9 @@ export async function waitFor<T>(
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${lastErr ? `: ${String(lastErr)}` : ''}`);
+      throw new Error(
+        `timed out waiting for ${opts.what ?? 'condition'}${lastErr ? `: ${lastErr instanceof Error ? lastErr.message : JSON.stringify(lastErr)}` : ''}`,
+      );
     }
     await sleep(opts.intervalMs ?? 100);
   }
@@ -107,7 +116,11 @@ function podTemplate(name: string, o: WorkloadOptions): k8s.V1PodTemplateSpec {
   };
 }
 
-export async function createDeployment(ns: string, name: string, o: WorkloadOptions = {}): Promise<k8s.V1Deployment> {
+export async function createDeployment(
+  ns: string,
+  name: string,
+  o: WorkloadOptions = {},
+): Promise<k8s.V1Deployment> {
   return testClients().apps.createNamespacedDeployment({
     namespace: ns,
     body: {
@@ -123,7 +136,11 @@ export async function createDeployment(ns: string, name: string, o: WorkloadOpti
   });
 }
 
-export async function createStatefulSet(ns: string, name: string, o: WorkloadOptions = {}): Promise<k8s.V1StatefulSet> {
+export async function createStatefulSet(
+  ns: string,
+  name: string,
+  o: WorkloadOptions = {},
+): Promise<k8s.V1StatefulSet> {
   return testClients().apps.createNamespacedStatefulSet({
     namespace: ns,
     body: {
@@ -139,7 +156,11 @@ export async function createStatefulSet(ns: string, name: string, o: WorkloadOpt
   });
 }
 
-export async function createDaemonSet(ns: string, name: string, o: WorkloadOptions = {}): Promise<k8s.V1DaemonSet> {
+export async function createDaemonSet(
+  ns: string,
+  name: string,
+  o: WorkloadOptions = {},
+): Promise<k8s.V1DaemonSet> {
   return testClients().apps.createNamespacedDaemonSet({
     namespace: ns,
     body: {
@@ -150,7 +171,11 @@ export async function createDaemonSet(ns: string, name: string, o: WorkloadOptio
 }
 
 /** Waits until a Deployment reports all replicas updated, ready and available. */
-export async function waitDeploymentReady(ns: string, name: string, timeoutMs = 60_000): Promise<k8s.V1Deployment> {
+export async function waitDeploymentReady(
+  ns: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<k8s.V1Deployment> {
   return waitFor(
     async () => {
       const d = await testClients().apps.readNamespacedDeployment({ name, namespace: ns });

@@ -21,7 +21,13 @@ export interface OperatorProcess {
 
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const p of running) if (p.pid) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const p of running)
+    if (p.pid)
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 export function startOperator(opts: { env?: Record<string, string>; args?: string[] } = {}): OperatorProcess {
@@ -45,8 +51,8 @@ export function startOperator(opts: { env?: Record<string, string>; args?: strin
       }
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {
       running.delete(child);
@@ -74,7 +80,11 @@ export function startOperator(opts: { env?: Record<string, string>; args?: strin
           const i = waiters.indexOf(w);
           if (i >= 0) {
             waiters.splice(i, 1);
-            reject(new Error(`operator did not log "${text}" within ${timeoutMs} ms; last lines:\n${lines.slice(-20).join('\n')}`));
+            reject(
+              new Error(
+                `operator did not log "${text}" within ${timeoutMs} ms; last lines:\n${lines.slice(-20).join('\n')}`,
+              ),
+            );
           }
         }, timeoutMs).unref();
       });

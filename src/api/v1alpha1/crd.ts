@@ -99,8 +99,15 @@ function crd(
               description,
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
-                kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+                apiVersion: {
+                  type: 'string',
+                  description: 'APIVersion defines the versioned schema of this representation of an object.',
+                },
+                kind: {
+                  type: 'string',
+                  description:
+                    'Kind is a string value representing the REST resource this object represents.',
+                },
                 metadata: { type: 'object' },
                 spec: toStructural(spec),
                 status: toStructural(status),
@@ -121,8 +128,18 @@ export function remediationCrd(): Json {
     RemediationStatus,
     [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Overall phase.' },
-      { name: 'Runbook', type: 'string', jsonPath: '.spec.runbookRef.name', description: 'The Runbook used.' },
-      { name: 'Target', type: 'string', jsonPath: '.status.target', description: 'The resolved main target.' },
+      {
+        name: 'Runbook',
+        type: 'string',
+        jsonPath: '.spec.runbookRef.name',
+        description: 'The Runbook used.',
+      },
+      {
+        name: 'Target',
+        type: 'string',
+        jsonPath: '.status.target',
+        description: 'The resolved main target.',
+      },
       { name: 'Step', type: 'string', jsonPath: '.status.progress', description: 'Steps done of all.' },
       { name: 'Alert', type: 'string', jsonPath: '.spec.alert.name', description: 'The alert answered.' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Age.' },
@@ -138,12 +155,33 @@ export function runbookCrd(): Json {
     RunbookSpec,
     RunbookStatus,
     [
-      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Whether the spec is valid.' },
-      { name: 'Alerts', type: 'integer', jsonPath: '.status.matchedAlerts', description: 'Alerts matched so far.' },
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: 'Whether the spec is valid.',
+      },
+      {
+        name: 'Alerts',
+        type: 'integer',
+        jsonPath: '.status.matchedAlerts',
+        description: 'Alerts matched so far.',
+      },
       { name: 'Steps', type: 'integer', jsonPath: '.status.stepCount', description: 'Number of steps.' },
-      { name: 'Last Fired', type: 'date', jsonPath: '.status.lastFiredAt', description: 'When it last started a remediation.' },
+      {
+        name: 'Last Fired',
+        type: 'date',
+        jsonPath: '.status.lastFiredAt',
+        description: 'When it last started a remediation.',
+      },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Age.' },
-      { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'Why it is (not) ready.', priority: 1 },
+      {
+        name: 'Reason',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+        description: 'Why it is (not) ready.',
+        priority: 1,
+      },
     ],
   );
 }

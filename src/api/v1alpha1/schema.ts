@@ -9,12 +9,21 @@
  * Kubernetes v1.20 (our oldest supported API server) drops CEL rules, so everything the API
  * server must enforce is written as enum, pattern, min/max and required.
  */
-import { FormatRegistry, Type, type Static, type TLiteral, type TRecord, type TString, type TUnion } from '@sinclair/typebox';
+import {
+  FormatRegistry,
+  Type,
+  type Static,
+  type TLiteral,
+  type TRecord,
+  type TString,
+  type TUnion,
+} from '@sinclair/typebox';
 
 // TypeBox knows no formats by itself: without this, Value.Check fails every `date-time` field.
 // RFC 3339 as Kubernetes writes metav1.Time (fractional seconds and offsets allowed).
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)));
+if (!FormatRegistry.Has('date-time'))
+  FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)));
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -29,7 +38,7 @@ function StringEnum<const T extends readonly string[]>(
     values.map((v) => Type.Literal(v)),
     // `kubectl explain` shows descriptions but not enums, so the values go in the text too.
     { description: `${description} One of: ${values.map((v) => `\`${v}\``).join(', ')}.`, ...extra },
-  ) as unknown as TUnion<TLiteral<T[number]>[]>;
+  );
 }
 
 /** A free-form JSON object the API server stores as it is. */
@@ -113,7 +122,11 @@ export type TargetRef = Static<typeof TargetRef>;
 
 export const SecretKeyRef = Type.Object(
   {
-    name: Type.String({ description: 'Name of a Secret in the namespace of the Runbook or Remediation.', pattern: DNS1123_SUBDOMAIN, maxLength: 253 }),
+    name: Type.String({
+      description: 'Name of a Secret in the namespace of the Runbook or Remediation.',
+      pattern: DNS1123_SUBDOMAIN,
+      maxLength: 253,
+    }),
     key: Type.String({ description: 'Key inside the Secret.', minLength: 1, maxLength: 253 }),
   },
   { description: 'A key of a Secret, read by the operator at run time (never copied into status).' },
@@ -130,15 +143,31 @@ const ValueFrom = Type.Object(
 
 const ScaleParams = Type.Object(
   {
-    replicas: Type.Integer({ description: 'Desired replica count; 0 scales the workload down to nothing.', minimum: 0, maximum: 10000 }),
+    replicas: Type.Integer({
+      description: 'Desired replica count; 0 scales the workload down to nothing.',
+      minimum: 0,
+      maximum: 10000,
+    }),
   },
-  { description: 'Parameters of the `scale` action: set replicas through the scale subresource, recording the prior count.' },
+  {
+    description:
+      'Parameters of the `scale` action: set replicas through the scale subresource, recording the prior count.',
+  },
 );
 
 const EnvVarChange = Type.Object(
   {
-    name: Type.String({ description: 'Name of the environment variable.', pattern: '^[-._a-zA-Z][-._a-zA-Z0-9]*$', maxLength: 253 }),
-    value: Type.Optional(Type.String({ description: 'Value to set. May use params. Omit together with `unset: true` to remove the variable.', maxLength: 32768 })),
+    name: Type.String({
+      description: 'Name of the environment variable.',
+      pattern: '^[-._a-zA-Z][-._a-zA-Z0-9]*$',
+      maxLength: 253,
+    }),
+    value: Type.Optional(
+      Type.String({
+        description: 'Value to set. May use params. Omit together with `unset: true` to remove the variable.',
+        maxLength: 32768,
+      }),
+    ),
     unset: Type.Optional(Type.Boolean({ description: 'Remove the variable instead of setting it.' })),
   },
   { description: 'One environment variable to set or remove.' },
@@ -152,34 +181,70 @@ const SetEnvParams = Type.Object(
         maxItems: 32,
       }),
     ),
-    env: Type.Array(EnvVarChange, { description: 'The variables to set or remove.', minItems: 1, maxItems: 64 }),
+    env: Type.Array(EnvVarChange, {
+      description: 'The variables to set or remove.',
+      minItems: 1,
+      maxItems: 64,
+    }),
   },
-  { description: 'Parameters of the `setEnv` action: set or unset env vars on a workload, recording the exact prior state (value, valueFrom or absent).' },
+  {
+    description:
+      'Parameters of the `setEnv` action: set or unset env vars on a workload, recording the exact prior state (value, valueFrom or absent).',
+  },
 );
 
 const PatchParams = Type.Object(
   {
-    type: StringEnum(['merge', 'strategic', 'json'] as const, 'Patch type: JSON merge patch (RFC 7386), strategic merge patch (built-in kinds only) or JSON patch (RFC 6902).', { default: 'strategic' }),
+    type: StringEnum(
+      ['merge', 'strategic', 'json'] as const,
+      'Patch type: JSON merge patch (RFC 7386), strategic merge patch (built-in kinds only) or JSON patch (RFC 6902).',
+      { default: 'strategic' },
+    ),
     patch: Type.Unknown({
-      description: 'The patch body: an object for merge/strategic, a list of operations for json. String values may use params.',
+      description:
+        'The patch body: an object for merge/strategic, a list of operations for json. String values may use params.',
       'x-kubernetes-preserve-unknown-fields': true,
     }),
   },
-  { description: 'Parameters of the `patch` action. The patch is checked against `safety.bounds` before it is sent.' },
+  {
+    description:
+      'Parameters of the `patch` action. The patch is checked against `safety.bounds` before it is sent.',
+  },
 );
 
 const RolloutUndoParams = Type.Object(
   {
-    toRevision: Type.Optional(Type.Integer({ description: 'Revision to roll back to; 0 or absent means the previous revision (as `kubectl rollout undo`).', minimum: 0 })),
+    toRevision: Type.Optional(
+      Type.Integer({
+        description:
+          'Revision to roll back to; 0 or absent means the previous revision (as `kubectl rollout undo`).',
+        minimum: 0,
+      }),
+    ),
   },
   { description: 'Parameters of the `rolloutUndo` action.' },
 );
 
 const DeletePodParams = Type.Object(
   {
-    names: Type.Optional(Type.Array(Type.String({ pattern: TEMPLATED_NAME, maxLength: 253 }), { description: 'Pod names to delete. May use params.', maxItems: 100 })),
-    labelSelector: Type.Optional(Type.String({ description: 'Label selector of the pods to delete, e.g. `app=redis`.', maxLength: 1024 })),
-    maxCount: Type.Integer({ description: 'Refuse to delete more pods than this in one step.', minimum: 1, maximum: 100, default: 1 }),
+    names: Type.Optional(
+      Type.Array(Type.String({ pattern: TEMPLATED_NAME, maxLength: 253 }), {
+        description: 'Pod names to delete. May use params.',
+        maxItems: 100,
+      }),
+    ),
+    labelSelector: Type.Optional(
+      Type.String({
+        description: 'Label selector of the pods to delete, e.g. `app=redis`.',
+        maxLength: 1024,
+      }),
+    ),
+    maxCount: Type.Integer({
+      description: 'Refuse to delete more pods than this in one step.',
+      minimum: 1,
+      maximum: 100,
+      default: 1,
+    }),
   },
   { description: 'Parameters of the `deletePod` action: by `names` or by `labelSelector` (one of them).' },
 );
@@ -191,10 +256,24 @@ const WaitForRolloutParams = Type.Object(
 
 const HttpCheckParams = Type.Object(
   {
-    url: Type.String({ description: 'URL to request. May use params.', pattern: '^https?://', maxLength: 2048 }),
+    url: Type.String({
+      description: 'URL to request. May use params.',
+      pattern: '^https?://',
+      maxLength: 2048,
+    }),
     method: Type.Optional(StringEnum(['GET', 'HEAD', 'POST'] as const, 'HTTP method.', { default: 'GET' })),
-    expectStatus: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { description: 'Acceptable status codes; default any 2xx.', maxItems: 20 })),
-    bodyContains: Type.Optional(Type.String({ description: 'The check passes only if the response body contains this text.', maxLength: 1024 })),
+    expectStatus: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), {
+        description: 'Acceptable status codes; default any 2xx.',
+        maxItems: 20,
+      }),
+    ),
+    bodyContains: Type.Optional(
+      Type.String({
+        description: 'The check passes only if the response body contains this text.',
+        maxLength: 1024,
+      }),
+    ),
   },
   { description: 'Parameters of the `httpCheck` action: passes when the response matches.' },
 );
@@ -202,23 +281,41 @@ const HttpCheckParams = Type.Object(
 const HttpCallParams = Type.Object(
   {
     url: Type.String({ description: 'URL to call. May use params.', pattern: '^https?://', maxLength: 2048 }),
-    method: Type.Optional(StringEnum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const, 'HTTP method.', { default: 'POST' })),
+    method: Type.Optional(
+      StringEnum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const, 'HTTP method.', { default: 'POST' }),
+    ),
     headers: Type.Optional(StringMap('Request headers.')),
     body: Type.Optional(Type.String({ description: 'Request body. May use params.', maxLength: 65536 })),
-    expectStatus: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { description: 'Acceptable status codes; default any 2xx.', maxItems: 20 })),
+    expectStatus: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), {
+        description: 'Acceptable status codes; default any 2xx.',
+        maxItems: 20,
+      }),
+    ),
   },
   { description: 'Parameters of the `httpCall` action.' },
 );
 
 const ConnectionFields = {
-  url: Type.Optional(Type.String({ description: 'Connection URL, e.g. `redis://redis.dash:6379/0` or `postgres://user@db:5432/app`. Prefer `urlFrom` when it holds a password.', maxLength: 2048 })),
+  url: Type.Optional(
+    Type.String({
+      description:
+        'Connection URL, e.g. `redis://redis.dash:6379/0` or `postgres://user@db:5432/app`. Prefer `urlFrom` when it holds a password.',
+      maxLength: 2048,
+    }),
+  ),
   urlFrom: Type.Optional(ValueFrom),
 };
 
 const RedisCheckParams = Type.Object(
   {
     ...ConnectionFields,
-    command: Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { description: 'Command and arguments; default `PING`.', maxItems: 32 })),
+    command: Type.Optional(
+      Type.Array(Type.String({ maxLength: 1024 }), {
+        description: 'Command and arguments; default `PING`.',
+        maxItems: 32,
+      }),
+    ),
     expect: Type.Optional(Type.String({ description: 'Expected reply, e.g. `PONG`.', maxLength: 1024 })),
   },
   { description: 'Parameters of the `redisCheck` action.' },
@@ -227,7 +324,11 @@ const RedisCheckParams = Type.Object(
 const RedisCommandParams = Type.Object(
   {
     ...ConnectionFields,
-    command: Type.Array(Type.String({ maxLength: 1024 }), { description: 'Command and arguments, e.g. `[DEL, dash:queue:dead]`.', minItems: 1, maxItems: 32 }),
+    command: Type.Array(Type.String({ maxLength: 1024 }), {
+      description: 'Command and arguments, e.g. `[DEL, dash:queue:dead]`.',
+      minItems: 1,
+      maxItems: 32,
+    }),
   },
   { description: 'Parameters of the `redisCommand` action.' },
 );
@@ -236,7 +337,12 @@ const PostgresCheckParams = Type.Object(
   {
     ...ConnectionFields,
     query: Type.Optional(Type.String({ description: 'Query to run; default `SELECT 1`.', maxLength: 8192 })),
-    expect: Type.Optional(Type.String({ description: 'Expected value of the first column of the first row, as text.', maxLength: 1024 })),
+    expect: Type.Optional(
+      Type.String({
+        description: 'Expected value of the first column of the first row, as text.',
+        maxLength: 1024,
+      }),
+    ),
   },
   { description: 'Parameters of the `postgresCheck` action.' },
 );
@@ -251,15 +357,29 @@ const PostgresQueryParams = Type.Object(
 
 const PrometheusQueryParams = Type.Object(
   {
-    url: Type.String({ description: 'Base URL of Prometheus, e.g. `http://prometheus:9090`.', pattern: '^https?://', maxLength: 2048 }),
-    query: Type.String({ description: 'PromQL instant query. May use params.', minLength: 1, maxLength: 8192 }),
+    url: Type.String({
+      description: 'Base URL of Prometheus, e.g. `http://prometheus:9090`.',
+      pattern: '^https?://',
+      maxLength: 2048,
+    }),
+    query: Type.String({
+      description: 'PromQL instant query. May use params.',
+      minLength: 1,
+      maxLength: 8192,
+    }),
     expect: Type.Optional(
       Type.Object(
         {
-          op: StringEnum(['<', '<=', '==', '!=', '>=', '>'] as const, 'Comparison applied to every sample value.'),
+          op: StringEnum(
+            ['<', '<=', '==', '!=', '>=', '>'] as const,
+            'Comparison applied to every sample value.',
+          ),
           value: Type.Number({ description: 'Value to compare with.' }),
         },
-        { description: 'The check passes when every sample satisfies `value op expect.value` (and there is at least one sample).' },
+        {
+          description:
+            'The check passes when every sample satisfies `value op expect.value` (and there is at least one sample).',
+        },
       ),
     ),
   },
@@ -268,7 +388,14 @@ const PrometheusQueryParams = Type.Object(
 
 const NotifyParams = Type.Object(
   {
-    url: Type.Optional(Type.String({ description: 'Webhook to post the message to (Slack-compatible JSON `{text}`); only an Event is recorded when absent.', pattern: '^https?://', maxLength: 2048 })),
+    url: Type.Optional(
+      Type.String({
+        description:
+          'Webhook to post the message to (Slack-compatible JSON `{text}`); only an Event is recorded when absent.',
+        pattern: '^https?://',
+        maxLength: 2048,
+      }),
+    ),
     urlFrom: Type.Optional(ValueFrom),
     message: Type.String({ description: 'Message text. May use params.', minLength: 1, maxLength: 8192 }),
   },
@@ -277,7 +404,11 @@ const NotifyParams = Type.Object(
 
 const SilenceParams = Type.Object(
   {
-    alertmanagerUrl: Type.String({ description: 'Base URL of Alertmanager.', pattern: '^https?://', maxLength: 2048 }),
+    alertmanagerUrl: Type.String({
+      description: 'Base URL of Alertmanager.',
+      pattern: '^https?://',
+      maxLength: 2048,
+    }),
     duration: Type.String({ description: 'How long the silence lasts, e.g. `30m`.', pattern: DURATION }),
     comment: Type.Optional(Type.String({ description: 'Comment on the silence.', maxLength: 1024 })),
   },
@@ -289,14 +420,50 @@ const SilenceParams = Type.Object(
 
 export const Step = Type.Object(
   {
-    name: Type.String({ description: 'Name of the step, unique within the runbook (DNS-1123 label).', pattern: DNS1123_LABEL, minLength: 1, maxLength: 63 }),
-    action: StringEnum(ACTIONS, 'What the step does. The parameters go in the member of the same name, e.g. `action: scale` with `scale: {replicas: 0}`.'),
+    name: Type.String({
+      description: 'Name of the step, unique within the runbook (DNS-1123 label).',
+      pattern: DNS1123_LABEL,
+      minLength: 1,
+      maxLength: 63,
+    }),
+    action: StringEnum(
+      ACTIONS,
+      'What the step does. The parameters go in the member of the same name, e.g. `action: scale` with `scale: {replicas: 0}`.',
+    ),
     target: Type.Optional(TargetRef),
-    revertOnResolve: Type.Optional(Type.Boolean({ description: 'Undo this step from its recorded prior values when the alert resolves (setEnv, scale, patch).', default: false })),
-    timeout: Type.Optional(Type.String({ description: 'How long the step may take, e.g. `5m`; default `2m`.', pattern: DURATION })),
-    retries: Type.Optional(Type.Integer({ description: 'How many times a failed attempt is retried, with backoff, before the step fails.', minimum: 0, maximum: 10, default: 0 })),
-    continueOnFailure: Type.Optional(Type.Boolean({ description: 'Go on with the next step when this one fails (e.g. a best-effort notification).', default: false })),
-    rolloutRestart: Type.Optional(Type.Object({}, { description: 'Parameters of the `rolloutRestart` action: none. Works on Deployments, StatefulSets and DaemonSets.' })),
+    revertOnResolve: Type.Optional(
+      Type.Boolean({
+        description:
+          'Undo this step from its recorded prior values when the alert resolves (setEnv, scale, patch).',
+        default: false,
+      }),
+    ),
+    timeout: Type.Optional(
+      Type.String({ description: 'How long the step may take, e.g. `5m`; default `2m`.', pattern: DURATION }),
+    ),
+    retries: Type.Optional(
+      Type.Integer({
+        description: 'How many times a failed attempt is retried, with backoff, before the step fails.',
+        minimum: 0,
+        maximum: 10,
+        default: 0,
+      }),
+    ),
+    continueOnFailure: Type.Optional(
+      Type.Boolean({
+        description: 'Go on with the next step when this one fails (e.g. a best-effort notification).',
+        default: false,
+      }),
+    ),
+    rolloutRestart: Type.Optional(
+      Type.Object(
+        {},
+        {
+          description:
+            'Parameters of the `rolloutRestart` action: none. Works on Deployments, StatefulSets and DaemonSets.',
+        },
+      ),
+    ),
     scale: Type.Optional(ScaleParams),
     setEnv: Type.Optional(SetEnvParams),
     patch: Type.Optional(PatchParams),
@@ -326,8 +493,15 @@ export type MatchOp = (typeof MATCH_OPS)[number];
 export const Matcher = Type.Object(
   {
     label: Type.String({ description: 'Alert label name.', pattern: LABEL_NAME, maxLength: 256 }),
-    op: StringEnum(MATCH_OPS, 'Match operator as in Alertmanager: `=` equal, `!=` not equal, `=~` regex match, `!~` regex non-match. Regular expressions are anchored.', { default: '=' }),
-    value: Type.String({ description: 'Value or regular expression to compare the label with.', maxLength: 1024 }),
+    op: StringEnum(
+      MATCH_OPS,
+      'Match operator as in Alertmanager: `=` equal, `!=` not equal, `=~` regex match, `!~` regex non-match. Regular expressions are anchored.',
+      { default: '=' },
+    ),
+    value: Type.String({
+      description: 'Value or regular expression to compare the label with.',
+      maxLength: 1024,
+    }),
   },
   { description: 'A condition on one alert label.' },
 );
@@ -335,9 +509,21 @@ export type Matcher = Static<typeof Matcher>;
 
 export const Trigger = Type.Object(
   {
-    alertname: Type.String({ description: 'The `alertname` label this trigger answers.', minLength: 1, maxLength: 256 }),
-    matchers: Type.Optional(Type.Array(Matcher, { description: 'Further label conditions; all must hold.', maxItems: 32 })),
-    status: Type.Optional(StringEnum(['firing'] as const, 'Alert status that starts a remediation; only `firing` (resolved alerts revert).', { default: 'firing' })),
+    alertname: Type.String({
+      description: 'The `alertname` label this trigger answers.',
+      minLength: 1,
+      maxLength: 256,
+    }),
+    matchers: Type.Optional(
+      Type.Array(Matcher, { description: 'Further label conditions; all must hold.', maxItems: 32 }),
+    ),
+    status: Type.Optional(
+      StringEnum(
+        ['firing'] as const,
+        'Alert status that starts a remediation; only `firing` (resolved alerts revert).',
+        { default: 'firing' },
+      ),
+    ),
   },
   { description: 'Which alerts start this runbook: an alertname plus label matchers.' },
 );
@@ -345,7 +531,11 @@ export type Trigger = Static<typeof Trigger>;
 
 export const Param = Type.Object(
   {
-    name: Type.String({ description: 'Name used in templates, e.g. `deployment` for `{{ deployment }}`.', pattern: PARAM_NAME, maxLength: 63 }),
+    name: Type.String({
+      description: 'Name used in templates, e.g. `deployment` for `{{ deployment }}`.',
+      pattern: PARAM_NAME,
+      maxLength: 63,
+    }),
     from: Type.Optional(
       Type.String({
         description:
@@ -355,7 +545,12 @@ export const Param = Type.Object(
       }),
     ),
     default: Type.Optional(Type.String({ description: 'Value when the source is absent.', maxLength: 1024 })),
-    required: Type.Optional(Type.Boolean({ description: 'Refuse to start (reason MissingParam) when the param has no value.', default: true })),
+    required: Type.Optional(
+      Type.Boolean({
+        description: 'Refuse to start (reason MissingParam) when the param has no value.',
+        default: true,
+      }),
+    ),
   },
   { description: 'A named value templated into steps from the alert.' },
 );
@@ -363,14 +558,37 @@ export type Param = Static<typeof Param>;
 
 export const Bounds = Type.Object(
   {
-    minReplicas: Type.Optional(Type.Integer({ description: 'Lowest replica count a step may set (scale or patch). 0 allows scale-to-zero.', minimum: 0 })),
-    maxReplicas: Type.Optional(Type.Integer({ description: 'Highest replica count a step may set (scale or patch).', minimum: 0 })),
-    maxMemory: Type.Optional(Type.String({ description: 'Highest memory request or limit a patch may set on a container, e.g. `2Gi`.', pattern: QUANTITY })),
-    maxCpu: Type.Optional(Type.String({ description: 'Highest CPU request or limit a patch may set on a container, e.g. `2` or `1500m`.', pattern: QUANTITY })),
-    maxStorage: Type.Optional(Type.String({ description: 'Highest storage request a patch may set (PVCs, volumeClaimTemplates), e.g. `100Gi`.', pattern: QUANTITY })),
+    minReplicas: Type.Optional(
+      Type.Integer({
+        description: 'Lowest replica count a step may set (scale or patch). 0 allows scale-to-zero.',
+        minimum: 0,
+      }),
+    ),
+    maxReplicas: Type.Optional(
+      Type.Integer({ description: 'Highest replica count a step may set (scale or patch).', minimum: 0 }),
+    ),
+    maxMemory: Type.Optional(
+      Type.String({
+        description: 'Highest memory request or limit a patch may set on a container, e.g. `2Gi`.',
+        pattern: QUANTITY,
+      }),
+    ),
+    maxCpu: Type.Optional(
+      Type.String({
+        description: 'Highest CPU request or limit a patch may set on a container, e.g. `2` or `1500m`.',
+        pattern: QUANTITY,
+      }),
+    ),
+    maxStorage: Type.Optional(
+      Type.String({
+        description: 'Highest storage request a patch may set (PVCs, volumeClaimTemplates), e.g. `100Gi`.',
+        pattern: QUANTITY,
+      }),
+    ),
     allowedPatchPaths: Type.Optional(
       Type.Array(Type.String({ pattern: '^/', maxLength: 512 }), {
-        description: 'JSON-pointer prefixes a patch may touch, e.g. `/spec/template/spec/containers`. Any path outside is refused. Empty allows all.',
+        description:
+          'JSON-pointer prefixes a patch may touch, e.g. `/spec/template/spec/containers`. Any path outside is refused. Empty allows all.',
         maxItems: 64,
       }),
     ),
@@ -387,11 +605,44 @@ export const Safety = Type.Object(
         maxItems: 256,
       }),
     ),
-    cooldown: Type.Optional(Type.String({ description: 'After a remediation starts, ignore new alerts for the same runbook and target for this long, e.g. `10m`.', pattern: DURATION })),
-    maxPerHour: Type.Optional(Type.Integer({ description: 'At most this many remediations per hour for this runbook.', minimum: 1, maximum: 10000 })),
-    maxConcurrent: Type.Optional(Type.Integer({ description: 'At most this many remediations of this runbook running at once; the rest wait in Pending.', minimum: 1, maximum: 1000 })),
-    requireApproval: Type.Optional(Type.Boolean({ description: 'Wait in AwaitingApproval until a person annotates `kube-remediator.io/approved-by=<who>`.', default: false })),
-    maxConsecutiveFailures: Type.Optional(Type.Integer({ description: 'After this many failures in a row on one target, new remediations end Blocked until a person clears it.', minimum: 1, maximum: 100, default: 3 })),
+    cooldown: Type.Optional(
+      Type.String({
+        description:
+          'After a remediation starts, ignore new alerts for the same runbook and target for this long, e.g. `10m`.',
+        pattern: DURATION,
+      }),
+    ),
+    maxPerHour: Type.Optional(
+      Type.Integer({
+        description: 'At most this many remediations per hour for this runbook.',
+        minimum: 1,
+        maximum: 10000,
+      }),
+    ),
+    maxConcurrent: Type.Optional(
+      Type.Integer({
+        description:
+          'At most this many remediations of this runbook running at once; the rest wait in Pending.',
+        minimum: 1,
+        maximum: 1000,
+      }),
+    ),
+    requireApproval: Type.Optional(
+      Type.Boolean({
+        description:
+          'Wait in AwaitingApproval until a person annotates `kube-remediator.io/approved-by=<who>`.',
+        default: false,
+      }),
+    ),
+    maxConsecutiveFailures: Type.Optional(
+      Type.Integer({
+        description:
+          'After this many failures in a row on one target, new remediations end Blocked until a person clears it.',
+        minimum: 1,
+        maximum: 100,
+        default: 3,
+      }),
+    ),
     bounds: Type.Optional(Bounds),
   },
   { description: 'Safety rules applied before and during execution.' },
@@ -400,7 +651,12 @@ export type Safety = Static<typeof Safety>;
 
 export const OnFailure = Type.Object(
   {
-    revert: Type.Optional(Type.Boolean({ description: 'Undo the reversible steps already done when a step fails.', default: false })),
+    revert: Type.Optional(
+      Type.Boolean({
+        description: 'Undo the reversible steps already done when a step fails.',
+        default: false,
+      }),
+    ),
     notify: Type.Optional(NotifyParams),
   },
   { description: 'What to do when a step fails for good.' },
@@ -408,14 +664,29 @@ export const OnFailure = Type.Object(
 
 export const RunbookSpec = Type.Object(
   {
-    description: Type.Optional(Type.String({ description: 'What the runbook is for, in a sentence.', maxLength: 2048 })),
-    triggers: Type.Optional(Type.Array(Trigger, { description: 'Alerts that start this runbook. Without triggers it runs only from hand-made Remediations.', maxItems: 32 })),
-    params: Type.Optional(Type.Array(Param, { description: 'Named values templated into the steps.', maxItems: 64 })),
+    description: Type.Optional(
+      Type.String({ description: 'What the runbook is for, in a sentence.', maxLength: 2048 }),
+    ),
+    triggers: Type.Optional(
+      Type.Array(Trigger, {
+        description:
+          'Alerts that start this runbook. Without triggers it runs only from hand-made Remediations.',
+        maxItems: 32,
+      }),
+    ),
+    params: Type.Optional(
+      Type.Array(Param, { description: 'Named values templated into the steps.', maxItems: 64 }),
+    ),
     target: Type.Optional(TargetRef),
     steps: Type.Array(Step, { description: 'The steps, run in order.', minItems: 1, maxItems: 50 }),
     safety: Type.Optional(Safety),
     onFailure: Type.Optional(OnFailure),
-    suspend: Type.Optional(Type.Boolean({ description: 'Stop matching alerts to this runbook (hand-made Remediations still run).', default: false })),
+    suspend: Type.Optional(
+      Type.Boolean({
+        description: 'Stop matching alerts to this runbook (hand-made Remediations still run).',
+        default: false,
+      }),
+    ),
   },
   { description: 'RunbookSpec: which alerts, which steps, which safety rules.' },
 );
@@ -423,11 +694,26 @@ export type RunbookSpec = Static<typeof RunbookSpec>;
 
 export const Condition = Type.Object(
   {
-    type: Type.String({ description: 'Type of condition in CamelCase, e.g. `Ready`.', pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$', maxLength: 316 }),
+    type: Type.String({
+      description: 'Type of condition in CamelCase, e.g. `Ready`.',
+      pattern:
+        '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+      maxLength: 316,
+    }),
     status: StringEnum(['True', 'False', 'Unknown'] as const, 'Status of the condition.'),
-    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation the condition was set for.', minimum: 0 })),
-    lastTransitionTime: Type.String({ description: 'When the condition last changed status.', format: 'date-time' }),
-    reason: Type.String({ description: 'Machine-readable reason in CamelCase.', pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', minLength: 1, maxLength: 1024 }),
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The generation the condition was set for.', minimum: 0 }),
+    ),
+    lastTransitionTime: Type.String({
+      description: 'When the condition last changed status.',
+      format: 'date-time',
+    }),
+    reason: Type.String({
+      description: 'Machine-readable reason in CamelCase.',
+      pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+      minLength: 1,
+      maxLength: 1024,
+    }),
     message: Type.String({ description: 'Human-readable details.', maxLength: 32768 }),
   },
   { description: 'A condition in the shape of metav1.Condition.' },
@@ -443,12 +729,25 @@ const Conditions = Type.Array(Condition, {
 
 export const RunbookStatus = Type.Object(
   {
-    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation the controller last validated.', minimum: 0 })),
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The generation the controller last validated.', minimum: 0 }),
+    ),
     conditions: Type.Optional(Conditions),
-    matchedAlerts: Type.Optional(Type.Integer({ description: 'How many alerts matched this runbook since it was created.', minimum: 0 })),
-    lastFiredAt: Type.Optional(Type.String({ description: 'When an alert last started a remediation from this runbook.', format: 'date-time' })),
-    stepCount: Type.Optional(Type.Integer({ description: 'Number of steps (for `kubectl get rb`).', minimum: 0 })),
-    activeRemediations: Type.Optional(Type.Integer({ description: 'Remediations of this runbook not yet finished.', minimum: 0 })),
+    matchedAlerts: Type.Optional(
+      Type.Integer({ description: 'How many alerts matched this runbook since it was created.', minimum: 0 }),
+    ),
+    lastFiredAt: Type.Optional(
+      Type.String({
+        description: 'When an alert last started a remediation from this runbook.',
+        format: 'date-time',
+      }),
+    ),
+    stepCount: Type.Optional(
+      Type.Integer({ description: 'Number of steps (for `kubectl get rb`).', minimum: 0 }),
+    ),
+    activeRemediations: Type.Optional(
+      Type.Integer({ description: 'Remediations of this runbook not yet finished.', minimum: 0 }),
+    ),
   },
   { description: 'RunbookStatus: validation result and usage.' },
 );
@@ -462,13 +761,24 @@ export const ALERT_STATUSES = ['firing', 'resolved'] as const;
 export const AlertInfo = Type.Object(
   {
     name: Type.String({ description: 'The alertname.', minLength: 1, maxLength: 256 }),
-    fingerprint: Type.Optional(Type.String({ description: "Alertmanager's fingerprint of the alert's labels.", pattern: '^[0-9a-fA-F]{1,64}$' })),
-    startsAt: Type.Optional(Type.String({ description: 'When the alert started firing.', format: 'date-time' })),
-    endsAt: Type.Optional(Type.String({ description: 'When the alert ended, if it did.', format: 'date-time' })),
+    fingerprint: Type.Optional(
+      Type.String({
+        description: "Alertmanager's fingerprint of the alert's labels.",
+        pattern: '^[0-9a-fA-F]{1,64}$',
+      }),
+    ),
+    startsAt: Type.Optional(
+      Type.String({ description: 'When the alert started firing.', format: 'date-time' }),
+    ),
+    endsAt: Type.Optional(
+      Type.String({ description: 'When the alert ended, if it did.', format: 'date-time' }),
+    ),
     status: Type.Optional(StringEnum(ALERT_STATUSES, 'Last known alert status.')),
     labels: Type.Optional(StringMap('Alert labels.')),
     annotations: Type.Optional(StringMap('Alert annotations.')),
-    generatorURL: Type.Optional(Type.String({ description: 'Link to the source of the alert.', maxLength: 2048 })),
+    generatorURL: Type.Optional(
+      Type.String({ description: 'Link to the source of the alert.', maxLength: 2048 }),
+    ),
   },
   { description: 'The alert this remediation answers, as Alertmanager sent it.' },
 );
@@ -478,16 +788,34 @@ export const RemediationSpec = Type.Object(
   {
     runbookRef: Type.Optional(
       Type.Object(
-        { name: Type.String({ description: 'Name of a Runbook in the same namespace.', pattern: DNS1123_SUBDOMAIN, minLength: 1, maxLength: 253 }) },
+        {
+          name: Type.String({
+            description: 'Name of a Runbook in the same namespace.',
+            pattern: DNS1123_SUBDOMAIN,
+            minLength: 1,
+            maxLength: 253,
+          }),
+        },
         { description: 'The Runbook whose steps and safety rules to use. Either this or `steps`.' },
       ),
     ),
-    steps: Type.Optional(Type.Array(Step, { description: 'Inline steps, for a one-off remediation without a Runbook. Either this or `runbookRef`.', maxItems: 50 })),
+    steps: Type.Optional(
+      Type.Array(Step, {
+        description:
+          'Inline steps, for a one-off remediation without a Runbook. Either this or `runbookRef`.',
+        maxItems: 50,
+      }),
+    ),
     safety: Type.Optional(Safety),
     params: Type.Optional(StringMap('Param values; they override values derived from the alert.')),
     target: Type.Optional(TargetRef),
     alert: Type.Optional(AlertInfo),
-    dryRun: Type.Optional(Type.Boolean({ description: 'Send every change with `dryRun=All`, record the would-be diff, change nothing.', default: false })),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        description: 'Send every change with `dryRun=All`, record the would-be diff, change nothing.',
+        default: false,
+      }),
+    ),
   },
   { description: 'RemediationSpec: what to run, on what, and why.' },
 );
@@ -508,7 +836,16 @@ export const REMEDIATION_PHASES = [
 ] as const;
 export type RemediationPhase = (typeof REMEDIATION_PHASES)[number];
 
-export const STEP_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Skipped', 'DryRun', 'Reverting', 'Reverted'] as const;
+export const STEP_PHASES = [
+  'Pending',
+  'Running',
+  'Succeeded',
+  'Failed',
+  'Skipped',
+  'DryRun',
+  'Reverting',
+  'Reverted',
+] as const;
 export type StepPhase = (typeof STEP_PHASES)[number];
 
 export const StepStatus = Type.Object(
@@ -517,20 +854,33 @@ export const StepStatus = Type.Object(
     action: StringEnum(ACTIONS, 'Action of the step.'),
     phase: StringEnum(STEP_PHASES, 'Where the step is.'),
     attempt: Type.Optional(Type.Integer({ description: 'Attempt number, from 1.', minimum: 0 })),
-    startedAt: Type.Optional(Type.String({ description: 'When the current attempt started (checkpointed before the side effect).', format: 'date-time' })),
+    startedAt: Type.Optional(
+      Type.String({
+        description: 'When the current attempt started (checkpointed before the side effect).',
+        format: 'date-time',
+      }),
+    ),
     finishedAt: Type.Optional(Type.String({ description: 'When the step finished.', format: 'date-time' })),
-    nextAttemptAt: Type.Optional(Type.String({ description: 'When the next retry is due.', format: 'date-time' })),
+    nextAttemptAt: Type.Optional(
+      Type.String({ description: 'When the next retry is due.', format: 'date-time' }),
+    ),
     message: Type.Optional(Type.String({ description: 'What happened, for people.', maxLength: 32768 })),
-    target: Type.Optional(Type.String({ description: 'The resolved target, `Kind/namespace/name`.', maxLength: 600 })),
+    target: Type.Optional(
+      Type.String({ description: 'The resolved target, `Kind/namespace/name`.', maxLength: 600 }),
+    ),
     spec: Type.Optional(
       FreeObject(
         'The step as it runs: copied from the Runbook (or spec.steps) at start with every param rendered, so that editing the Runbook never changes a Remediation in flight.',
       ),
     ),
-    before: Type.Optional(FreeObject('The exact values the step changed, as they were before (used for revert).')),
+    before: Type.Optional(
+      FreeObject('The exact values the step changed, as they were before (used for revert).'),
+    ),
     after: Type.Optional(FreeObject('The values after the step.')),
     diff: Type.Optional(FreeObject('For dry runs: the would-be change.')),
-    revertedAt: Type.Optional(Type.String({ description: 'When the step was reverted.', format: 'date-time' })),
+    revertedAt: Type.Optional(
+      Type.String({ description: 'When the step was reverted.', format: 'date-time' }),
+    ),
   },
   { description: 'The record of one step.' },
 );
@@ -541,23 +891,47 @@ const Signoff = Type.Object(
     by: Type.String({ description: 'Who, as written in the annotation.', maxLength: 256 }),
     at: Type.String({ description: 'When the controller saw it.', format: 'date-time' }),
   },
-  { description: 'A person\'s decision, recorded.' },
+  { description: "A person's decision, recorded." },
 );
 
 export const RemediationStatus = Type.Object(
   {
-    phase: Type.Optional(StringEnum(REMEDIATION_PHASES, 'Overall phase, derived from the steps and conditions.')),
-    observedGeneration: Type.Optional(Type.Integer({ description: 'The generation the controller last acted on.', minimum: 0 })),
+    phase: Type.Optional(
+      StringEnum(REMEDIATION_PHASES, 'Overall phase, derived from the steps and conditions.'),
+    ),
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The generation the controller last acted on.', minimum: 0 }),
+    ),
     conditions: Type.Optional(Conditions),
-    steps: Type.Optional(Type.Array(StepStatus, { description: 'One record per step, in order.', maxItems: 50 })),
-    progress: Type.Optional(Type.String({ description: 'Steps done of all, e.g. `2/5` (for `kubectl get rem`).', maxLength: 16 })),
-    target: Type.Optional(Type.String({ description: 'The resolved main target, `Kind/name`.', maxLength: 600 })),
-    runbookGeneration: Type.Optional(Type.Integer({ description: 'Generation of the Runbook whose steps were copied at start.', minimum: 0 })),
-    startedAt: Type.Optional(Type.String({ description: 'When the first step started.', format: 'date-time' })),
-    completedAt: Type.Optional(Type.String({ description: 'When the remediation reached a final phase.', format: 'date-time' })),
+    steps: Type.Optional(
+      Type.Array(StepStatus, { description: 'One record per step, in order.', maxItems: 50 }),
+    ),
+    progress: Type.Optional(
+      Type.String({ description: 'Steps done of all, e.g. `2/5` (for `kubectl get rem`).', maxLength: 16 }),
+    ),
+    target: Type.Optional(
+      Type.String({ description: 'The resolved main target, `Kind/name`.', maxLength: 600 }),
+    ),
+    runbookGeneration: Type.Optional(
+      Type.Integer({
+        description: 'Generation of the Runbook whose steps were copied at start.',
+        minimum: 0,
+      }),
+    ),
+    startedAt: Type.Optional(
+      Type.String({ description: 'When the first step started.', format: 'date-time' }),
+    ),
+    completedAt: Type.Optional(
+      Type.String({ description: 'When the remediation reached a final phase.', format: 'date-time' }),
+    ),
     approval: Type.Optional(Signoff),
     rejection: Type.Optional(Signoff),
-    revertRequestedAt: Type.Optional(Type.String({ description: 'When a revert was asked for (alert resolved or annotation).', format: 'date-time' })),
+    revertRequestedAt: Type.Optional(
+      Type.String({
+        description: 'When a revert was asked for (alert resolved or annotation).',
+        format: 'date-time',
+      }),
+    ),
     message: Type.Optional(Type.String({ description: 'Summary for people.', maxLength: 32768 })),
   },
   { description: 'RemediationStatus: the audit record of what was done.' },

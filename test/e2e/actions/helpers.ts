@@ -25,7 +25,14 @@ export function actionCtx(o: CtxOptions): ActionContext {
     spec: { alert: { name: 'E2E', labels: { alertname: 'E2E' } } },
   };
   const target: ResolvedTarget | undefined = o.target
-    ? { apiVersion: o.target.apiVersion ?? (o.target.kind === 'Pod' || o.target.kind === 'ConfigMap' ? 'v1' : 'apps/v1'), kind: o.target.kind, name: o.target.name, namespace: o.namespace }
+    ? {
+        apiVersion:
+          o.target.apiVersion ??
+          (o.target.kind === 'Pod' || o.target.kind === 'ConfigMap' ? 'v1' : 'apps/v1'),
+        kind: o.target.kind,
+        name: o.target.name,
+        namespace: o.namespace,
+      }
     : undefined;
   return {
     clients: testClients(),
@@ -48,7 +55,14 @@ export function actionCtx(o: CtxOptions): ActionContext {
 
 /** The checkpoint the reconciler would store between plan and apply. */
 export function checkpoint(ctx: ActionContext, plan: Plan): StepStatus {
-  return { name: ctx.step.name, action: ctx.step.action, phase: 'Running', attempt: ctx.attempt, before: plan.before, after: plan.after };
+  return {
+    name: ctx.step.name,
+    action: ctx.step.action,
+    phase: 'Running',
+    attempt: ctx.attempt,
+    before: plan.before,
+    after: plan.after,
+  };
 }
 
 export interface StepRun {
@@ -74,7 +88,10 @@ export async function revertStep(ctx: ActionContext, record: StepStatus): Promis
  * The object once its controllers stopped writing it (the same resourceVersion twice), so a
  * dry-run test can compare resourceVersions without racing status updates.
  */
-export async function settled<T extends { metadata?: { resourceVersion?: string } }>(read: () => Promise<T>, what: string): Promise<T> {
+export async function settled<T extends { metadata?: { resourceVersion?: string } }>(
+  read: () => Promise<T>,
+  what: string,
+): Promise<T> {
   return waitFor(
     async () => {
       const a = await read();

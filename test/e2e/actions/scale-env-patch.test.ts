@@ -1,7 +1,13 @@
 /** scale, setEnv and patch against the real control plane, each with revert and dry run. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
-import { createDeployment, createNamespace, createStatefulSet, deleteNamespace, testClients } from '../../support/kube.js';
+import {
+  createDeployment,
+  createNamespace,
+  createStatefulSet,
+  deleteNamespace,
+  testClients,
+} from '../../support/kube.js';
 import { actionCtx, revertStep, runStep, settled, type CtxOptions } from './helpers.js';
 
 describe('scale, setEnv, patch', () => {
@@ -23,7 +29,10 @@ describe('scale, setEnv, patch', () => {
       createDeployment(ns, 'web', { replicas: 2, env }),
       createStatefulSet(ns, 'db', { replicas: 2, env }),
       createDeployment(ns, 'api', { replicas: 1 }),
-      core().createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'cfg' }, data: { a: '1' } } }),
+      core().createNamespacedConfigMap({
+        namespace: ns,
+        body: { metadata: { name: 'cfg' }, data: { a: '1' } },
+      }),
     ]);
   });
   afterAll(async () => {
@@ -36,7 +45,11 @@ describe('scale, setEnv, patch', () => {
       ['StatefulSet', 'db', 3],
     ])('%s %s to %i and back to the recorded count', async (kind, name, replicas) => {
       const read = () => (kind === 'Deployment' ? deployment(name) : statefulSet(name));
-      const c = ctx({ step: { action: 'scale', scale: { replicas } }, target: { kind, name }, bounds: { minReplicas: 0, maxReplicas: 5 } });
+      const c = ctx({
+        step: { action: 'scale', scale: { replicas } },
+        target: { kind, name },
+        bounds: { minReplicas: 0, maxReplicas: 5 },
+      });
       const run = await runStep(c);
       expect(run.plan).toEqual({ before: { replicas: 2 }, after: { replicas } });
       expect(run.outcome).toMatchObject({ kind: 'done', before: { replicas: 2 }, after: { replicas } });
@@ -49,15 +62,34 @@ describe('scale, setEnv, patch', () => {
     });
 
     it('refuses a count outside the bounds, naming the bound', async () => {
-      const run = await runStep(ctx({ step: { action: 'scale', scale: { replicas: 9 } }, target: { kind: 'Deployment', name: 'web' }, bounds: { maxReplicas: 5 } }));
-      expect(run.plan.refused).toEqual({ code: 'KR_ERR_BOUND_EXCEEDED', reason: 'BoundExceeded', message: 'scale.replicas 9 is above the bound maxReplicas 5' });
+      const run = await runStep(
+        ctx({
+          step: { action: 'scale', scale: { replicas: 9 } },
+          target: { kind: 'Deployment', name: 'web' },
+          bounds: { maxReplicas: 5 },
+        }),
+      );
+      expect(run.plan.refused).toEqual({
+        code: 'KR_ERR_BOUND_EXCEEDED',
+        reason: 'BoundExceeded',
+        message: 'scale.replicas 9 is above the bound maxReplicas 5',
+      });
       expect(run.outcome).toBeUndefined();
     });
 
     it('dry run changes nothing and records the diff', async () => {
       const rv = (await settled(() => deployment('api'), 'api')).metadata?.resourceVersion;
-      const run = await runStep(ctx({ step: { action: 'scale', scale: { replicas: 4 } }, target: { kind: 'Deployment', name: 'api' }, dryRun: true }));
-      expect(run.outcome).toMatchObject({ kind: 'done', diff: { before: { replicas: 1 }, after: { replicas: 4 } } });
+      const run = await runStep(
+        ctx({
+          step: { action: 'scale', scale: { replicas: 4 } },
+          target: { kind: 'Deployment', name: 'api' },
+          dryRun: true,
+        }),
+      );
+      expect(run.outcome).toMatchObject({
+        kind: 'done',
+        diff: { before: { replicas: 1 }, after: { replicas: 4 } },
+      });
       const d = await deployment('api');
       expect(d.spec?.replicas).toBe(1);
       expect(d.metadata?.resourceVersion).toBe(rv);
@@ -73,7 +105,14 @@ describe('scale, setEnv, patch', () => {
       const original = (await read()).spec!.template.spec!.containers[0]!.env;
       const step = {
         action: 'setEnv' as const,
-        setEnv: { env: [{ name: 'MODE', value: 'degraded' }, { name: 'TOKEN', value: 'plain' }, { name: 'NEW', value: 'n' }, { name: 'LAST', unset: true }] },
+        setEnv: {
+          env: [
+            { name: 'MODE', value: 'degraded' },
+            { name: 'TOKEN', value: 'plain' },
+            { name: 'NEW', value: 'n' },
+            { name: 'LAST', unset: true },
+          ],
+        },
       };
       const c = ctx({ step, target: { kind, name } });
       const run = await runStep(c);
@@ -102,33 +141,76 @@ describe('scale, setEnv, patch', () => {
     });
 
     it('refuses an unknown container', async () => {
-      const run = await runStep(ctx({ step: { action: 'setEnv', setEnv: { containers: ['nope'], env: [{ name: 'A', value: '1' }] } }, target: { kind: 'Deployment', name: 'api' } }));
-      expect(run.plan.refused?.message).toMatch(/^setEnv.containers: container\(s\) nope not in the pod template \(has main\)/);
+      const run = await runStep(
+        ctx({
+          step: { action: 'setEnv', setEnv: { containers: ['nope'], env: [{ name: 'A', value: '1' }] } },
+          target: { kind: 'Deployment', name: 'api' },
+        }),
+      );
+      expect(run.plan.refused?.message).toMatch(
+        /^setEnv.containers: container\(s\) nope not in the pod template \(has main\)/,
+      );
     });
 
     it('dry run changes nothing and records the diff', async () => {
       const rv = (await settled(() => deployment('api'), 'api')).metadata?.resourceVersion;
-      const run = await runStep(ctx({ step: { action: 'setEnv', setEnv: { env: [{ name: 'A', value: '1' }] } }, target: { kind: 'Deployment', name: 'api' }, dryRun: true }));
-      expect(run.outcome).toMatchObject({ kind: 'done', diff: { before: { containers: { main: { A: { absent: true } } } }, after: { containers: { main: { A: { value: '1' } } } } } });
+      const run = await runStep(
+        ctx({
+          step: { action: 'setEnv', setEnv: { env: [{ name: 'A', value: '1' }] } },
+          target: { kind: 'Deployment', name: 'api' },
+          dryRun: true,
+        }),
+      );
+      expect(run.outcome).toMatchObject({
+        kind: 'done',
+        diff: {
+          before: { containers: { main: { A: { absent: true } } } },
+          after: { containers: { main: { A: { value: '1' } } } },
+        },
+      });
       expect((await deployment('api')).metadata?.resourceVersion).toBe(rv);
     });
   });
 
   describe('patch', () => {
     const C0 = '/spec/template/spec/containers/0';
-    const bounds = { maxMemory: '1Gi', maxCpu: '2', allowedPatchPaths: ['/spec/template/spec/containers', '/data'] };
+    const bounds = {
+      maxMemory: '1Gi',
+      maxCpu: '2',
+      allowedPatchPaths: ['/spec/template/spec/containers', '/data'],
+    };
 
     it('strategic patch within bounds, then revert', async () => {
       const before = (await deployment('api')).spec!.template.spec!.containers[0]!.resources;
       const c = ctx({
-        step: { action: 'patch', patch: { type: 'strategic', patch: { spec: { template: { spec: { containers: [{ name: 'main', resources: { limits: { memory: '1Gi' } } }] } } } } } },
+        step: {
+          action: 'patch',
+          patch: {
+            type: 'strategic',
+            patch: {
+              spec: {
+                template: {
+                  spec: { containers: [{ name: 'main', resources: { limits: { memory: '1Gi' } } }] },
+                },
+              },
+            },
+          },
+        },
         target: { kind: 'Deployment', name: 'api' },
         bounds,
       });
       const run = await runStep(c);
-      expect(run.plan.before).toEqual({ type: 'strategic', paths: { [`${C0}/resources/limits/memory`]: { value: '256Mi' } } });
-      expect(run.outcome).toMatchObject({ kind: 'done', after: { paths: { [`${C0}/resources/limits/memory`]: { value: '1Gi' } } } });
-      expect((await deployment('api')).spec!.template.spec!.containers[0]!.resources?.limits?.memory).toBe('1Gi');
+      expect(run.plan.before).toEqual({
+        type: 'strategic',
+        paths: { [`${C0}/resources/limits/memory`]: { value: '256Mi' } },
+      });
+      expect(run.outcome).toMatchObject({
+        kind: 'done',
+        after: { paths: { [`${C0}/resources/limits/memory`]: { value: '1Gi' } } },
+      });
+      expect((await deployment('api')).spec!.template.spec!.containers[0]!.resources?.limits?.memory).toBe(
+        '1Gi',
+      );
       expect((await revertStep(c, run.record)).kind).toBe('done');
       expect((await deployment('api')).spec!.template.spec!.containers[0]!.resources).toEqual(before);
     });
@@ -138,7 +220,13 @@ describe('scale, setEnv, patch', () => {
       const generation = (await deployment('api')).metadata?.generation;
       const run = await runStep(
         ctx({
-          step: { action: 'patch', patch: { type: 'json', patch: [{ op: 'replace', path: `${C0}/resources/limits/memory`, value: '4Gi' }] } },
+          step: {
+            action: 'patch',
+            patch: {
+              type: 'json',
+              patch: [{ op: 'replace', path: `${C0}/resources/limits/memory`, value: '4Gi' }],
+            },
+          },
           target: { kind: 'Deployment', name: 'api' },
           bounds,
         }),
@@ -148,8 +236,16 @@ describe('scale, setEnv, patch', () => {
         reason: 'BoundExceeded',
         message: `patch refused: ${C0}/resources/limits/memory 4Gi is above the bound maxMemory 1Gi`,
       });
-      const outside = await runStep(ctx({ step: { action: 'patch', patch: { type: 'merge', patch: { spec: { replicas: 3 } } } }, target: { kind: 'Deployment', name: 'api' }, bounds }));
-      expect(outside.plan.refused?.message).toBe('patch refused: /spec/replicas is outside the bound allowedPatchPaths [/spec/template/spec/containers, /data]');
+      const outside = await runStep(
+        ctx({
+          step: { action: 'patch', patch: { type: 'merge', patch: { spec: { replicas: 3 } } } },
+          target: { kind: 'Deployment', name: 'api' },
+          bounds,
+        }),
+      );
+      expect(outside.plan.refused?.message).toBe(
+        'patch refused: /spec/replicas is outside the bound allowedPatchPaths [/spec/template/spec/containers, /data]',
+      );
       const d = await deployment('api');
       expect(d.metadata?.generation).toBe(generation);
       expect(d.spec?.template.spec?.containers[0]?.resources?.limits?.memory).toBe('256Mi');
@@ -158,7 +254,13 @@ describe('scale, setEnv, patch', () => {
     it('JSON patch that appends is applied once per stamp, and reverted', async () => {
       const original = (await statefulSet('db')).spec!.template.spec!.containers[0]!.env;
       const c = ctx({
-        step: { action: 'patch', patch: { type: 'json', patch: [{ op: 'add', path: `${C0}/env/-`, value: { name: 'APPENDED', value: '1' } }] } },
+        step: {
+          action: 'patch',
+          patch: {
+            type: 'json',
+            patch: [{ op: 'add', path: `${C0}/env/-`, value: { name: 'APPENDED', value: '1' } }],
+          },
+        },
         target: { kind: 'StatefulSet', name: 'db' },
         stamp: 'json/0/1',
       });
@@ -173,7 +275,12 @@ describe('scale, setEnv, patch', () => {
     });
 
     it('merge patch on a ConfigMap: add and delete keys, revert restores both', async () => {
-      const c = ctx({ step: { action: 'patch', patch: { type: 'merge', patch: { data: { a: null, b: '2' } } } }, target: { kind: 'ConfigMap', name: 'cfg', apiVersion: 'v1' }, bounds, stamp: 'merge/0/1' });
+      const c = ctx({
+        step: { action: 'patch', patch: { type: 'merge', patch: { data: { a: null, b: '2' } } } },
+        target: { kind: 'ConfigMap', name: 'cfg', apiVersion: 'v1' },
+        bounds,
+        stamp: 'merge/0/1',
+      });
       const run = await runStep(c);
       expect(run.plan.before!.paths).toEqual({ '/data/a': { value: '1' }, '/data/b': { absent: true } });
       expect(run.outcome?.kind).toBe('done');
@@ -183,14 +290,32 @@ describe('scale, setEnv, patch', () => {
     });
 
     it('dry run changes nothing and records the server-computed diff', async () => {
-      const rv = (await core().readNamespacedConfigMap({ name: 'cfg', namespace: ns })).metadata?.resourceVersion;
-      const run = await runStep(ctx({ step: { action: 'patch', patch: { type: 'merge', patch: { data: { a: '9' } } } }, target: { kind: 'ConfigMap', name: 'cfg', apiVersion: 'v1' }, dryRun: true, stamp: 'dry/0/1' }));
-      expect(run.outcome).toMatchObject({ kind: 'done', diff: { before: { '/data/a': { value: '1' } }, after: { '/data/a': { value: '9' } } } });
-      expect((await core().readNamespacedConfigMap({ name: 'cfg', namespace: ns })).metadata?.resourceVersion).toBe(rv);
+      const rv = (await core().readNamespacedConfigMap({ name: 'cfg', namespace: ns })).metadata
+        ?.resourceVersion;
+      const run = await runStep(
+        ctx({
+          step: { action: 'patch', patch: { type: 'merge', patch: { data: { a: '9' } } } },
+          target: { kind: 'ConfigMap', name: 'cfg', apiVersion: 'v1' },
+          dryRun: true,
+          stamp: 'dry/0/1',
+        }),
+      );
+      expect(run.outcome).toMatchObject({
+        kind: 'done',
+        diff: { before: { '/data/a': { value: '1' } }, after: { '/data/a': { value: '9' } } },
+      });
+      expect(
+        (await core().readNamespacedConfigMap({ name: 'cfg', namespace: ns })).metadata?.resourceVersion,
+      ).toBe(rv);
     });
 
     it('a missing target fails plan with NotFound', async () => {
-      const run = await runStep(ctx({ step: { action: 'patch', patch: { type: 'merge', patch: { data: { a: '1' } } } }, target: { kind: 'ConfigMap', name: 'ghost', apiVersion: 'v1' } }));
+      const run = await runStep(
+        ctx({
+          step: { action: 'patch', patch: { type: 'merge', patch: { data: { a: '1' } } } },
+          target: { kind: 'ConfigMap', name: 'ghost', apiVersion: 'v1' },
+        }),
+      );
       expect(run.plan.refused).toMatchObject({ code: 'KR_ERR_NOT_FOUND' });
     });
   });

@@ -17,11 +17,18 @@ describe('service actions', () => {
   const key = `kr-e2e-actions:${randomBytes(4).toString('hex')}`;
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   const run = (step: Omit<Step, 'name'>, dryRun = false) =>
-    getAction(step.action).apply(actionCtx({ namespace: ns, step, dryRun }), { name: 'step', action: step.action, phase: 'Running' });
+    getAction(step.action).apply(actionCtx({ namespace: ns, step, dryRun }), {
+      name: 'step',
+      action: step.action,
+      phase: 'Running',
+    });
 
   beforeAll(async () => {
     ns = await createNamespace('act-svc');
-    await testClients().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'conn' }, stringData: { redis: REDIS_URL, pg: PG_URL } } });
+    await testClients().core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'conn' }, stringData: { redis: REDIS_URL, pg: PG_URL } },
+    });
     await redis.connect();
   });
   afterAll(async () => {
@@ -31,41 +38,93 @@ describe('service actions', () => {
   });
 
   it('redisCheck: PING answers PONG; a url from a Secret works', async () => {
-    expect(await run({ action: 'redisCheck', redisCheck: { url: REDIS_URL } })).toMatchObject({ kind: 'done', message: expect.stringMatching(/answered "PONG"/) });
-    expect(await run({ action: 'redisCheck', redisCheck: { urlFrom: { secretKeyRef: { name: 'conn', key: 'redis' } } } })).toMatchObject({ kind: 'done' });
+    expect(await run({ action: 'redisCheck', redisCheck: { url: REDIS_URL } })).toMatchObject({
+      kind: 'done',
+      message: expect.stringMatching(/answered "PONG"/),
+    });
+    expect(
+      await run({
+        action: 'redisCheck',
+        redisCheck: { urlFrom: { secretKeyRef: { name: 'conn', key: 'redis' } } },
+      }),
+    ).toMatchObject({ kind: 'done' });
   });
 
   it('redisCommand runs the command; in a dry run it is skipped', async () => {
     await redis.set(key, 'v');
-    const dry = await run({ action: 'redisCommand', redisCommand: { url: REDIS_URL, command: ['DEL', key] } }, true);
+    const dry = await run(
+      { action: 'redisCommand', redisCommand: { url: REDIS_URL, command: ['DEL', key] } },
+      true,
+    );
     expect(dry).toMatchObject({ kind: 'done', message: expect.stringMatching(/^dry run: would run DEL /) });
     expect(await redis.exists(key)).toBe(1);
-    expect(await run({ action: 'redisCommand', redisCommand: { url: REDIS_URL, command: ['DEL', key] } })).toMatchObject({ kind: 'done', after: { reply: '1' } });
+    expect(
+      await run({ action: 'redisCommand', redisCommand: { url: REDIS_URL, command: ['DEL', key] } }),
+    ).toMatchObject({ kind: 'done', after: { reply: '1' } });
     expect(await redis.exists(key)).toBe(0);
-    expect(await run({ action: 'redisCheck', redisCheck: { url: REDIS_URL, command: ['EXISTS', key], expect: '1' } })).toMatchObject({ kind: 'inProgress' });
+    expect(
+      await run({
+        action: 'redisCheck',
+        redisCheck: { url: REDIS_URL, command: ['EXISTS', key], expect: '1' },
+      }),
+    ).toMatchObject({ kind: 'inProgress' });
   });
 
   it('a Redis error reply fails without retry; a dead server fails fast and retryably', async () => {
     await redis.set(key, 'string');
-    expect(await run({ action: 'redisCommand', redisCommand: { url: REDIS_URL, command: ['LPUSH', key, 'x'] } })).toMatchObject({ kind: 'failed', reason: 'CommandError', retryable: false });
+    expect(
+      await run({ action: 'redisCommand', redisCommand: { url: REDIS_URL, command: ['LPUSH', key, 'x'] } }),
+    ).toMatchObject({ kind: 'failed', reason: 'CommandError', retryable: false });
     const started = Date.now();
-    expect(await run({ action: 'redisCommand', redisCommand: { url: DEAD_REDIS, command: ['PING'] } })).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
-    expect(await run({ action: 'redisCheck', redisCheck: { url: DEAD_REDIS } })).toMatchObject({ kind: 'inProgress' });
+    expect(
+      await run({ action: 'redisCommand', redisCommand: { url: DEAD_REDIS, command: ['PING'] } }),
+    ).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
+    expect(await run({ action: 'redisCheck', redisCheck: { url: DEAD_REDIS } })).toMatchObject({
+      kind: 'inProgress',
+    });
     expect(Date.now() - started).toBeLessThan(8000);
   });
 
   it('postgresCheck compares the first value; postgresQuery reports rows and SQL errors', async () => {
-    expect(await run({ action: 'postgresCheck', postgresCheck: { url: PG_URL } })).toMatchObject({ kind: 'done', message: expect.stringMatching(/answered "1"/) });
-    expect(await run({ action: 'postgresCheck', postgresCheck: { urlFrom: { secretKeyRef: { name: 'conn', key: 'pg' } }, query: 'SELECT 2', expect: '3' } })).toMatchObject({ kind: 'inProgress', message: expect.stringMatching(/answered "2", expected "3"/) });
-    expect(await run({ action: 'postgresQuery', postgresQuery: { url: PG_URL, query: 'CREATE TEMP TABLE t (x int); INSERT INTO t VALUES (1), (2)' } })).toMatchObject({ kind: 'done', after: { rowCount: 2 } });
-    expect(await run({ action: 'postgresQuery', postgresQuery: { url: PG_URL, query: 'SELECT * FROM no_such_table_kr' } })).toMatchObject({ kind: 'failed', reason: 'QueryError', retryable: false });
-    expect(await run({ action: 'postgresQuery', postgresQuery: { url: PG_URL, query: 'DELETE FROM x' } }, true)).toMatchObject({ kind: 'done', message: expect.stringMatching(/^dry run: would run statement/) });
+    expect(await run({ action: 'postgresCheck', postgresCheck: { url: PG_URL } })).toMatchObject({
+      kind: 'done',
+      message: expect.stringMatching(/answered "1"/),
+    });
+    expect(
+      await run({
+        action: 'postgresCheck',
+        postgresCheck: {
+          urlFrom: { secretKeyRef: { name: 'conn', key: 'pg' } },
+          query: 'SELECT 2',
+          expect: '3',
+        },
+      }),
+    ).toMatchObject({ kind: 'inProgress', message: expect.stringMatching(/answered "2", expected "3"/) });
+    expect(
+      await run({
+        action: 'postgresQuery',
+        postgresQuery: { url: PG_URL, query: 'CREATE TEMP TABLE t (x int); INSERT INTO t VALUES (1), (2)' },
+      }),
+    ).toMatchObject({ kind: 'done', after: { rowCount: 2 } });
+    expect(
+      await run({
+        action: 'postgresQuery',
+        postgresQuery: { url: PG_URL, query: 'SELECT * FROM no_such_table_kr' },
+      }),
+    ).toMatchObject({ kind: 'failed', reason: 'QueryError', retryable: false });
+    expect(
+      await run({ action: 'postgresQuery', postgresQuery: { url: PG_URL, query: 'DELETE FROM x' } }, true),
+    ).toMatchObject({ kind: 'done', message: expect.stringMatching(/^dry run: would run statement/) });
   });
 
   it('a dead Postgres fails fast and retryably', async () => {
     const started = Date.now();
-    expect(await run({ action: 'postgresQuery', postgresQuery: { url: DEAD_PG, query: 'SELECT 1' } })).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
-    expect(await run({ action: 'postgresCheck', postgresCheck: { url: DEAD_PG } })).toMatchObject({ kind: 'inProgress' });
+    expect(
+      await run({ action: 'postgresQuery', postgresQuery: { url: DEAD_PG, query: 'SELECT 1' } }),
+    ).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
+    expect(await run({ action: 'postgresCheck', postgresCheck: { url: DEAD_PG } })).toMatchObject({
+      kind: 'inProgress',
+    });
     expect(Date.now() - started).toBeLessThan(8000);
   });
 });

@@ -41,7 +41,9 @@ describe('CRDs on a real API server', () => {
     expect(files.length).toBeGreaterThanOrEqual(10);
     const res = await kubectl(['apply', '-f', SAMPLES]);
     expect({ stderr: res.stderr, code: res.exitCode }).toEqual({ stderr: '', code: 0 });
-    expect(res.stdout.split('\n').filter((l) => /(created|configured|unchanged)$/.test(l))).toHaveLength(files.length);
+    expect(res.stdout.split('\n').filter((l) => /(created|configured|unchanged)$/.test(l))).toHaveLength(
+      files.length,
+    );
   });
 
   it('prints the audit columns for remediations and runbooks, with short names', async () => {
@@ -77,23 +79,45 @@ describe('CRDs on a real API server', () => {
     ],
     [
       'negative replicas',
-      manifest('Runbook', 'bad-replicas', { steps: [{ name: 's1', action: 'scale', scale: { replicas: -1 } }] }),
+      manifest('Runbook', 'bad-replicas', {
+        steps: [{ name: 's1', action: 'scale', scale: { replicas: -1 } }],
+      }),
       /spec\.steps\.scale\.replicas.*greater than or equal to 0/,
     ],
     [
       'a step name that is not DNS-1123',
-      manifest('Runbook', 'bad-step-name', { steps: [{ name: 'Not_DNS', action: 'notify', notify: { message: 'x' } }] }),
+      manifest('Runbook', 'bad-step-name', {
+        steps: [{ name: 'Not_DNS', action: 'notify', notify: { message: 'x' } }],
+      }),
       /spec\.steps\.name.*should match/,
     ],
-    ['an object name that is not DNS-1123', manifest('Runbook', 'Bad_Name', { steps: [{ name: 's', action: 'waitForRollout' }] }), /metadata\.name: Invalid value: "Bad_Name"/],
+    [
+      'an object name that is not DNS-1123',
+      manifest('Runbook', 'Bad_Name', { steps: [{ name: 's', action: 'waitForRollout' }] }),
+      /metadata\.name: Invalid value: "Bad_Name"/,
+    ],
     ['missing steps', manifest('Runbook', 'no-steps', { triggers: [] }), /spec\.steps: Required value/],
-    ['a runbookRef without name', manifest('Remediation', 'no-ref-name', { runbookRef: {} }), /spec\.runbookRef\.name: Required value/],
+    [
+      'a runbookRef without name',
+      manifest('Remediation', 'no-ref-name', { runbookRef: {} }),
+      /spec\.runbookRef\.name: Required value/,
+    ],
     [
       'an unknown match operator',
-      manifest('Runbook', 'bad-op', { triggers: [{ alertname: 'A', matchers: [{ label: 'x', op: '==', value: 'y' }] }], steps: [{ name: 's', action: 'waitForRollout' }] }),
+      manifest('Runbook', 'bad-op', {
+        triggers: [{ alertname: 'A', matchers: [{ label: 'x', op: '==', value: 'y' }] }],
+        steps: [{ name: 's', action: 'waitForRollout' }],
+      }),
       /spec\.triggers\.matchers\.op: Unsupported value: "=="/,
     ],
-    ['a bad duration', manifest('Runbook', 'bad-cooldown', { steps: [{ name: 's', action: 'waitForRollout' }], safety: { cooldown: 'ten minutes' } }), /spec\.safety\.cooldown.*should match/],
+    [
+      'a bad duration',
+      manifest('Runbook', 'bad-cooldown', {
+        steps: [{ name: 's', action: 'waitForRollout' }],
+        safety: { cooldown: 'ten minutes' },
+      }),
+      /spec\.safety\.cooldown.*should match/,
+    ],
   ])('refuses %s, naming the field', async (_what, doc, message) => {
     const res = await applyToServer(ns, doc);
     expect(res.exitCode).not.toBe(0);

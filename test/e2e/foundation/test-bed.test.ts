@@ -47,7 +47,9 @@ describe('test bed', () => {
       waitFor(
         async () => {
           const pods = await testClients().core.listNamespacedPod({ namespace: ns });
-          return pods.items.find((p) => p.metadata!.name!.startsWith(prefix) && p.status?.phase === 'Running');
+          return pods.items.find(
+            (p) => p.metadata!.name!.startsWith(prefix) && p.status?.phase === 'Running',
+          );
         },
         { what: `${prefix} pod running` },
       );

@@ -26,7 +26,9 @@ let ns: string;
 let kubelet: FakeKubelet;
 const procs: OperatorProcess[] = [];
 
-async function operator(extra: Record<string, string> = {}): Promise<{ proc: OperatorProcess; webhook: string; probes: string }> {
+async function operator(
+  extra: Record<string, string> = {},
+): Promise<{ proc: OperatorProcess; webhook: string; probes: string }> {
   const [wp, pp] = [await freePort(), await freePort()];
   const proc = startOperator({
     env: {
@@ -53,7 +55,9 @@ function runbook(name: string, deployment: string, steps: unknown[]): unknown {
     kind: 'Runbook',
     metadata: { name, namespace: ns },
     spec: {
-      triggers: [{ alertname: 'WebDegraded', matchers: [{ label: 'deployment', op: '=', value: deployment }] }],
+      triggers: [
+        { alertname: 'WebDegraded', matchers: [{ label: 'deployment', op: '=', value: deployment }] },
+      ],
       params: [{ name: 'deployment', from: 'labels.deployment' }],
       target: { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment }}' },
       steps,
@@ -88,7 +92,11 @@ function alertPayload(status: 'firing' | 'resolved', deployment: string, fingerp
 }
 
 async function post(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
 }
 
 async function apply(obj: unknown): Promise<void> {
@@ -109,7 +117,10 @@ async function waitPhase(name: string, phase: string, timeoutMs = 60_000): Promi
 }
 
 async function replicaSetsOf(deployment: string): Promise<number> {
-  const list = await testClients().apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: `app=${deployment}` });
+  const list = await testClients().apps.listNamespacedReplicaSet({
+    namespace: ns,
+    labelSelector: `app=${deployment}`,
+  });
   return list.items.length;
 }
 
@@ -150,15 +161,43 @@ describe('kube-remediator run', () => {
     await waitDeploymentReady(ns, 'web');
     await apply(
       runbook('web-degraded', 'web', [
-        { name: 'degrade', action: 'setEnv', revertOnResolve: true, setEnv: { env: [{ name: 'MODE', value: 'degraded' }, { name: 'DEDUP_BACKEND', value: 'memory' }] } },
+        {
+          name: 'degrade',
+          action: 'setEnv',
+          revertOnResolve: true,
+          setEnv: {
+            env: [
+              { name: 'MODE', value: 'degraded' },
+              { name: 'DEDUP_BACKEND', value: 'memory' },
+            ],
+          },
+        },
         { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '1m' },
       ]),
     );
     const { proc, webhook, probes } = await operator();
-    await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, { what: 'operator ready', timeoutMs: 30_000 });
-    await waitFor(async () => (await rems().list(ns)).items.length === 0 && (await kubectl(['get', 'rb', 'web-degraded', '-n', ns, '-o', 'jsonpath={.status.conditions[0].status}'])).stdout === 'True', {
-      what: 'runbook Ready',
+    await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, {
+      what: 'operator ready',
+      timeoutMs: 30_000,
     });
+    await waitFor(
+      async () =>
+        (await rems().list(ns)).items.length === 0 &&
+        (
+          await kubectl([
+            'get',
+            'rb',
+            'web-degraded',
+            '-n',
+            ns,
+            '-o',
+            'jsonpath={.status.conditions[0].status}',
+          ])
+        ).stdout === 'True',
+      {
+        what: 'runbook Ready',
+      },
+    );
 
     const res = await post(webhook, alertPayload('firing', 'web', 'a1b2c3d4e5f60718'));
     expect(res.status).toBe(200);
@@ -173,7 +212,12 @@ describe('kube-remediator run', () => {
     expect(JSON.stringify(degrade.before)).toContain('normal');
     const d1 = await testClients().apps.readNamespacedDeployment({ name: 'web', namespace: ns });
     const env1 = d1.spec!.template.spec!.containers[0]!.env!;
-    expect(env1).toEqual(expect.arrayContaining([{ name: 'MODE', value: 'degraded' }, { name: 'DEDUP_BACKEND', value: 'memory' }]));
+    expect(env1).toEqual(
+      expect.arrayContaining([
+        { name: 'MODE', value: 'degraded' },
+        { name: 'DEDUP_BACKEND', value: 'memory' },
+      ]),
+    );
 
     // The same notification again (Alertmanager repeats): no second Remediation.
     expect((await post(webhook, alertPayload('firing', 'web', 'a1b2c3d4e5f60718'))).status).toBe(200);
@@ -205,7 +249,8 @@ describe('kube-remediator run', () => {
     await first.proc.exited; // killed itself at the failpoint
     const mid = await rems().get(ns, `rem-${name}`);
     expect(mid.status?.steps?.[0]?.phase).toBe('Running');
-    const restarted = (await testClients().apps.readNamespacedDeployment({ name, namespace: ns })).spec!.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
+    const restarted = (await testClients().apps.readNamespacedDeployment({ name, namespace: ns })).spec!
+      .template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
     expect(Boolean(restarted)).toBe(failpoint === 'after-apply');
 
     await operator({ KR_LEADER_ELECTION: 'false' });
@@ -221,9 +266,14 @@ describe('kube-remediator run', () => {
     await waitDeploymentReady(ns, 'ha');
     await apply(runbook('rb-ha', 'ha', RESTART_THEN_WAIT));
     const a = await operator({ KR_LEADER_IDENTITY: 'replica-a', KR_LEASE_NAME: 'ha-lease' });
-    await waitFor(async () => (await testClients().coordination.readNamespacedLease({ name: 'ha-lease', namespace: ns })).spec?.holderIdentity === 'replica-a', {
-      what: 'replica-a leads',
-    });
+    await waitFor(
+      async () =>
+        (await testClients().coordination.readNamespacedLease({ name: 'ha-lease', namespace: ns })).spec
+          ?.holderIdentity === 'replica-a',
+      {
+        what: 'replica-a leads',
+      },
+    );
     const b = await operator({ KR_LEADER_IDENTITY: 'replica-b', KR_LEASE_NAME: 'ha-lease' });
     await waitFor(async () => (await fetch(`${b.probes}/readyz`)).ok, { what: 'replica-b ready (standby)' });
 
@@ -235,19 +285,29 @@ describe('kube-remediator run', () => {
     a.proc.kill('SIGKILL');
     await a.proc.exited;
     await apply(handMade('rem-ha-2', 'rb-ha', 'ha'));
-    await waitFor(async () => (await testClients().coordination.readNamespacedLease({ name: 'ha-lease', namespace: ns })).spec?.holderIdentity === 'replica-b', {
-      what: 'replica-b takes over',
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      async () =>
+        (await testClients().coordination.readNamespacedLease({ name: 'ha-lease', namespace: ns })).spec
+          ?.holderIdentity === 'replica-b',
+      {
+        what: 'replica-b takes over',
+        timeoutMs: 30_000,
+      },
+    );
     await waitPhase('rem-ha-2', 'Succeeded');
     expect(b.proc.logs().some((l) => l.includes('"message":"phase changed"'))).toBe(true);
   });
 
   it('on SIGTERM goes unready, releases the Lease and exits 0', async () => {
     const a = await operator({ KR_LEADER_IDENTITY: 'term-a', KR_LEASE_NAME: 'term-lease' });
-    await waitFor(async () => (await testClients().coordination.readNamespacedLease({ name: 'term-lease', namespace: ns })).spec?.holderIdentity === 'term-a', {
-      what: 'term-a leads',
-    });
+    await waitFor(
+      async () =>
+        (await testClients().coordination.readNamespacedLease({ name: 'term-lease', namespace: ns })).spec
+          ?.holderIdentity === 'term-a',
+      {
+        what: 'term-a leads',
+      },
+    );
     a.proc.kill('SIGTERM');
     expect(await a.proc.exited).toBe(0);
     const lease = await testClients().coordination.readNamespacedLease({ name: 'term-lease', namespace: ns });

@@ -1,6 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Bounds } from '../../../src/api/v1alpha1/schema.js';
-import { checkLeaf, checkPatchBounds, checkPaths, checkReplicas, quantityBoundFor } from '../../../src/actions/bounds.js';
+import {
+  checkLeaf,
+  checkPatchBounds,
+  checkPaths,
+  checkReplicas,
+  quantityBoundFor,
+} from '../../../src/actions/bounds.js';
 import { patchEffect } from '../../../src/actions/patch-paths.js';
 
 const C0 = '/spec/template/spec/containers/0';
@@ -21,7 +27,13 @@ describe('quantityBoundFor', () => {
 });
 
 describe('checkLeaf', () => {
-  const bounds: Bounds = { maxMemory: '2Gi', maxCpu: '1500m', maxStorage: '100Gi', minReplicas: 1, maxReplicas: 5 };
+  const bounds: Bounds = {
+    maxMemory: '2Gi',
+    maxCpu: '1500m',
+    maxStorage: '100Gi',
+    minReplicas: 1,
+    maxReplicas: 5,
+  };
   test.each([
     [`${C0}/resources/limits/memory`, '2Gi', undefined],
     [`${C0}/resources/limits/memory`, '2048Mi', undefined],
@@ -80,17 +92,54 @@ describe('checkPaths', () => {
 
 describe('checkPatchBounds on whole patches', () => {
   const deployment = {
-    spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image: 'a', resources: { limits: { memory: '1Gi' } } }] } } },
+    spec: {
+      replicas: 2,
+      template: {
+        spec: { containers: [{ name: 'app', image: 'a', resources: { limits: { memory: '1Gi' } } }] },
+      },
+    },
   };
-  const bounds: Bounds = { maxMemory: '2Gi', maxReplicas: 4, allowedPatchPaths: ['/spec/template/spec/containers', '/spec/replicas'] };
+  const bounds: Bounds = {
+    maxMemory: '2Gi',
+    maxReplicas: 4,
+    allowedPatchPaths: ['/spec/template/spec/containers', '/spec/replicas'],
+  };
 
   test.each([
-    ['strategic within', 'strategic', { spec: { template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '2Gi' } } }] } } } }, undefined],
-    ['strategic memory over', 'strategic', { spec: { template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '3Gi' } } }] } } } }, 'maxMemory'],
+    [
+      'strategic within',
+      'strategic',
+      {
+        spec: {
+          template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '2Gi' } } }] } },
+        },
+      },
+      undefined,
+    ],
+    [
+      'strategic memory over',
+      'strategic',
+      {
+        spec: {
+          template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '3Gi' } } }] } },
+        },
+      },
+      'maxMemory',
+    ],
     ['merge replicas over', 'merge', { spec: { replicas: 9 } }, 'maxReplicas'],
     ['merge outside paths', 'merge', { metadata: { labels: { a: 'b' } } }, 'allowedPatchPaths'],
-    ['json nested value over', 'json', [{ op: 'replace', path: `${C0}/resources`, value: { limits: { memory: '8Gi' } } }], 'maxMemory'],
-    ['json within', 'json', [{ op: 'replace', path: `${C0}/resources/limits/memory`, value: '1536Mi' }], undefined],
+    [
+      'json nested value over',
+      'json',
+      [{ op: 'replace', path: `${C0}/resources`, value: { limits: { memory: '8Gi' } } }],
+      'maxMemory',
+    ],
+    [
+      'json within',
+      'json',
+      [{ op: 'replace', path: `${C0}/resources/limits/memory`, value: '1536Mi' }],
+      undefined,
+    ],
     ['json outside', 'json', [{ op: 'add', path: '/spec/paused', value: true }], 'allowedPatchPaths'],
   ] as const)('%s', (_name, type, body, bound) => {
     expect(checkPatchBounds(patchEffect(type, body, deployment), bounds)?.bound).toBe(bound);

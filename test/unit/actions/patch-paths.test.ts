@@ -9,7 +9,12 @@ const dep = () => ({
     template: {
       spec: {
         containers: [
-          { name: 'app', image: 'app:1', env: [{ name: 'A', value: '1' }], resources: { limits: { memory: '1Gi' } } },
+          {
+            name: 'app',
+            image: 'app:1',
+            env: [{ name: 'A', value: '1' }],
+            resources: { limits: { memory: '1Gi' } },
+          },
           { name: 'side', image: 'side:1' },
         ],
       },
@@ -22,31 +27,95 @@ const C = '/spec/template/spec/containers';
 describe('patchEffect: touched paths', () => {
   test.each([
     ['merge scalar', 'merge', { spec: { replicas: 3 } }, ['/spec/replicas']],
-    ['merge new subtree', 'merge', { spec: { paused: true }, metadata: { labels: { team: 'x' } } }, ['/spec/paused', '/metadata/labels/team']],
+    [
+      'merge new subtree',
+      'merge',
+      { spec: { paused: true }, metadata: { labels: { team: 'x' } } },
+      ['/spec/paused', '/metadata/labels/team'],
+    ],
     ['merge delete', 'merge', { metadata: { annotations: { a: null } } }, ['/metadata/annotations/a']],
     ['merge list is a leaf', 'merge', { spec: { template: { spec: { containers: [{ name: 'x' }] } } } }, [C]],
-    ['strategic keyed item', 'strategic', { spec: { template: { spec: { containers: [{ name: 'side', image: 'side:2' }] } } } }, [`${C}/1/image`]],
-    ['strategic new item touches the list', 'strategic', { spec: { template: { spec: { containers: [{ name: 'new', image: 'n' }] } } } }, [C]],
-    ['strategic delete item touches the list', 'strategic', { spec: { template: { spec: { containers: [{ name: 'app', $patch: 'delete' }] } } } }, [C]],
-    ['strategic env by name', 'strategic', { spec: { template: { spec: { containers: [{ name: 'app', env: [{ name: 'A', value: '2' }] }] } } } }, [`${C}/0/env/0/value`]],
-    ['strategic $patch replace', 'strategic', { spec: { template: { $patch: 'replace', spec: {} } } }, ['/spec/template']],
-    ['strategic setElementOrder', 'strategic', { spec: { template: { spec: { '$setElementOrder/containers': [{ name: 'side' }, { name: 'app' }] } } } }, [C]],
+    [
+      'strategic keyed item',
+      'strategic',
+      { spec: { template: { spec: { containers: [{ name: 'side', image: 'side:2' }] } } } },
+      [`${C}/1/image`],
+    ],
+    [
+      'strategic new item touches the list',
+      'strategic',
+      { spec: { template: { spec: { containers: [{ name: 'new', image: 'n' }] } } } },
+      [C],
+    ],
+    [
+      'strategic delete item touches the list',
+      'strategic',
+      { spec: { template: { spec: { containers: [{ name: 'app', $patch: 'delete' }] } } } },
+      [C],
+    ],
+    [
+      'strategic env by name',
+      'strategic',
+      { spec: { template: { spec: { containers: [{ name: 'app', env: [{ name: 'A', value: '2' }] }] } } } },
+      [`${C}/0/env/0/value`],
+    ],
+    [
+      'strategic $patch replace',
+      'strategic',
+      { spec: { template: { $patch: 'replace', spec: {} } } },
+      ['/spec/template'],
+    ],
+    [
+      'strategic setElementOrder',
+      'strategic',
+      {
+        spec: { template: { spec: { '$setElementOrder/containers': [{ name: 'side' }, { name: 'app' }] } } },
+      },
+      [C],
+    ],
     ['json replace', 'json', [{ op: 'replace', path: `${C}/0/image`, value: 'app:2' }], [`${C}/0/image`]],
-    ['json add to object', 'json', [{ op: 'add', path: '/metadata/labels/x', value: 'y' }], ['/metadata/labels/x']],
-    ['json append shifts: whole list', 'json', [{ op: 'add', path: `${C}/0/env/-`, value: { name: 'B', value: '2' } }], [`${C}/0/env`]],
+    [
+      'json add to object',
+      'json',
+      [{ op: 'add', path: '/metadata/labels/x', value: 'y' }],
+      ['/metadata/labels/x'],
+    ],
+    [
+      'json append shifts: whole list',
+      'json',
+      [{ op: 'add', path: `${C}/0/env/-`, value: { name: 'B', value: '2' } }],
+      [`${C}/0/env`],
+    ],
     ['json remove item shifts: whole list', 'json', [{ op: 'remove', path: `${C}/1` }], [C]],
-    ['json move touches both ends', 'json', [{ op: 'move', from: '/metadata/annotations/a', path: '/metadata/labels/a' }], ['/metadata/labels/a', '/metadata/annotations/a']],
+    [
+      'json move touches both ends',
+      'json',
+      [{ op: 'move', from: '/metadata/annotations/a', path: '/metadata/labels/a' }],
+      ['/metadata/labels/a', '/metadata/annotations/a'],
+    ],
     ['json test touches nothing', 'json', [{ op: 'test', path: '/spec/replicas', value: 2 }], []],
-    ['nested paths collapse into the outer one', 'json', [{ op: 'replace', path: `${C}/0/image`, value: 'x' }, { op: 'add', path: `${C}/-`, value: { name: 'z' } }], [C]],
+    [
+      'nested paths collapse into the outer one',
+      'json',
+      [
+        { op: 'replace', path: `${C}/0/image`, value: 'x' },
+        { op: 'add', path: `${C}/-`, value: { name: 'z' } },
+      ],
+      [C],
+    ],
   ] as const)('%s', (_name, type, body, touched) => {
     expect(patchEffect(type, body, dep()).touched.sort()).toEqual([...touched].sort());
   });
 
   test('leaves carry nested values and copied values', () => {
-    const e = patchEffect('json', [
-      { op: 'replace', path: `${C}/0/resources`, value: { limits: { memory: '2Gi', cpu: '1' } } },
-      { op: 'copy', from: `${C}/0/resources/limits/memory`, path: `${C}/1/resources` },
-    ], dep());
+    const e = patchEffect(
+      'json',
+      [
+        { op: 'replace', path: `${C}/0/resources`, value: { limits: { memory: '2Gi', cpu: '1' } } },
+        { op: 'copy', from: `${C}/0/resources/limits/memory`, path: `${C}/1/resources` },
+      ],
+      dep(),
+    );
     expect(e.leaves).toEqual([
       { path: `${C}/0/resources/limits/memory`, value: '2Gi' },
       { path: `${C}/0/resources/limits/cpu`, value: '1' },
@@ -65,15 +134,33 @@ describe('priorValues and revertOps', () => {
   });
 
   test.each([
-    ['merge', { spec: { replicas: 5, paused: true }, metadata: { labels: { team: 'x' }, annotations: { a: null } } }],
-    ['json', [{ op: 'add', path: `${C}/0/env/-`, value: { name: 'B', value: '2' } }, { op: 'remove', path: '/metadata/labels' }]],
-    ['json', [{ op: 'remove', path: `${C}/1` }, { op: 'add', path: '/spec/template/metadata', value: { labels: { a: 'b' } } }]],
+    [
+      'merge',
+      { spec: { replicas: 5, paused: true }, metadata: { labels: { team: 'x' }, annotations: { a: null } } },
+    ],
+    [
+      'json',
+      [
+        { op: 'add', path: `${C}/0/env/-`, value: { name: 'B', value: '2' } },
+        { op: 'remove', path: '/metadata/labels' },
+      ],
+    ],
+    [
+      'json',
+      [
+        { op: 'remove', path: `${C}/1` },
+        { op: 'add', path: '/spec/template/metadata', value: { labels: { a: 'b' } } },
+      ],
+    ],
     ['json', [{ op: 'move', from: '/metadata/annotations/a', path: '/metadata/labels/a' }]],
   ] as const)('%s patch then revert gives back the original (%#)', (type, body) => {
     const original = dep();
     const touched = patchEffect(type, body, original).touched;
     const prior = priorValues(original, touched);
-    const patched = type === 'json' ? applyJsonPatch(original, body as unknown as JsonPatchOp[]) : applyMergePatch(original, body);
+    const patched =
+      type === 'json'
+        ? applyJsonPatch(original, body as unknown as JsonPatchOp[])
+        : applyMergePatch(original, body);
     expect(patched).not.toEqual(original);
     const reverted = applyJsonPatch(patched, revertOps(prior, patched));
     expect(reverted).toEqual(original);
@@ -82,21 +169,30 @@ describe('priorValues and revertOps', () => {
 
   test('re-creates missing parents', () => {
     const prior = { '/metadata/labels/app': { value: 'web' } };
-    expect(revertOps(prior, { metadata: {} })).toEqual([{ op: 'add', path: '/metadata/labels', value: { app: 'web' } }]);
+    expect(revertOps(prior, { metadata: {} })).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { app: 'web' } },
+    ]);
   });
 
   test('removes later array indexes first', () => {
-    const ops = revertOps({ '/a/2': { absent: true }, '/a/10': { absent: true } }, { a: Array.from({ length: 11 }, (_, i) => i) });
+    const ops = revertOps(
+      { '/a/2': { absent: true }, '/a/10': { absent: true } },
+      { a: Array.from({ length: 11 }, (_, i) => i) },
+    );
     expect(ops.map((o) => o.path)).toEqual(['/a/10', '/a/2']);
   });
 });
 
 describe('applyJsonPatch', () => {
   test('test op failure throws', () => {
-    expect(() => applyJsonPatch(dep(), [{ op: 'test', path: '/spec/replicas', value: 3 }])).toThrow(/test failed/);
+    expect(() => applyJsonPatch(dep(), [{ op: 'test', path: '/spec/replicas', value: 3 }])).toThrow(
+      /test failed/,
+    );
   });
   test('missing path throws', () => {
-    expect(() => applyJsonPatch(dep(), [{ op: 'replace', path: '/spec/nope/x', value: 1 }])).toThrow(/does not exist/);
+    expect(() => applyJsonPatch(dep(), [{ op: 'replace', path: '/spec/nope/x', value: 1 }])).toThrow(
+      /does not exist/,
+    );
   });
   test('does not change its input', () => {
     const d = dep();

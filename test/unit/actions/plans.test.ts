@@ -5,7 +5,11 @@ import { alreadyRestarted, planRestart, restartPatch } from '../../../src/action
 import { planPatch, withStamp } from '../../../src/actions/patch.js';
 
 const pod = (name: string, terminating = false) => ({
-  metadata: { name, uid: `uid-${name}`, ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+  metadata: {
+    name,
+    uid: `uid-${name}`,
+    ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
+  },
 });
 
 describe('choosePods', () => {
@@ -46,23 +50,49 @@ describe('planScale', () => {
 describe('rolloutRestart', () => {
   const now = new Date('2026-02-03T04:05:06.789Z');
   test('records the prior restartedAt and plans the new one', () => {
-    const obj = { kind: 'Deployment', spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 'old' } } } } };
-    expect(planRestart(obj, now)).toEqual({ before: { restartedAt: 'old' }, after: { restartedAt: '2026-02-03T04:05:06Z' } });
+    const obj = {
+      kind: 'Deployment',
+      spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 'old' } } } },
+    };
+    expect(planRestart(obj, now)).toEqual({
+      before: { restartedAt: 'old' },
+      after: { restartedAt: '2026-02-03T04:05:06Z' },
+    });
   });
   test('paused Deployment is refused with a clear reason', () => {
     const plan = planRestart({ kind: 'Deployment', metadata: { name: 'web' }, spec: { paused: true } }, now);
-    expect(plan.refused).toMatchObject({ reason: 'Paused', message: expect.stringMatching(/web is paused: resume it/) });
+    expect(plan.refused).toMatchObject({
+      reason: 'Paused',
+      message: expect.stringMatching(/web is paused: resume it/),
+    });
   });
   test('patch is the kubectl annotation plus the stamp, in the template', () => {
     const body = restartPatch('t', 'u/0/1');
-    expect(body).toEqual({ spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': 't', 'kube-remediator.io/last-action': 'u/0/1' } } } } });
+    expect(body).toEqual({
+      spec: {
+        template: {
+          metadata: {
+            annotations: {
+              'kubectl.kubernetes.io/restartedAt': 't',
+              'kube-remediator.io/last-action': 'u/0/1',
+            },
+          },
+        },
+      },
+    });
     expect(alreadyRestarted(body, 'u/0/1')).toBe(true);
     expect(alreadyRestarted(body, 'u/0/2')).toBe(false);
   });
 });
 
 describe('planPatch', () => {
-  const obj = { metadata: { name: 'web' }, spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '1Gi' } } }] } } } };
+  const obj = {
+    metadata: { name: 'web' },
+    spec: {
+      replicas: 2,
+      template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '1Gi' } } }] } },
+    },
+  };
   test('records before and after of the touched paths', () => {
     expect(planPatch(obj, 'merge', { spec: { replicas: 3, paused: true } }, undefined)).toEqual({
       before: { type: 'merge', paths: { '/spec/replicas': { value: 2 }, '/spec/paused': { absent: true } } },
@@ -70,20 +100,50 @@ describe('planPatch', () => {
     });
   });
   test('a bound refuses with BoundExceeded naming bound and value', () => {
-    const plan = planPatch(obj, 'strategic', { spec: { template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '4Gi' } } }] } } } }, { maxMemory: '2Gi' });
+    const plan = planPatch(
+      obj,
+      'strategic',
+      {
+        spec: {
+          template: { spec: { containers: [{ name: 'app', resources: { limits: { memory: '4Gi' } } }] } },
+        },
+      },
+      { maxMemory: '2Gi' },
+    );
     expect(plan.refused).toEqual({
       code: 'KR_ERR_BOUND_EXCEEDED',
       reason: 'BoundExceeded',
-      message: 'patch refused: /spec/template/spec/containers/0/resources/limits/memory 4Gi is above the bound maxMemory 2Gi',
+      message:
+        'patch refused: /spec/template/spec/containers/0/resources/limits/memory 4Gi is above the bound maxMemory 2Gi',
     });
   });
   test('a JSON patch that cannot apply is refused before sending', () => {
-    expect(planPatch(obj, 'json', [{ op: 'test', path: '/spec/replicas', value: 5 }], undefined).refused?.reason).toBe('PatchDoesNotApply');
+    expect(
+      planPatch(obj, 'json', [{ op: 'test', path: '/spec/replicas', value: 5 }], undefined).refused?.reason,
+    ).toBe('PatchDoesNotApply');
   });
   test.each([
-    ['json with annotations', 'json', [], { metadata: { annotations: { x: '1' } } }, [{ op: 'add', path: '/metadata/annotations/kube-remediator.io~1last-action', value: 's' }]],
-    ['json without annotations', 'json', [], {}, [{ op: 'add', path: '/metadata/annotations', value: { 'kube-remediator.io/last-action': 's' } }]],
-    ['merge keeps user metadata', 'merge', { metadata: { labels: { a: 'b' } } }, {}, { metadata: { labels: { a: 'b' }, annotations: { 'kube-remediator.io/last-action': 's' } } }],
+    [
+      'json with annotations',
+      'json',
+      [],
+      { metadata: { annotations: { x: '1' } } },
+      [{ op: 'add', path: '/metadata/annotations/kube-remediator.io~1last-action', value: 's' }],
+    ],
+    [
+      'json without annotations',
+      'json',
+      [],
+      {},
+      [{ op: 'add', path: '/metadata/annotations', value: { 'kube-remediator.io/last-action': 's' } }],
+    ],
+    [
+      'merge keeps user metadata',
+      'merge',
+      { metadata: { labels: { a: 'b' } } },
+      {},
+      { metadata: { labels: { a: 'b' }, annotations: { 'kube-remediator.io/last-action': 's' } } },
+    ],
   ] as const)('withStamp: %s', (_name, type, body, current, want) => {
     expect(withStamp(type, body, current, 's')).toEqual(want);
   });

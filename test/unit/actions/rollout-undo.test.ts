@@ -8,7 +8,8 @@ import {
   templateMatches,
 } from '../../../src/actions/rollout-undo.js';
 
-const h = (...revs: number[]) => revs.map((revision) => ({ revision, item: { metadata: { name: `r${revision}` } } }));
+const h = (...revs: number[]) =>
+  revs.map((revision) => ({ revision, item: { metadata: { name: `r${revision}` } } }));
 
 describe('chooseRevision', () => {
   test.each([
@@ -40,25 +41,44 @@ const deployment = (paused = false) => ({
   metadata: {
     name: 'web',
     uid: 'd1',
-    annotations: { 'deployment.kubernetes.io/revision': '3', 'kubectl.kubernetes.io/last-applied-configuration': '{}', note: 'current' },
+    annotations: {
+      'deployment.kubernetes.io/revision': '3',
+      'kubectl.kubernetes.io/last-applied-configuration': '{}',
+      note: 'current',
+    },
   },
   spec: { paused, template: tpl('app:3') },
 });
 const rs = (revision: number, image: string) => ({
-  metadata: { name: `web-${revision}`, annotations: { 'deployment.kubernetes.io/revision': String(revision), note: `rev${revision}`, 'deployment.kubernetes.io/desired-replicas': '2' } },
+  metadata: {
+    name: `web-${revision}`,
+    annotations: {
+      'deployment.kubernetes.io/revision': String(revision),
+      note: `rev${revision}`,
+      'deployment.kubernetes.io/desired-replicas': '2',
+    },
+  },
   spec: { template: tpl(image, `h${revision}`) },
 });
 const history = [1, 2, 3].map((r) => ({ revision: r, item: rs(r, `app:${r}`) }));
 
 describe('planUndo', () => {
   test('Deployment: previous revision, before/after', () => {
-    expect(planUndo(deployment(), history, undefined)).toEqual({ before: { revision: 3 }, after: { revision: 2 } });
+    expect(planUndo(deployment(), history, undefined)).toEqual({
+      before: { revision: 3 },
+      after: { revision: 2 },
+    });
   });
   test('paused Deployment is refused', () => {
-    expect(planUndo(deployment(true), history, undefined).refused).toMatchObject({ reason: 'Paused', code: 'KR_ERR_ACTION_REFUSED' });
+    expect(planUndo(deployment(true), history, undefined).refused).toMatchObject({
+      reason: 'Paused',
+      code: 'KR_ERR_ACTION_REFUSED',
+    });
   });
   test('unknown revision is refused', () => {
-    expect(planUndo(deployment(), history, 7).refused?.message).toBe('Deployment web: revision 7 not found (known: 1, 2, 3)');
+    expect(planUndo(deployment(), history, 7).refused?.message).toBe(
+      'Deployment web: revision 7 not found (known: 1, 2, 3)',
+    );
   });
   test('StatefulSet: current from status.updateRevision', () => {
     const sts = { kind: 'StatefulSet', metadata: { name: 'db' }, status: { updateRevision: 'db-b' } };
@@ -96,7 +116,11 @@ describe('Deployment undo patch (as kubectl)', () => {
 
 describe('ControllerRevision undo patch', () => {
   test('is the revision data plus our stamp', () => {
-    const cr = { data: { spec: { template: { $patch: 'replace', spec: { containers: [{ name: 'db', image: 'db:1' }] } } } } };
+    const cr = {
+      data: {
+        spec: { template: { $patch: 'replace', spec: { containers: [{ name: 'db', image: 'db:1' }] } } },
+      },
+    };
     expect(revisionPatch(cr, 's')).toEqual({
       spec: { template: { $patch: 'replace', spec: { containers: [{ name: 'db', image: 'db:1' }] } } },
       metadata: { annotations: { 'kube-remediator.io/last-action': 's' } },

@@ -36,12 +36,22 @@ function route(req: IncomingMessage, body: string, res: ServerResponse): void {
   if (url.startsWith('/api/v1/query')) {
     const q = new URL(url, 'http://x').searchParams.get('query');
     if (q === 'broken(') return json(400, { status: 'error', error: 'parse error' });
-    return json(200, { status: 'success', data: { resultType: 'vector', result: [{ metric: { pod: 'a' }, value: [1, q === 'high' ? '9' : '1'] }] } });
+    return json(200, {
+      status: 'success',
+      data: {
+        resultType: 'vector',
+        result: [{ metric: { pod: 'a' }, value: [1, q === 'high' ? '9' : '1'] }],
+      },
+    });
   }
   if (url === '/api/v2/silences' && req.method === 'GET') return json(200, silences);
   if (url === '/api/v2/silences' && req.method === 'POST') {
     const id = `s${silences.length + 1}`;
-    silences.push({ id, comment: (JSON.parse(body) as { comment: string }).comment, status: { state: 'active' } });
+    silences.push({
+      id,
+      comment: (JSON.parse(body) as { comment: string }).comment,
+      status: { state: 'active' },
+    });
     return json(200, { silenceID: id });
   }
   if (url.startsWith('/api/v2/silence/')) return void res.writeHead(200).end();
@@ -64,10 +74,19 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-function ctx(step: Step, dryRun = false, labels: Record<string, string> = { alertname: 'High', pod: 'a' }): ActionContext {
+function ctx(
+  step: Step,
+  dryRun = false,
+  labels: Record<string, string> = { alertname: 'High', pod: 'a' },
+): ActionContext {
   return {
     clients: undefined as never,
-    remediation: { apiVersion: 'kube-remediator.io/v1alpha1', kind: 'Remediation', metadata: { name: 'r', namespace: 'ns', uid: 'u' }, spec: { alert: { name: 'High', labels } } },
+    remediation: {
+      apiVersion: 'kube-remediator.io/v1alpha1',
+      kind: 'Remediation',
+      metadata: { name: 'r', namespace: 'ns', uid: 'u' },
+      spec: { alert: { name: 'High', labels } },
+    },
     stepIndex: 0,
     step,
     dryRun,
@@ -75,10 +94,14 @@ function ctx(step: Step, dryRun = false, labels: Record<string, string> = { aler
     stamp: 'u/0/1',
     clock: new FakeClock(),
     log: silentLogger(),
-    readSecret: (name, key) => (name === 'hook' && key === 'url' ? Promise.resolve(`${base}/ok`) : Promise.reject(new Error('no such secret'))),
+    readSecret: (name, key) =>
+      name === 'hook' && key === 'url'
+        ? Promise.resolve(`${base}/ok`)
+        : Promise.reject(new Error('no such secret')),
   };
 }
-const run = (s: Step, dryRun = false) => getAction(s.action).apply(ctx(s, dryRun), { name: s.name, action: s.action, phase: 'Running' });
+const run = (s: Step, dryRun = false) =>
+  getAction(s.action).apply(ctx(s, dryRun), { name: s.name, action: s.action, phase: 'Running' });
 
 describe('httpCheck', () => {
   test.each([
@@ -93,22 +116,39 @@ describe('httpCheck', () => {
   });
   test('unreachable waits and says why', async () => {
     const out = await run({ name: 'c', action: 'httpCheck', httpCheck: { url: 'http://127.0.0.1:1/x' } });
-    expect(out).toMatchObject({ kind: 'inProgress', message: expect.stringContaining('GET http://127.0.0.1:1/x') });
+    expect(out).toMatchObject({
+      kind: 'inProgress',
+      message: expect.stringContaining('GET http://127.0.0.1:1/x'),
+    });
   });
   test('problem text', () => {
-    expect(httpCheckProblem({ status: 500, body: '' }, { url: 'x', expectStatus: [200, 204] })).toBe('status 500, expected 200 or 204');
+    expect(httpCheckProblem({ status: 500, body: '' }, { url: 'x', expectStatus: [200, 204] })).toBe(
+      'status 500, expected 200 or 204',
+    );
   });
 });
 
 describe('httpCall', () => {
   test('5xx is retryable, 4xx is not', async () => {
-    expect(await run({ name: 'c', action: 'httpCall', httpCall: { url: `${base}/down` } })).toMatchObject({ kind: 'failed', reason: 'UnexpectedStatus', retryable: true });
-    expect(await run({ name: 'c', action: 'httpCall', httpCall: { url: `${base}/bad` } })).toMatchObject({ kind: 'failed', retryable: false });
-    expect(await run({ name: 'c', action: 'httpCall', httpCall: { url: 'http://127.0.0.1:1/' } })).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
+    expect(await run({ name: 'c', action: 'httpCall', httpCall: { url: `${base}/down` } })).toMatchObject({
+      kind: 'failed',
+      reason: 'UnexpectedStatus',
+      retryable: true,
+    });
+    expect(await run({ name: 'c', action: 'httpCall', httpCall: { url: `${base}/bad` } })).toMatchObject({
+      kind: 'failed',
+      retryable: false,
+    });
+    expect(
+      await run({ name: 'c', action: 'httpCall', httpCall: { url: 'http://127.0.0.1:1/' } }),
+    ).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
   });
   test('dry run sends nothing and says what would be sent', async () => {
     const before = seen.length;
-    const out = await run({ name: 'c', action: 'httpCall', httpCall: { url: `${base}/ok?token=secret`, body: 'x' } }, true);
+    const out = await run(
+      { name: 'c', action: 'httpCall', httpCall: { url: `${base}/ok?token=secret`, body: 'x' } },
+      true,
+    );
     expect(seen.length).toBe(before);
     expect(out.kind).toBe('done');
     expect(out.message).toMatch(/^dry run: would send POST .*\/ok\?\*\*\* with a 1-byte body$/);
@@ -117,16 +157,31 @@ describe('httpCall', () => {
 
 describe('notify', () => {
   test('without a url: done with the message only', async () => {
-    expect(await run({ name: 'n', action: 'notify', notify: { message: 'hello' } })).toMatchObject({ kind: 'done', message: 'hello' });
+    expect(await run({ name: 'n', action: 'notify', notify: { message: 'hello' } })).toMatchObject({
+      kind: 'done',
+      message: 'hello',
+    });
   });
   test('urlFrom a secret posts {text}', async () => {
-    const out = await run({ name: 'n', action: 'notify', notify: { message: 'hi there', urlFrom: { secretKeyRef: { name: 'hook', key: 'url' } } } });
+    const out = await run({
+      name: 'n',
+      action: 'notify',
+      notify: { message: 'hi there', urlFrom: { secretKeyRef: { name: 'hook', key: 'url' } } },
+    });
     expect(out.kind).toBe('done');
     expect(seen.at(-1)).toEqual({ method: 'POST', url: '/ok', body: '{"text":"hi there"}' });
   });
   test('an unreadable secret fails naming the field', async () => {
-    const out = await run({ name: 'n', action: 'notify', notify: { message: 'x', urlFrom: { secretKeyRef: { name: 'nope', key: 'k' } } } });
-    expect(out).toMatchObject({ kind: 'failed', reason: 'SecretUnreadable', message: expect.stringMatching(/^notify.urlFrom:/) });
+    const out = await run({
+      name: 'n',
+      action: 'notify',
+      notify: { message: 'x', urlFrom: { secretKeyRef: { name: 'nope', key: 'k' } } },
+    });
+    expect(out).toMatchObject({
+      kind: 'failed',
+      reason: 'SecretUnreadable',
+      message: expect.stringMatching(/^notify.urlFrom:/),
+    });
   });
 });
 
@@ -136,16 +191,30 @@ describe('prometheusQuery', () => {
     ['high', { op: '<', value: 5 }, 'inProgress'],
     ['high', undefined, 'done'],
   ] as const)('%s %j → %s', async (query, expect_, kind) => {
-    const out = await run({ name: 'p', action: 'prometheusQuery', prometheusQuery: { url: base, query, ...(expect_ ? { expect: expect_ } : {}) } });
+    const out = await run({
+      name: 'p',
+      action: 'prometheusQuery',
+      prometheusQuery: { url: base, query, ...(expect_ ? { expect: expect_ } : {}) },
+    });
     expect(out.kind).toBe(kind);
   });
   test('a broken query fails at once', async () => {
-    expect(await run({ name: 'p', action: 'prometheusQuery', prometheusQuery: { url: base, query: 'broken(' } })).toMatchObject({ kind: 'failed', reason: 'InvalidQuery', retryable: false });
+    expect(
+      await run({ name: 'p', action: 'prometheusQuery', prometheusQuery: { url: base, query: 'broken(' } }),
+    ).toMatchObject({ kind: 'failed', reason: 'InvalidQuery', retryable: false });
   });
   test.each([
     [[], { op: '<', value: 1 }, false, 'no samples, expected every sample < 1'],
     [[{ labels: { a: 'b' }, value: 3 }], { op: '<', value: 1 }, false, 'sample {a="b"} 3 is not < 1'],
-    [[{ labels: {}, value: 0 }, { labels: {}, value: 0.5 }], { op: '<', value: 1 }, true, 'all 2 sample(s) < 1'],
+    [
+      [
+        { labels: {}, value: 0 },
+        { labels: {}, value: 0.5 },
+      ],
+      { op: '<', value: 1 },
+      true,
+      'all 2 sample(s) < 1',
+    ],
     [[{ labels: {}, value: 1 }], { op: '==', value: 1 }, true, 'all 1 sample(s) == 1'],
   ] as const)('compareSamples %#', (samples, expect_, pass, message) => {
     expect(compareSamples(samples, expect_)).toEqual({ pass, message });
@@ -157,9 +226,15 @@ describe('prometheusQuery', () => {
 });
 
 describe('silence', () => {
-  const s: Step = { name: 's', action: 'silence', silence: { alertmanagerUrl: '', duration: '30m', comment: 'flapping' } };
+  const s: Step = {
+    name: 's',
+    action: 'silence',
+    silence: { alertmanagerUrl: '', duration: '30m', comment: 'flapping' },
+  };
   test('body: a matcher per label, the duration, the stamp in the comment', () => {
-    expect(silenceBody({ pod: 'a', alertname: 'High' }, new Date('2026-01-01T00:00:00Z'), '30m', 'why', 'u/0/1')).toEqual({
+    expect(
+      silenceBody({ pod: 'a', alertname: 'High' }, new Date('2026-01-01T00:00:00Z'), '30m', 'why', 'u/0/1'),
+    ).toEqual({
       matchers: [
         { name: 'alertname', value: 'High', isRegex: false, isEqual: true },
         { name: 'pod', value: 'a', isRegex: false, isEqual: true },
@@ -177,13 +252,22 @@ describe('silence', () => {
     expect(first).toMatchObject({ kind: 'done', after: { silenceID: 's1' } });
     expect(second).toMatchObject({ kind: 'done', after: { silenceID: 's1' } });
     expect(silences).toHaveLength(1);
-    const out = await getAction('silence').revert!(ctx(step), { name: 's', action: 'silence', phase: 'Succeeded', after: { silenceID: 's1' } });
+    const out = await getAction('silence').revert!(ctx(step), {
+      name: 's',
+      action: 'silence',
+      phase: 'Succeeded',
+      after: { silenceID: 's1' },
+    });
     expect(out.kind).toBe('done');
     expect(seen.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/v2/silence/s1' });
   });
   test('no alert labels: fails with a reason', async () => {
     const step = { ...s, silence: { ...s.silence!, alertmanagerUrl: base } };
-    const out = await getAction('silence').apply(ctx(step, false, {}), { name: 's', action: 'silence', phase: 'Running' });
+    const out = await getAction('silence').apply(ctx(step, false, {}), {
+      name: 's',
+      action: 'silence',
+      phase: 'Running',
+    });
     expect(out).toMatchObject({ kind: 'failed', reason: 'NoAlertLabels' });
   });
 });

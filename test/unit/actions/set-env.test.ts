@@ -1,10 +1,24 @@
 import { describe, expect, test } from '@jest/globals';
-import { applyEnvStates, envOps, planEnv, stateOf, type EnvRecord, type EnvVar } from '../../../src/actions/set-env.js';
+import {
+  applyEnvStates,
+  envOps,
+  planEnv,
+  stateOf,
+  type EnvRecord,
+  type EnvVar,
+} from '../../../src/actions/set-env.js';
 import { applyJsonPatch } from '../../../src/actions/patch-apply.js';
 
 const secretRef = { secretKeyRef: { name: 's', key: 'k' } };
 const containers = () => [
-  { name: 'app', env: [{ name: 'A', value: '1' }, { name: 'S', valueFrom: secretRef }, { name: 'Z', value: 'z' }] as EnvVar[] },
+  {
+    name: 'app',
+    env: [
+      { name: 'A', value: '1' },
+      { name: 'S', valueFrom: secretRef },
+      { name: 'Z', value: 'z' },
+    ] as EnvVar[],
+  },
   { name: 'side' },
 ];
 const template = () => ({ spec: { template: { spec: { containers: containers() } } } });
@@ -21,10 +35,22 @@ describe('stateOf', () => {
 
 describe('planEnv', () => {
   test('records the exact prior state per container and variable', () => {
-    const plan = planEnv(containers(), { env: [{ name: 'A', value: '2' }, { name: 'S', value: 'plain' }, { name: 'NEW', value: 'n' }, { name: 'Z', unset: true }] });
+    const plan = planEnv(containers(), {
+      env: [
+        { name: 'A', value: '2' },
+        { name: 'S', value: 'plain' },
+        { name: 'NEW', value: 'n' },
+        { name: 'Z', unset: true },
+      ],
+    });
     expect(plan.before).toEqual({
       containers: {
-        app: { A: { value: '1', index: 0 }, S: { valueFrom: secretRef, index: 1 }, NEW: { absent: true }, Z: { value: 'z', index: 2 } },
+        app: {
+          A: { value: '1', index: 0 },
+          S: { valueFrom: secretRef, index: 1 },
+          NEW: { absent: true },
+          Z: { value: 'z', index: 2 },
+        },
         side: { A: { absent: true }, S: { absent: true }, NEW: { absent: true }, Z: { absent: true } },
       },
     });
@@ -57,7 +83,8 @@ describe('applyEnvStates', () => {
     ['restore at recorded index', { A: { value: '1', index: 0 } }, ['A=1', 'S<-', 'Z=z']],
     ['unset of absent is a no-op', { Q: { absent: true } }, ['A=1', 'S<-', 'Z=z']],
   ] as const)('%s', (_name, states, want) => {
-    const base = _name === 'restore at recorded index' ? containers()[0]!.env!.slice(1) : containers()[0]!.env;
+    const base =
+      _name === 'restore at recorded index' ? containers()[0]!.env!.slice(1) : containers()[0]!.env;
     const out = applyEnvStates(base, states);
     expect(out.map((e) => (e.valueFrom ? `${e.name}<-` : `${e.name}=${e.value}`))).toEqual(want);
   });
@@ -67,9 +94,23 @@ describe('envOps: apply then revert restores exactly', () => {
   test.each([
     [{ env: [{ name: 'A', value: '2' }] }],
     [{ env: [{ name: 'S', value: 'plain' }] }],
-    [{ env: [{ name: 'A', unset: true }, { name: 'S', unset: true }] }],
+    [
+      {
+        env: [
+          { name: 'A', unset: true },
+          { name: 'S', unset: true },
+        ],
+      },
+    ],
     [{ env: [{ name: 'NEW', value: 'n' }], containers: ['side'] }],
-    [{ env: [{ name: 'NEW', value: 'n' }, { name: 'Z', unset: true }] }],
+    [
+      {
+        env: [
+          { name: 'NEW', value: 'n' },
+          { name: 'Z', unset: true },
+        ],
+      },
+    ],
   ])('%j', (params) => {
     const obj = template();
     const plan = planEnv(obj.spec.template.spec.containers, params);
@@ -99,6 +140,8 @@ describe('envOps: apply then revert restores exactly', () => {
   });
 
   test('a container that went away is an error', () => {
-    expect(envOps(containers(), { gone: { A: { value: '1' } } })).toEqual({ error: 'container gone is no longer in the pod template' });
+    expect(envOps(containers(), { gone: { A: { value: '1' } } })).toEqual({
+      error: 'container gone is no longer in the pod template',
+    });
   });
 });

@@ -10,7 +10,8 @@ type Node = Record<string, unknown>;
 
 function walk(node: Node, path: string, visit: (n: Node, p: string) => void): void {
   visit(node, path);
-  for (const [k, v] of Object.entries((node.properties as Record<string, Node>) ?? {})) walk(v, `${path}.${k}`, visit);
+  for (const [k, v] of Object.entries((node.properties as Record<string, Node>) ?? {}))
+    walk(v, `${path}.${k}`, visit);
   if (node.items) walk(node.items as Node, `${path}[]`, visit);
   if (node.additionalProperties && typeof node.additionalProperties === 'object') {
     walk(node.additionalProperties as Node, `${path}{}`, visit);
@@ -19,7 +20,7 @@ function walk(node: Node, path: string, visit: (n: Node, p: string) => void): vo
 
 function schemaOf(crd: Node): Node {
   const versions = (crd.spec as Node).versions as Node[];
-  return ((versions[0]!.schema as Node).openAPIV3Schema as Node);
+  return (versions[0]!.schema as Node).openAPIV3Schema as Node;
 }
 
 describe('CRDs', () => {
@@ -32,9 +33,14 @@ describe('CRDs', () => {
     for (const crd of allCrds()) {
       const root = schemaOf(crd);
       for (const part of ['spec', 'status']) {
-        walk((root.properties as Record<string, Node>)[part]!, `${(crd.spec as Node & { names: { kind: string } }).names.kind}.${part}`, (n, p) => {
-          if (!p.endsWith('{}') && !p.endsWith('[]') && typeof n.description !== 'string') undocumented.push(p);
-        });
+        walk(
+          (root.properties as Record<string, Node>)[part]!,
+          `${(crd.spec as Node & { names: { kind: string } }).names.kind}.${part}`,
+          (n, p) => {
+            if (!p.endsWith('{}') && !p.endsWith('[]') && typeof n.description !== 'string')
+              undocumented.push(p);
+          },
+        );
       }
     }
     expect(undocumented).toEqual([]);
@@ -44,7 +50,8 @@ describe('CRDs', () => {
     const untyped: string[] = [];
     for (const crd of allCrds()) {
       walk(schemaOf(crd), 'root', (n, p) => {
-        if (!n.type && !n['x-kubernetes-preserve-unknown-fields'] && !n['x-kubernetes-int-or-string']) untyped.push(p);
+        if (!n.type && !n['x-kubernetes-preserve-unknown-fields'] && !n['x-kubernetes-int-or-string'])
+          untyped.push(p);
         for (const banned of ['anyOf', 'oneOf', 'patternProperties', 'const', '$id']) {
           if (banned in n) untyped.push(`${p}: ${banned}`);
         }
@@ -55,15 +62,26 @@ describe('CRDs', () => {
 
   it('the TypeScript types and the schema accept the same objects', () => {
     const runbook: RunbookSpec = {
-      triggers: [{ alertname: 'RedisDown', matchers: [{ label: 'severity', op: '=~', value: 'critical|page' }] }],
+      triggers: [
+        { alertname: 'RedisDown', matchers: [{ label: 'severity', op: '=~', value: 'critical|page' }] },
+      ],
       params: [{ name: 'ns', from: 'labels.namespace', default: 'default' }],
-      steps: [{ name: 'restart', action: 'rolloutRestart', rolloutRestart: {}, target: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'redis', namespace: '{{ ns }}' } }],
+      steps: [
+        {
+          name: 'restart',
+          action: 'rolloutRestart',
+          rolloutRestart: {},
+          target: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'redis', namespace: '{{ ns }}' },
+        },
+      ],
       safety: { cooldown: '10m', maxPerHour: 3, bounds: { maxMemory: '2Gi' } },
     };
     expect([...Value.Errors(RunbookSpec, runbook)]).toEqual([]);
     const rem: RemediationSpec = { runbookRef: { name: 'redis' }, params: { ns: 'dash' }, dryRun: true };
     expect([...Value.Errors(RemediationSpec, rem)]).toEqual([]);
     expect(Value.Check(RunbookSpec, { steps: [{ name: 's', action: 'reboot' }] })).toBe(false);
-    expect(Value.Check(RunbookSpec, { steps: [{ name: 's', action: 'scale', scale: { replicas: -1 } }] })).toBe(false);
+    expect(
+      Value.Check(RunbookSpec, { steps: [{ name: 's', action: 'scale', scale: { replicas: -1 } }] }),
+    ).toBe(false);
   });
 });

@@ -10,9 +10,14 @@ describe('templates', () => {
   ];
 
   it('resolves params from labels and annotations, with defaults and overrides', () => {
-    expect(resolveParams(params, { labels: { deployment: 'web' } })).toEqual({ values: { ns: 'default', deployment: 'web' }, missing: [] });
+    expect(resolveParams(params, { labels: { deployment: 'web' } })).toEqual({
+      values: { ns: 'default', deployment: 'web' },
+      missing: [],
+    });
     expect(resolveParams(params, { labels: {} }).missing).toEqual(['deployment']);
-    expect(resolveParams(params, { labels: { deployment: 'web' } }, { deployment: 'api' }).values.deployment).toBe('api');
+    expect(
+      resolveParams(params, { labels: { deployment: 'web' } }, { deployment: 'api' }).values.deployment,
+    ).toBe('api');
   });
 
   it.each([
@@ -26,9 +31,13 @@ describe('templates', () => {
   });
 
   it('refuses namespaces that are not DNS-1123 labels', () => {
-    expect(() => renderTarget({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: '{{ ns }}' }, { ns: 'a.b' }, 'x')).toThrow(
-      'not a valid namespace',
-    );
+    expect(() =>
+      renderTarget(
+        { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: '{{ ns }}' },
+        { ns: 'a.b' },
+        'x',
+      ),
+    ).toThrow('not a valid namespace');
   });
 
   it('names the missing param and refuses expressions', () => {
