@@ -38,7 +38,7 @@ log "build, CRDs up to date, typecheck, lint"
 npm run --silent build
 npx tsx scripts/gen-crds.ts --check
 npm run --silent typecheck
-npx eslint . --max-warnings=0
+npm run --silent lint
 
 log "tests"
 NODE_OPTIONS=--experimental-vm-modules npx jest --ci "$@"
