@@ -25,6 +25,8 @@ import { SuppressionEvents } from './suppression-events.js';
 export type RunbookSource = () => Iterable<Runbook> | Promise<Iterable<Runbook>>;
 
 export const DEFAULT_ALERT_CONCURRENCY = 32;
+/** Occurrences this process knows to be handled (created or found to exist), newest kept. */
+const HANDLED_CACHE_SIZE = 50_000;
 // Go's zero time: what Alertmanager sends as endsAt while an alert has no end.
 const ZERO_TIME = /^0001-01-01T/;
 
@@ -72,7 +74,13 @@ export class AlertIntake {
   readonly runbookStatus: RunbookStatusCounter;
   /** Creates in flight in this process, by Remediation key: concurrent repeats wait for one. */
   private readonly inflight = new Map<string, Promise<RunbookResult>>();
-
+  /**
+   * Remediation keys this process created or saw answer 409. Alertmanager re-sends a group on
+   * every change and every repeat_interval; answering those repeats from here spares the API
+   * server a create per alert. Other replicas, and this one after a restart, still get the
+   * 409, so correctness never depends on this cache.
+   */
+  private readonly handled = new Map<string, true>();
   constructor(private readonly deps: IntakeDeps) {
     this.limiter = new Limiter(deps.alertConcurrency ?? DEFAULT_ALERT_CONCURRENCY);
     this.suppressions = new SuppressionEvents(deps.events, deps.clock);
@@ -141,6 +149,7 @@ export class AlertIntake {
     const plan = planRunbook(rb, alert);
     if (plan.kind === 'refuse') return this.suppressed(rb, alert, plan.outcome, plan.reason, plan.code);
     const key = `${rb.metadata.namespace}/${plan.name}`;
+    if (this.handled.has(key)) return { runbook: runbookKey(rb), outcome: 'duplicate', remediation: key };
     const running = this.inflight.get(key);
     if (running) {
       // The same occurrence is being created right now in this process: it is a repeat.
@@ -150,9 +159,19 @@ export class AlertIntake {
     const p = this.gateAndCreate(rb, alert, plan);
     this.inflight.set(key, p);
     try {
-      return await p;
+      const result = await p;
+      if (result.outcome === 'created' || result.outcome === 'duplicate') this.remember(key);
+      return result;
     } finally {
       this.inflight.delete(key);
+    }
+  }
+
+  private remember(key: string): void {
+    this.handled.set(key, true);
+    if (this.handled.size > HANDLED_CACHE_SIZE) {
+      const oldest = this.handled.keys().next();
+      if (!oldest.done) this.handled.delete(oldest.value);
     }
   }
 
