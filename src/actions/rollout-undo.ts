@@ -128,9 +128,14 @@ export function revisionPatch(revision: KubeObject, stamp: string): Record<strin
 export function currentRevision(workload: KubeObject, history: readonly Revisioned<KubeObject>[]): number {
   if (workload.kind === 'Deployment')
     return Number(annotationsOf(workload, 'metadata')[REVISION_ANNOTATION] ?? 0) || 0;
+  const newest = Math.max(0, ...history.map((h) => h.revision));
+  // Until the controller has observed the latest spec, status.updateRevision still names the
+  // revision before it; the newest ControllerRevision is then the truth.
+  const observed = Number(dig(workload, 'status', 'observedGeneration') ?? 0);
+  if (observed < Number(workload.metadata?.generation ?? 0)) return newest;
   const updateName = dig(workload, 'status', 'updateRevision');
   const named = history.find((h) => h.item.metadata?.name === updateName);
-  return named?.revision ?? Math.max(0, ...history.map((h) => h.revision));
+  return named?.revision ?? newest;
 }
 
 /** before/after of the undo, or a refusal (pure). */
