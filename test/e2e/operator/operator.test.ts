@@ -18,7 +18,9 @@ import {
   waitDeploymentReady,
   waitFor,
 } from '../../support/kube.js';
-import { startOperator, type OperatorProcess } from '../../support/operator.js';
+import { OPERATOR_ENTRY, startOperator, type OperatorProcess } from '../../support/operator.js';
+import { execa } from 'execa';
+import pg from 'pg';
 
 const TOKEN = 'e2e-webhook-token';
 
@@ -138,7 +140,24 @@ const RESTART_THEN_WAIT = [
   { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '1m' },
 ];
 
+/** A database of this file's own in the shared PostgreSQL, for the audit log. */
+const AUDIT_DB = `kr_e2e_audit_${process.pid}`;
+const AUDIT_URL = `postgres://postgres@127.0.0.1:5432/${AUDIT_DB}`;
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
 beforeAll(async () => {
+  await admin((c) =>
+    c.query(`DROP DATABASE IF EXISTS ${AUDIT_DB}`).then(() => c.query(`CREATE DATABASE ${AUDIT_DB}`)),
+  );
   ns = await createNamespace('operator');
   kubelet = startFakeKubelet(testKubeConfig(), { namespace: ns });
 });
@@ -153,6 +172,7 @@ afterEach(async () => {
 afterAll(async () => {
   kubelet.stop();
   await deleteNamespace(ns);
+  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${AUDIT_DB} WITH (FORCE)`));
 });
 
 describe('kube-remediator run', () => {
@@ -175,7 +195,13 @@ describe('kube-remediator run', () => {
         { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '1m' },
       ]),
     );
-    const { proc, webhook, probes } = await operator();
+    // Production wiring: Redis for cooldowns and rate limits, PostgreSQL for the audit log.
+    const { proc, webhook, probes } = await operator({
+      KR_STORE: 'redis',
+      KR_REDIS_URL: 'redis://127.0.0.1:6379/0',
+      KR_REDIS_KEY_PREFIX: `kr-e2e-${process.pid}:`,
+      KR_AUDIT_POSTGRES_URL: AUDIT_URL,
+    });
     await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, {
       what: 'operator ready',
       timeoutMs: 30_000,
@@ -234,6 +260,49 @@ describe('kube-remediator run', () => {
     expect(metrics).toMatch(/kube_remediator_alerts_total\{outcome="created"\} 1/);
     expect(metrics).toMatch(/kube_remediator_alerts_total\{outcome="duplicate"\} 1/);
     expect(proc.logs().some((l) => l.includes('"message":"webhook listening"'))).toBe(true);
+    expect(metrics).toMatch(/kube_remediator_store_fallback\{store="redis"\} 0/);
+
+    // The audit trail, through the CLI a person would use.
+    const audit = await waitFor(
+      async () => {
+        const res = await execa(
+          process.execPath,
+          [
+            OPERATOR_ENTRY,
+            'audit',
+            '--since',
+            '1h',
+            '--runbook',
+            'web-degraded',
+            '--output',
+            'json',
+            '--postgres-url',
+            AUDIT_URL,
+          ],
+          {
+            reject: false,
+          },
+        );
+        const rows = res.exitCode === 0 ? (JSON.parse(res.stdout) as { event: string; step?: string }[]) : [];
+        return rows.some((r) => r.event === 'reverted') ? rows : undefined;
+      },
+      { what: 'audit rows up to the revert', timeoutMs: 20_000 },
+    );
+    const events = audit.map((r) => r.event);
+    expect(events[0]).toBe('created');
+    expect(events).toEqual(expect.arrayContaining(['step_started', 'step_finished', 'finished', 'reverted']));
+    expect(events.indexOf('finished')).toBeLessThan(events.indexOf('reverted'));
+    const auditTable = await execa(process.execPath, [
+      OPERATOR_ENTRY,
+      'audit',
+      '--since',
+      '1h',
+      '--runbook',
+      'web-degraded',
+      '--postgres-url',
+      AUDIT_URL,
+    ]);
+    expect(auditTable.stdout).toContain('degrade');
   });
 
   it.each([
