@@ -1,16 +1,22 @@
 /**
  * Best-effort usage counters on the Runbook status (`matchedAlerts`, `lastFiredAt`).
- * Increments are coalesced per Runbook and written one at a time with a resourceVersion
+ * Increments are coalesced per Runbook and written one at a time (at most once a second) with a resourceVersion
  * precondition after a fresh read, so concurrent alerts (and other replicas, and the Runbook
  * controller writing conditions) never lose counts to a read-modify-write race. A failure is
  * logged and never fails the alert that caused it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isConflict, isNotFound, type KubeClients } from '../kube/client.js';
 import { runbooks as runbooksApi } from '../kube/resources.js';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../util/errors.js';
 
 const MAX_ATTEMPTS = 5;
+/**
+ * At most one write per Runbook per interval: under a burst of alerts the counters are written
+ * once a second instead of competing with the Remediation creates for the API server.
+ */
+const MIN_WRITE_INTERVAL_MS = 1000;
 
 interface Pending {
   count: number;
@@ -57,6 +63,7 @@ export class RunbookStatusCounter {
         await api.patchStatus(namespace, name, status, rb.metadata.resourceVersion);
         p.count -= n;
         attempts = 0;
+        if (p.count > 0) await sleep(MIN_WRITE_INTERVAL_MS);
       } catch (err) {
         attempts += 1;
         if (isConflict(err)) continue;
