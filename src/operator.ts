@@ -54,54 +54,79 @@ export async function startOperator(
   const events = new KubeEventRecorder(clients.core, log);
   const store = await createLimitStore(config, { logger: log, metrics });
   const audit = await createAudit(config, { logger: log, metrics });
-  const manager = new Manager({ config, clients, metrics, logger: log });
-  for (const c of buildControllers({
-    config,
-    clients,
-    caches: manager.caches(),
-    metrics,
-    log,
-    events,
-    audit,
-    clock: systemClock,
-  })) {
-    manager.addController(c);
-  }
+  let webhook: ReturnType<typeof buildWebhookServer> | undefined;
+  // After the reconciles have drained, so the last pass's Events and audit rows are kept.
+  const closeSinks = async (): Promise<void> => {
+    await Promise.allSettled([events.flush(), audit.close(), store.close()]);
+  };
 
-  let webhookUrl: string | undefined;
-  if (config.webhook.enabled) {
-    // The webhook answers on standbys too: names are deterministic, so replicas never double.
-    const webhook = buildWebhookServer({
+  try {
+    const manager = new Manager({ config, clients, metrics, logger: log });
+    for (const c of buildControllers({
+      config,
       clients,
-      runbooks: () => manager.caches().runbooks.list(),
-      store,
+      caches: manager.caches(),
       metrics,
       log,
       events,
+      audit,
       clock: systemClock,
-      config: withWebhookCredentials(config.webhook, log),
-    });
-    await webhook.app.listen({ host: config.webhook.host, port: config.webhook.port });
-    const addr = webhook.app.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
-    webhookUrl = `http://${config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host}:${port}${config.webhook.path}`;
-    log.info('webhook listening', { url: webhookUrl });
-    manager.onShutdown(() => webhook.app.close());
-  }
-  manager.onShutdown(() => events.flush());
-  manager.onShutdown(() => store.close());
-  manager.onShutdown(() => audit.close());
+    })) {
+      manager.addController(c);
+    }
 
-  await manager.start();
-  log.info('operator started', { probes: manager.probeUrl(), webhook: webhookUrl });
-  return {
-    manager,
-    webhookUrl,
-    done: manager.finished().then((exit) => exit.exitCode),
-    stop: async () => {
-      await manager.stop('signal');
-    },
-  };
+    let webhookUrl: string | undefined;
+    if (config.webhook.enabled) {
+      // The webhook answers on standbys too: names are deterministic, so replicas never double.
+      webhook = buildWebhookServer({
+        clients,
+        runbooks: () => {
+          // Before the caches sync every alert would look unmatched and be answered 2xx (dropped).
+          if (!manager.readiness().ok) {
+            throw new RemediatorError(ERROR_CODES.kubeUnavailable, 'Runbook cache not synced yet');
+          }
+          return manager.caches().runbooks.list();
+        },
+        store,
+        metrics,
+        log,
+        events,
+        clock: systemClock,
+        config: withWebhookCredentials(config.webhook, log),
+      });
+      await webhook.app.listen({ host: config.webhook.host, port: config.webhook.port });
+      const addr = webhook.app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
+      const host = config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host;
+      webhookUrl = `http://${host}:${port}${config.webhook.path}`;
+      log.info('webhook listening', { url: webhookUrl });
+      // Stop taking alerts first; the drain of the reconciles runs alongside.
+      const app = webhook.app;
+      manager.onShutdown(() => app.close());
+    }
+
+    await manager.start();
+    log.info('operator started', { probes: manager.probeUrl(), webhook: webhookUrl });
+    const done = manager.finished().then(async (exit) => {
+      await closeSinks();
+      log.info('operator stopped', { reason: exit.reason, exitCode: exit.exitCode, drained: exit.drained });
+      return exit.exitCode;
+    });
+    return {
+      manager,
+      ...(webhookUrl ? { webhookUrl } : {}),
+      done,
+      stop: async () => {
+        await manager.stop('signal');
+        await done;
+      },
+    };
+  } catch (err) {
+    // A failed start must not leave Redis reconnects or a listening socket keeping us alive.
+    await webhook?.app.close().catch(() => undefined);
+    await closeSinks();
+    throw err;
+  }
 }
 
 /**

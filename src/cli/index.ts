@@ -80,7 +80,8 @@ void main(process.argv.slice(2)).then(
   (err: unknown) => {
     const code = err instanceof RemediatorError ? err.code : 'KR_ERR';
     process.stderr.write(`kube-remediator: ${code}: ${errorMessage(err)}\n`);
-    process.exitCode = 1;
+    // Exit now: a half-started operator may hold sockets that would keep the process alive.
+    process.exit(1);
   },
 );
 export { RUN_USAGE };

@@ -74,7 +74,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     stopping = true;
     log.info('shutting down', { signal });
     void operator.stop().then(
-      () => process.exit(0),
+      () => undefined,
       (err: unknown) => {
         log.error('shutdown failed', { error: String(err) });
         process.exit(1);
@@ -83,5 +83,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  return operator.done;
+  // Lost leadership (or any self-stop): exit even if a stuck pass keeps the event loop busy,
+  // so a replaced leader cannot act any longer.
+  process.exit(await operator.done);
 }

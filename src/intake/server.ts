@@ -123,7 +123,7 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
   app.setErrorHandler((err: FastifyError & { validation?: AjvError[] }, req, reply) => {
     const body = toErrorBody(err);
     if (httpStatusOf(body.code) >= 500)
-      log.error('webhook request failed', { url: req.url, error: err.message });
+      log.error('webhook request failed', { path: req.url.split('?')[0], error: err.message });
     return send(reply, body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -367,6 +367,17 @@ describe('kube-remediator run', () => {
     expect(b.proc.logs().some((l) => l.includes('"message":"phase changed"'))).toBe(true);
   });
 
+  it('exits 1 with a message that says what to do when it cannot start (and does not hang on Redis)', async () => {
+    const { proc } = await operator({
+      KR_WEBHOOK_BEARER_TOKEN: '',
+      KR_WEBHOOK_BEARER_TOKEN_FILE: '/nonexistent/webhook-token',
+      KR_STORE: 'redis',
+      KR_REDIS_URL: 'redis://127.0.0.1:1/0',
+    });
+    expect(await proc.exited).toBe(1);
+    expect(proc.logs().join('\n')).toMatch(/KR_ERR_CONFIG/);
+  });
+
   it('on SIGTERM goes unready, releases the Lease and exits 0', async () => {
     const a = await operator({ KR_LEADER_IDENTITY: 'term-a', KR_LEASE_NAME: 'term-lease' });
     await waitFor(
