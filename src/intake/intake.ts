@@ -27,6 +27,12 @@ export type RunbookSource = () => Iterable<Runbook> | Promise<Iterable<Runbook>>
 export const DEFAULT_ALERT_CONCURRENCY = 32;
 /** Occurrences this process knows to be handled (created or found to exist), newest kept. */
 const HANDLED_CACHE_SIZE = 50_000;
+/**
+ * How long a handled occurrence is answered from memory. Short, because a person may delete a
+ * Remediation (e.g. to clear loop protection): after this, a repeat asks the API server again
+ * (a 409 still makes it a duplicate), so every replica gives the same answer within a minute.
+ */
+export const HANDLED_CACHE_TTL_MS = 60_000;
 // Go's zero time: what Alertmanager sends as endsAt while an alert has no end.
 const ZERO_TIME = /^0001-01-01T/;
 
@@ -80,7 +86,7 @@ export class AlertIntake {
    * server a create per alert. Other replicas, and this one after a restart, still get the
    * 409, so correctness never depends on this cache.
    */
-  private readonly handled = new Map<string, true>();
+  private readonly handled = new Map<string, number>();
   constructor(private readonly deps: IntakeDeps) {
     this.limiter = new Limiter(deps.alertConcurrency ?? DEFAULT_ALERT_CONCURRENCY);
     this.suppressions = new SuppressionEvents(deps.events, deps.clock);
@@ -149,7 +155,10 @@ export class AlertIntake {
     const plan = planRunbook(rb, alert);
     if (plan.kind === 'refuse') return this.suppressed(rb, alert, plan.outcome, plan.reason, plan.code);
     const key = `${rb.metadata.namespace}/${plan.name}`;
-    if (this.handled.has(key)) return { runbook: runbookKey(rb), outcome: 'duplicate', remediation: key };
+    const seen = this.handled.get(key);
+    if (seen !== undefined && this.deps.clock.now().getTime() - seen < HANDLED_CACHE_TTL_MS) {
+      return { runbook: runbookKey(rb), outcome: 'duplicate', remediation: key };
+    }
     const running = this.inflight.get(key);
     if (running) {
       // The same occurrence is being created right now in this process: it is a repeat.
@@ -168,7 +177,8 @@ export class AlertIntake {
   }
 
   private remember(key: string): void {
-    this.handled.set(key, true);
+    this.handled.delete(key); // re-insert: the Map's order is the eviction order
+    this.handled.set(key, this.deps.clock.now().getTime());
     if (this.handled.size > HANDLED_CACHE_SIZE) {
       const oldest = this.handled.keys().next();
       if (!oldest.done) this.handled.delete(oldest.value);
