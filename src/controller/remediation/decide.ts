@@ -498,6 +498,15 @@ function decideForward(p: Pass): Decision {
     return p.done({ kind: 'plan', index: idx, attempt: (rec.attempt ?? 0) + 1 });
   }
 
+  // Running, first attempt: the plan pass checked the lock, but possibly on a view that missed
+  // a Remediation started at the same instant. Before the first apply, only the oldest active
+  // one on the target goes on; the others wait (and their attempt starts when they may act, so
+  // the wait does not count against the step timeout).
+  if ((rec.attempt ?? 1) <= 1 && !p.dryRun && !lockFree(p)) {
+    rec.startedAt = p.nowText;
+    return p.done();
+  }
+
   // Running: checkpointed. Enforce the step deadline before touching anything again.
   const timeout = stepTimeoutMs(rec, obs.config);
   const deadline = Date.parse(rec.startedAt ?? p.nowText) + timeout;

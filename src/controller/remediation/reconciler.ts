@@ -39,6 +39,7 @@ import {
 } from './decide.js';
 import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
 import { statusPatch } from './status.js';
+import { LocalStarts } from './local-starts.js';
 import { PhaseGauge } from './phase-gauge.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
@@ -75,6 +76,8 @@ export class RemediationReconciler implements Reconciler {
   private readonly rbs: CustomResources<Runbook, Runbook['status'] & object>;
   private readonly defaultStepTimeoutMs: number;
   private readonly gauge: PhaseGauge;
+  /** What this process started and the cache may not show yet (budgets and the lock). */
+  private readonly local = new LocalStarts();
 
   constructor(private readonly d: RemediationReconcilerDeps) {
     this.rems = remediations(d.clients);
@@ -114,11 +117,15 @@ export class RemediationReconciler implements Reconciler {
     } catch (err) {
       if (isNotFound(err)) {
         this.gauge.forget(`${req.namespace}/${req.name}`);
+        this.local.forget(req.namespace, req.name);
         return undefined;
       }
       throw err;
     }
-    if (rem.metadata.deletionTimestamp) return undefined;
+    if (rem.metadata.deletionTimestamp) {
+      this.local.forget(req.namespace, req.name);
+      return undefined;
+    }
 
     let runbook: Runbook | undefined;
     let runbookMissing = false;
@@ -166,6 +173,18 @@ export class RemediationReconciler implements Reconciler {
     return { obs, rem };
   }
 
+  /**
+   * decide() on the cache's peers with this process's own starts laid over them, and the
+   * start (or end) noted at once, in the same tick: no other pass of this process can start
+   * on a view that misses it. Returns whether a new entry was made (to undo if the write fails).
+   */
+  private decideNow(obs: Observed): { obs: Observed; d: Decision; reserved: boolean } {
+    const merged: Observed = { ...obs, peers: this.local.merge(obs.peers, obs.now) };
+    const d = decide(merged);
+    const reserved = this.local.note(obs.remediation, d.status, obs.now);
+    return { obs: merged, d, reserved };
+  }
+
   private readonly lookup = (name: string): Action | undefined => this.d.actions[name];
 
   private actionInfo(name: string): ActionInfo | undefined {
@@ -181,8 +200,24 @@ export class RemediationReconciler implements Reconciler {
   private async pass(req: Request, ctx: ReconcileContext): Promise<Result> {
     const g = await this.gather(req);
     if (!g) return {};
-    const { obs, rem } = g;
-    const d = decide(obs);
+    const { rem } = g;
+    const { obs, d, reserved } = this.decideNow(g.obs);
+    try {
+      return await this.act(req, ctx, rem, obs, d);
+    } catch (err) {
+      // Nothing was written: the start did not happen, so it must not hold a slot.
+      if (reserved) this.local.forget(rem.metadata.namespace ?? '', rem.metadata.name ?? '');
+      throw err;
+    }
+  }
+
+  private async act(
+    req: Request,
+    ctx: ReconcileContext,
+    rem: Remediation,
+    obs: Observed,
+    d: Decision,
+  ): Promise<Result> {
     const op = d.op;
     const log = this.d.log.child({ remediation: remKey(rem), reconcileId: ctx.reconcileId });
 
@@ -210,6 +245,7 @@ export class RemediationReconciler implements Reconciler {
         this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
       // The checkpoint: written before apply() can run. A conflict re-runs the pass (plan reads only).
       const res = await this.commit(rem, next, slog);
+      this.local.note(rem, next.status, obs.now);
       failpoint(FAILPOINTS.afterCheckpoint);
       return res;
     }
@@ -351,13 +387,15 @@ export class RemediationReconciler implements Reconciler {
     let next = first;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.commit(cur, next, log);
+        const res = await this.commit(cur, next, log);
+        this.local.note(cur, next.status, this.d.clock.now());
+        return res;
       } catch (err) {
         if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
       const g = await this.gather(req);
       if (!g) return {};
-      const fresh = decide(g.obs);
+      const { obs: freshObs, d: fresh } = this.decideNow(g.obs);
       const freshRec = op.kind !== 'none' ? fresh.status.steps?.[op.index] : undefined;
       const same =
         fresh.op.kind === op.kind &&
@@ -371,7 +409,7 @@ export class RemediationReconciler implements Reconciler {
         return {};
       }
       cur = g.rem;
-      next = record(g.obs, fresh);
+      next = record(freshObs, fresh);
     }
   }
 

@@ -13,6 +13,7 @@ import {
   type Observed,
 } from '../../../src/controller/remediation/decide.js';
 import { findCondition } from '../../../src/controller/remediation/conditions.js';
+import { LocalStarts } from '../../../src/controller/remediation/local-starts.js';
 import { FakeClock } from '../../../src/util/clock.js';
 import {
   NS,
@@ -404,6 +405,79 @@ describe('decide: budgets and lock', () => {
       reason: REASONS.targetLocked,
     });
     expect(d.status.phase).toBe('Running');
+  });
+});
+
+describe('decide: concurrent starts seen only through the in-memory starts', () => {
+  /** The cache lags: it shows both Remediations as created, neither with a status. */
+  const pair = () => ({
+    old: aRemediation({ name: 'old', created: '2026-01-01T00:00:00Z' }),
+    young: aRemediation({ name: 'young', created: '2026-01-01T00:00:01Z' }),
+  });
+
+  it.each([
+    ['target lock', aRunbook(), () => ({ deployment: 'web' }), REASONS.targetLocked],
+    [
+      'runbook maxConcurrent',
+      aRunbook({ spec: { safety: { maxConcurrent: 1 } } }),
+      (n: string) => ({ deployment: n === 'old' ? 'web' : 'api' }),
+      REASONS.concurrencyLimit,
+    ],
+  ])('two Pending, %s: the second waits', (_n, runbook, labels, reason) => {
+    const { old, young } = pair();
+    old.spec.alert = { name: 'WebDown', status: 'firing', labels: labels('old') };
+    young.spec.alert = { name: 'WebDown', status: 'firing', labels: labels('young') };
+    const cache = [old, young];
+    const local = new LocalStarts();
+    const obsOf = (rem: Remediation) => observed(rem, { runbook, peers: local.merge(cache, T0) });
+    const first = decide(obsOf(old));
+    expect(first.op.kind).toBe('plan');
+    local.note(old, first.status, T0);
+    const second = decide(obsOf(young));
+    expect(second.op.kind).toBe('none');
+    expect(second.status.phase).toBe('Pending');
+    expect(condOf(second, CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason });
+    // once the cache shows the start, the entry gives way to it
+    const cached = withStatus(old, first.status);
+    expect(local.merge([cached, young], T0)).toEqual([cached, young]);
+    expect(local.size).toBe(0);
+  });
+
+  it('the cluster budget counts our own starts', () => {
+    const { old, young } = pair();
+    young.spec.alert = { name: 'WebDown', status: 'firing', labels: { deployment: 'api' } };
+    const local = new LocalStarts();
+    const cfg = { maxConcurrentRemediations: 1, defaultStepTimeoutMs: 120_000 };
+    const first = decide(observed(old, { peers: local.merge([old, young], T0), config: cfg }));
+    local.note(old, first.status, T0);
+    const second = decide(observed(young, { peers: local.merge([old, young], T0), config: cfg }));
+    expect(condOf(second, CONDITION_TYPES.blocked)?.reason).toBe(REASONS.clusterBudget);
+  });
+
+  it('both checkpointed on a stale view: only the oldest applies step 0, the other waits', () => {
+    const { old, young } = pair();
+    const checkpoint = (rem: Remediation) => {
+      const obs = observed(rem);
+      const d = decide(obs);
+      return withStatus(rem, afterPlan(obs, d, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status);
+    };
+    const o = checkpoint(old);
+    const y = checkpoint(young);
+    const local = new LocalStarts();
+    local.note(o, o.status!, T0);
+    local.note(y, y.status!, T0);
+    const later = new FakeClock(new Date(T0.getTime() + 30_000));
+    const peers = local.merge([old, young], later.now());
+    const dy = decide(observed(y, { peers, clock: later }));
+    expect(dy.op.kind).toBe('none');
+    expect(dy.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
+    expect(condOf(dy, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.targetLocked,
+    });
+    // the wait does not count against the step timeout
+    expect(dy.status.steps?.[0]?.startedAt).toBe('2026-01-01T00:00:30Z');
+    expect(decide(observed(o, { peers, clock: later })).op).toEqual({ kind: 'apply', index: 0 });
   });
 });
 
