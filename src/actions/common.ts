@@ -100,6 +100,19 @@ export async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T 
   }
 }
 
+/**
+ * A guarded write that lost a race: a conflict (409) or a JSON patch whose `test` no longer
+ * holds (422). Worth reading the target again before deciding.
+ */
+export function lostRace(f: Failed): boolean {
+  return f.reason === 'Conflict' || f.reason === 'Invalid';
+}
+
+/** The refusal of a revert whose target changed after the step (compare-and-swap failed). */
+export function changedSince(what: string): Failed {
+  return failed(ERROR_CODES.actionRefused, 'ChangedSince', what, false);
+}
+
 export function isFailed(x: unknown): x is Failed {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'failed';
 }

@@ -195,6 +195,48 @@ export function revertOps(prior: Record<string, PriorValue>, current: unknown): 
   return [...ops, ...removals.map((path): JsonPatchOp => ({ op: 'remove', path }))];
 }
 
+/** A touched path whose value is neither the recorded before nor what the step left there. */
+export interface ChangedPath {
+  path: string;
+  now: PriorValue;
+  after?: PriorValue;
+}
+
+function sameValue(a: PriorValue, b: PriorValue | undefined): boolean {
+  if (b === undefined) return false;
+  if ('absent' in a || 'absent' in b) return 'absent' in a && 'absent' in b;
+  return stableJson(a.value) === stableJson(b.value);
+}
+
+export function describePrior(v: PriorValue | undefined): string {
+  if (v === undefined) return 'nothing recorded';
+  return 'absent' in v ? 'absent' : stableJson(v.value);
+}
+
+/**
+ * A compare-and-swap revert (pure): paths already back at `prior` are left alone, paths that
+ * still hold the step's `after` are written back, each guarded by a `test` of the value just
+ * observed (where there is one), and any other value refuses the whole revert.
+ */
+export function guardedRevertOps(
+  prior: Record<string, PriorValue>,
+  after: Record<string, PriorValue> | undefined,
+  current: unknown,
+): { ops: JsonPatchOp[] } | { changed: ChangedPath } {
+  const restore: Record<string, PriorValue> = {};
+  const tests: JsonPatchOp[] = [];
+  for (const [path, was] of Object.entries(prior)) {
+    const l = getAt(current, path);
+    const now: PriorValue = l.found ? { value: l.value } : { absent: true };
+    if (sameValue(now, was)) continue;
+    if (!sameValue(now, after?.[path])) return { changed: { path, now, after: after?.[path] } };
+    restore[path] = was;
+    if (l.found) tests.push({ op: 'test', path, value: l.value });
+  }
+  const ops = revertOps(restore, current);
+  return { ops: ops.length ? [...tests, ...ops] : [] };
+}
+
 function addWithParents(path: string, value: unknown, current: unknown): JsonPatchOp {
   const segs = splitPointer(path);
   let depth = segs.length - 1;

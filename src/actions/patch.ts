@@ -5,6 +5,10 @@
  * exactly the paths it touches are recorded, so revert can write them back as a JSON patch.
  * Our stamp rides in the same request, because a JSON patch that appends or removes list
  * items would do it again if repeated.
+ *
+ * revert is compare-and-swap: a touched path is written back only while it still holds what
+ * the step left there (`after`), guarded by JSON patch `test`s; paths already at `before`
+ * need nothing, and any other value refuses the revert with ChangedSince.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
@@ -16,10 +20,12 @@ import {
   STAMP_ANNOTATION,
   annotationsOf,
   attempt,
+  changedSince,
   describeTarget,
   done,
   failed,
   isFailed,
+  lostRace,
   planFailure,
   raw,
   readObject,
@@ -35,7 +41,8 @@ import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 import {
   patchEffect,
   priorValues,
-  revertOps,
+  describePrior,
+  guardedRevertOps,
   type JsonPatchOp,
   type PatchType,
   type PriorValue,
@@ -161,9 +168,15 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const obj = await readObject(ctx, t);
   if (isFailed(obj)) return obj;
   if (annotationsOf(obj, 'metadata')[STAMP_ANNOTATION] === ctx.stamp) {
+    // A strategic plan cannot know `after`; the stamped object shows what the patch left.
+    const prior = recordedPaths(record);
+    const after =
+      record.after?.paths === undefined && prior
+        ? { paths: priorValues(obj, Object.keys(prior)) }
+        : record.after;
     return done(`${describeTarget(t)} was already patched by this step (stamp ${ctx.stamp})`, {
       before: record.before,
-      after: record.after,
+      after,
     });
   }
   const checked = planPatch(obj, p.type, p.body, ctx.bounds);
@@ -197,30 +210,45 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
       'no prior values were recorded, so the patch cannot be reversed',
       false,
     );
-  const obj = await readObject(ctx, t);
-  if (isFailed(obj)) return obj;
-  const ops = revertOps(prior, obj);
-  if (ops.length === 0)
-    return done(`${describeTarget(t)} already has the prior values of ${Object.keys(prior).join(', ')}`);
-  const res = await attempt(describeTarget(t), () =>
-    raw(ctx).patchRaw(t, ops, {
-      contentType: PatchStrategy.JsonPatch,
-      dryRun: ctx.dryRun,
-      fieldManager: FIELD_MANAGER,
-    }),
-  );
-  if (isFailed(res)) return res;
-  const after = { paths: priorValues(res, Object.keys(prior)) };
-  const before = { paths: priorValues(obj, Object.keys(prior)) };
-  const what = `${Object.keys(prior).join(', ')} on ${describeTarget(t)}`;
-  if (ctx.dryRun)
-    return done(`would restore ${what}`, {
-      before,
-      after,
-      diff: { before: before.paths, after: after.paths },
-    });
-  return done(`restored ${what}`, { before, after });
+  const setBy = record.after?.paths as Record<string, PriorValue> | undefined;
+  for (let n = 1; ; n++) {
+    const obj = await readObject(ctx, t);
+    if (isFailed(obj)) return obj;
+    const decided = guardedRevertOps(prior, setBy, obj);
+    if ('changed' in decided) {
+      const c = decided.changed;
+      return changedSince(
+        `${describeTarget(t)}: ${c.path} changed since the step (now ${describePrior(c.now)}, step set ${describePrior(c.after)}); not reverted`,
+      );
+    }
+    const ops = decided.ops;
+    if (ops.length === 0)
+      return done(`${describeTarget(t)} already has the prior values of ${Object.keys(prior).join(', ')}`);
+    const res = await attempt(describeTarget(t), () =>
+      raw(ctx).patchRaw(t, ops, {
+        contentType: PatchStrategy.JsonPatch,
+        dryRun: ctx.dryRun,
+        fieldManager: FIELD_MANAGER,
+      }),
+    );
+    // A failed `test` (422) or a conflict: the object changed after the read; look again.
+    if (isFailed(res) && lostRace(res) && n < REVERT_TRIES) continue;
+    if (isFailed(res)) return res;
+    const after = { paths: priorValues(res, Object.keys(prior)) };
+    const before = { paths: priorValues(obj, Object.keys(prior)) };
+    const what = `${Object.keys(prior).join(', ')} on ${describeTarget(t)}`;
+    if (ctx.dryRun)
+      return done(`would restore ${what}`, {
+        before,
+        after,
+        diff: { before: before.paths, after: after.paths },
+      });
+    return done(`restored ${what}`, { before, after });
+  }
 }
+
+/** How many times a revert re-reads and retries when its guarded patch loses a race. */
+const REVERT_TRIES = 3;
 
 export const patch: Action = {
   name: 'patch',

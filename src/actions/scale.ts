@@ -1,6 +1,10 @@
 /**
  * scale: through the scale subresource with a merge patch `{spec:{replicas}}`, as
  * `kubectl scale` does. Setting a count is idempotent by nature, so no stamp is needed.
+ *
+ * revert is compare-and-swap: it scales back only while the count is still the one the step
+ * set, with the resourceVersion it read as a precondition; a count already back at `before`
+ * is done, and any other count (an HPA, a person, another remediation) refuses ChangedSince.
  */
 import type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';
 import type { Bounds, Step, StepStatus } from '../api/v1alpha1/schema.js';
@@ -9,6 +13,7 @@ import { ERROR_CODES } from '../util/errors.js';
 import { checkReplicas } from './bounds.js';
 import {
   attempt,
+  changedSince,
   describeTarget,
   done,
   failed,
@@ -41,25 +46,50 @@ export function validateScale(step: Step): string[] {
   return errors;
 }
 
-async function readReplicas(ctx: ActionContext, t: ResolvedTarget): Promise<number | Failed> {
+/** What a revert does with the observed count (pure). */
+export function revertScale(
+  now: number,
+  before: number,
+  after: number | undefined,
+): 'done' | 'restore' | { changed: string } {
+  if (now === before) return 'done';
+  if (now === after) return 'restore';
+  return {
+    changed: `replicas changed since the step (now ${now}, step set ${after ?? 'nothing recorded'}); not reverted`,
+  };
+}
+
+async function readScale(
+  ctx: ActionContext,
+  t: ResolvedTarget,
+): Promise<{ replicas: number; resourceVersion?: string } | Failed> {
   const args = { name: t.name, namespace: t.namespace };
   const res = await attempt(describeTarget(t), () =>
     t.kind === 'StatefulSet'
       ? ctx.clients.apps.readNamespacedStatefulSetScale(args)
       : ctx.clients.apps.readNamespacedDeploymentScale(args),
   );
-  return isFailed(res) ? res : (res.spec?.replicas ?? 0);
+  return isFailed(res)
+    ? res
+    : { replicas: res.spec?.replicas ?? 0, resourceVersion: res.metadata?.resourceVersion };
 }
 
+async function readReplicas(ctx: ActionContext, t: ResolvedTarget): Promise<number | Failed> {
+  const res = await readScale(ctx, t);
+  return isFailed(res) ? res : res.replicas;
+}
+
+/** Sets the count; with `resourceVersion`, only if the object is still at it (409 otherwise). */
 async function writeReplicas(
   ctx: ActionContext,
   t: ResolvedTarget,
   replicas: number,
+  resourceVersion?: string,
 ): Promise<Failed | undefined> {
   const args = {
     name: t.name,
     namespace: t.namespace,
-    body: { spec: { replicas } },
+    body: resourceVersion ? { metadata: { resourceVersion }, spec: { replicas } } : { spec: { replicas } },
     dryRun: ctx.dryRun ? 'All' : undefined,
     fieldManager: 'kube-remediator',
   };
@@ -88,14 +118,14 @@ function recorded(record: StepStatus, key: 'before' | 'after'): number | undefin
 
 async function setReplicas(
   ctx: ActionContext,
-  record: StepStatus,
   from: number | undefined,
   to: number,
   verb: string,
+  resourceVersion?: string,
 ): Promise<ActionOutcome> {
   const t = requireWorkload(ctx, SCALABLE_KINDS);
   if (isFailed(t)) return t;
-  const err = await writeReplicas(ctx, t, to);
+  const err = await writeReplicas(ctx, t, to, resourceVersion);
   if (err) return err;
   const before = from === undefined ? {} : { replicas: from };
   const after = { replicas: to };
@@ -117,8 +147,11 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const to = recorded(record, 'after') ?? params.replicas;
   const blocked = refusedOutcome(planScale(0, to, ctx.bounds));
   if (blocked) return blocked;
-  return setReplicas(ctx, record, recorded(record, 'before'), to, 'scale');
+  return setReplicas(ctx, recorded(record, 'before'), to, 'scale');
 }
+
+/** How many times a revert re-reads when its precondition loses a race (status writes). */
+const REVERT_TRIES = 3;
 
 async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const to = recorded(record, 'before');
@@ -129,7 +162,23 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
       'no prior replica count was recorded, so there is nothing to scale back to',
       false,
     );
-  return setReplicas(ctx, record, recorded(record, 'after'), to, 'scale back');
+  const t = requireWorkload(ctx, SCALABLE_KINDS);
+  if (isFailed(t)) return t;
+  const setBy = recorded(record, 'after');
+  for (let n = 1; ; n++) {
+    const now = await readScale(ctx, t);
+    if (isFailed(now)) return now;
+    const decided = revertScale(now.replicas, to, setBy);
+    if (decided === 'done')
+      return done(`${describeTarget(t)} already has ${to} replicas`, {
+        before: { replicas: now.replicas },
+        after: { replicas: to },
+      });
+    if (decided !== 'restore') return changedSince(`${describeTarget(t)}: ${decided.changed}`);
+    const res = await setReplicas(ctx, now.replicas, to, 'scale back', now.resourceVersion);
+    if (res.kind === 'failed' && res.reason === 'Conflict' && n < REVERT_TRIES) continue;
+    return res;
+  }
 }
 
 export const scale: Action = {

@@ -5,6 +5,11 @@
  * or nothing, plus its position (env order matters for `$(VAR)` expansion). apply and revert
  * both compute the whole desired env list from the object they just read and send it as a
  * JSON patch guarded by a `test` of the container's name, so repeating either is harmless.
+ *
+ * revert is compare-and-swap: it restores a variable only while it still holds what the step
+ * set (`after`); one already back at `before` needs nothing, and any other value (a person, a
+ * later step or another remediation changed it) refuses the whole revert with ChangedSince.
+ * The patch also `test`s the env list it was computed from, so a change in between is seen.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
@@ -14,11 +19,13 @@ import {
   FIELD_MANAGER,
   WORKLOAD_KINDS,
   attempt,
+  changedSince,
   describeTarget,
   dig,
   done,
   failed,
   isFailed,
+  lostRace,
   planFailure,
   raw,
   readObject,
@@ -132,10 +139,57 @@ function sameEnv(a: readonly EnvVar[] | undefined, b: readonly EnvVar[]): boolea
   return norm(a ?? []) === norm(b);
 }
 
-/** JSON patch ops that write `record` onto the observed containers; [] when already so. */
+function sameState(a: EnvState, b: EnvState | undefined): boolean {
+  if (b === undefined) return false;
+  if ('absent' in a || 'absent' in b) return 'absent' in a && 'absent' in b;
+  if ('valueFrom' in a || 'valueFrom' in b)
+    return 'valueFrom' in a && 'valueFrom' in b && stableJson(a.valueFrom) === stableJson(b.valueFrom);
+  return a.value === b.value;
+}
+
+export function describeState(s: EnvState | undefined): string {
+  if (s === undefined) return 'nothing recorded';
+  if ('absent' in s) return 'unset';
+  if ('valueFrom' in s) return `valueFrom ${stableJson(s.valueFrom)}`;
+  return JSON.stringify(s.value);
+}
+
+/**
+ * What a revert may restore (pure): the variables that still hold the step's `after`, with
+ * their `before`. Variables already back at `before` are left out; any other value is a
+ * change since the step, and the revert is refused as a whole.
+ */
+export function revertEnvPlan(
+  containers: readonly Container[],
+  before: EnvRecord,
+  after: EnvRecord | undefined,
+): { restore: EnvRecord } | { changed: string } | { error: string } {
+  const restore: EnvRecord = {};
+  for (const [name, states] of Object.entries(before)) {
+    const c = containers.find((x) => x.name === name);
+    if (!c) return { error: `container ${name} is no longer in the pod template` };
+    for (const [v, was] of Object.entries(states)) {
+      const now = stateOf(c.env, v);
+      if (sameState(now, was)) continue;
+      const set = after?.[name]?.[v];
+      if (!sameState(now, set))
+        return {
+          changed: `env ${v} of container ${name} changed since the step (now ${describeState(now)}, step set ${describeState(set)}); not reverted`,
+        };
+      (restore[name] ??= {})[v] = was;
+    }
+  }
+  return { restore };
+}
+
+/**
+ * JSON patch ops that write `record` onto the observed containers; [] when already so.
+ * With `guard`, each rewritten env list is first `test`ed against the one observed.
+ */
 export function envOps(
   containers: readonly Container[],
   record: EnvRecord,
+  guard = false,
 ): JsonPatchOp[] | { error: string } {
   const ops: JsonPatchOp[] = [];
   for (const [name, states] of Object.entries(record)) {
@@ -145,6 +199,8 @@ export function envOps(
     if (sameEnv(containers[i]!.env, next)) continue;
     const base = ['spec', 'template', 'spec', 'containers', i];
     ops.push({ op: 'test', path: joinPointer([...base, 'name']), value: name });
+    if (guard && containers[i]!.env !== undefined)
+      ops.push({ op: 'test', path: joinPointer([...base, 'env']), value: containers[i]!.env });
     ops.push({ op: 'add', path: joinPointer([...base, 'env']), value: next });
   }
   return ops;
@@ -245,6 +301,9 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   return writeEnv(ctx, want, 'set', recordOf(record, 'before'));
 }
 
+/** How many times a revert re-reads and retries when its guarded patch loses a race. */
+const REVERT_TRIES = 3;
+
 async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const prior = recordOf(record, 'before');
   if (!prior)
@@ -254,7 +313,47 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
       'no prior env was recorded, so there is nothing to restore',
       false,
     );
-  return writeEnv(ctx, prior, 'restore', recordOf(record, 'after'));
+  const ref = requireWorkload(ctx);
+  if (isFailed(ref)) return ref;
+  const setBy = recordOf(record, 'after');
+  const vars = [...new Set(Object.values(prior).flatMap((s) => Object.keys(s)))].join(', ');
+  const outcome = { before: { containers: setBy ?? {} }, after: { containers: prior } };
+  for (let n = 1; ; n++) {
+    const obj = await readObject(ctx, ref);
+    if (isFailed(obj)) return obj;
+    const containers = containersOf(obj);
+    const decided = revertEnvPlan(containers, prior, setBy);
+    if ('error' in decided)
+      return failed(
+        ERROR_CODES.actionFailed,
+        'ContainerNotFound',
+        `${describeTarget(ref)}: ${decided.error}`,
+        false,
+      );
+    if ('changed' in decided) return changedSince(`${describeTarget(ref)}: ${decided.changed}`);
+    const ops = envOps(containers, decided.restore, true);
+    if ('error' in ops)
+      return failed(
+        ERROR_CODES.actionFailed,
+        'ContainerNotFound',
+        `${describeTarget(ref)}: ${ops.error}`,
+        false,
+      );
+    if (ops.length === 0) return done(`${describeTarget(ref)}: env already restored`, outcome);
+    const res = await attempt(describeTarget(ref), () =>
+      raw(ctx).patchRaw(ref, ops, {
+        contentType: PatchStrategy.JsonPatch,
+        dryRun: ctx.dryRun,
+        fieldManager: FIELD_MANAGER,
+      }),
+    );
+    // A failed `test` (422) or a conflict: the env changed after the read; look again.
+    if (isFailed(res) && lostRace(res) && n < REVERT_TRIES) continue;
+    if (isFailed(res)) return res;
+    if (ctx.dryRun)
+      return done(`would restore env ${vars} on ${describeTarget(ref)}`, { ...outcome, diff: outcome });
+    return done(`restored env ${vars} on ${describeTarget(ref)}`, outcome);
+  }
 }
 
 export const setEnv: Action = {

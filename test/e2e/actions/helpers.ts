@@ -71,13 +71,19 @@ export interface StepRun {
   outcome?: ActionOutcome;
 }
 
-/** plan, checkpoint, apply; stops at a refused plan as the reconciler does. */
+/** plan, checkpoint, apply, record the outcome; stops at a refused plan as the reconciler does. */
 export async function runStep(ctx: ActionContext): Promise<StepRun> {
   const action = getAction(ctx.step.action);
   const plan = await action.plan(ctx);
   const record = checkpoint(ctx, plan);
   if (plan.refused) return { plan, record };
-  return { plan, record, outcome: await action.apply(ctx, record) };
+  const outcome = await action.apply(ctx, record);
+  // As the reconciler does: a finished step records what apply reports (revert compares with `after`).
+  if (outcome.kind === 'done') {
+    if (outcome.before) record.before = outcome.before;
+    if (outcome.after) record.after = outcome.after;
+  }
+  return { plan, record, outcome };
 }
 
 export async function revertStep(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {

@@ -8,6 +8,7 @@ import {
   deleteNamespace,
   testClients,
 } from '../../support/kube.js';
+import { PATCH } from '../../../src/kube/client.js';
 import { actionCtx, revertStep, runStep, settled, type CtxOptions } from './helpers.js';
 
 describe('scale, setEnv, patch', () => {
@@ -59,6 +60,35 @@ describe('scale, setEnv, patch', () => {
       const back = await revertStep(c, run.record);
       expect(back).toMatchObject({ kind: 'done', after: { replicas: 2 } });
       expect((await read()).spec?.replicas).toBe(2);
+    });
+
+    it('revert refuses when the count changed since the step, and is done when already back', async () => {
+      const c = ctx({
+        step: { action: 'scale', scale: { replicas: 3 } },
+        target: { kind: 'Deployment', name: 'api' },
+      });
+      const run = await runStep(c);
+      expect(run.outcome).toMatchObject({ kind: 'done', before: { replicas: 1 }, after: { replicas: 3 } });
+      // An HPA or a person scales it after the step.
+      await apps().patchNamespacedDeploymentScale(
+        { name: 'api', namespace: ns, body: { spec: { replicas: 4 } } },
+        PATCH.merge,
+      );
+      expect(await revertStep(c, run.record)).toEqual({
+        kind: 'failed',
+        retryable: false,
+        reason: 'ChangedSince',
+        code: 'KR_ERR_ACTION_REFUSED',
+        message: `Deployment/${ns}/api: replicas changed since the step (now 4, step set 3); not reverted`,
+      });
+      expect((await deployment('api')).spec?.replicas).toBe(4);
+      // Back at the recorded count (by hand, or a revert that crashed after its write): done.
+      await apps().patchNamespacedDeploymentScale(
+        { name: 'api', namespace: ns, body: { spec: { replicas: 1 } } },
+        PATCH.merge,
+      );
+      expect(await revertStep(c, run.record)).toMatchObject({ kind: 'done', after: { replicas: 1 } });
+      expect((await deployment('api')).spec?.replicas).toBe(1);
     });
 
     it('refuses a count outside the bounds, naming the bound', async () => {
@@ -140,6 +170,53 @@ describe('scale, setEnv, patch', () => {
       expect((await read()).spec!.template.spec!.containers[0]!.env).toEqual(original);
     });
 
+    it('revert refuses when the env changed by hand since the step, and leaves the hand change', async () => {
+      const c = ctx({
+        step: { action: 'setEnv', setEnv: { env: [{ name: 'DEDUP_BACKEND', value: 'memory' }] } },
+        target: { kind: 'Deployment', name: 'api' },
+      });
+      const run = await runStep(c);
+      expect(run.outcome?.kind).toBe('done');
+      const d = await deployment('api');
+      const env = d.spec!.template.spec!.containers[0]!.env!;
+      const i = env.findIndex((e) => e.name === 'DEDUP_BACKEND');
+      await apps().patchNamespacedDeployment(
+        {
+          name: 'api',
+          namespace: ns,
+          body: [
+            {
+              op: 'replace',
+              path: `/spec/template/spec/containers/0/env/${i}/value`,
+              value: 'postgres',
+            },
+          ],
+        },
+        PATCH.json,
+      );
+      expect(await revertStep(c, run.record)).toEqual({
+        kind: 'failed',
+        retryable: false,
+        reason: 'ChangedSince',
+        code: 'KR_ERR_ACTION_REFUSED',
+        message: `Deployment/${ns}/api: env DEDUP_BACKEND of container main changed since the step (now "postgres", step set "memory"); not reverted`,
+      });
+      const after = (await deployment('api')).spec!.template.spec!.containers[0]!.env!;
+      expect(after.find((e) => e.name === 'DEDUP_BACKEND')).toEqual({
+        name: 'DEDUP_BACKEND',
+        value: 'postgres',
+      });
+
+      // A second step that found the value already set records before = after: its revert changes nothing.
+      const hand = ctx({
+        step: { action: 'setEnv', setEnv: { env: [{ name: 'DEDUP_BACKEND', value: 'postgres' }] } },
+        target: { kind: 'Deployment', name: 'api' },
+      });
+      const second = await runStep(hand);
+      expect((await revertStep(hand, second.record)).message).toMatch(/env already restored/);
+      expect((await deployment('api')).spec!.template.spec!.containers[0]!.env).toEqual(after);
+    });
+
     it('refuses an unknown container', async () => {
       const run = await runStep(
         ctx({
@@ -213,6 +290,32 @@ describe('scale, setEnv, patch', () => {
       );
       expect((await revertStep(c, run.record)).kind).toBe('done');
       expect((await deployment('api')).spec!.template.spec!.containers[0]!.resources).toEqual(before);
+    });
+
+    it('revert refuses when a patched path changed since the step', async () => {
+      const c = ctx({
+        step: { action: 'patch', patch: { type: 'merge', patch: { data: { c: 'step' } } } },
+        target: { kind: 'ConfigMap', name: 'cfg', apiVersion: 'v1' },
+        stamp: 'cas/0/1',
+      });
+      const run = await runStep(c);
+      expect(run.outcome?.kind).toBe('done');
+      await core().patchNamespacedConfigMap(
+        { name: 'cfg', namespace: ns, body: { data: { c: 'hand' } } },
+        PATCH.merge,
+      );
+      expect(await revertStep(c, run.record)).toMatchObject({
+        kind: 'failed',
+        reason: 'ChangedSince',
+        code: 'KR_ERR_ACTION_REFUSED',
+        message: `ConfigMap/${ns}/cfg: /data/c changed since the step (now "hand", step set "step"); not reverted`,
+      });
+      expect((await core().readNamespacedConfigMap({ name: 'cfg', namespace: ns })).data?.c).toBe('hand');
+      await core().patchNamespacedConfigMap(
+        { name: 'cfg', namespace: ns, body: { data: { c: null } } },
+        PATCH.merge,
+      );
+      expect((await revertStep(c, run.record)).message).toMatch(/already has the prior values/);
     });
 
     it('a patch over a bound is refused before anything is sent', async () => {

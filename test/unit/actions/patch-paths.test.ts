@@ -1,5 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { patchEffect, priorValues, revertOps, type JsonPatchOp } from '../../../src/actions/patch-paths.js';
+import {
+  guardedRevertOps,
+  patchEffect,
+  priorValues,
+  revertOps,
+  type JsonPatchOp,
+  type PriorValue,
+} from '../../../src/actions/patch-paths.js';
 import { applyJsonPatch, applyMergePatch } from '../../../src/actions/patch-apply.js';
 
 const dep = () => ({
@@ -180,6 +187,55 @@ describe('priorValues and revertOps', () => {
       { a: Array.from({ length: 11 }, (_, i) => i) },
     );
     expect(ops.map((o) => o.path)).toEqual(['/a/10', '/a/2']);
+  });
+});
+
+describe('guardedRevertOps: compare-and-swap', () => {
+  const prior: Record<string, PriorValue> = {
+    '/spec/replicas': { value: 2 },
+    '/spec/paused': { absent: true },
+  };
+  const after = { '/spec/replicas': { value: 5 }, '/spec/paused': { value: true } };
+  const withSpec = (spec: Record<string, unknown>) => ({ ...dep(), spec: { ...dep().spec, ...spec } });
+
+  test("restores paths that still hold the step's values, guarded by tests", () => {
+    const patched = withSpec({ replicas: 5, paused: true });
+    const res = guardedRevertOps(prior, after, patched);
+    expect(res).toEqual({
+      ops: [
+        { op: 'test', path: '/spec/replicas', value: 5 },
+        { op: 'test', path: '/spec/paused', value: true },
+        { op: 'replace', path: '/spec/replicas', value: 2 },
+        { op: 'remove', path: '/spec/paused' },
+      ],
+    });
+    if ('ops' in res) expect(applyJsonPatch(patched, res.ops)).toEqual(dep());
+  });
+
+  test('paths already back need nothing; all back is no ops', () => {
+    expect(guardedRevertOps(prior, after, dep())).toEqual({ ops: [] });
+    expect(guardedRevertOps(prior, after, withSpec({ paused: true }))).toEqual({
+      ops: [
+        { op: 'test', path: '/spec/paused', value: true },
+        { op: 'remove', path: '/spec/paused' },
+      ],
+    });
+  });
+
+  test('a value changed since the step refuses', () => {
+    expect(guardedRevertOps(prior, after, withSpec({ replicas: 7, paused: true }))).toEqual({
+      changed: { path: '/spec/replicas', now: { value: 7 }, after: { value: 5 } },
+    });
+    expect(guardedRevertOps(prior, after, withSpec({ replicas: 5, paused: false }))).toEqual({
+      changed: { path: '/spec/paused', now: { value: false }, after: { value: true } },
+    });
+  });
+
+  test('without a recorded after, only an already restored object is done', () => {
+    expect(guardedRevertOps(prior, undefined, dep())).toEqual({ ops: [] });
+    expect(guardedRevertOps(prior, undefined, withSpec({ replicas: 5 }))).toEqual({
+      changed: { path: '/spec/replicas', now: { value: 5 }, after: undefined },
+    });
   });
 });
 

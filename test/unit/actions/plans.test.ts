@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { choosePods } from '../../../src/actions/delete-pod.js';
-import { planScale } from '../../../src/actions/scale.js';
+import { planScale, revertScale } from '../../../src/actions/scale.js';
 import { alreadyRestarted, planRestart, restartPatch } from '../../../src/actions/rollout-restart.js';
 import { planPatch, withStamp } from '../../../src/actions/patch.js';
 
@@ -44,6 +44,23 @@ describe('planScale', () => {
     expect(plan.refused?.message).toBe(refusal);
     if (!refusal) expect(plan).toEqual({ before: { replicas: prior }, after: { replicas } });
     else expect(plan.refused?.reason).toBe('BoundExceeded');
+  });
+});
+
+describe('revertScale: compare-and-swap', () => {
+  test.each([
+    [0, 3, 0, 'restore'],
+    [3, 3, 0, 'done'],
+    [3, 3, 3, 'done'],
+    [5, 3, 0, { changed: 'replicas changed since the step (now 5, step set 0); not reverted' }],
+    [
+      5,
+      3,
+      undefined,
+      { changed: 'replicas changed since the step (now 5, step set nothing recorded); not reverted' },
+    ],
+  ] as const)('now %i, before %i, after %p', (now, before, after, want) => {
+    expect(revertScale(now, before, after)).toEqual(want);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   applyEnvStates,
   envOps,
   planEnv,
+  revertEnvPlan,
   stateOf,
   type EnvRecord,
   type EnvVar,
@@ -143,5 +144,87 @@ describe('envOps: apply then revert restores exactly', () => {
     expect(envOps(containers(), { gone: { A: { value: '1' } } })).toEqual({
       error: 'container gone is no longer in the pod template',
     });
+  });
+});
+
+describe('revertEnvPlan: compare-and-swap', () => {
+  const before: EnvRecord = { app: { A: { value: '1', index: 0 }, NEW: { absent: true } } };
+  const after: EnvRecord = { app: { A: { value: '2' }, NEW: { value: 'n' } } };
+  const withEnv = (env: EnvVar[]) => [{ name: 'app', env }];
+
+  test("restores what still holds the step's values", () => {
+    expect(
+      revertEnvPlan(
+        withEnv([
+          { name: 'A', value: '2' },
+          { name: 'NEW', value: 'n' },
+        ]),
+        before,
+        after,
+      ),
+    ).toEqual({ restore: before });
+  });
+
+  test('leaves out what is already back (a revert repeated after a crash)', () => {
+    expect(revertEnvPlan(withEnv([{ name: 'A', value: '1' }]), before, after)).toEqual({ restore: {} });
+    expect(
+      revertEnvPlan(
+        withEnv([
+          { name: 'A', value: '1' },
+          { name: 'NEW', value: 'n' },
+        ]),
+        before,
+        after,
+      ),
+    ).toEqual({ restore: { app: { NEW: { absent: true } } } });
+  });
+
+  test('a step that found the value already set (before = after) restores nothing', () => {
+    const same: EnvRecord = { app: { D: { value: 'memory', index: 0 } } };
+    expect(
+      revertEnvPlan(withEnv([{ name: 'D', value: 'memory' }]), same, { app: { D: { value: 'memory' } } }),
+    ).toEqual({ restore: {} });
+  });
+
+  test.each([
+    [
+      [
+        { name: 'A', value: '3' },
+        { name: 'NEW', value: 'n' },
+      ],
+      'env A of container app changed since the step (now "3", step set "2"); not reverted',
+    ],
+    [
+      [
+        { name: 'A', value: '2' },
+        { name: 'NEW', value: 'm' },
+      ],
+      'env NEW of container app changed since the step (now "m", step set "n"); not reverted',
+    ],
+    [
+      [
+        { name: 'A', valueFrom: secretRef },
+        { name: 'NEW', value: 'n' },
+      ],
+      'env A of container app changed since the step (now valueFrom {"secretKeyRef":{"key":"k","name":"s"}}, step set "2"); not reverted',
+    ],
+  ] as [EnvVar[], string][])('anything else refuses the whole revert (%#)', (env, changed) => {
+    expect(revertEnvPlan(withEnv(env), before, after)).toEqual({ changed });
+  });
+
+  test('without a recorded after only an already restored env is done', () => {
+    expect(revertEnvPlan(withEnv([{ name: 'A', value: '2' }]), before, undefined)).toEqual({
+      changed:
+        'env A of container app changed since the step (now "2", step set nothing recorded); not reverted',
+    });
+  });
+
+  test('a guarded envOps tests the env list it was computed from', () => {
+    const ops = envOps(containers(), { app: { A: { value: '9' } } }, true);
+    expect(ops).toEqual([
+      { op: 'test', path: '/spec/template/spec/containers/0/name', value: 'app' },
+      { op: 'test', path: '/spec/template/spec/containers/0/env', value: containers()[0]!.env },
+      expect.objectContaining({ op: 'add', path: '/spec/template/spec/containers/0/env' }),
+    ]);
   });
 });
