@@ -921,6 +921,12 @@ export const RemediationStatus = Type.Object(
     startedAt: Type.Optional(
       Type.String({ description: 'When the first step started.', format: 'date-time' }),
     ),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        description:
+          'Whether this run is a dry run, fixed when it starts; later changes to spec.dryRun are ignored.',
+      }),
+    ),
     completedAt: Type.Optional(
       Type.String({ description: 'When the remediation reached a final phase.', format: 'date-time' }),
     ),

@@ -33,7 +33,7 @@ import { formatDuration, parseDuration } from '../../util/duration.js';
 import { conditionChanged, findCondition, setCondition, type ConditionInput } from './conditions.js';
 import { displayTarget, lockHolder, loopProtection, startBlocker, targetKey } from './policy.js';
 import { effectiveSafety, isResolveFailure, resolveSteps, stepSpec, stepTarget } from './resolve.js';
-import { derivePhase, progressOf } from './status.js';
+import { derivePhase, isDryRun, progressOf } from './status.js';
 
 // Requeue delays. Waits on things that send no event to this Remediation (other Remediations
 // finishing, the clock) need a requeue; annotation and Runbook changes arrive as events.
@@ -137,7 +137,7 @@ class Pass {
   }
 
   get dryRun(): boolean {
-    return this.rem.spec.dryRun === true;
+    return isDryRun(this.rem, this.s);
   }
 
   /** Sets a condition; returns true when its status or reason changed (the moment for an Event). */
@@ -388,6 +388,7 @@ function decideStart(p: Pass): Decision | undefined {
   }
 
   s.startedAt = p.nowText;
+  s.dryRun = rem.spec.dryRun === true;
   if (findCondition(s.conditions, CONDITION_TYPES.blocked)) {
     p.cond({
       type: CONDITION_TYPES.blocked,

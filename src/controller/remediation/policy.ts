@@ -171,7 +171,7 @@ function finishedAt(rem: Remediation): number {
 /** 'failed' | 'succeeded' for a finished attempt; undefined for anything that is not one. */
 export function attemptOutcome(rem: Remediation): 'failed' | 'succeeded' | undefined {
   const st = rem.status;
-  if (!st?.startedAt || rem.spec.dryRun) return undefined;
+  if (!st?.startedAt || (st.dryRun ?? rem.spec.dryRun === true)) return undefined;
   const done = findCondition(st.conditions, CONDITION_TYPES.succeeded);
   if (!done) return undefined;
   return done.status === 'True' ? 'succeeded' : 'failed';

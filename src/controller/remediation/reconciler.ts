@@ -38,7 +38,7 @@ import {
   type PlanResult,
 } from './decide.js';
 import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
-import { statusPatch } from './status.js';
+import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { PhaseGauge } from './phase-gauge.js';
 
@@ -253,7 +253,7 @@ export class RemediationReconciler implements Reconciler {
     const started = performance.now();
     const outcome = await this.run(op, action, this.context(obs, d, op.index, rec.attempt ?? 1, slog), rec);
     failpoint(FAILPOINTS.afterApply);
-    this.observeAction(rec.action, outcome, obs.remediation.spec.dryRun === true, started, op.kind);
+    this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
     const record = (o: Observed, dd: Decision): Decision =>
       op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome);
@@ -321,7 +321,7 @@ export class RemediationReconciler implements Reconciler {
       step: stepSpec(rec),
       ...(target ? { target } : {}),
       ...(bounds ? { bounds } : {}),
-      dryRun: rem.spec.dryRun === true,
+      dryRun: isDryRun(rem, d.status),
       attempt,
       stamp: `${rem.metadata.uid ?? ''}/${index}/${attempt}`,
       clock: this.d.clock,

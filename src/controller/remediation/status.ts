@@ -1,6 +1,11 @@
 /** Phase, progress and the status patch: derived, never stored as independent truth. */
 import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
-import type { RemediationPhase, RemediationStatus, StepStatus } from '../../api/v1alpha1/schema.js';
+import type {
+  Remediation,
+  RemediationPhase,
+  RemediationStatus,
+  StepStatus,
+} from '../../api/v1alpha1/schema.js';
 import { findCondition } from './conditions.js';
 
 const STEP_DONE = new Set<StepStatus['phase']>([
@@ -14,6 +19,15 @@ const STEP_DONE = new Set<StepStatus['phase']>([
 
 export function isStepFinished(rec: StepStatus): boolean {
   return STEP_DONE.has(rec.phase);
+}
+
+/**
+ * Whether a run is a dry run: fixed in `status.dryRun` when it starts, so flipping
+ * `spec.dryRun` mid-run can neither skip the gates nor skip the reverts. Before the start
+ * (and for runs started before the field existed) the spec says.
+ */
+export function isDryRun(rem: Remediation, status: RemediationStatus | undefined = rem.status): boolean {
+  return status?.dryRun ?? rem.spec.dryRun === true;
 }
 
 /** `done/total`, e.g. `2/5`. */

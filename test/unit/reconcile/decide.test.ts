@@ -764,6 +764,42 @@ describe('decide: dry run', () => {
     expect(decisions.flatMap((d) => d.notes).some((n) => n.kind === 'event' && n.target)).toBe(false);
   });
 
+  it.each([
+    ['a real run flipped to dry run', false, 'Succeeded', 'Succeeded'],
+    ['a dry run flipped to real', true, 'DryRun', 'DryRun'],
+  ])('%s after the start: the flip is ignored', (_n, dryRun, stepPhase, phase) => {
+    const rem = aRemediation({ spec: { dryRun } });
+    const { rem: end } = drive(rem, {
+      obs: (r) =>
+        observed(r.status?.startedAt ? { ...r, spec: { ...r.spec, dryRun: !dryRun } } : r, {
+          runbook: threeSteps,
+        }),
+    });
+    expect(end.status?.dryRun).toBe(dryRun);
+    expect(end.status?.steps?.map((x) => x.phase)).toEqual([stepPhase, stepPhase, stepPhase]);
+    expect(end.status?.phase).toBe(phase);
+  });
+
+  it('a dry run flipped to real mid-run does not take the lock or the budget', () => {
+    const rem = aRemediation({ spec: { dryRun: true } });
+    const started = withStatus(rem, decide(observed(rem)).status);
+    const flipped = { ...started, spec: { ...started.spec, dryRun: false } };
+    const d = decide(observed(flipped, { peers: [aRunning({ runbook: 'other' })] }));
+    expect(d.op.kind).toBe('plan');
+    expect(condOf(d, CONDITION_TYPES.blocked)).toBeUndefined();
+  });
+
+  it('a real run flipped to dry run is still reverted', () => {
+    const s = drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
+    const flipped = {
+      ...s,
+      spec: { ...s.spec, dryRun: true },
+      metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+    };
+    const { ops } = drive(flipped, { obs: (r) => observed(r, { runbook: threeSteps }) });
+    expect(ops).toEqual(['revert 2', 'revert 1']);
+  });
+
   it('a dry run is not reverted', () => {
     const rem = aRemediation({ spec: { dryRun: true }, annotations: { [ANNOTATIONS.revert]: 'true' } });
     // the annotation before start skips it
