@@ -881,6 +881,12 @@ export const StepStatus = Type.Object(
     revertedAt: Type.Optional(
       Type.String({ description: 'When the step was reverted.', format: 'date-time' }),
     ),
+    revertedFrom: Type.Optional(
+      StringEnum(
+        ['Succeeded', 'Failed'] as const,
+        'The phase the step had when its revert started (restored if the revert fails).',
+      ),
+    ),
   },
   { description: 'The record of one step.' },
 );

@@ -657,8 +657,12 @@ export function afterPlan(
   rec.phase = 'Running';
   rec.startedAt = p.nowText;
   rec.message = `attempt ${op.attempt} started`;
-  if (plan.before) rec.before = plan.before;
-  else delete rec.before;
+  // A retry keeps the first `before`: an earlier attempt may have landed, and then the new
+  // plan's `before` is already the changed value, which a revert would "restore".
+  if (!(op.attempt > 1 && rec.before)) {
+    if (plan.before) rec.before = plan.before;
+    else delete rec.before;
+  }
   if (plan.after) rec.after = plan.after;
   else delete rec.after;
   p.event(
@@ -690,7 +694,8 @@ export function afterApply(
       rec.phase = p.dryRun ? 'DryRun' : 'Succeeded';
       rec.finishedAt = p.nowText;
       rec.message = outcome.message;
-      if (outcome.before) rec.before = outcome.before;
+      // Like the plan: a retry keeps the `before` of the first attempt.
+      if (outcome.before && !((rec.attempt ?? 1) > 1 && rec.before)) rec.before = outcome.before;
       if (outcome.after) rec.after = outcome.after;
       if (outcome.diff) rec.diff = outcome.diff;
       p.event(
@@ -746,11 +751,14 @@ type RevertMode = 'resolve' | 'failure';
 /**
  * Steps to undo, in forward order: done (not dry run), reversible, and either marked
  * revertOnResolve (a revert request) or any reversible one (onFailure.revert after a failure).
+ * A Failed step with a recorded `before` counts as done: its change may have landed (the
+ * call went through, then the check failed), and a revert restores `before`, idempotently.
  */
 function revertSet(p: Pass, mode: RevertMode): number[] {
   const out: number[] = [];
   for (const [i, rec] of (p.s.steps ?? []).entries()) {
-    if (!['Succeeded', 'Reverting', 'Reverted'].includes(rec.phase)) continue;
+    const done = ['Succeeded', 'Reverting', 'Reverted'].includes(rec.phase);
+    if (!done && !(rec.phase === 'Failed' && rec.before)) continue;
     if (!p.obs.actionInfo(rec.action)?.reversible) continue;
     if (mode === 'resolve' && !stepSpec(rec)?.revertOnResolve) continue;
     out.push(i);
@@ -819,6 +827,7 @@ function decideFinished(p: Pass): Decision {
   if (rec.phase === 'Reverting') return p.done({ kind: 'revert', index: idx });
   if (!lockFree(p)) return p.done();
   // Checkpoint before the side effect: a crash after it resumes with revert(), not a re-check.
+  rec.revertedFrom = rec.phase === 'Failed' ? 'Failed' : 'Succeeded';
   rec.phase = 'Reverting';
   rec.message = 'revert started';
   p.event('Normal', EVENT_REASONS.reverting, `reverting step ${rec.name} (${rec.action})`);
@@ -864,8 +873,8 @@ export function afterRevert(
         p.requeue(TRANSIENT_REQUEUE_MS);
         break;
       }
-      // A failed undo needs a person: the step is back to Succeeded (its change is in place).
-      rec.phase = 'Succeeded';
+      // A failed undo needs a person: the step is back where it was (its change is in place).
+      rec.phase = rec.revertedFrom ?? 'Succeeded';
       rec.message = `revert failed: ${outcome.message}`;
       const msg = `revert of step ${rec.name} failed: ${outcome.message}`;
       p.cond({ type: CONDITION_TYPES.reverted, status: 'False', reason: REASONS.revertFailed, message: msg });

@@ -940,6 +940,86 @@ describe('decide: revert', () => {
   });
 });
 
+describe('decide: a failed attempt may have landed', () => {
+  const envStep = aStep({
+    name: 'env',
+    action: 'setEnv',
+    rolloutRestart: undefined,
+    setEnv: { env: [{ name: 'A', value: '1' }] },
+    revertOnResolve: true,
+  });
+
+  it('a retry keeps the before of the first attempt', () => {
+    const clock = new FakeClock(T0);
+    const rb = aRunbook({ spec: { steps: [{ ...envStep, retries: 2 }] } });
+    let plans = 0;
+    const { rem: end } = drive(aRemediation(), {
+      clock,
+      obs: (r) => observed(r, { runbook: rb, clock }),
+      // the first attempt landed: the second plan reads the changed value
+      plan: () =>
+        ++plans === 1
+          ? { before: { A: null }, after: { A: '1' } }
+          : { before: { A: '1' }, after: { A: '1' } },
+      outcome: (_i, n) => (n === 1 ? failed(true) : done('ok', { before: { A: '1' } })),
+    });
+    expect(plans).toBe(2);
+    expect(end.status?.steps?.[0]).toMatchObject({ phase: 'Succeeded', attempt: 2, before: { A: null } });
+  });
+
+  it.each([
+    ['on resolve', aRunbook({ spec: { steps: [envStep] } }), true],
+    ['onFailure.revert', aRunbook({ spec: { onFailure: { revert: true }, steps: [envStep] } }), false],
+  ])('a Failed reversible step with a before is reverted %s', (_n, rb, annotate) => {
+    const failedRun = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: () => failed(false),
+    });
+    const rem = annotate
+      ? {
+          ...failedRun.rem,
+          metadata: { ...failedRun.rem.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+        }
+      : failedRun.rem;
+    const { rem: end, ops } = drive(rem, { obs: (r) => observed(r, { runbook: rb }) });
+    expect([...failedRun.ops, ...ops]).toEqual(['plan 0#1', 'apply 0', 'revert 0']);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(end.status?.steps?.[0]).toMatchObject({ phase: 'Reverted', revertedFrom: 'Failed' });
+  });
+
+  it('a Failed step without a before (refused at plan) is not reverted', () => {
+    const rb = aRunbook({ spec: { onFailure: { revert: true }, steps: [envStep] } });
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      plan: () => ({
+        refused: { code: 'KR_ERR_BOUND_EXCEEDED', reason: REASONS.boundExceeded, message: 'no' },
+      }),
+    });
+    expect(ops).toEqual(['plan 0#1']);
+    expect(end.status?.phase).toBe('Failed');
+  });
+
+  it('a failed revert of a Failed step leaves it Failed', () => {
+    const rb = aRunbook({ spec: { steps: [envStep] } });
+    const f = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: () => failed(false),
+    });
+    const annotated = {
+      ...f.rem,
+      metadata: { ...f.rem.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+    };
+    const { rem: end } = drive(annotated, {
+      obs: (r) => observed(r, { runbook: rb }),
+      revert: () => failed(false),
+    });
+    expect(end.status?.steps?.[0]?.phase).toBe('Failed');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)?.reason).toBe(
+      REASONS.revertFailed,
+    );
+  });
+});
+
 describe('decide: level-based', () => {
   it('a final Remediation decides nothing and writes nothing new', () => {
     const s = drive(aRemediation()).rem;
