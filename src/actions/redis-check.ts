@@ -1,11 +1,18 @@
-/** redisCheck: passes when a command (default PING) answers as expected; waits otherwise. */
+/**
+ * redisCheck: passes when a command (default PING) answers as expected; waits otherwise.
+ *
+ * A check runs on every poll and in dry runs too, so it may only read: the command must be
+ * one of READ_ONLY_COMMANDS (checked in validate() and again before it is sent). Writes belong
+ * to redisCommand.
+ */
 import { Redis } from 'ioredis';
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { errorMessage } from '../util/errors.js';
+import { ERROR_CODES, errorMessage } from '../util/errors.js';
 import {
   EXTERNAL_TIMEOUT_MS,
   done,
+  failed,
   inProgress,
   isFailed,
   requireParams,
@@ -14,6 +21,66 @@ import {
 import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
+
+/**
+ * Commands that only read (no writes, no scripts, no admin side effects, no whole-keyspace
+ * walks such as KEYS). PFCOUNT may write its cache and SORT may STORE, so they are not here.
+ */
+export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set([
+  'PING',
+  'ECHO',
+  'TIME',
+  'INFO',
+  'DBSIZE',
+  'LASTSAVE',
+  'EXISTS',
+  'TYPE',
+  'TTL',
+  'PTTL',
+  'EXPIRETIME',
+  'PEXPIRETIME',
+  'GET',
+  'MGET',
+  'STRLEN',
+  'GETRANGE',
+  'GETBIT',
+  'BITCOUNT',
+  'BITPOS',
+  'HGET',
+  'HMGET',
+  'HEXISTS',
+  'HLEN',
+  'HSTRLEN',
+  'HKEYS',
+  'HVALS',
+  'HGETALL',
+  'LLEN',
+  'LINDEX',
+  'LRANGE',
+  'LPOS',
+  'SCARD',
+  'SISMEMBER',
+  'SMISMEMBER',
+  'SMEMBERS',
+  'ZCARD',
+  'ZSCORE',
+  'ZMSCORE',
+  'ZRANK',
+  'ZREVRANK',
+  'ZCOUNT',
+  'ZLEXCOUNT',
+  'ZRANGE',
+  'XLEN',
+  'XPENDING',
+  'XINFO',
+]);
+
+/** Why `command` may not be a check, or undefined when it only reads. */
+export function notReadOnly(command: readonly string[] | undefined): string | undefined {
+  const name = (command?.[0] ?? 'PING').toUpperCase();
+  if (READ_ONLY_COMMANDS.has(name)) return undefined;
+  return `redisCheck.command: ${name} is not a read-only command; a check runs on every poll and in dry runs, so it may only read (e.g. PING, GET, EXISTS, LLEN, SCARD, ZCARD, HGET, TTL, INFO). Use the redisCommand action for writes`;
+}
 
 /**
  * Runs one command on a fresh connection and closes it. The options make a dead server fail
@@ -59,8 +126,12 @@ export function validateRedisCheck(step: Step): string[] {
   const missing = validateParamsPresent(step, 'redisCheck');
   if (missing.length) return missing;
   const errors = validateRedisUrl(step.redisCheck, 'redisCheck');
-  if (step.redisCheck!.command?.length === 0)
-    errors.push('redisCheck.command: must not be empty (omit it for PING)');
+  const command = step.redisCheck!.command;
+  if (command?.length === 0) errors.push('redisCheck.command: must not be empty (omit it for PING)');
+  else {
+    const refused = notReadOnly(command);
+    if (refused) errors.push(refused);
+  }
   return errors;
 }
 
@@ -70,6 +141,8 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   const url = requireUrl(await resolveUrl(ctx, p, 'redisCheck'), 'redisCheck');
   if (isFailed(url)) return url;
   const command = p.command?.length ? p.command : ['PING'];
+  const refused = notReadOnly(command);
+  if (refused) return failed(ERROR_CODES.actionRefused, 'NotReadOnly', refused, false);
   const what = `${command[0]} on ${redactUrl(url)}`;
   let reply: string;
   try {

@@ -117,6 +117,81 @@ describe('service actions', () => {
     ).toMatchObject({ kind: 'done', message: expect.stringMatching(/^dry run: would run statement/) });
   });
 
+  it('redisCheck only reads: a write command is refused before it is sent', async () => {
+    await redis.set(key, 'kept');
+    for (const command of [
+      ['DEL', key],
+      ['set', key, 'x'],
+      ['FLUSHDB'],
+      ['EVAL', `return redis.call('DEL', '${key}')`, '0'],
+    ]) {
+      expect(
+        await run({ action: 'redisCheck', redisCheck: { url: REDIS_URL, command } }, true),
+      ).toMatchObject({
+        kind: 'failed',
+        reason: 'NotReadOnly',
+        code: 'KR_ERR_ACTION_REFUSED',
+        retryable: false,
+        message: expect.stringMatching(/Use the redisCommand action for writes$/),
+      });
+    }
+    expect(await redis.get(key)).toBe('kept');
+    expect(
+      await run({
+        action: 'redisCheck',
+        redisCheck: { url: REDIS_URL, command: ['STRLEN', key], expect: '4' },
+      }),
+    ).toMatchObject({ kind: 'done' });
+  });
+
+  it('postgresCheck runs read-only, one statement, and rolls back', async () => {
+    const table = `kr_e2e_check_${randomBytes(4).toString('hex')}`;
+    const setup = await run({
+      action: 'postgresQuery',
+      postgresQuery: { url: PG_URL, query: `CREATE TABLE ${table} (x int); INSERT INTO ${table} VALUES (1)` },
+    });
+    expect(setup).toMatchObject({ kind: 'done' });
+    try {
+      const count = {
+        action: 'postgresCheck',
+        postgresCheck: { url: PG_URL, query: `SELECT count(*) FROM ${table}`, expect: '1' },
+      } as const;
+      for (const query of [
+        `DELETE FROM ${table}`,
+        `INSERT INTO ${table} VALUES (2)`,
+        `CREATE TABLE ${table}_2 (x int)`,
+        `WITH d AS (DELETE FROM ${table} RETURNING 1) SELECT count(*) FROM d`,
+      ]) {
+        expect(
+          await run({ action: 'postgresCheck', postgresCheck: { url: PG_URL, query } }, true),
+        ).toMatchObject({
+          kind: 'failed',
+          reason: 'NotReadOnly',
+          code: 'KR_ERR_ACTION_REFUSED',
+          retryable: false,
+          message: expect.stringMatching(/use postgresQuery for writes/),
+        });
+      }
+      // Several statements cannot step out of the read-only transaction with COMMIT.
+      expect(
+        await run({
+          action: 'postgresCheck',
+          postgresCheck: { url: PG_URL, query: `COMMIT; DELETE FROM ${table}` },
+        }),
+      ).toMatchObject({
+        kind: 'failed',
+        reason: 'NotReadOnly',
+        message: expect.stringMatching(/exactly one statement/),
+      });
+      expect(await run(count)).toMatchObject({
+        kind: 'done',
+        message: expect.stringMatching(/answered "1"/),
+      });
+    } finally {
+      await run({ action: 'postgresQuery', postgresQuery: { url: PG_URL, query: `DROP TABLE ${table}` } });
+    }
+  });
+
   it('a dead Postgres fails fast and retryably', async () => {
     const started = Date.now();
     expect(

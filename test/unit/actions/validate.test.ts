@@ -123,6 +123,18 @@ describe('validateStep', () => {
       ['redisCheck: give url or urlFrom.secretKeyRef'],
     ],
     [
+      'redisCheck reads',
+      step({ action: 'redisCheck', redisCheck: { url: 'redis://x', command: ['llen', 'q'], expect: '0' } }),
+      [],
+    ],
+    [
+      'redisCheck may not write',
+      step({ action: 'redisCheck', redisCheck: { url: 'redis://x', command: ['DEL', 'q'] } }),
+      [
+        'redisCheck.command: DEL is not a read-only command; a check runs on every poll and in dry runs, so it may only read (e.g. PING, GET, EXISTS, LLEN, SCARD, ZCARD, HGET, TTL, INFO). Use the redisCommand action for writes',
+      ],
+    ],
+    [
       'redis wrong scheme',
       step({ action: 'redisCommand', redisCommand: { url: 'http://x', command: ['DEL', 'k'] } }),
       ['redisCommand.url: must start with redis:// or rediss://'],
