@@ -944,6 +944,12 @@ export const RemediationStatus = Type.Object(
         format: 'date-time',
       }),
     ),
+    revertMode: Type.Optional(
+      StringEnum(
+        ['onResolve', 'onFailure'] as const,
+        'Which revert is under way, fixed when it starts: the steps marked revertOnResolve (a revert request) or every reversible step (onFailure.revert). Later changes to the Runbook do not change the set.',
+      ),
+    ),
     message: Type.Optional(Type.String({ description: 'Summary for people.', maxLength: 32768 })),
   },
   { description: 'RemediationStatus: the audit record of what was done.' },

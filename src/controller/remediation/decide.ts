@@ -448,6 +448,7 @@ function finishFailed(p: Pass, reason: string, message: string): Decision {
     revertSet(p, 'failure').length > 0 &&
     !findCondition(p.s.conditions, CONDITION_TYPES.reverted)
   ) {
+    p.s.revertMode = 'onFailure';
     p.cond({
       type: CONDITION_TYPES.reverted,
       status: 'Unknown',
@@ -766,7 +767,10 @@ function revertSet(p: Pass, mode: RevertMode): number[] {
   return out;
 }
 
+/** The kind of revert: as recorded when it started, so a Runbook edited (or deleted) mid-revert cannot shrink the set. */
 function revertMode(p: Pass): RevertMode {
+  if (p.s.revertMode) return p.s.revertMode === 'onFailure' ? 'failure' : 'resolve';
+  // Reverts started before the field existed.
   const failed = findCondition(p.s.conditions, CONDITION_TYPES.succeeded)?.status === 'False';
   return failed && onFailureRevert(p) ? 'failure' : 'resolve';
 }
@@ -778,6 +782,7 @@ function decideFinished(p: Pass): Decision {
   if (!reverted) {
     if (p.dryRun || !revertRequested(rem) || revertSet(p, 'resolve').length === 0) return p.done();
     s.revertRequestedAt ??= p.nowText;
+    s.revertMode = 'onResolve';
     const why =
       rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true'
         ? `annotation ${ANNOTATIONS.revert}=true`

@@ -940,6 +940,44 @@ describe('decide: revert', () => {
   });
 });
 
+describe('decide: the revert kind is fixed when the revert starts', () => {
+  const steps = [
+    aStep({ name: 'scale', action: 'scale', rolloutRestart: undefined, scale: { replicas: 3 } }),
+    aStep({
+      name: 'env',
+      action: 'setEnv',
+      rolloutRestart: undefined,
+      setEnv: { env: [{ name: 'A', value: '1' }] },
+    }),
+    aStep({ name: 'restart' }),
+  ];
+  const rb = aRunbook({ spec: { onFailure: { revert: true }, steps } });
+
+  it.each([
+    ['deleted', undefined],
+    ['edited to onFailure.revert=false', aRunbook({ spec: { onFailure: { revert: false }, steps } })],
+  ])('the Runbook %s mid-revert: every reversible step is still undone', (_n, later) => {
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => {
+        const reverting = r.status?.steps?.some((x) => x.phase === 'Reverting' || x.phase === 'Reverted');
+        return observed(r, reverting ? { runbook: later, runbookMissing: !later } : { runbook: rb });
+      },
+      outcome: (i) => (i === 2 ? failed(false) : done()),
+    });
+    expect(ops.slice(-2)).toEqual(['revert 1', 'revert 0']);
+    expect(end.status?.revertMode).toBe('onFailure');
+    expect(end.status?.phase).toBe('Reverted');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)?.message).toBe('reverted 2 steps');
+  });
+
+  it('a revert request records onResolve', () => {
+    const s = drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const d = decide(observed(annotated, { runbook: threeSteps }));
+    expect(d.status.revertMode).toBe('onResolve');
+  });
+});
+
 describe('decide: a failed attempt may have landed', () => {
   const envStep = aStep({
     name: 'env',
