@@ -881,6 +881,9 @@ export const StepStatus = Type.Object(
     revertedAt: Type.Optional(
       Type.String({ description: 'When the step was reverted.', format: 'date-time' }),
     ),
+    revertAttempt: Type.Optional(
+      Type.Integer({ description: 'Attempt number of the revert, from 1.', minimum: 0 }),
+    ),
     revertedFrom: Type.Optional(
       StringEnum(
         ['Succeeded', 'Failed'] as const,

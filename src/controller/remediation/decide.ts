@@ -46,6 +46,8 @@ export const CHECKPOINT_REQUEUE_MS = 1;
 /** First retry delay of a failed step attempt; doubled per attempt up to STEP_RETRY_MAX_MS. */
 export const STEP_RETRY_BASE_MS = 5_000;
 export const STEP_RETRY_MAX_MS = 300_000;
+/** A revert that fails retryably is tried this many times in all (same backoff as steps). */
+export const REVERT_MAX_ATTEMPTS = 5;
 /**
  * The API server was unreachable during apply/revert: the checkpoint stays and the same
  * attempt (same stamp) runs again, so a call that did land is recognised, not repeated.
@@ -829,11 +831,20 @@ function decideFinished(p: Pass): Decision {
     reason: REASONS.revertRequested,
     message: `reverting step ${rec.name}`,
   });
-  if (rec.phase === 'Reverting') return p.done({ kind: 'revert', index: idx });
+  if (rec.phase === 'Reverting') {
+    const due = rec.nextAttemptAt ? Date.parse(rec.nextAttemptAt) : 0;
+    if (due > p.now.getTime()) {
+      p.requeue(due - p.now.getTime());
+      return p.done();
+    }
+    return p.done({ kind: 'revert', index: idx });
+  }
   if (!lockFree(p)) return p.done();
   // Checkpoint before the side effect: a crash after it resumes with revert(), not a re-check.
   rec.revertedFrom = rec.phase === 'Failed' ? 'Failed' : 'Succeeded';
   rec.phase = 'Reverting';
+  rec.revertAttempt = 1;
+  delete rec.nextAttemptAt;
   rec.message = 'revert started';
   p.event('Normal', EVENT_REASONS.reverting, `reverting step ${rec.name} (${rec.action})`);
   p.audit('step_started', `revert of step ${rec.name} started`, { step: rec.name, phase: 'Reverting' });
@@ -855,6 +866,7 @@ export function afterRevert(
     case 'done':
       rec.phase = 'Reverted';
       rec.revertedAt = p.nowText;
+      delete rec.nextAttemptAt;
       rec.message = outcome.message;
       p.event(
         'Normal',
@@ -878,10 +890,29 @@ export function afterRevert(
         p.requeue(TRANSIENT_REQUEUE_MS);
         break;
       }
+      const attempt = rec.revertAttempt ?? 1;
+      if (outcome.retryable && attempt < REVERT_MAX_ATTEMPTS) {
+        // Like a step: try again after a backoff; the Reverting checkpoint stays.
+        const delay = retryDelayMs(attempt);
+        rec.revertAttempt = attempt + 1;
+        rec.nextAttemptAt = rfc3339(new Date(p.now.getTime() + delay));
+        rec.message = `revert attempt ${attempt} of ${REVERT_MAX_ATTEMPTS} failed: ${outcome.message}; next attempt at ${rec.nextAttemptAt}`;
+        p.event('Warning', EVENT_REASONS.stepRetrying, `step ${rec.name}: ${rec.message}`);
+        p.audit('step_finished', rec.message, {
+          step: rec.name,
+          phase: 'Retrying',
+          details: { revertAttempt: attempt, reason: outcome.reason },
+        });
+        p.requeue(delay);
+        break;
+      }
       // A failed undo needs a person: the step is back where it was (its change is in place).
       rec.phase = rec.revertedFrom ?? 'Succeeded';
-      rec.message = `revert failed: ${outcome.message}`;
-      const msg = `revert of step ${rec.name} failed: ${outcome.message}`;
+      delete rec.nextAttemptAt;
+      const why =
+        attempt > 1 ? `failed after ${attempt} attempts: ${outcome.message}` : `failed: ${outcome.message}`;
+      rec.message = `revert ${why}`;
+      const msg = `revert of step ${rec.name} ${why}`;
       p.cond({ type: CONDITION_TYPES.reverted, status: 'False', reason: REASONS.revertFailed, message: msg });
       p.cond({
         type: CONDITION_TYPES.progressing,

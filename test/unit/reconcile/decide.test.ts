@@ -4,6 +4,7 @@ import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
 import type { ActionOutcome, Plan } from '../../../src/actions/types.js';
 import {
   BLOCKED_REQUEUE_MS,
+  REVERT_MAX_ATTEMPTS,
   STEP_RETRY_BASE_MS,
   afterApply,
   afterPlan,
@@ -903,6 +904,63 @@ describe('decide: revert', () => {
       status: 'False',
       reason: REASONS.revertFailed,
     });
+  });
+
+  it('a retryable revert failure is retried with the step backoff, then succeeds', () => {
+    const s = succeeded();
+    const clock = new FakeClock(new Date(T0.getTime() + 60_000));
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    let n = 0;
+    const {
+      rem: end,
+      ops,
+      decisions,
+    } = drive(annotated, {
+      clock,
+      obs: (r) => observed(r, { runbook: threeSteps, clock }),
+      revert: (i) => (i === 2 && ++n <= 2 ? failed(true) : done('restored')),
+    });
+    expect(ops).toEqual(['revert 2', 'revert 2', 'revert 2', 'revert 1']);
+    const retries = decisions.filter((d) => d.status.steps?.[2]?.nextAttemptAt);
+    expect(retries.map((d) => d.requeueAfterMs)).toEqual([STEP_RETRY_BASE_MS, STEP_RETRY_BASE_MS * 2]);
+    expect(retries.map((d) => d.status.phase)).toEqual(['Reverting', 'Reverting']);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(end.status?.steps?.[2]).toMatchObject({ phase: 'Reverted', revertAttempt: 3 });
+    expect(end.status?.steps?.[2]?.nextAttemptAt).toBeUndefined();
+  });
+
+  it('a retryable revert failure ends RevertFailed after the bound', () => {
+    const s = succeeded();
+    const clock = new FakeClock(new Date(T0.getTime() + 60_000));
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const { rem: end, ops } = drive(annotated, {
+      clock,
+      obs: (r) => observed(r, { runbook: threeSteps, clock }),
+      revert: () => failed(true),
+    });
+    expect(ops).toEqual(Array.from({ length: REVERT_MAX_ATTEMPTS }, () => 'revert 2'));
+    expect(end.status?.phase).toBe('Failed');
+    expect(end.status?.steps?.[2]).toMatchObject({ phase: 'Succeeded', revertAttempt: REVERT_MAX_ATTEMPTS });
+    expect(end.status?.steps?.[2]?.message).toContain(`failed after ${REVERT_MAX_ATTEMPTS} attempts`);
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertFailed,
+    });
+  });
+
+  it('a revert retry is not due before nextAttemptAt', () => {
+    const s = succeeded();
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const cp = withStatus(annotated, decide(observed(annotated, { runbook: threeSteps })).status);
+    const d = afterRevert(
+      observed(cp, { runbook: threeSteps }),
+      decide(observed(cp, { runbook: threeSteps })),
+      { kind: 'revert', index: 2 },
+      failed(true),
+    );
+    const again = decide(observed(withStatus(cp, d.status), { runbook: threeSteps }));
+    expect(again.op.kind).toBe('none');
+    expect(again.requeueAfterMs).toBe(STEP_RETRY_BASE_MS);
   });
 
   it('onFailure.revert undoes every reversible done step after a failure', () => {
