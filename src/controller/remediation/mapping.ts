@@ -11,13 +11,25 @@ export function isFinal(rem: Remediation): boolean {
   return isFinished(rem.status);
 }
 
-/** Runbook → Requests of its non-final Remediations (same namespace, `spec.runbookRef`). */
+/**
+ * Only a Remediation that has not started yet (or waits for approval or a slot) reads the
+ * Runbook to decide; a running one has its steps copied and re-reads the Runbook on its own
+ * passes. Waking every running Remediation on each Runbook status write (usage counters) cost
+ * several passes per Remediation in the controller benchmark.
+ */
+function waitsOnRunbook(r: Remediation): boolean {
+  if (isFinal(r)) return false;
+  const phase = r.status?.phase;
+  return !r.status?.steps?.length || phase === 'Pending' || phase === 'AwaitingApproval';
+}
+
+/** Runbook → Requests of its Remediations that wait on it (same namespace, `spec.runbookRef`). */
 export function remediationsForRunbook(remediations: Cache<Remediation>): (rb: Runbook) => Request[] {
   return (rb) => {
     const ns = rb.metadata.namespace ?? '';
     return remediations
       .list(ns)
-      .filter((r) => r.spec.runbookRef?.name === rb.metadata.name && !isFinal(r))
+      .filter((r) => r.spec.runbookRef?.name === rb.metadata.name && waitsOnRunbook(r))
       .map((r) => ({ namespace: ns, name: r.metadata.name ?? '' }));
   };
 }
