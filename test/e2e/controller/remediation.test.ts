@@ -221,7 +221,9 @@ describe('Remediation reconciler on a real API server', () => {
 
     it('rejected-by ends it Skipped without touching the target', async () => {
       const h = harness();
-      const rv = (await dep('gate')).metadata?.resourceVersion;
+      // The generation, not the resourceVersion: the status of 'gate' may still be settling
+      // from the previous test's scale-up (which flaked this test).
+      const gen = (await dep('gate')).metadata?.generation;
       await createRemediation(ns, 'gated-2', { runbookRef: { name: 'gated' }, alert: alertFor('gate') });
       await reconcileUntilStable(h, { namespace: ns, name: 'gated-2' });
       await annotate(ns, 'gated-2', { [ANNOTATIONS.rejectedBy]: 'bob' });
@@ -231,7 +233,7 @@ describe('Remediation reconciler on a real API server', () => {
         (r) => r.status?.phase === 'Skipped',
       );
       expect(rem.status?.rejection?.by).toBe('bob');
-      expect((await dep('gate')).metadata?.resourceVersion).toBe(rv);
+      expect((await dep('gate')).metadata?.generation).toBe(gen);
     });
   });
 
