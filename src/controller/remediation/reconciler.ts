@@ -131,11 +131,17 @@ export class RemediationReconciler implements Reconciler {
     let runbookMissing = false;
     const ref = rem.spec.runbookRef?.name;
     if (ref) {
-      try {
-        runbook = await this.rbs.get(req.namespace, ref);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        runbookMissing = true;
+      // The Runbook from the informer cache: its changes wake the Remediations that wait on it
+      // (mapping.ts), and a GET per pass was a third of the operator's requests. A cache miss
+      // (a Runbook created a moment ago) still asks the API server before calling it missing.
+      runbook = this.d.caches.runbooks.get(req.namespace, ref);
+      if (!runbook) {
+        try {
+          runbook = await this.rbs.get(req.namespace, ref);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          runbookMissing = true;
+        }
       }
     }
     // Validation is only needed before the steps are copied; after that the copy rules.
