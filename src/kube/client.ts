@@ -45,9 +45,9 @@ export function reuseConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
           cluster?.server,
           options.rejectUnauthorized,
           options.servername,
-          String(options.ca ?? ''),
-          String(options.cert ?? ''),
-          String(options.key ?? ''),
+          pemText(options.ca),
+          pemText(options.cert),
+          pemText(options.key),
         ]),
       )
       .digest('hex');
@@ -62,6 +62,14 @@ export function reuseConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
   };
   target.__krReuse = true;
   return kc;
+}
+
+/** TLS material (string, Buffer or a list of them) as text, for the agent cache key. */
+function pemText(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (Array.isArray(v)) return v.map(pemText).join('\n');
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 export function makeClients(kc: k8s.KubeConfig): KubeClients {
