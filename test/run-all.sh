@@ -41,4 +41,15 @@ npm run --silent typecheck
 npm run --silent lint
 
 log "tests"
-NODE_OPTIONS=--experimental-vm-modules npx jest --ci "$@"
+results="$(mktemp -d)/jest.json"
+set +e
+NODE_OPTIONS=--experimental-vm-modules npx jest --ci --json --outputFile="$results" "$@"
+code=$?
+set -e
+# A closing line any CI reads: "N passed, N failed[, N skipped]".
+node -e '
+const r = require(process.argv[1]);
+const skipped = r.numPendingTests + r.numTodoTests;
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$results" || true
+exit $code
