@@ -1,3 +1,4 @@
+import * as k8s from '@kubernetes/client-node';
 /** Helpers every action shares: outcomes, error mapping, targets and the stamp. */
 import type { ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';
 import type { Step } from '../api/v1alpha1/schema.js';
@@ -169,6 +170,33 @@ export function requireParams<K extends keyof Step>(
 
 export function raw(ctx: ActionContext): RawObjectApi {
   return RawObjectApi.forConfig(ctx.clients.kc);
+}
+
+/** How many times a compare-and-swap revert reads the target again after losing a race. */
+export const REVERT_TRIES = 3;
+
+/**
+ * Sends a revert's guarded JSON patch (its `test` ops hold the values just read). `'retry'`
+ * when the target changed after the read and try `n` may look again; otherwise the patched
+ * object or the failure.
+ */
+export async function guardedJsonPatch(
+  ctx: ActionContext,
+  ref: ObjectRef,
+  ops: unknown[],
+  what: string,
+  n: number,
+): Promise<KubeObject | Failed | 'retry'> {
+  const res = await attempt(what, () =>
+    raw(ctx).patchRaw(ref, ops, {
+      contentType: k8s.PatchStrategy.JsonPatch,
+      dryRun: ctx.dryRun,
+      fieldManager: FIELD_MANAGER,
+    }),
+  );
+  // A failed `test` (422) or a conflict: the object changed after the read; look again.
+  if (isFailed(res) && lostRace(res) && n < REVERT_TRIES) return 'retry';
+  return res;
 }
 
 export async function readObject(ctx: ActionContext, ref: ObjectRef): Promise<KubeObject | Failed> {

@@ -25,7 +25,7 @@ import {
   done,
   failed,
   isFailed,
-  lostRace,
+  guardedJsonPatch,
   planFailure,
   raw,
   readObject,
@@ -224,15 +224,8 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
     const ops = decided.ops;
     if (ops.length === 0)
       return done(`${describeTarget(t)} already has the prior values of ${Object.keys(prior).join(', ')}`);
-    const res = await attempt(describeTarget(t), () =>
-      raw(ctx).patchRaw(t, ops, {
-        contentType: PatchStrategy.JsonPatch,
-        dryRun: ctx.dryRun,
-        fieldManager: FIELD_MANAGER,
-      }),
-    );
-    // A failed `test` (422) or a conflict: the object changed after the read; look again.
-    if (isFailed(res) && lostRace(res) && n < REVERT_TRIES) continue;
+    const res = await guardedJsonPatch(ctx, t, ops, describeTarget(t), n);
+    if (res === 'retry') continue;
     if (isFailed(res)) return res;
     const after = { paths: priorValues(res, Object.keys(prior)) };
     const before = { paths: priorValues(obj, Object.keys(prior)) };
@@ -248,7 +241,6 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
 }
 
 /** How many times a revert re-reads and retries when its guarded patch loses a race. */
-const REVERT_TRIES = 3;
 
 export const patch: Action = {
   name: 'patch',

@@ -25,7 +25,7 @@ import {
   done,
   failed,
   isFailed,
-  lostRace,
+  guardedJsonPatch,
   planFailure,
   raw,
   readObject,
@@ -302,7 +302,6 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
 }
 
 /** How many times a revert re-reads and retries when its guarded patch loses a race. */
-const REVERT_TRIES = 3;
 
 async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const prior = recordOf(record, 'before');
@@ -340,15 +339,8 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
         false,
       );
     if (ops.length === 0) return done(`${describeTarget(ref)}: env already restored`, outcome);
-    const res = await attempt(describeTarget(ref), () =>
-      raw(ctx).patchRaw(ref, ops, {
-        contentType: PatchStrategy.JsonPatch,
-        dryRun: ctx.dryRun,
-        fieldManager: FIELD_MANAGER,
-      }),
-    );
-    // A failed `test` (422) or a conflict: the env changed after the read; look again.
-    if (isFailed(res) && lostRace(res) && n < REVERT_TRIES) continue;
+    const res = await guardedJsonPatch(ctx, ref, ops, describeTarget(ref), n);
+    if (res === 'retry') continue;
     if (isFailed(res)) return res;
     if (ctx.dryRun)
       return done(`would restore env ${vars} on ${describeTarget(ref)}`, { ...outcome, diff: outcome });
