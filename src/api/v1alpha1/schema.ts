@@ -927,6 +927,13 @@ export const RemediationStatus = Type.Object(
         minimum: 0,
       }),
     ),
+    bounds: Type.Optional(
+      // Same fields as safety.bounds, own description: this is the copy, not the rule.
+      Type.Object(Bounds.properties, {
+        description:
+          'The `safety.bounds` every step of this run is checked against, copied with the steps (`{}` when there are none), so that editing or deleting the Runbook (or `spec.safety`) never loosens or drops them mid-run. Absent on runs started by a version without this field: those use the current bounds.',
+      }),
+    ),
     startedAt: Type.Optional(
       Type.String({ description: 'When the first step started.', format: 'date-time' }),
     ),

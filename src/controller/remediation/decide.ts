@@ -5,9 +5,10 @@
  * row in a table test.
  *
  * The life of a Remediation:
- *   first pass   validate, copy + render the steps (MissingParam / OutOfScope end it Failed),
- *                loop protection (Blocked), approval (AwaitingApproval / Skipped), budgets and
- *                the target lock (Pending with Blocked=True and why), then Running.
+ *   first pass   validate, copy + render the steps and copy the bounds (MissingParam /
+ *                OutOfScope end it Failed), loop protection (Blocked), approval
+ *                (AwaitingApproval / Skipped), budgets and the target lock (Pending with
+ *                Blocked=True and why), then Running.
  *   each step    pass 1 `plan`: the reconciler calls plan() and writes the checkpoint
  *                (phase Running, attempt, startedAt, before/after) BEFORE anything changes;
  *                pass 2 `apply`: the action runs with that record; the outcome is recorded
@@ -32,7 +33,14 @@ import { ERROR_CODES } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { conditionChanged, findCondition, setCondition, type ConditionInput } from './conditions.js';
 import { displayTarget, lockHolder, loopProtection, startBlocker, targetKey } from './policy.js';
-import { effectiveSafety, isResolveFailure, resolveSteps, stepSpec, stepTarget } from './resolve.js';
+import {
+  boundsToCopy,
+  effectiveSafety,
+  isResolveFailure,
+  resolveSteps,
+  stepSpec,
+  stepTarget,
+} from './resolve.js';
 import { derivePhase, isDryRun, progressOf } from './status.js';
 
 // Requeue delays. Waits on things that send no event to this Remediation (other Remediations
@@ -309,6 +317,8 @@ function decideStart(p: Pass): Decision | undefined {
       return finishFailed(p, r.reason, r.message);
     }
     s.steps = r.steps;
+    // The bounds go with the steps they were rendered under (read by effectiveSafety).
+    s.bounds = boundsToCopy(rem, obs.runbook);
     if (r.target) s.target = displayTarget(r.target, rem.metadata.namespace ?? '');
     if (obs.runbook?.metadata.generation !== undefined) s.runbookGeneration = obs.runbook.metadata.generation;
   }

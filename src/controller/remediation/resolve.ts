@@ -4,7 +4,15 @@
  * Anything refused here is refused before a single request reaches the API server.
  */
 import { REASONS } from '../../api/v1alpha1/constants.js';
-import type { Remediation, Runbook, Safety, Step, StepStatus, TargetRef } from '../../api/v1alpha1/schema.js';
+import type {
+  Bounds,
+  Remediation,
+  Runbook,
+  Safety,
+  Step,
+  StepStatus,
+  TargetRef,
+} from '../../api/v1alpha1/schema.js';
 import type { ResolvedTarget } from '../../actions/types.js';
 import { renderStep, renderTarget, resolveParams } from '../../runbook/template.js';
 import { ERROR_CODES, RemediatorError, errorMessage } from '../../util/errors.js';
@@ -24,9 +32,26 @@ export interface ResolveFailure {
 /**
  * Safety rules in force. With a Runbook, only the Runbook's rules count: a Remediation must
  * not loosen them (e.g. drop requireApproval). Inline steps use the Remediation's own rules.
+ *
+ * The bounds are the copy in `status.bounds` once the steps are copied: the steps were
+ * rendered under them, and a Runbook (or `spec.safety`) edited or deleted mid-run must not
+ * loosen or drop them for the steps still to come. Runs whose steps were copied before that
+ * field existed have no copy and keep the current bounds.
  */
 export function effectiveSafety(rem: Remediation, runbook: Runbook | undefined): Safety | undefined {
-  return rem.spec.runbookRef ? runbook?.spec.safety : rem.spec.safety;
+  const current = rem.spec.runbookRef ? runbook?.spec.safety : rem.spec.safety;
+  const copied = rem.status?.bounds;
+  if (!copied) return current;
+  const safety: Safety = { ...current };
+  delete safety.bounds;
+  // `{}` records "no bounds at start", which stays so even if the Runbook gains some later.
+  if (Object.keys(copied).length > 0) safety.bounds = copied;
+  return safety;
+}
+
+/** What decide() copies into `status.bounds` with the steps; `{}` means "none". */
+export function boundsToCopy(rem: Remediation, runbook: Runbook | undefined): Bounds {
+  return structuredClone(effectiveSafety(rem, runbook)?.bounds ?? {});
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
-import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
+import type { Bounds, Remediation, Runbook } from '../../../src/api/v1alpha1/schema.js';
 import type { ActionOutcome, Plan } from '../../../src/actions/types.js';
 import {
   BLOCKED_REQUEUE_MS,
@@ -15,6 +15,7 @@ import {
 } from '../../../src/controller/remediation/decide.js';
 import { findCondition } from '../../../src/controller/remediation/conditions.js';
 import { LocalStarts } from '../../../src/controller/remediation/local-starts.js';
+import { effectiveSafety } from '../../../src/controller/remediation/resolve.js';
 import { FakeClock } from '../../../src/util/clock.js';
 import {
   NS,
@@ -260,6 +261,144 @@ describe('decide: start', () => {
     );
     expect(d.status.phase).toBe('Skipped');
     expect(d.op.kind).toBe('none');
+  });
+});
+
+describe('decide: the bounds are copied with the steps', () => {
+  const inline = (bounds?: Bounds): Remediation =>
+    aRemediation({
+      spec: {
+        runbookRef: undefined,
+        steps: [aStep()],
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        ...(bounds ? { safety: { bounds } } : {}),
+      },
+    });
+  const withBounds = (bounds?: Bounds): Runbook =>
+    aRunbook({ spec: bounds ? { safety: { requireApproval: false, bounds } } : {} });
+
+  it.each<[string, Remediation, Runbook | undefined, Bounds]>([
+    ["the Runbook's", aRemediation(), withBounds({ maxReplicas: 5 }), { maxReplicas: 5 }],
+    ['{} when the Runbook has none', aRemediation(), withBounds(), {}],
+    [
+      "the Runbook's, not the Remediation's spec.safety",
+      aRemediation({ spec: { safety: { bounds: { maxReplicas: 500 } } } }),
+      withBounds({ maxReplicas: 5 }),
+      { maxReplicas: 5 },
+    ],
+    ["inline steps: the Remediation's own", inline({ maxMemory: '1Gi' }), undefined, { maxMemory: '1Gi' }],
+    ['inline steps without bounds: {}', inline(), undefined, {}],
+  ])('%s', (_name, rem, runbook, bounds) => {
+    const d = decide(observed(rem, runbook ? { runbook } : {}));
+    expect(d.status.bounds).toEqual(bounds);
+  });
+
+  it('the copy is taken before approval, with the steps, and kept while waiting', () => {
+    const rb = aRunbook({ spec: { safety: { requireApproval: true, bounds: { maxReplicas: 5 } } } });
+    const waiting = withStatus(aRemediation(), decide(observed(aRemediation(), { runbook: rb })).status);
+    expect(waiting.status?.phase).toBe('AwaitingApproval');
+    expect(waiting.status?.bounds).toEqual({ maxReplicas: 5 });
+    const loosened = aRunbook({ spec: { safety: { requireApproval: true, bounds: { maxReplicas: 50 } } } });
+    const approved = {
+      ...waiting,
+      metadata: { ...waiting.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'ana' } },
+    };
+    const d = decide(observed(approved, { runbook: loosened }));
+    expect(d.op.kind).toBe('plan');
+    expect(d.status.bounds).toEqual({ maxReplicas: 5 });
+  });
+
+  it('a Runbook deleted, then loosened mid-run: later passes keep the copy and act under it', () => {
+    const twoSteps = (bounds: Bounds): Runbook =>
+      aRunbook({
+        spec: {
+          steps: [aStep(), aStep({ name: 'patch', action: 'patch', patch: { type: 'merge', patch: {} } })],
+          safety: { bounds },
+        },
+      });
+    // What each pass sees: the Runbook at start, then nothing, then a loosened one.
+    const seen: Partial<Observed>[] = [
+      { runbook: twoSteps({ maxReplicas: 5 }) },
+      { runbook: undefined, runbookMissing: true },
+      { runbook: undefined, runbookMissing: true },
+    ];
+    const boundsInForce: (Bounds | undefined)[] = [];
+    let pass = 0;
+    const { rem: end } = drive(aRemediation(), {
+      obs: (r) => {
+        const o = observed(r, seen[pass++] ?? { runbook: twoSteps({ maxReplicas: 50 }) });
+        // what the reconciler hands the action (ActionContext.bounds)
+        boundsInForce.push(effectiveSafety(r, o.runbook)?.bounds);
+        return o;
+      },
+    });
+    expect(end.status?.phase).toBe('Succeeded');
+    expect(end.status?.bounds).toEqual({ maxReplicas: 5 });
+    expect(boundsInForce.length).toBeGreaterThan(seen.length);
+    expect(new Set(boundsInForce.map((b) => JSON.stringify(b)))).toEqual(new Set(['{"maxReplicas":5}']));
+  });
+});
+
+describe('effectiveSafety: the copied bounds win once the steps are copied', () => {
+  const started = (bounds: Bounds | undefined, spec: Partial<Remediation['spec']> = {}): Remediation =>
+    aRemediation({
+      spec,
+      status: {
+        startedAt: T0.toISOString(),
+        steps: [stepRec({})],
+        ...(bounds ? { bounds } : {}),
+      },
+    });
+  const rb = (safety?: Runbook['spec']['safety']): Runbook => aRunbook({ spec: safety ? { safety } : {} });
+  const inlineSpec = (bounds: Bounds): Partial<Remediation['spec']> => ({
+    runbookRef: undefined,
+    steps: [aStep()],
+    safety: { bounds },
+  });
+
+  it.each<[string, Remediation, Runbook | undefined, Bounds | undefined]>([
+    [
+      'no copy (started by an older version): the current bounds',
+      started(undefined),
+      rb({ bounds: { maxReplicas: 5 } }),
+      { maxReplicas: 5 },
+    ],
+    ['no copy, Runbook deleted: none', started(undefined), undefined, undefined],
+    ['Runbook deleted mid-run: the copy', started({ maxReplicas: 5 }), undefined, { maxReplicas: 5 }],
+    [
+      'Runbook loosened mid-run: the copy',
+      started({ maxReplicas: 5 }),
+      rb({ bounds: { maxReplicas: 50 } }),
+      { maxReplicas: 5 },
+    ],
+    [
+      'Runbook bounds removed mid-run: the copy',
+      started({ maxReplicas: 5 }),
+      rb({ maxPerHour: 3 }),
+      { maxReplicas: 5 },
+    ],
+    [
+      'none at start, Runbook gains some mid-run: still none',
+      started({}),
+      rb({ bounds: { maxReplicas: 1 } }),
+      undefined,
+    ],
+    [
+      'inline spec.safety loosened mid-run: the copy',
+      started({ maxCpu: '1' }, inlineSpec({ maxCpu: '64' })),
+      undefined,
+      { maxCpu: '1' },
+    ],
+  ])('%s', (_name, rem, runbook, bounds) => {
+    expect(effectiveSafety(rem, runbook)?.bounds).toEqual(bounds);
+  });
+
+  it('the other rules are still read from the current Runbook', () => {
+    const safety = effectiveSafety(
+      started({ maxReplicas: 5 }),
+      rb({ requireApproval: true, maxConcurrent: 2 }),
+    );
+    expect(safety).toEqual({ requireApproval: true, maxConcurrent: 2, bounds: { maxReplicas: 5 } });
   });
 });
 
