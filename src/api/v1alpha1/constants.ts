@@ -9,7 +9,12 @@ export const RESOURCES = {
   runbook: { kind: 'Runbook', plural: 'runbooks', singular: 'runbook', shortNames: ['rb'] },
 } as const;
 
-export const CATEGORY = 'remediation';
+/**
+ * `kubectl get kube-remediator` lists both kinds. Not `remediation`: kubectl expands a category
+ * before it looks up a resource name, so a category equal to a resource's name hides it
+ * (`kubectl get remediation` listed Runbooks too).
+ */
+export const CATEGORY = 'kube-remediator';
 
 /** Annotations a person (or the intake) sets on a Remediation. */
 export const ANNOTATIONS = {

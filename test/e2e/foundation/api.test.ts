@@ -57,9 +57,13 @@ describe('CRDs on a real API server', () => {
     expect(short.stdout.split('\n').length).toBe(rem.stdout.split('\n').length - 1);
     const wide = await kubectl(['get', 'rem', '-n', 'default', '-o', 'wide']);
     expect(wide.stdout.split('\n')[0]).toContain('MESSAGE');
-    const byCategory = await kubectl(['get', 'remediation', '-n', 'default', '-o', 'name']);
+    const byCategory = await kubectl(['get', 'kube-remediator', '-n', 'default', '-o', 'name']);
     expect(byCategory.stdout).toContain('runbook.kube-remediator.io/');
     expect(byCategory.stdout).toContain('remediation.kube-remediator.io/');
+    // the singular name is the resource, not a category that also holds Runbooks
+    const singular = await kubectl(['get', 'remediation', '-n', 'default', '-o', 'name']);
+    expect(singular.stdout).toContain('remediation.kube-remediator.io/');
+    expect(singular.stdout).not.toContain('runbook.kube-remediator.io/');
   });
 
   it('explains every field (kubectl explain)', async () => {

@@ -46,6 +46,19 @@ describe('CRDs', () => {
     expect(undocumented).toEqual([]);
   });
 
+  it('no category is also a resource name (kubectl would expand the category instead)', () => {
+    const names = allCrds().map((crd) => (crd.spec as { names: Record<string, unknown> }).names);
+    const resourceNames = names.flatMap((n) => [
+      n.plural as string,
+      n.singular as string,
+      (n.kind as string).toLowerCase(),
+      ...(n.shortNames as string[]),
+    ]);
+    const categories = names.flatMap((n) => n.categories as string[]);
+    expect(categories).toEqual(['kube-remediator', 'kube-remediator']);
+    expect(categories.filter((c) => resourceNames.includes(c))).toEqual([]);
+  });
+
   it('is structural: every node has a type unless it preserves unknown fields', () => {
     const untyped: string[] = [];
     for (const crd of allCrds()) {
