@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { BackendStore } from './backend.js';
 import { MemoryLimitStore, snapshotDelta } from './memory.js';
-import type { LimitStore } from './types.js';
+import type { AdmissionRequest, AdmissionResult, LimitStore } from './types.js';
 
 export interface FallbackStoreOptions {
   logger: Logger;
@@ -71,6 +71,11 @@ export class FallbackStore implements LimitStore {
 
   decrement(key: string, windowMs: number): Promise<void> {
     return this.run((s) => s.decrement(key, windowMs));
+  }
+
+  /** One call to one store: when the real one fails, memory answers the whole of it. */
+  claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
+    return this.run((s) => s.claimAndIncrement(request));
   }
 
   async close(): Promise<void> {

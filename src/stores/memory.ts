@@ -4,7 +4,8 @@
  * so nothing keeps the event loop alive and a fake clock drives it completely in tests.
  */
 import { systemClock, type Clock } from '../util/clock.js';
-import type { LimitStore } from './types.js';
+import { claimThenIncrement } from './admission.js';
+import type { AdmissionRequest, AdmissionResult, LimitStore } from './types.js';
 
 /** How often at most a sweep of expired entries runs, counted on the store's clock. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -92,6 +93,11 @@ export class MemoryLimitStore implements LimitStore {
     const entry = this.counterOf(key, windowMs, this.tick());
     if (entry && entry.value.count > 0) entry.value.count -= 1;
     return Promise.resolve();
+  }
+
+  /** Both calls answer synchronously, so nothing can come between them. */
+  claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
+    return claimThenIncrement(this, request);
   }
 
   close(): Promise<void> {

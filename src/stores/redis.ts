@@ -12,8 +12,10 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
+import { claimThenIncrement } from './admission.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
+import type { AdmissionRequest, AdmissionResult } from './types.js';
 
 /** Takes the claim when free; returns {1, owner} when taken, else {0, holder}. */
 const CLAIM = `
@@ -111,6 +113,11 @@ export class RedisLimitStore implements BackendStore {
   async decrement(key: string, windowMs: number): Promise<void> {
     const start = windowStart(this.clock.now().getTime(), windowMs);
     await this.run(DECREMENT, [this.counterKey(key, windowMs, start)], []);
+  }
+
+  /** The claim script, then the count script: two round trips, a failed count gives the claim back. */
+  claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
+    return claimThenIncrement(this, request);
   }
 
   async absorb(snapshot: LimitSnapshot): Promise<void> {

@@ -10,12 +10,39 @@ export interface LimitStore {
    * it now: `acquired` is true when this call took it. A caller that finds itself already the
    * owner (same `owner`) treats it as its own claim (a repeated notification).
    */
-  claim(key: string, owner: string, ttlMs: number): Promise<{ acquired: boolean; owner: string }>;
+  claim(key: string, owner: string, ttlMs: number): Promise<ClaimResult>;
   /** Releases a claim made by `owner` (used when the create that followed failed). */
   release(key: string, owner: string): Promise<void>;
   /** Adds one to the counter of the fixed window `windowMs` that holds now; returns the count. */
   increment(key: string, windowMs: number): Promise<number>;
   /** Takes one back (when the create that followed failed). */
   decrement(key: string, windowMs: number): Promise<void>;
+  /**
+   * What a new alert takes from the store, in one call (one round trip with PostgreSQL):
+   * `claim()` of the cooldown when one is asked, then `increment()` of the rate window when
+   * one is asked, unless the cooldown was asked and not acquired (nothing is counted then).
+   * The result is what those two calls would have answered. The count is never checked
+   * against a limit here: the caller gives back what it took (`release()`, `decrement()`)
+   * when the limit is exceeded or the create fails, as with the two calls. All or nothing:
+   * when it fails, no claim it took is left behind.
+   */
+  claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult>;
   close(): Promise<void>;
+}
+
+export interface ClaimResult {
+  acquired: boolean;
+  owner: string;
+}
+
+export interface AdmissionRequest {
+  cooldown?: { key: string; owner: string; ttlMs: number };
+  rate?: { key: string; windowMs: number };
+}
+
+export interface AdmissionResult {
+  /** The claim's answer; absent when no cooldown was asked. */
+  claim?: ClaimResult;
+  /** The window's count after this call's increment; absent when nothing was counted. */
+  count?: number;
 }

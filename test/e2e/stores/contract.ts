@@ -1,5 +1,8 @@
-/** The LimitStore contract, run against each real store (shared servers, unique keys per run). */
-import { expect, it } from '@jest/globals';
+/**
+ * The LimitStore contract, run against each real store (shared servers, unique keys per run)
+ * and against the memory store (test/unit/stores/memory.test.ts).
+ */
+import { describe, expect, it } from '@jest/globals';
 import type { LimitStore } from '../../../src/stores/types.js';
 import { FakeClock, type Clock } from '../../../src/util/clock.js';
 
@@ -58,6 +61,107 @@ export function limitStoreContract(make: StoreFactory, opened: LimitStore[]): vo
     expect(await s.increment('n', 60_000)).toBe(1);
     clock.advance(3_600_000);
     expect(await s.increment('n', 3_600_000)).toBe(1);
+  });
+
+  describe('claimAndIncrement', () => {
+    const HOUR = 3_600_000;
+    const both = (s: LimitStore, key: string, owner: string, rateKey: string) =>
+      s.claimAndIncrement({
+        cooldown: { key, owner, ttlMs: 60_000 },
+        rate: { key: rateKey, windowMs: HOUR },
+      });
+
+    it('claims then counts, and counts nothing when the claim is held by another or by itself', async () => {
+      const clock = new FakeClock(new Date(Date.UTC(2026, 0, 1, 12, 0, 0)));
+      const s = store(clock);
+      await expect(both(s, 'g1', 'a', 'gr')).resolves.toEqual({
+        claim: { acquired: true, owner: 'a' },
+        count: 1,
+      });
+      await expect(both(s, 'g1', 'b', 'gr')).resolves.toEqual({ claim: { acquired: false, owner: 'a' } });
+      await expect(both(s, 'g1', 'a', 'gr')).resolves.toEqual({ claim: { acquired: false, owner: 'a' } });
+      await expect(both(s, 'g2', 'a', 'gr')).resolves.toEqual({
+        claim: { acquired: true, owner: 'a' },
+        count: 2,
+      });
+      // The same claims and counters as claim() and increment().
+      await expect(s.claim('g1', 'c', 60_000)).resolves.toEqual({ acquired: false, owner: 'a' });
+      expect(await s.increment('gr', HOUR)).toBe(3);
+      await s.claim('g3', 'd', 60_000);
+      await expect(both(s, 'g3', 'a', 'gr')).resolves.toEqual({ claim: { acquired: false, owner: 'd' } });
+      clock.advance(HOUR);
+      await expect(both(s, 'g4', 'a', 'gr')).resolves.toEqual({
+        claim: { acquired: true, owner: 'a' },
+        count: 1,
+      });
+    });
+
+    it('does one of the two alone when only one is asked, and nothing when neither is', async () => {
+      const clock = new FakeClock(new Date(Date.UTC(2026, 0, 1, 13, 0, 0)));
+      const s = store(clock);
+      await expect(s.claimAndIncrement({ rate: { key: 'or', windowMs: HOUR } })).resolves.toEqual({
+        count: 1,
+      });
+      await expect(s.claimAndIncrement({ rate: { key: 'or', windowMs: HOUR } })).resolves.toEqual({
+        count: 2,
+      });
+      await expect(
+        s.claimAndIncrement({ cooldown: { key: 'oc', owner: 'a', ttlMs: 60_000 } }),
+      ).resolves.toEqual({ claim: { acquired: true, owner: 'a' } });
+      await expect(
+        s.claimAndIncrement({ cooldown: { key: 'oc', owner: 'b', ttlMs: 60_000 } }),
+      ).resolves.toEqual({ claim: { acquired: false, owner: 'a' } });
+      await expect(s.claimAndIncrement({})).resolves.toEqual({});
+      expect(await s.increment('or', HOUR)).toBe(3);
+    });
+
+    it('takes over an expired claim and counts it', async () => {
+      const s = store();
+      await s.claim('gx', 'a', 200);
+      await sleep(350);
+      await expect(both(s, 'gx', 'b', 'gxr')).resolves.toEqual({
+        claim: { acquired: true, owner: 'b' },
+        count: 1,
+      });
+    });
+
+    it('gives one winner among 100 concurrent calls, and counts only the winner', async () => {
+      const s = store();
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => both(s, 'grace', `o${i}`, 'grace-r')),
+      );
+      const winners = results.filter((r) => r.claim?.acquired);
+      expect(winners).toHaveLength(1);
+      expect(winners[0]!.count).toBe(1);
+      expect(results.filter((r) => r.count !== undefined)).toHaveLength(1);
+      expect(results.every((r) => r.claim?.owner === winners[0]!.claim!.owner)).toBe(true);
+      expect(await s.increment('grace-r', HOUR)).toBe(2);
+    });
+
+    it('never loses a concurrent count', async () => {
+      const s = store();
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => both(s, `gn${i}`, 'o', 'gn-r')));
+      expect(results.every((r) => r.claim?.acquired)).toBe(true);
+      expect(results.map((r) => r.count!).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+    });
+
+    it('leaves the store as it was once the caller gives back what it took (limit exceeded, create failed)', async () => {
+      const clock = new FakeClock(new Date(Date.UTC(2026, 0, 1, 14, 0, 0)));
+      const s = store(clock);
+      await both(s, 'gb0', 'x', 'gbr');
+      await expect(both(s, 'gb', 'a', 'gbr')).resolves.toEqual({
+        claim: { acquired: true, owner: 'a' },
+        count: 2,
+      });
+      await s.release('gb', 'a');
+      await s.decrement('gbr', HOUR);
+      await expect(both(s, 'gb', 'b', 'gbr')).resolves.toEqual({
+        claim: { acquired: true, owner: 'b' },
+        count: 2,
+      });
+    });
   });
 
   it('does not decrement below zero', async () => {

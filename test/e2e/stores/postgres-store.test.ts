@@ -3,7 +3,7 @@
  * the end), and FallbackStore against a private PostgreSQL that the test stops and starts.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
 import { loadConfig } from '../../../src/config/config.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -55,6 +55,63 @@ describe('PostgresLimitStore (shared PostgreSQL)', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(await s.cleanup()).toBe(1);
     await expect(s.claim('long', 'b', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
+  });
+
+  it('claims and counts a new alert in one statement, in one transaction', async () => {
+    const sch = nextSchema();
+    const s = new PostgresLimitStore({ url: SHARED_URL, schema: sch, logger: silentLogger() });
+    opened.push(s);
+    await s.ping();
+    const query = jest.spyOn((s as unknown as { pool: pg.Pool }).pool, 'query');
+    const request = {
+      cooldown: { key: 'one', owner: 'a', ttlMs: 60_000 },
+      rate: { key: 'one-r', windowMs: 3_600_000 },
+    };
+    await expect(s.claimAndIncrement(request)).resolves.toEqual({
+      claim: { acquired: true, owner: 'a' },
+      count: 1,
+    });
+    // Refused, too, is one statement (claim() takes two).
+    await expect(
+      s.claimAndIncrement({ ...request, cooldown: { ...request.cooldown, owner: 'b' } }),
+    ).resolves.toEqual({ claim: { acquired: false, owner: 'a' } });
+    expect(query).toHaveBeenCalledTimes(2);
+    query.mockRestore();
+
+    // A count that fails (here: integer overflow) takes back the claim made in the same call.
+    const db = new pg.Client(SHARED_URL);
+    await db.connect();
+    try {
+      await db.query(
+        `UPDATE "${sch}".kube_remediator_counters SET count = 2147483647 WHERE key LIKE 'one-r|%'`,
+      );
+    } finally {
+      await db.end();
+    }
+    await expect(
+      s.claimAndIncrement({ ...request, cooldown: { ...request.cooldown, key: 'two' } }),
+    ).rejects.toThrow(/out of range/);
+    await expect(s.claim('two', 'b', 60_000)).resolves.toEqual({ acquired: true, owner: 'b' });
+  });
+
+  it('creates its function again when it went away (a restored database, or one set up by an older release)', async () => {
+    const sch = nextSchema();
+    const s = new PostgresLimitStore({ url: SHARED_URL, schema: sch, logger: silentLogger() });
+    opened.push(s);
+    await s.ping();
+    const db = new pg.Client(SHARED_URL);
+    await db.connect();
+    try {
+      await db.query(`DROP FUNCTION "${sch}".kube_remediator_claim_and_count`);
+    } finally {
+      await db.end();
+    }
+    await expect(
+      s.claimAndIncrement({
+        cooldown: { key: 'f', owner: 'a', ttlMs: 60_000 },
+        rate: { key: 'f-r', windowMs: 3_600_000 },
+      }),
+    ).resolves.toEqual({ claim: { acquired: true, owner: 'a' }, count: 1 });
   });
 
   it('creates its tables at start, and a second replica can start on them concurrently', async () => {
@@ -115,6 +172,10 @@ describe('FallbackStore over a PostgreSQL that goes away', () => {
         await Promise.all([
           store.increment('traffic', 3_600_000),
           store.claim(`t${calls}`, 'o', 60_000),
+          store.claimAndIncrement({
+            cooldown: { key: `g${calls}`, owner: 'o', ttlMs: 60_000 },
+            rate: { key: 'traffic', windowMs: 3_600_000 },
+          }),
         ]).catch((err: unknown) => failures.push(err));
         await new Promise((r) => setTimeout(r, 5));
       }

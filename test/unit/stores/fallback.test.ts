@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { BackendStore } from '../../../src/stores/backend.js';
 import { FallbackStore } from '../../../src/stores/fallback.js';
 import { MemoryLimitStore, type LimitSnapshot } from '../../../src/stores/memory.js';
+import type { AdmissionRequest } from '../../../src/stores/types.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { capturingLogger, metricValue } from './helpers.js';
 
@@ -49,6 +50,10 @@ class ScriptedBackend implements BackendStore {
     this.guard();
     return this.inner.decrement(key, windowMs);
   }
+  async claimAndIncrement(request: AdmissionRequest) {
+    this.guard();
+    return this.inner.claimAndIncrement(request);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -89,6 +94,31 @@ describe('FallbackStore', () => {
     const entering = log.entries.filter((e) => e.message === 'entering fallback mode');
     expect(entering).toHaveLength(1);
     expect(entering[0]).toMatchObject({ level: 'warn', store: 'redis', error: 'Connection is closed.' });
+  });
+
+  it('answers claimAndIncrement from the real store while it answers, and wholly from memory once it fails', async () => {
+    const { backend, store } = setup();
+    const request = {
+      cooldown: { key: 'k', owner: 'a', ttlMs: 60_000 },
+      rate: { key: 'r', windowMs: 60_000 },
+    };
+    await expect(store.claimAndIncrement(request)).resolves.toEqual({
+      claim: { acquired: true, owner: 'a' },
+      count: 1,
+    });
+    expect(backend.calls).toBe(1);
+    backend.up = false;
+    // Memory starts empty: the claim is free there and the count starts again.
+    await expect(
+      store.claimAndIncrement({ ...request, cooldown: { ...request.cooldown, owner: 'b' } }),
+    ).resolves.toEqual({
+      claim: { acquired: true, owner: 'b' },
+      count: 1,
+    });
+    expect(store.inFallback).toBe(true);
+    await expect(store.claimAndIncrement(request)).resolves.toEqual({
+      claim: { acquired: false, owner: 'b' },
+    });
   });
 
   it('does not even try the real store when its client is known to be disconnected', async () => {

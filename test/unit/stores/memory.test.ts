@@ -1,6 +1,9 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { claimThenIncrement } from '../../../src/stores/admission.js';
 import { MemoryLimitStore, snapshotDelta, windowStart } from '../../../src/stores/memory.js';
+import type { LimitStore } from '../../../src/stores/types.js';
 import { FakeClock } from '../../../src/util/clock.js';
+import { limitStoreContract } from '../../e2e/stores/contract.js';
 
 function aStore() {
   const clock = new FakeClock(new Date('2026-01-01T00:00:00Z'));
@@ -132,5 +135,49 @@ describe('MemoryLimitStore snapshots', () => {
     const delta = snapshotDelta(before, store.snapshot());
     expect(delta.claims.map((c) => c.key)).toEqual(['k2']);
     expect(delta.counters).toEqual([expect.objectContaining({ key: 'r', count: 2 })]);
+  });
+});
+
+describe('MemoryLimitStore, the contract of every store', () => {
+  const opened: LimitStore[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  limitStoreContract((clock) => new MemoryLimitStore({ clock }), opened);
+});
+
+describe('claimThenIncrement (claimAndIncrement of memory and Redis)', () => {
+  it('gives the claim back when the count fails, and passes the count error on', async () => {
+    const { store } = aStore();
+    const failing = {
+      claim: store.claim.bind(store),
+      release: store.release.bind(store),
+      increment: () => Promise.reject(new Error('Connection is closed.')),
+    };
+    await expect(
+      claimThenIncrement(failing, {
+        cooldown: { key: 'k', owner: 'a', ttlMs: 1000 },
+        rate: { key: 'r', windowMs: 60_000 },
+      }),
+    ).rejects.toThrow('Connection is closed.');
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
+  });
+
+  it('leaves a claim it did not take alone when the count fails', async () => {
+    const { store } = aStore();
+    await store.claim('k', 'a', 1000);
+    const failing = {
+      claim: store.claim.bind(store),
+      release: store.release.bind(store),
+      increment: () => Promise.reject(new Error('down')),
+    };
+    // Held by itself (a repeat): nothing is counted, so nothing fails and nothing is released.
+    await expect(
+      claimThenIncrement(failing, {
+        cooldown: { key: 'k', owner: 'a', ttlMs: 1000 },
+        rate: { key: 'r', windowMs: 60_000 },
+      }),
+    ).resolves.toEqual({ claim: { acquired: false, owner: 'a' } });
+    await expect(store.claim('k', 'b', 1000)).resolves.toEqual({ acquired: false, owner: 'a' });
   });
 });
