@@ -186,9 +186,9 @@ export class AlertIntake {
   }
 
   /**
-   * Cooldown claim, then rate window, then create. Whatever was taken from the store is given
-   * back when the create does not happen (duplicate, unreachable API, refusal), so a retry by
-   * Alertmanager finds the store as it was.
+   * Cooldown claim and rate window (one store call), then create. Whatever was taken from the
+   * store is given back when the create does not happen (duplicate, rate limit exceeded,
+   * unreachable API, refusal), so a retry by Alertmanager finds the store as it was.
    */
   private async gateAndCreate(
     rb: Runbook,
@@ -200,7 +200,6 @@ export class AlertIntake {
     const remediation = `${namespace}/${plan.name}`;
     let claimed = false;
     let counted = false;
-    let repeat = false;
     const undo = async (): Promise<void> => {
       try {
         if (claimed && plan.cooldown) await store.release(plan.cooldown.key, plan.name);
@@ -215,8 +214,20 @@ export class AlertIntake {
     };
 
     try {
-      if (plan.cooldown) {
-        const c = await store.claim(plan.cooldown.key, plan.name, plan.cooldown.ttlMs);
+      // Claim and count in one call (one round trip with PostgreSQL); nothing is counted when
+      // the claim is held, by another occurrence or by this very one.
+      const { claim: c, count: n } =
+        plan.cooldown || plan.rate
+          ? await store.claimAndIncrement({
+              cooldown: plan.cooldown && {
+                key: plan.cooldown.key,
+                owner: plan.name,
+                ttlMs: plan.cooldown.ttlMs,
+              },
+              rate: plan.rate && { key: plan.rate.key, windowMs: plan.rate.windowMs },
+            })
+          : {};
+      if (c) {
         if (!c.acquired && c.owner !== plan.name) {
           return this.suppressed(
             rb,
@@ -225,12 +236,10 @@ export class AlertIntake {
             `cooldown of ${rb.spec.safety?.cooldown} for this runbook and target: remediation ${c.owner} started it`,
           );
         }
-        claimed = c.acquired;
         // Held by this very name: the same occurrence was seen before, so the create will tell.
-        repeat = !c.acquired;
+        claimed = c.acquired;
       }
-      if (plan.rate && !repeat) {
-        const n = await store.increment(plan.rate.key, plan.rate.windowMs);
+      if (plan.rate && n !== undefined) {
         counted = true;
         if (n > plan.rate.limit) {
           await undo();

@@ -108,6 +108,9 @@ describe.each([
     // Another target: the second of two allowed this hour, then the limit.
     expect(await send(b, freshAlert(rb, 'api'))).toBe('created');
     expect(await send(a, freshAlert(rb, 'db'))).toBe('suppressed_rate_limit');
+    // The refused alert took its cooldown in the same store call, and gave it back: another
+    // occurrence on that target meets the rate limit again, not a cooldown.
+    expect(await send(b, freshAlert(rb, 'db'))).toBe('suppressed_rate_limit');
     expect((await listRemediations(ns)).filter((r) => r.spec.runbookRef?.name === rb)).toHaveLength(2);
     expect((a.store as FallbackStore).inFallback).toBe(false);
     expect((b.store as FallbackStore).inFallback).toBe(false);
