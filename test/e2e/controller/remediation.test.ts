@@ -63,12 +63,14 @@ describe('Remediation reconciler on a real API server', () => {
     ns = await createNamespace('ctrl');
     kubelet = startFakeKubelet(testKubeConfig(), { namespace: ns });
     await Promise.all(
-      ['web', 'dry', 'gate', 'bound', 'crash', 'crash2', 'conflict'].map((n) =>
+      ['web', 'dry', 'gate', 'bound', 'bound2', 'crash', 'crash2', 'conflict'].map((n) =>
         createDeployment(ns, n, { replicas: 2 }),
       ),
     );
     await Promise.all(
-      ['web', 'dry', 'gate', 'bound', 'crash', 'crash2', 'conflict'].map((n) => waitDeploymentReady(ns, n)),
+      ['web', 'dry', 'gate', 'bound', 'bound2', 'crash', 'crash2', 'conflict'].map((n) =>
+        waitDeploymentReady(ns, n),
+      ),
     );
   });
   afterAll(async () => {
@@ -251,6 +253,34 @@ describe('Remediation reconciler on a real API server', () => {
     expect(done).toMatchObject({ status: 'False', reason: REASONS.boundExceeded });
     expect(done?.message).toContain('maxReplicas');
     expect((await dep('bound')).metadata?.resourceVersion).toBe(rv);
+  });
+
+  it('the bounds copied at start still refuse a later step after the Runbook is deleted', async () => {
+    await runbook('bounded-then-deleted', {
+      safety: { bounds: { maxReplicas: 5 } },
+      steps: [
+        { name: 'scale-up', action: 'scale', scale: { replicas: 3 } },
+        { name: 'patch-up', action: 'patch', patch: { type: 'merge', patch: { spec: { replicas: 50 } } } },
+      ],
+    });
+    const h = harness();
+    const req = { namespace: ns, name: 'bounded-then-deleted-1' };
+    await createRemediation(ns, req.name, {
+      runbookRef: { name: 'bounded-then-deleted' },
+      alert: alertFor('bound2'),
+    });
+    const mid = await reconcileUntilStable(h, req, (r) => r.status?.steps?.[0]?.phase === 'Succeeded');
+    expect(mid.status?.steps?.[1]?.phase).toBe('Pending');
+    expect(mid.status?.bounds).toEqual({ maxReplicas: 5 });
+    await runbooks(testClients()).delete(ns, 'bounded-then-deleted');
+
+    const rem = await reconcileUntilStable(h, req);
+    expect(rem.status?.phase).toBe('Failed');
+    expect(rem.status?.steps?.map((s) => s.phase)).toEqual(['Succeeded', 'Failed']);
+    const done = findCondition(rem.status?.conditions, CONDITION_TYPES.succeeded);
+    expect(done).toMatchObject({ status: 'False', reason: REASONS.boundExceeded });
+    expect(done?.message).toContain('maxReplicas 5');
+    expect((await dep('bound2')).spec?.replicas).toBe(3);
   });
 
   it('three failures on one target: the next ends Blocked; clear-block lets one through', async () => {
