@@ -48,6 +48,7 @@ export function buildControllers(d: ControllerDeps): ControllerOptions[] {
       name: 'remediation',
       reconciler: remediation,
       forObject: 'remediation',
+      observe: remediation.observe,
       // A Runbook that changes (fixed, approved scope, cleared block) wakes its waiting Remediations.
       watches: [{ object: 'runbook', map: remediationsForRunbook(d.caches.remediations) }],
     },

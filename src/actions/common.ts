@@ -199,8 +199,20 @@ export async function guardedJsonPatch(
   return res;
 }
 
+/**
+ * GETs the object, except once right after plan() read it in the same pass: apply() then takes
+ * that read (see `ActionContext.reads`). A second read of the same object asks the API again.
+ */
 export async function readObject(ctx: ActionContext, ref: ObjectRef): Promise<KubeObject | Failed> {
-  return attempt(`${ref.kind}/${ref.namespace}/${ref.name}`, () => raw(ctx).get(ref));
+  const key = `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
+  const seen = ctx.reads?.get(key);
+  if (seen) {
+    ctx.reads?.delete(key);
+    return seen;
+  }
+  const obj = await attempt(key, () => raw(ctx).get(ref));
+  if (!isFailed(obj)) ctx.reads?.set(key, obj);
+  return obj;
 }
 
 export function dryRunParam(ctx: ActionContext): 'All' | undefined {

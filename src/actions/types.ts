@@ -1,13 +1,15 @@
 /**
  * The contract between the Remediation reconciler and the actions.
  *
- * A step runs in two passes, so that a crash at any instant neither repeats nor skips it:
+ * A step runs in two phases, so that a crash at any instant neither repeats nor skips it:
  *  1. plan(): reads the target and returns what will change (`before`, `after`, and any
  *     choice made now, such as which pods to delete). No writes. The reconciler checkpoints
  *     the plan in `status.steps[i]` (phase Running, attempt, startedAt, before) BEFORE step 2.
- *  2. apply(): carries out the checkpointed plan. It must be safe to call again after a crash:
- *     it either is idempotent by nature (scale to N) or recognises its own stamp
- *     (`stamp` = `<remediation uid>/<step index>/<attempt>`) on the target and reports done.
+ *  2. apply(): carries out the checkpointed plan, normally in the same reconcile pass right
+ *     after the checkpoint was written, or in a later pass after a crash or an error. It must
+ *     be safe to call again: it either is idempotent by nature (scale to N) or recognises its
+ *     own stamp (`stamp` = `<remediation uid>/<step index>/<attempt>`) on the target and
+ *     reports done.
  * Actions that wait (waitForRollout, checks) return `inProgress` until done; the reconciler
  * enforces the step timeout from `startedAt`.
  */
@@ -16,6 +18,7 @@ import type { ActionName, Bounds, Remediation, Step, StepStatus } from '../api/v
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { ErrorCode } from '../util/errors.js';
+import type { KubeObject } from './raw-object.js';
 
 export interface ResolvedTarget {
   apiVersion: string;
@@ -38,6 +41,13 @@ export interface ActionContext {
   readonly stamp: string;
   readonly clock: Clock;
   readonly log: Logger;
+  /**
+   * Objects read earlier in this same reconcile pass, by `readObject()`. When a step is planned,
+   * checkpointed and applied in one pass, apply() takes the object plan() read milliseconds
+   * before instead of a second GET. A new pass (after a crash, a requeue, a retry) starts with
+   * an empty map, so apply() then reads the target afresh and can see its own stamp.
+   */
+  readonly reads?: Map<string, KubeObject>;
   /** Reads a Secret key in the Remediation's namespace (for urlFrom). */
   readSecret(name: string, key: string): Promise<string>;
 }

@@ -7,6 +7,7 @@
 import type { Remediation, Runbook, StepStatus } from '../../api/v1alpha1/schema.js';
 import { RESOURCES } from '../../api/v1alpha1/constants.js';
 import type { Action, ActionContext, ActionOutcome } from '../../actions/types.js';
+import type { KubeObject } from '../../actions/raw-object.js';
 import type { AuditSink } from '../../audit/types.js';
 import {
   apiErrorMessage,
@@ -27,6 +28,7 @@ import { validateRunbook, validateSteps } from '../runbook/validate.js';
 import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
+  CHECKPOINT_REQUEUE_MS,
   afterApply,
   afterPlan,
   afterRevert,
@@ -40,10 +42,17 @@ import {
 import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
 import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
+import { OwnWrites } from './own-writes.js';
 import { PhaseGauge } from './phase-gauge.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
 export const MAX_CONFLICT_RETRIES = 5;
+/**
+ * Status writes a pass may chain before its side effect (start, checkpoint), each followed by a
+ * fresh decide() on the object the write returned. A bound, not an expected count: decide()
+ * asks to go on only after a checkpoint.
+ */
+export const MAX_WRITES_BEFORE_EFFECT = 3;
 
 /** The action registry: `ACTIONS_REGISTRY` from src/actions, or a test's own. */
 export type ActionRegistry = Readonly<Partial<Record<string, Action>>>;
@@ -69,6 +78,17 @@ interface Gathered {
   rem: Remediation;
 }
 
+/** What one operation did: the result to return, and the object our status write returned. */
+interface Acted {
+  result: Result;
+  /** Set when a status write succeeded: the newest state of the Remediation. */
+  written?: Remediation;
+  /** Whether an action ran (apply or revert): the pass's one side effect is spent. */
+  effect: boolean;
+  /** decide() asked to look again at once: the write was a checkpoint, not a resting state. */
+  checkpoint: boolean;
+}
+
 const remKey = (rem: Remediation): string => `${rem.metadata.namespace ?? ''}/${rem.metadata.name ?? ''}`;
 
 export class RemediationReconciler implements Reconciler {
@@ -78,6 +98,8 @@ export class RemediationReconciler implements Reconciler {
   private readonly gauge: PhaseGauge;
   /** What this process started and the cache may not show yet (budgets and the lock). */
   private readonly local = new LocalStarts();
+  /** Our status writes the cache has not shown yet (read-your-writes). */
+  private readonly own = new OwnWrites();
 
   constructor(private readonly d: RemediationReconcilerDeps) {
     this.rems = remediations(d.clients);
@@ -86,10 +108,19 @@ export class RemediationReconciler implements Reconciler {
     this.gauge = new PhaseGauge(d.metrics.remediations);
   }
 
+  /** Informer events of Remediations, before their key is queued (see OwnWrites). */
+  readonly observe = {
+    add: (rem: Remediation): void => this.own.observed(rem),
+    update: (rem: Remediation): void => this.own.observed(rem),
+    delete: (rem: Remediation): void =>
+      this.own.forget(rem.metadata.namespace ?? '', rem.metadata.name ?? ''),
+  };
+
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.pass(req, ctx);
+        // After a conflict the cache (and our own last write) is known to be stale: ask the API server.
+        return await this.pass(req, ctx, attempt > 0);
       } catch (err) {
         // A conflict before any side effect: the whole pass is safe to run again on fresh state.
         if (isConflict(err) && attempt < MAX_CONFLICT_RETRIES) {
@@ -108,25 +139,39 @@ export class RemediationReconciler implements Reconciler {
   // -------------------------------------------------------------------------------------
   // gather
 
-  private async gather(req: Request): Promise<Gathered | undefined> {
-    let rem: Remediation;
-    try {
-      // A GET, not the cache: the cache may lag our own last write, and deciding on a stale
-      // status could repeat a step.
-      rem = await this.rems.get(req.namespace, req.name);
-    } catch (err) {
-      if (isNotFound(err)) {
-        this.gauge.forget(`${req.namespace}/${req.name}`);
-        this.local.forget(req.namespace, req.name);
-        return undefined;
+  /**
+   * The Remediation from the informer cache, or our own newer write the cache has not shown
+   * yet (OwnWrites), or, when `fresh` or neither is there, from the API server.
+   */
+  private async gather(req: Request, fresh: boolean): Promise<Gathered | undefined> {
+    let rem: Remediation | undefined;
+    if (!fresh) {
+      const own = this.own.read(req.namespace, req.name);
+      if (own.kind === 'own') rem = own.obj;
+      else if (own.kind === 'none') rem = this.d.caches.remediations.get(req.namespace, req.name);
+    }
+    if (!rem) {
+      try {
+        rem = await this.rems.get(req.namespace, req.name);
+      } catch (err) {
+        if (isNotFound(err)) {
+          this.gauge.forget(`${req.namespace}/${req.name}`);
+          this.local.forget(req.namespace, req.name);
+          this.own.forget(req.namespace, req.name);
+          return undefined;
+        }
+        throw err;
       }
-      throw err;
     }
     if (rem.metadata.deletionTimestamp) {
       this.local.forget(req.namespace, req.name);
       return undefined;
     }
+    return this.observeWorld(req, rem);
+  }
 
+  /** Everything decide() needs besides the Remediation: its Runbook, peers, config, now. */
+  private async observeWorld(req: Request, rem: Remediation): Promise<Gathered> {
     let runbook: Runbook | undefined;
     let runbookMissing = false;
     const ref = rem.spec.runbookRef?.name;
@@ -203,18 +248,37 @@ export class RemediationReconciler implements Reconciler {
   // -------------------------------------------------------------------------------------
   // one pass
 
-  private async pass(req: Request, ctx: ReconcileContext): Promise<Result> {
-    const g = await this.gather(req);
-    if (!g) return {};
-    const { rem } = g;
-    const { obs, d, reserved } = this.decideNow(g.obs);
-    try {
-      return await this.act(req, ctx, rem, obs, d);
-    } catch (err) {
-      // Nothing was written: the start did not happen, so it must not hold a slot.
-      if (reserved) this.local.forget(rem.metadata.namespace ?? '', rem.metadata.name ?? '');
-      throw err;
+  /**
+   * One pass: at most one side effect (an action's apply or revert). The status writes before
+   * it are checkpoints (the start, the planned step): after each, decide() runs again on the
+   * object the write returned, so a step is planned, checkpointed and applied in one pass
+   * instead of three passes with a requeue and a re-read between them.
+   */
+  private async pass(req: Request, ctx: ReconcileContext, fresh: boolean): Promise<Result> {
+    let g = await this.gather(req, fresh);
+    // What plan() read, for apply() in this same pass (ActionContext.reads).
+    const reads = new Map<string, KubeObject>();
+    for (let writes = 0; g; writes++) {
+      const { rem } = g;
+      const { obs, d, reserved } = this.decideNow(g.obs);
+      let acted: Acted;
+      try {
+        acted = await this.act(req, ctx, rem, obs, d, reads);
+      } catch (err) {
+        // Nothing was written: the start did not happen, so it must not hold a slot.
+        if (reserved) this.local.forget(rem.metadata.namespace ?? '', rem.metadata.name ?? '');
+        throw err;
+      }
+      const goOn =
+        !acted.effect &&
+        acted.checkpoint &&
+        acted.written !== undefined &&
+        writes + 1 < MAX_WRITES_BEFORE_EFFECT &&
+        !ctx.signal.aborted;
+      if (!goOn || !acted.written) return acted.result;
+      g = await this.observeWorld(req, acted.written);
     }
+    return {};
   }
 
   private async act(
@@ -223,15 +287,16 @@ export class RemediationReconciler implements Reconciler {
     rem: Remediation,
     obs: Observed,
     d: Decision,
-  ): Promise<Result> {
+    reads: Map<string, KubeObject>,
+  ): Promise<Acted> {
     const op = d.op;
     const log = this.d.log.child({ remediation: remKey(rem), reconcileId: ctx.reconcileId });
 
     if (op.kind === 'none') return this.commit(rem, d, log);
     if (ctx.signal.aborted) {
       // Shutting down: write what was decided, start nothing new.
-      await this.commit(rem, { ...d, op: { kind: 'none' } }, log);
-      return {};
+      const acted = await this.commit(rem, { ...d, op: { kind: 'none' } }, log);
+      return { ...acted, result: {}, checkpoint: false };
     }
     const rec = d.status.steps?.[op.index];
     const action = rec ? this.d.actions[rec.action] : undefined;
@@ -245,25 +310,30 @@ export class RemediationReconciler implements Reconciler {
     const slog = log.child({ step: rec.name, action: rec.action });
 
     if (op.kind === 'plan') {
-      const result = await this.plan(action, this.context(obs, d, op.index, op.attempt, slog));
+      const result = await this.plan(action, this.context(obs, d, op.index, op.attempt, slog, reads));
       const next = afterPlan(obs, d, op, result);
       if ('plan' in result && result.plan.refused)
         this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
       // The checkpoint: written before apply() can run. A conflict re-runs the pass (plan reads only).
-      const res = await this.commit(rem, next, slog);
-      this.local.note(rem, next.status, obs.now);
+      const acted = await this.commit(rem, next, slog);
       failpoint(FAILPOINTS.afterCheckpoint);
-      return res;
+      return acted;
     }
 
     const started = performance.now();
-    const outcome = await this.run(op, action, this.context(obs, d, op.index, rec.attempt ?? 1, slog), rec);
+    const outcome = await this.run(
+      op,
+      action,
+      this.context(obs, d, op.index, rec.attempt ?? 1, slog, reads),
+      rec,
+    );
     failpoint(FAILPOINTS.afterApply);
     this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
     const record = (o: Observed, dd: Decision): Decision =>
       op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome);
-    return this.commitAfterEffect(req, rem, record(obs, d), op, rec, record, slog);
+    const result = await this.commitAfterEffect(req, rem, record(obs, d), op, rec, record, slog);
+    return { result, effect: true, checkpoint: false };
   }
 
   /** plan(): a read. An unreachable API server is retried by the runtime; anything else fails the attempt. */
@@ -314,7 +384,14 @@ export class RemediationReconciler implements Reconciler {
     }
   }
 
-  private context(obs: Observed, d: Decision, index: number, attempt: number, log: Logger): ActionContext {
+  private context(
+    obs: Observed,
+    d: Decision,
+    index: number,
+    attempt: number,
+    log: Logger,
+    reads: Map<string, KubeObject>,
+  ): ActionContext {
     const rem = obs.remediation;
     const rec = d.status.steps![index]!;
     const target = stepTarget(rec);
@@ -332,6 +409,7 @@ export class RemediationReconciler implements Reconciler {
       stamp: `${rem.metadata.uid ?? ''}/${index}/${attempt}`,
       clock: this.d.clock,
       log,
+      reads,
       async readSecret(name: string, key: string): Promise<string> {
         const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
         const v = secret.data?.[key];
@@ -359,21 +437,33 @@ export class RemediationReconciler implements Reconciler {
   // -------------------------------------------------------------------------------------
   // record
 
-  /** Writes the status (if it changed) with the read resourceVersion as precondition, then emits. */
-  private async commit(rem: Remediation, d: Decision, log: Logger): Promise<Result> {
+  /**
+   * Writes the status (if it changed) with the read resourceVersion as precondition, then
+   * notes the start or end (LocalStarts) and the write (OwnWrites), then emits.
+   */
+  private async commit(rem: Remediation, d: Decision, log: Logger): Promise<Acted> {
     const patch = statusPatch(rem.status, d.status);
+    let written: Remediation | undefined;
     if (patch) {
-      await this.rems.patchStatus(
+      written = await this.rems.patchStatus(
         rem.metadata.namespace ?? '',
         rem.metadata.name ?? '',
         patch,
         rem.metadata.resourceVersion,
       );
+      this.own.wrote(written);
       if (patch.phase !== undefined)
         log.info('phase changed', { phase: d.status.phase, from: rem.status?.phase ?? null });
     }
+    this.local.note(rem, d.status, this.d.clock.now());
     this.emit(rem, d);
-    return d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {};
+    const result: Result = d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {};
+    return {
+      result,
+      ...(written ? { written } : {}),
+      effect: false,
+      checkpoint: d.requeueAfterMs !== undefined && d.requeueAfterMs <= CHECKPOINT_REQUEUE_MS,
+    };
   }
 
   /**
@@ -393,13 +483,11 @@ export class RemediationReconciler implements Reconciler {
     let next = first;
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.commit(cur, next, log);
-        this.local.note(cur, next.status, this.d.clock.now());
-        return res;
+        return (await this.commit(cur, next, log)).result;
       } catch (err) {
         if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
-      const g = await this.gather(req);
+      const g = await this.gather(req, true);
       if (!g) return {};
       const { obs: freshObs, d: fresh } = this.decideNow(g.obs);
       const freshRec = op.kind !== 'none' ? fresh.status.steps?.[op.index] : undefined;

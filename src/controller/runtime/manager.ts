@@ -64,6 +64,12 @@ export interface ControllerOptions {
   /** The kind whose keys this controller reconciles. */
   forObject: ObjectKind;
   watches?: WatchSource[];
+  /**
+   * Sees every informer event of `forObject` right after the cache took it and before its key
+   * is queued: a reconciler that reads the cache uses it to tell when the cache has caught up
+   * with its own writes.
+   */
+  observe?: EventHandlers<Remediation | Runbook>;
   /** Parallel workers; each key is still serial. Default config.controller.workers. */
   workers?: number;
 }
@@ -185,6 +191,7 @@ export class Manager {
       const { namespace, name } = obj.metadata;
       if (name) queue.add(keyOf({ namespace: namespace ?? '', name }));
     };
+    if (c.observe) this.handle(c.forObject, c.observe);
     this.handle(c.forObject, { add: enqueueOwn, update: enqueueOwn, delete: enqueueOwn });
     for (const w of c.watches ?? []) {
       const enqueueMapped = (obj: Remediation | Runbook): void => {

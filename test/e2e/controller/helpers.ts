@@ -35,10 +35,13 @@ class ListCache<T extends Remediation | Runbook> implements Cache<T> {
 export class ListCaches implements Caches {
   readonly remediations = new ListCache<Remediation>();
   readonly runbooks = new ListCache<Runbook>();
+  /** Told of every listed Remediation, as the runtime tells a reconciler of informer events. */
+  readonly observers: ((rem: Remediation) => void)[] = [];
   constructor(private readonly clients: KubeClients) {}
   async refresh(): Promise<void> {
     this.remediations.items = (await remediations(this.clients).list()).items;
     this.runbooks.items = (await runbooks(this.clients).list()).items;
+    for (const rem of this.remediations.items) for (const o of this.observers) o(rem);
   }
 }
 
@@ -82,6 +85,7 @@ export function harness(
     actions: opts.actions ?? ACTIONS_REGISTRY,
     config: { controller: { maxConcurrentRemediations: opts.budget ?? 20, defaultStepTimeout: '1m' } },
   });
+  caches.observers.push(reconciler.observe.update);
   const runbookReconciler = new RunbookReconciler({ clients, caches, clock: systemClock, log, events });
   return { clients, caches, events, audit, metrics, reconciler, runbookReconciler };
 }

@@ -374,8 +374,15 @@ describe('Remediation reconciler on a real API server', () => {
       await runbook('crash', { steps: [restart, wait] });
       const rs0 = await replicaSetCount(ns, 'crash');
       await createRemediation(ns, 'crash-1', { runbookRef: { name: 'crash' }, alert: alertFor('crash') });
-      const first = harness();
-      await reconcileOnce(first, { namespace: ns, name: 'crash-1' }); // start + plan + checkpoint
+      // A process that dies after the checkpoint was written, before apply() sent anything.
+      const diesBeforeApply: Action = {
+        ...ACTIONS_REGISTRY.rolloutRestart,
+        apply: () => Promise.reject(new Error('process killed')),
+      };
+      const first = harness({ actions: { ...ACTIONS_REGISTRY, rolloutRestart: diesBeforeApply } });
+      await expect(reconcileOnce(first, { namespace: ns, name: 'crash-1' })).rejects.toThrow(
+        'process killed',
+      ); // start + plan + checkpoint, then the crash
       const cp = await remediations(testClients()).get(ns, 'crash-1');
       expect(cp.status?.steps?.[0]).toMatchObject({ phase: 'Running', attempt: 1 });
       expect(await replicaSetCount(ns, 'crash')).toBe(rs0);
@@ -399,10 +406,12 @@ describe('Remediation reconciler on a real API server', () => {
         },
       };
       const first = harness({ actions: { ...ACTIONS_REGISTRY, rolloutRestart: dying } });
-      await reconcileOnce(first, { namespace: ns, name: 'crash2-1' }); // checkpoint
+      // checkpoint, apply, then the crash before the outcome is recorded
       await expect(reconcileOnce(first, { namespace: ns, name: 'crash2-1' })).rejects.toThrow(
         'process killed',
       );
+      const cp = await remediations(testClients()).get(ns, 'crash2-1');
+      expect(cp.status?.steps?.[0]).toMatchObject({ phase: 'Running', attempt: 1 });
       const second = harness();
       const rem = await reconcileUntilStable(second, { namespace: ns, name: 'crash2-1' });
       expect(rem.status?.phase).toBe('Succeeded');

@@ -1,0 +1,77 @@
+/** OwnWrites: read-your-writes over the informer cache (the reconciler's "expectations"). */
+import { OWN_WRITE_TTL_MS, OwnWrites } from '../../../src/controller/remediation/own-writes.js';
+import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
+import { aRemediation } from './builders.js';
+
+const at = (rv: string, name = 'web-1'): Remediation => {
+  const r = aRemediation({ name });
+  return { ...r, metadata: { ...r.metadata, resourceVersion: rv } };
+};
+
+describe('OwnWrites', () => {
+  let now = 0;
+  const own = (): OwnWrites => new OwnWrites(OWN_WRITE_TTL_MS, () => now);
+  beforeEach(() => {
+    now = 1000;
+  });
+
+  it('has nothing to say for a key it never wrote', () => {
+    expect(own().read('shop', 'web-1')).toEqual({ kind: 'none' });
+  });
+
+  it('returns its own write until the cache shows that very resourceVersion', () => {
+    const o = own();
+    o.wrote(at('11'));
+    expect(o.read('shop', 'web-1')).toMatchObject({
+      kind: 'own',
+      obj: { metadata: { resourceVersion: '11' } },
+    });
+    // An older event (the write before ours) does not satisfy it.
+    o.observed(at('10'));
+    expect(o.read('shop', 'web-1').kind).toBe('own');
+    o.observed(at('11'));
+    expect(o.read('shop', 'web-1')).toEqual({ kind: 'none' });
+    expect(o.size).toBe(0);
+  });
+
+  it('tracks the last of several writes in a row', () => {
+    const o = own();
+    o.wrote(at('11'));
+    o.wrote(at('12'));
+    o.observed(at('11'));
+    expect(o.read('shop', 'web-1')).toMatchObject({
+      kind: 'own',
+      obj: { metadata: { resourceVersion: '12' } },
+    });
+    o.observed(at('12'));
+    expect(o.read('shop', 'web-1').kind).toBe('none');
+  });
+
+  it('keeps keys apart', () => {
+    const o = own();
+    o.wrote(at('11', 'a'));
+    o.observed(at('11', 'b'));
+    expect(o.read('shop', 'a').kind).toBe('own');
+  });
+
+  it('expires a write whose event never came, once, so the reconciler asks the API server', () => {
+    const o = own();
+    o.wrote(at('11'));
+    now += OWN_WRITE_TTL_MS + 1;
+    expect(o.read('shop', 'web-1')).toEqual({ kind: 'expired' });
+    expect(o.read('shop', 'web-1')).toEqual({ kind: 'none' });
+  });
+
+  it('forgets a deleted object', () => {
+    const o = own();
+    o.wrote(at('11'));
+    o.forget('shop', 'web-1');
+    expect(o.read('shop', 'web-1').kind).toBe('none');
+  });
+
+  it('ignores a write without a resourceVersion', () => {
+    const o = own();
+    o.wrote(aRemediation({ name: 'web-1' }));
+    expect(o.size).toBe(0);
+  });
+});
