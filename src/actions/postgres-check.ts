@@ -5,7 +5,7 @@
  * single statement (extended protocol, so `COMMIT; DELETE ...` cannot slip out) inside a
  * `BEGIN READ ONLY` transaction that is always rolled back. Writes belong to postgresQuery.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { ERROR_CODES, errorMessage } from '../util/errors.js';
@@ -39,7 +39,9 @@ export async function runPostgres(
   query: string,
   opts: { readOnly?: boolean } = {},
 ): Promise<QueryResult> {
-  const client = new pg.Client({
+  // Loaded on first use: the driver costs memory in every operator that never runs a check.
+  const { default: driver } = await import('pg');
+  const client = new driver.Client({
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: EXTERNAL_TIMEOUT_MS,

@@ -5,7 +5,7 @@
  * one of READ_ONLY_COMMANDS (checked in validate() and again before it is sent). Writes belong
  * to redisCommand.
  */
-import { Redis } from 'ioredis';
+
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { ERROR_CODES, errorMessage } from '../util/errors.js';
@@ -88,6 +88,8 @@ export function notReadOnly(command: readonly string[] | undefined): string | un
  * keeps ioredis from reporting the failure as an unhandled 'error' event.
  */
 export async function runRedis(url: string, command: readonly string[]): Promise<unknown> {
+  // Loaded on first use: the driver costs memory in every operator that never runs a check.
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,

@@ -4,11 +4,10 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
-import { PostgresAudit } from './postgres.js';
 import { noopAudit, type AuditSink } from './types.js';
 
-export { PostgresAudit, AUDIT_TABLE } from './postgres.js';
-export { queryAudit, type AuditQuery, type AuditRecord } from './query.js';
+// PostgresAudit and queryAudit are imported from './postgres.js' and './query.js' directly:
+// re-exporting them here would load the PostgreSQL driver into every operator, audit on or off.
 export { noopAudit, type AuditRow, type AuditSink } from './types.js';
 
 export interface AuditDeps {
@@ -26,6 +25,7 @@ export async function createAudit(config: Pick<Config, 'audit'>, deps: AuditDeps
     });
     return noopAudit;
   }
+  const { PostgresAudit } = await import('./postgres.js');
   return new PostgresAudit({
     url: audit.postgresUrl,
     logger: deps.logger,

@@ -7,7 +7,6 @@ import yaml from 'js-yaml';
 import { allCrds } from '../api/v1alpha1/crd.js';
 import { ENV_VARS, loadConfig } from '../config/config.js';
 import { errorMessage, RemediatorError } from '../util/errors.js';
-import { runAuditCommand } from './audit.js';
 import { RUN_USAGE, runCommand } from './run.js';
 
 export const VERSION = '0.1.0';
@@ -31,8 +30,11 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(rest);
-    case 'audit':
+    case 'audit': {
+      // Loaded only for this command: it brings the PostgreSQL driver, which `run` may not need.
+      const { runAuditCommand } = await import('./audit.js');
       return runAuditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
     case 'crds':
       process.stdout.write(
         allCrds()

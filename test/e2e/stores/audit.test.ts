@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { createAudit, PostgresAudit, queryAudit } from '../../../src/audit/index.js';
+import { createAudit } from '../../../src/audit/index.js';
+import { PostgresAudit } from '../../../src/audit/postgres.js';
+import { queryAudit } from '../../../src/audit/query.js';
 import { noopAudit, type AuditEventType, type AuditRow } from '../../../src/audit/types.js';
 import { runAuditCommand } from '../../../src/cli/audit.js';
 import { loadConfig } from '../../../src/config/config.js';
