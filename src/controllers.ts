@@ -13,6 +13,9 @@ import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Clock } from './util/clock.js';
 
+/** How long a Runbook's activeRemediations may lag its Remediations starting and finishing. */
+export const ACTIVE_REMEDIATIONS_DELAY_MS = 500;
+
 export interface ControllerDeps {
   config: Readonly<Config>;
   clients: KubeClients;
@@ -56,8 +59,10 @@ export function buildControllers(d: ControllerDeps): ControllerOptions[] {
       name: 'runbook',
       reconciler: runbook,
       forObject: 'runbook',
-      // Remediations starting and finishing change a Runbook's activeRemediations.
-      watches: [{ object: 'remediation', map: runbookForRemediation }],
+      // Remediations starting and finishing change a Runbook's activeRemediations. A summary:
+      // recounted a moment later, once per burst, and not in the middle of a step's checkpoint
+      // and apply, whose API requests it would otherwise compete with.
+      watches: [{ object: 'remediation', map: runbookForRemediation, delayMs: ACTIVE_REMEDIATIONS_DELAY_MS }],
     },
   ];
 }

@@ -21,16 +21,52 @@ export interface EventRecorder {
   flush(): Promise<void>;
 }
 
+/**
+ * Events wait this long before they are sent, together. They describe what the operator did;
+ * sent at once they would compete for the API server with the action they describe (a step's
+ * "started" Event lands right between its checkpoint and its apply), and on a small control
+ * plane that shows up in how soon the action takes effect.
+ */
+export const EVENT_SEND_DELAY_MS = 100;
+
+interface QueuedEvent {
+  obj: ObjectRef;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  at: Date;
+}
+
 export class KubeEventRecorder implements EventRecorder {
   private pending = new Set<Promise<void>>();
+  private queued: QueuedEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
   constructor(
     private readonly core: CoreV1Api,
     private readonly log: Logger,
     private readonly component = 'kube-remediator',
+    private readonly delayMs = EVENT_SEND_DELAY_MS,
   ) {}
 
   event(obj: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const now = new Date();
+    // The timestamps are when it happened, not when it was sent.
+    this.queued.push({ obj, type, reason, message, at: new Date() });
+    if (this.delayMs <= 0) this.sendQueued();
+    else this.timer ??= setTimeout(() => this.sendQueued(), this.delayMs);
+  }
+
+  async flush(): Promise<void> {
+    this.sendQueued();
+    await Promise.all([...this.pending]);
+  }
+
+  private sendQueued(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const e of this.queued.splice(0)) this.send(e);
+  }
+
+  private send({ obj, type, reason, message, at }: QueuedEvent): void {
     const p = this.core
       .createNamespacedEvent({
         namespace: obj.namespace,
@@ -49,8 +85,8 @@ export class KubeEventRecorder implements EventRecorder {
           source: { component: this.component },
           reportingComponent: this.component,
           reportingInstance: this.component,
-          firstTimestamp: rfc3339(now) as unknown as Date,
-          lastTimestamp: rfc3339(now) as unknown as Date,
+          firstTimestamp: rfc3339(at) as unknown as Date,
+          lastTimestamp: rfc3339(at) as unknown as Date,
           count: 1,
         },
       })
@@ -66,10 +102,6 @@ export class KubeEventRecorder implements EventRecorder {
       );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
-  }
-
-  async flush(): Promise<void> {
-    await Promise.all([...this.pending]);
   }
 }
 

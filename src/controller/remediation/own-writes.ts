@@ -7,8 +7,11 @@
  * read as a precondition, so nobody wrote in between, and any later write by someone else reaches
  * the cache (and the queue) only after ours.
  *
- * If the event never comes (a re-list jumped past it), the entry expires after OWN_WRITE_TTL_MS
- * and the reconciler asks the API server instead.
+ * The watch event may also come before the write's own response is read: what the watch showed
+ * while a write was in flight is remembered, so that a write the cache already holds is not
+ * waited for. A re-list (after the watch broke) may jump past a write: it ends every wait, and
+ * any later change still arrives as an event. An entry that is never satisfied otherwise
+ * expires after OWN_WRITE_TTL_MS, and the reconciler then asks the API server.
  */
 import type { Remediation } from '../../api/v1alpha1/schema.js';
 
@@ -21,27 +24,51 @@ const keyOf = (o: Remediation): string => `${o.metadata.namespace ?? ''}/${o.met
 
 export class OwnWrites {
   private readonly pending = new Map<string, { obj: Remediation; at: number }>();
+  /** Keys with a write in flight → the resourceVersions the watch showed meanwhile. */
+  private readonly inflight = new Map<string, string[]>();
 
   constructor(
     private readonly ttlMs = OWN_WRITE_TTL_MS,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** Before a write is sent (a key's passes are serial, so one write per key at a time). */
+  writing(namespace: string, name: string): void {
+    this.inflight.set(`${namespace}/${name}`, []);
+  }
+
   /** After a successful write: `obj` is what the API server returned. */
   wrote(obj: Remediation): void {
-    if (!obj.metadata.resourceVersion) return;
-    this.pending.set(keyOf(obj), { obj, at: this.now() });
+    const key = keyOf(obj);
+    const seen = this.inflight.get(key);
+    this.inflight.delete(key);
+    const rv = obj.metadata.resourceVersion;
+    if (!rv || seen?.includes(rv)) return;
+    this.pending.set(key, { obj, at: this.now() });
+  }
+
+  /** After a failed write. */
+  abandoned(namespace: string, name: string): void {
+    this.inflight.delete(`${namespace}/${name}`);
   }
 
   /** An informer event: the cache now holds `obj`. Called before the key is queued. */
   observed(obj: Remediation): void {
     const key = keyOf(obj);
+    const rv = obj.metadata.resourceVersion ?? '';
+    this.inflight.get(key)?.push(rv);
     const p = this.pending.get(key);
-    if (p && p.obj.metadata.resourceVersion === obj.metadata.resourceVersion) this.pending.delete(key);
+    if (p && p.obj.metadata.resourceVersion === rv) this.pending.delete(key);
+  }
+
+  /** The informer listed anew: its cache is current, and later changes come as events. */
+  relisted(): void {
+    this.pending.clear();
   }
 
   forget(namespace: string, name: string): void {
     this.pending.delete(`${namespace}/${name}`);
+    this.inflight.delete(`${namespace}/${name}`);
   }
 
   /** Our own last write of the key if the cache has not shown it yet. */

@@ -114,6 +114,7 @@ export class RemediationReconciler implements Reconciler {
     update: (rem: Remediation): void => this.own.observed(rem),
     delete: (rem: Remediation): void =>
       this.own.forget(rem.metadata.namespace ?? '', rem.metadata.name ?? ''),
+    relisted: (): void => this.own.relisted(),
   };
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
@@ -445,12 +446,14 @@ export class RemediationReconciler implements Reconciler {
     const patch = statusPatch(rem.status, d.status);
     let written: Remediation | undefined;
     if (patch) {
-      written = await this.rems.patchStatus(
-        rem.metadata.namespace ?? '',
-        rem.metadata.name ?? '',
-        patch,
-        rem.metadata.resourceVersion,
-      );
+      const [ns, name] = [rem.metadata.namespace ?? '', rem.metadata.name ?? ''];
+      this.own.writing(ns, name);
+      try {
+        written = await this.rems.patchStatus(ns, name, patch, rem.metadata.resourceVersion);
+      } catch (err) {
+        this.own.abandoned(ns, name);
+        throw err;
+      }
       this.own.wrote(written);
       if (patch.phase !== undefined)
         log.info('phase changed', { phase: d.status.phase, from: rem.status?.phase ?? null });

@@ -41,6 +41,8 @@ export interface EventHandlers<T> {
   add?(obj: T): void;
   update?(obj: T): void;
   delete?(obj: T): void;
+  /** After each (re-)list has filled the cache, its adds and updates already dispatched. */
+  relisted?(): void;
 }
 
 /** Objects we cache: ours type metadata with the CRD schema, not client-node's V1ObjectMeta. */
@@ -141,7 +143,10 @@ export class ResourceInformer<T extends CachedObject> implements Cache<T> {
       this.markProgress();
       // client-node fills its cache synchronously once this promise settles, in a microtask;
       // setImmediate runs after those, so the cache is complete when we call it synced.
-      setImmediate(() => this.markSynced());
+      setImmediate(() => {
+        this.markSynced();
+        this.dispatchRelisted();
+      });
       return result;
     };
     this.inner = opts.factory(resourcePath(opts.plural, opts.namespace), list);
@@ -290,7 +295,17 @@ export class ResourceInformer<T extends CachedObject> implements Cache<T> {
     for (const w of this.syncWaiters.splice(0)) w();
   }
 
-  private dispatch(kind: keyof EventHandlers<T>, obj: T): void {
+  private dispatchRelisted(): void {
+    for (const h of this.handlers) {
+      try {
+        h.relisted?.();
+      } catch (err) {
+        this.logger.error('informer handler failed', { event: 'relisted', error: errorMessage(err) });
+      }
+    }
+  }
+
+  private dispatch(kind: 'add' | 'update' | 'delete', obj: T): void {
     this.markProgress();
     for (const h of this.handlers) {
       try {

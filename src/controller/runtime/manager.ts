@@ -53,9 +53,13 @@ interface ObjectOf {
 }
 
 /** Another kind whose changes map to keys of this controller (controller-runtime's Watches). */
+/**
+ * Another kind's events mapped to this controller's keys. With `delayMs` the keys are queued
+ * that much later, and a burst of events within it makes one pass (WorkQueue.addAfter).
+ */
 export type WatchSource =
-  | { object: 'remediation'; map: (obj: Remediation) => Request[] }
-  | { object: 'runbook'; map: (obj: Runbook) => Request[] };
+  | { object: 'remediation'; map: (obj: Remediation) => Request[]; delayMs?: number }
+  | { object: 'runbook'; map: (obj: Runbook) => Request[]; delayMs?: number };
 
 export interface ControllerOptions {
   /** The `controller` label and log field; also the work queue's name. */
@@ -197,7 +201,7 @@ export class Manager {
       const enqueueMapped = (obj: Remediation | Runbook): void => {
         try {
           const reqs = (w.map as (o: Remediation | Runbook) => Request[])(obj);
-          for (const r of reqs) queue.add(keyOf(r));
+          for (const r of reqs) queue.addAfter(keyOf(r), w.delayMs ?? 0);
         } catch (err) {
           this.log.error('watch map failed', {
             controller: c.name,

@@ -62,6 +62,39 @@ describe('OwnWrites', () => {
     expect(o.read('shop', 'web-1')).toEqual({ kind: 'none' });
   });
 
+  it('does not wait for a write whose watch event came before its response', () => {
+    const o = own();
+    o.writing('shop', 'web-1');
+    o.observed(at('11')); // the watch is faster than the PATCH response
+    o.wrote(at('11'));
+    expect(o.read('shop', 'web-1').kind).toBe('none');
+  });
+
+  it('still waits when only older events came while the write was in flight', () => {
+    const o = own();
+    o.writing('shop', 'web-1');
+    o.observed(at('10'));
+    o.wrote(at('11'));
+    expect(o.read('shop', 'web-1').kind).toBe('own');
+  });
+
+  it('forgets what the watch showed once a write failed', () => {
+    const o = own();
+    o.writing('shop', 'web-1');
+    o.observed(at('11'));
+    o.abandoned('shop', 'web-1');
+    o.wrote(at('11')); // a later write, not tracked as in flight
+    expect(o.read('shop', 'web-1').kind).toBe('own');
+  });
+
+  it('stops waiting for every write after a re-list', () => {
+    const o = own();
+    o.wrote(at('11', 'a'));
+    o.wrote(at('12', 'b'));
+    o.relisted();
+    expect(o.size).toBe(0);
+  });
+
   it('forgets a deleted object', () => {
     const o = own();
     o.wrote(at('11'));
