@@ -38,13 +38,9 @@ import { remediations, runbooks } from '../src/kube/resources.js';
 import { KubeEventRecorder } from '../src/observability/events.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
-import {
-  FallbackStore,
-  MemoryLimitStore,
-  PostgresLimitStore,
-  RedisLimitStore,
-  type LimitStore,
-} from '../src/stores/index.js';
+import { FallbackStore, MemoryLimitStore, type LimitStore } from '../src/stores/index.js';
+import { PostgresLimitStore } from '../src/stores/postgres.js';
+import { RedisLimitStore } from '../src/stores/redis.js';
 import { systemClock } from '../src/util/clock.js';
 import { startCluster, type TestCluster } from '../test/cluster/cluster.js';
 import { installCrds } from '../test/cluster/crds.js';

@@ -6,15 +6,14 @@ import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
 import { FallbackStore } from './fallback.js';
 import { MemoryLimitStore } from './memory.js';
-import { PostgresLimitStore } from './postgres.js';
-import { RedisLimitStore } from './redis.js';
 import type { LimitStore } from './types.js';
 
+// RedisLimitStore and PostgresLimitStore are imported from './redis.js' and './postgres.js'
+// directly: re-exported here they would load both drivers into every operator, which with the
+// default memory store uses neither.
 export type { LimitStore } from './types.js';
 export { FallbackStore } from './fallback.js';
 export { MemoryLimitStore } from './memory.js';
-export { PostgresLimitStore } from './postgres.js';
-export { RedisLimitStore } from './redis.js';
 
 export interface StoreDeps {
   logger: Logger;
@@ -32,8 +31,17 @@ export async function createLimitStore(config: Pick<Config, 'store'>, deps: Stor
   if (store.kind === 'memory') return new MemoryLimitStore({ clock });
   const real =
     store.kind === 'redis'
-      ? new RedisLimitStore({ url: store.redisUrl, keyPrefix: store.keyPrefix, logger: deps.logger, clock })
-      : new PostgresLimitStore({ url: store.postgresUrl, logger: deps.logger, clock });
+      ? new (await import('./redis.js')).RedisLimitStore({
+          url: store.redisUrl,
+          keyPrefix: store.keyPrefix,
+          logger: deps.logger,
+          clock,
+        })
+      : new (await import('./postgres.js')).PostgresLimitStore({
+          url: store.postgresUrl,
+          logger: deps.logger,
+          clock,
+        });
   deps.logger.info('limit store selected', { store: store.kind });
   return new FallbackStore(real, {
     logger: deps.logger,
