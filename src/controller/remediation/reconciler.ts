@@ -209,18 +209,28 @@ export class RemediationReconciler implements Reconciler {
         );
       }
     }
+    const now = this.d.clock.now();
+    const cache = this.d.caches.remediations;
+    const local = this.local;
+    let peers: readonly Remediation[] | undefined;
     const obs: Observed = {
       remediation: rem,
       ...(runbook ? { runbook } : {}),
       runbookMissing,
       runbookProblems,
-      peers: this.d.caches.remediations.list(),
+      // Only starts and running steps look at peers (budgets, the lock, loop protection), and
+      // listing a large cache on every pass made a restart with 10,000 finished Remediations
+      // quadratic. Built on first use, inside decide(), in the same tick as LocalStarts.note():
+      // this process's own starts laid over the cache (see decideNow).
+      get peers(): readonly Remediation[] {
+        return (peers ??= local.merge(cache.list(), now));
+      },
       actionInfo: (name) => this.actionInfo(name),
       config: {
         maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations,
         defaultStepTimeoutMs: this.defaultStepTimeoutMs,
       },
-      now: this.d.clock.now(),
+      now,
     };
     return { obs, rem };
   }
@@ -231,10 +241,9 @@ export class RemediationReconciler implements Reconciler {
    * on a view that misses it. Returns whether a new entry was made (to undo if the write fails).
    */
   private decideNow(obs: Observed): { obs: Observed; d: Decision; reserved: boolean } {
-    const merged: Observed = { ...obs, peers: this.local.merge(obs.peers, obs.now) };
-    const d = decide(merged);
+    const d = decide(obs);
     const reserved = this.local.note(obs.remediation, d.status, obs.now);
-    return { obs: merged, d, reserved };
+    return { obs, d, reserved };
   }
 
   private readonly lookup = (name: string): Action | undefined => this.d.actions[name];

@@ -109,6 +109,8 @@ interface Controller {
   readonly workers: Promise<void>[];
 }
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export class Manager {
   private readonly o: ManagerOptions;
   private readonly log: Logger;
@@ -368,6 +370,10 @@ export class Manager {
       } finally {
         c.queue.done(key);
       }
+      // A pass that needed no I/O (a cache read, nothing to write) settles in microtasks only;
+      // thousands of those in a row (a restart with every key queued) would starve timers and
+      // sockets, the Lease renewal among them. Let the event loop turn between passes.
+      await yieldToEventLoop();
     }
   }
 
