@@ -15,5 +15,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER 65532:65532
 EXPOSE 8080 9095
-ENTRYPOINT ["node", "dist/src/cli/index.js"]
+# --max-semi-space-size=1: see src/cli/node-flags.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/src/cli/index.js"]
 CMD ["run"]

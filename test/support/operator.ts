@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../cluster/crds.js';
+import { OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const OPERATOR_ENTRY = join(REPO_ROOT, 'dist', 'src', 'cli', 'index.js');
 
@@ -32,10 +33,19 @@ process.on('exit', () => {
 
 export function startOperator(opts: { env?: Record<string, string>; args?: string[] } = {}): OperatorProcess {
   if (!existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} missing: run npm run build first`);
-  const child = spawn(process.execPath, [OPERATOR_ENTRY, 'run', ...(opts.args ?? [])], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...OPERATOR_NODE_FLAGS, OPERATOR_ENTRY, 'run', ...(opts.args ?? [])],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        KUBECONFIG: process.env.KUBECONFIG,
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   running.add(child);
   const lines: string[] = [];
   const waiters: { text: string; resolve: (l: string) => void }[] = [];

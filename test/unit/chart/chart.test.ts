@@ -14,6 +14,7 @@ import yaml from 'js-yaml';
 import { ENV_VARS, loadConfig } from '../../../src/config/config.js';
 import { REPO_ROOT } from '../../cluster/crds.js';
 import { helm } from '../../support/helm.js';
+import { OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'kube-remediator');
 const NS = 'kube-remediator';
@@ -151,7 +152,7 @@ describe('helm chart charts/kube-remediator', () => {
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
       const c = pod.containers[0]!;
       expect(c.image).toBe('ghcr.io/kube-remediator/kube-remediator:0.1.0');
-      expect(c.command).toEqual(['node', 'dist/src/cli/index.js', 'run']);
+      expect(c.command).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'dist/src/cli/index.js', 'run']);
       expect(c.securityContext).toMatchObject({
         readOnlyRootFilesystem: true,
         allowPrivilegeEscalation: false,
