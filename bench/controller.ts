@@ -211,7 +211,7 @@ async function launchOperator(label: string, kubeconfigPath: string): Promise<Ru
       KR_WEBHOOK_HOST: '127.0.0.1',
       KR_WEBHOOK_PORT: '0',
       KR_WEBHOOK_BEARER_TOKEN: 'bench-token',
-      // For diagnosis, e.g. BENCH_OPERATOR_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+      // For diagnosis, e.g. BENCH_OPERATOR_NODE_OPTIONS="--import $PWD/bench/lib/cpu-profile-hook.mjs".
       ...(process.env.BENCH_OPERATOR_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS }
         : {}),
@@ -833,8 +833,8 @@ function report(
       ['  measure', 'p50', 'p90', 'p99', 'max', 'n'],
       srow('  created -> first action visible', lat.e2e),
       srow('  create sent -> first action visible', lat.e2eFromSend),
-      srow('  created -> checkpoint visible (pass 1)', lat.toCheckpoint),
-      srow('  checkpoint -> first action visible (pass 2)', lat.checkpointToVisible),
+      srow('  created -> checkpoint visible (plan)', lat.toCheckpoint),
+      srow('  checkpoint -> first action visible (apply)', lat.checkpointToVisible),
       srow('  create round trip', lat.createRtt),
       srow('  raw PATCH, kept-alive connection', lat.rawPatchKeepAlive),
       srow('  raw PATCH via client-node (new connection)', lat.rawPatch),
