@@ -78,7 +78,6 @@ export function clientNodeFactory(kc: k8s.KubeConfig): InformerFactory {
   return (path, list) => k8s.makeInformer(kc, path, list);
 }
 
-/** Lists one of our resources through CustomObjectsApi, in one namespace or all. */
 /**
  * Drops `metadata.managedFields` from an object the cache holds (the handlers get the cached
  * object itself). Nothing here reads them, and with 10,000 Remediations they were a large
@@ -89,16 +88,38 @@ function slim<O extends k8s.KubernetesObject>(o: O): O {
   return o;
 }
 
+/** Objects per LIST page, as client-go's reflector asks for. */
+export const LIST_PAGE_SIZE = 500;
+
+/**
+ * Lists one of our resources through CustomObjectsApi, in one namespace or all, in pages of
+ * LIST_PAGE_SIZE (one consistent snapshot: the API server serves every page at the first
+ * page's resourceVersion). One response for 10,000 Remediations meant a string and a parse
+ * tree of tens of MB at once, which stayed in the heap long after the start.
+ */
 export function customObjectLister<T extends CachedObject>(
   custom: k8s.CustomObjectsApi,
   plural: string,
   namespace: string,
+  pageSize = LIST_PAGE_SIZE,
 ): () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
+  type Page = { items: T[]; metadata?: { resourceVersion?: string; continue?: string } };
   return async () => {
-    const list: unknown = namespace
-      ? await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
-      : await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural });
-    return list as { items: T[]; metadata?: { resourceVersion?: string } };
+    const items: T[] = [];
+    let resourceVersion: string | undefined;
+    let cont: string | undefined;
+    do {
+      const base = { group: GROUP, version: VERSION, plural, limit: pageSize, _continue: cont };
+      const page = (
+        namespace
+          ? await custom.listNamespacedCustomObject({ ...base, namespace })
+          : await custom.listClusterCustomObject(base)
+      ) as Page;
+      for (const item of page.items) items.push(slim(item as k8s.KubernetesObject) as T);
+      resourceVersion ??= page.metadata?.resourceVersion;
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return { items, metadata: { resourceVersion } };
   };
 }
 

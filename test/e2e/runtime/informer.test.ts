@@ -81,6 +81,19 @@ describe('ResourceInformer on a real API server', () => {
     expect(informer.list('elsewhere')).toEqual([]);
   });
 
+  it('lists in pages: every object once, the snapshot resourceVersion, no managedFields', async () => {
+    const pns = await createNamespace('rt-pages');
+    try {
+      for (let i = 0; i < 5; i++) await rems().create(pns, aRemediation(`paged-${i}`));
+      const list = await customObjectLister<Remediation>(testClients().custom, 'remediations', pns, 2)();
+      expect(list.items.map((o) => o.metadata.name).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `paged-${i}`));
+      expect(list.metadata?.resourceVersion).toMatch(/^\d+$/);
+      expect(list.items.some((o) => 'managedFields' in o.metadata)).toBe(false);
+    } finally {
+      await deleteNamespace(pns);
+    }
+  });
+
   it('restarts after its watch dies and catches up on what happened meanwhile', async () => {
     const p = await proxiedClients();
     proxy = p.proxy;
