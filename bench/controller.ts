@@ -591,7 +591,10 @@ async function bulkCreate(c: Ctx, status: Record<string, unknown>): Promise<numb
 interface IdleResult {
   objects: number;
   createSeconds: number;
+  /** Right after the start's reconciles: includes the start's garbage not yet collected. */
   memory: MemoryResult;
+  /** At the end of the idle window: the steady state the target is judged on. */
+  memoryAfterIdle?: MemoryResult;
   seconds: number;
   perMinute: number;
   leasePerMinute: number;
@@ -638,6 +641,11 @@ async function operatorBPhase(
   const w1 = performance.now();
   const cpu1 = procCpuSeconds(op.proc.pid);
   const reqs = proxy.between(w0, w1);
+  const memoryAfterIdle = opts.idleSeconds > 0 ? await memorySample(op) : undefined;
+  if (memoryAfterIdle)
+    log(
+      `  operator B after ${opts.idleSeconds} s idle: VmRSS ${mb(memoryAfterIdle.rss)}, V8 heap used ${mb(memoryAfterIdle.heapUsed)}`,
+    );
   const minutes = (w1 - w0) / 60_000;
   const lease = reqs.filter(isLease);
   const watchOpens = reqs.filter((r) => !isLease(r) && r.watch).length;
@@ -646,6 +654,7 @@ async function operatorBPhase(
     objects: opts.objects,
     createSeconds,
     memory,
+    ...(memoryAfterIdle ? { memoryAfterIdle } : {}),
     seconds: (w1 - w0) / 1000,
     perMinute: reqs.length / minutes,
     leasePerMinute: lease.length / minutes,
@@ -790,11 +799,13 @@ function report(
     met(ratio <= 4),
   ]);
   if (idle && idle.objects > 0) {
+    const steady = idle.memoryAfterIdle ?? idle.memory;
     rows.push([
-      `operator RSS with ${idle.objects.toLocaleString('en-US')} Remediations (+${lat.measured + opts.warmup + 1} others)`,
-      mb(idle.memory.rss),
+      `operator RSS with ${idle.objects.toLocaleString('en-US')} Remediations (+${lat.measured + opts.warmup + 1} others), ` +
+        (idle.memoryAfterIdle ? `after ${idle.seconds.toFixed(0)} s idle` : 'once idle'),
+      `${mb(steady.rss)}${idle.memoryAfterIdle ? ` (${mb(idle.memory.rss)} right after the start's reconciles)` : ''}`,
       '<= 150 MB',
-      met(idle.memory.rss <= 150 * 1024 * 1024),
+      met(steady.rss <= 150 * 1024 * 1024),
     ]);
   }
   if (idle && idle.seconds > 0) {
@@ -873,6 +884,12 @@ function report(
       `  operator B once idle: VmRSS ${mb(m.rss)} (max of 5 samples ${mb(m.rssMax)}, peak VmHWM ${mb(m.hwm)}), ` +
         `process_resident_memory_bytes ${mb(m.metricRss)}, V8 heap used ${mb(m.heapUsed)}`,
     );
+    const a = idle.memoryAfterIdle;
+    if (a)
+      lines.push(
+        `  operator B after ${idle.seconds.toFixed(0)} s idle: VmRSS ${mb(a.rss)} (max of 5 samples ${mb(a.rssMax)}), ` +
+          `V8 heap used ${mb(a.heapUsed)} (the start's garbage collected or not: V8 collects on allocation, not on a timer)`,
+      );
   }
   if (idle) {
     lines.push('');
