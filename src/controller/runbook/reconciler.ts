@@ -50,18 +50,32 @@ export class RunbookReconciler implements Reconciler {
     this.rbs = runbooks(d.clients);
   }
 
-  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
-    let rb: Runbook;
+  /** The Runbook from the API server; undefined when it is gone. */
+  private async read(req: Request): Promise<Runbook | undefined> {
     try {
-      rb = await this.rbs.get(req.namespace, req.name);
+      return await this.rbs.get(req.namespace, req.name);
     } catch (err) {
-      if (isNotFound(err)) return {};
+      if (isNotFound(err)) return undefined;
       throw err;
     }
-    if (rb.metadata.deletionTimestamp) return {};
+  }
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
+    // From the informer cache: this controller only writes status fields it owns, as a merge
+    // patch computed from what it read, so a stale read costs at most a redundant write or a
+    // write left to the pass that the newer object's watch event brings. A GET per pass was one
+    // request per Remediation started or finished.
+    let rb = this.d.caches.runbooks.get(req.namespace, req.name) ?? (await this.read(req));
+    if (!rb || rb.metadata.deletionTimestamp) return {};
     const log = this.d.log.child({ runbook: `${req.namespace}/${req.name}`, reconcileId: ctx.reconcileId });
     const now = this.d.clock.now();
 
+    // Stamping the clear-block annotation is not idempotent (the stamp is a time): decide it on
+    // the object as the API server has it, not on a cached copy that may predate the last stamp.
+    if (stampClearBlock(rb.metadata.annotations?.[ANNOTATIONS.clearBlock], now) !== undefined) {
+      rb = await this.read(req);
+      if (!rb || rb.metadata.deletionTimestamp) return {};
+    }
     const stamped = stampClearBlock(rb.metadata.annotations?.[ANNOTATIONS.clearBlock], now);
     if (stamped !== undefined) {
       await this.rbs.patch(req.namespace, req.name, {
