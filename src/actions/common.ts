@@ -200,18 +200,15 @@ export async function guardedJsonPatch(
 }
 
 /**
- * GETs the object, except once right after plan() read it in the same pass: apply() then takes
- * that read (see `ActionContext.reads`). A second read of the same object asks the API again.
+ * GETs the object, except in an apply() right after plan() read it in the same pass: that read
+ * is handed out once (see PassReads).
  */
 export async function readObject(ctx: ActionContext, ref: ObjectRef): Promise<KubeObject | Failed> {
   const key = `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
-  const seen = ctx.reads?.get(key);
-  if (seen) {
-    ctx.reads?.delete(key);
-    return seen;
-  }
+  const seen = ctx.reads?.take(key);
+  if (seen) return seen;
   const obj = await attempt(key, () => raw(ctx).get(ref));
-  if (!isFailed(obj)) ctx.reads?.set(key, obj);
+  if (!isFailed(obj)) ctx.reads?.record(key, obj);
   return obj;
 }
 

@@ -20,6 +20,33 @@ import type { Logger } from '../observability/logger.js';
 import type { ErrorCode } from '../util/errors.js';
 import type { KubeObject } from './raw-object.js';
 
+/**
+ * When a step is planned, checkpointed and applied in one pass, apply() takes the object plan()
+ * read milliseconds before instead of a second GET: plan() records its reads, then, once
+ * applying, each recorded read is handed out once. Every other read (a revert's retry after a
+ * lost compare-and-swap, a second read in apply) goes to the API server.
+ */
+export class PassReads {
+  private readonly reads = new Map<string, KubeObject>();
+  private applying = false;
+
+  /** From here on, recorded reads are handed out (once each) and nothing new is recorded. */
+  startApply(): void {
+    this.applying = true;
+  }
+
+  record(key: string, obj: KubeObject): void {
+    if (!this.applying) this.reads.set(key, obj);
+  }
+
+  take(key: string): KubeObject | undefined {
+    if (!this.applying) return undefined;
+    const obj = this.reads.get(key);
+    this.reads.delete(key);
+    return obj;
+  }
+}
+
 export interface ResolvedTarget {
   apiVersion: string;
   kind: string;
@@ -42,12 +69,11 @@ export interface ActionContext {
   readonly clock: Clock;
   readonly log: Logger;
   /**
-   * Objects read earlier in this same reconcile pass, by `readObject()`. When a step is planned,
-   * checkpointed and applied in one pass, apply() takes the object plan() read milliseconds
-   * before instead of a second GET. A new pass (after a crash, a requeue, a retry) starts with
-   * an empty map, so apply() then reads the target afresh and can see its own stamp.
+   * plan()'s reads of this same reconcile pass, for its apply() (see PassReads). A new pass
+   * (after a crash, a requeue, a retry) starts with none, so apply() then reads the target
+   * afresh and can see its own stamp.
    */
-  readonly reads?: Map<string, KubeObject>;
+  readonly reads?: PassReads;
   /** Reads a Secret key in the Remediation's namespace (for urlFrom). */
   readSecret(name: string, key: string): Promise<string>;
 }

@@ -41,6 +41,8 @@ export class KubeEventRecorder implements EventRecorder {
   private pending = new Set<Promise<void>>();
   private queued: QueuedEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** After flush() (shutdown), Events are sent at once: nothing may wait on a timer the exit cuts. */
+  private flushed = false;
   constructor(
     private readonly core: CoreV1Api,
     private readonly log: Logger,
@@ -51,11 +53,12 @@ export class KubeEventRecorder implements EventRecorder {
   event(obj: ObjectRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
     // The timestamps are when it happened, not when it was sent.
     this.queued.push({ obj, type, reason, message, at: new Date() });
-    if (this.delayMs <= 0) this.sendQueued();
+    if (this.delayMs <= 0 || this.flushed) this.sendQueued();
     else this.timer ??= setTimeout(() => this.sendQueued(), this.delayMs);
   }
 
   async flush(): Promise<void> {
+    this.flushed = true;
     this.sendQueued();
     await Promise.all([...this.pending]);
   }

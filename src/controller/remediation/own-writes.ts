@@ -9,15 +9,17 @@
  *
  * The watch event may also come before the write's own response is read: what the watch showed
  * while a write was in flight is remembered, so that a write the cache already holds is not
- * waited for. A re-list (after the watch broke) may jump past a write: it ends every wait, and
- * any later change still arrives as an event. An entry that is never satisfied otherwise
- * expires after OWN_WRITE_TTL_MS, and the reconciler then asks the API server.
+ * waited for. A re-list (after the watch broke) may jump past a write, or predate it: every key
+ * still waiting is then read once from the API server. An entry that is never satisfied
+ * otherwise expires after OWN_WRITE_TTL_MS with the same effect; the object that GET returns
+ * stands in until the cache shows it.
  */
 import type { Remediation } from '../../api/v1alpha1/schema.js';
 
 /** How long a write may wait for its watch event before the reconciler stops trusting it. */
 export const OWN_WRITE_TTL_MS = 10_000;
 
+/** `expired`: the cache cannot be trusted for this key yet either; read it from the API server. */
 export type OwnRead = { kind: 'own'; obj: Remediation } | { kind: 'expired' } | { kind: 'none' };
 
 const keyOf = (o: Remediation): string => `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
@@ -43,8 +45,19 @@ export class OwnWrites {
     const seen = this.inflight.get(key);
     this.inflight.delete(key);
     const rv = obj.metadata.resourceVersion;
-    if (!rv || seen?.includes(rv)) return;
+    // No in-flight entry: the object was deleted (forget) while the write was on its way.
+    if (!rv || !seen || seen.includes(rv)) return;
     this.pending.set(key, { obj, at: this.now() });
+  }
+
+  /**
+   * After a GET made because the cache could not be trusted (an expired wait, a conflict):
+   * the fetched object stands in until the cache shows it, unless it already does.
+   */
+  fetched(obj: Remediation, cached: Remediation | undefined): void {
+    const rv = obj.metadata.resourceVersion;
+    if (!rv || cached?.metadata.resourceVersion === rv) return;
+    this.pending.set(keyOf(obj), { obj, at: this.now() });
   }
 
   /** After a failed write. */
@@ -61,9 +74,13 @@ export class OwnWrites {
     if (p && p.obj.metadata.resourceVersion === rv) this.pending.delete(key);
   }
 
-  /** The informer listed anew: its cache is current, and later changes come as events. */
+  /**
+   * The informer listed anew. The list is a snapshot that may predate a write whose response
+   * came meanwhile, so the cache is not trusted for those keys either: each one is read once
+   * from the API server (as if expired).
+   */
   relisted(): void {
-    this.pending.clear();
+    for (const p of this.pending.values()) p.at = -Infinity;
   }
 
   forget(namespace: string, name: string): void {
@@ -71,11 +88,18 @@ export class OwnWrites {
     this.inflight.delete(`${namespace}/${name}`);
   }
 
-  /** Our own last write of the key if the cache has not shown it yet. */
-  read(namespace: string, name: string): OwnRead {
+  /**
+   * Our own last write of the key if the cache has not shown it yet. `cached` is the cache's
+   * copy: one with another uid is a new object of the same name, and our write is history.
+   */
+  read(namespace: string, name: string, cached?: Remediation): OwnRead {
     const key = `${namespace}/${name}`;
     const p = this.pending.get(key);
     if (!p) return { kind: 'none' };
+    if (cached?.metadata.uid && p.obj.metadata.uid && cached.metadata.uid !== p.obj.metadata.uid) {
+      this.pending.delete(key);
+      return { kind: 'none' };
+    }
     if (this.now() - p.at > this.ttlMs) {
       this.pending.delete(key);
       return { kind: 'expired' };

@@ -6,8 +6,7 @@
  */
 import type { Remediation, Runbook, StepStatus } from '../../api/v1alpha1/schema.js';
 import { RESOURCES } from '../../api/v1alpha1/constants.js';
-import type { Action, ActionContext, ActionOutcome } from '../../actions/types.js';
-import type { KubeObject } from '../../actions/raw-object.js';
+import { PassReads, type Action, type ActionContext, type ActionOutcome } from '../../actions/types.js';
 import type { AuditSink } from '../../audit/types.js';
 import {
   apiErrorMessage,
@@ -146,14 +145,17 @@ export class RemediationReconciler implements Reconciler {
    */
   private async gather(req: Request, fresh: boolean): Promise<Gathered | undefined> {
     let rem: Remediation | undefined;
+    const cached = this.d.caches.remediations.get(req.namespace, req.name);
     if (!fresh) {
-      const own = this.own.read(req.namespace, req.name);
+      const own = this.own.read(req.namespace, req.name, cached);
       if (own.kind === 'own') rem = own.obj;
-      else if (own.kind === 'none') rem = this.d.caches.remediations.get(req.namespace, req.name);
+      else if (own.kind === 'none') rem = cached;
     }
     if (!rem) {
       try {
         rem = await this.rems.get(req.namespace, req.name);
+        // The cache is behind (an expired wait, a conflict): trust it again once it shows this.
+        this.own.fetched(rem, cached);
       } catch (err) {
         if (isNotFound(err)) {
           this.gauge.forget(`${req.namespace}/${req.name}`);
@@ -267,7 +269,7 @@ export class RemediationReconciler implements Reconciler {
   private async pass(req: Request, ctx: ReconcileContext, fresh: boolean): Promise<Result> {
     let g = await this.gather(req, fresh);
     // What plan() read, for apply() in this same pass (ActionContext.reads).
-    const reads = new Map<string, KubeObject>();
+    const reads = new PassReads();
     for (let writes = 0; g; writes++) {
       const { rem } = g;
       const { obs, d, reserved } = this.decideNow(g.obs);
@@ -297,7 +299,7 @@ export class RemediationReconciler implements Reconciler {
     rem: Remediation,
     obs: Observed,
     d: Decision,
-    reads: Map<string, KubeObject>,
+    reads: PassReads,
   ): Promise<Acted> {
     const op = d.op;
     const log = this.d.log.child({ remediation: remKey(rem), reconcileId: ctx.reconcileId });
@@ -331,6 +333,7 @@ export class RemediationReconciler implements Reconciler {
     }
 
     const started = performance.now();
+    reads.startApply();
     const outcome = await this.run(
       op,
       action,
@@ -400,7 +403,7 @@ export class RemediationReconciler implements Reconciler {
     index: number,
     attempt: number,
     log: Logger,
-    reads: Map<string, KubeObject>,
+    reads: PassReads,
   ): ActionContext {
     const rem = obs.remediation;
     const rec = d.status.steps![index]!;

@@ -8,6 +8,12 @@ const at = (rv: string, name = 'web-1'): Remediation => {
   return { ...r, metadata: { ...r.metadata, resourceVersion: rv } };
 };
 
+/** A write as the reconciler makes it: in flight, then answered. */
+const write = (o: OwnWrites, obj: Remediation): void => {
+  o.writing(obj.metadata.namespace ?? '', obj.metadata.name ?? '');
+  o.wrote(obj);
+};
+
 describe('OwnWrites', () => {
   let now = 0;
   const own = (): OwnWrites => new OwnWrites(OWN_WRITE_TTL_MS, () => now);
@@ -21,7 +27,7 @@ describe('OwnWrites', () => {
 
   it('returns its own write until the cache shows that very resourceVersion', () => {
     const o = own();
-    o.wrote(at('11'));
+    write(o, at('11'));
     expect(o.read('shop', 'web-1')).toMatchObject({
       kind: 'own',
       obj: { metadata: { resourceVersion: '11' } },
@@ -36,8 +42,8 @@ describe('OwnWrites', () => {
 
   it('tracks the last of several writes in a row', () => {
     const o = own();
-    o.wrote(at('11'));
-    o.wrote(at('12'));
+    write(o, at('11'));
+    write(o, at('12'));
     o.observed(at('11'));
     expect(o.read('shop', 'web-1')).toMatchObject({
       kind: 'own',
@@ -49,14 +55,14 @@ describe('OwnWrites', () => {
 
   it('keeps keys apart', () => {
     const o = own();
-    o.wrote(at('11', 'a'));
+    write(o, at('11', 'a'));
     o.observed(at('11', 'b'));
     expect(o.read('shop', 'a').kind).toBe('own');
   });
 
   it('expires a write whose event never came, once, so the reconciler asks the API server', () => {
     const o = own();
-    o.wrote(at('11'));
+    write(o, at('11'));
     now += OWN_WRITE_TTL_MS + 1;
     expect(o.read('shop', 'web-1')).toEqual({ kind: 'expired' });
     expect(o.read('shop', 'web-1')).toEqual({ kind: 'none' });
@@ -83,28 +89,58 @@ describe('OwnWrites', () => {
     o.writing('shop', 'web-1');
     o.observed(at('11'));
     o.abandoned('shop', 'web-1');
-    o.wrote(at('11')); // a later write, not tracked as in flight
+    write(o, at('11')); // a later write: what the failed one saw does not count
     expect(o.read('shop', 'web-1').kind).toBe('own');
   });
 
-  it('stops waiting for every write after a re-list', () => {
+  it('after a re-list, has every key still waiting read once from the API server', () => {
     const o = own();
-    o.wrote(at('11', 'a'));
-    o.wrote(at('12', 'b'));
+    write(o, at('11', 'a'));
+    write(o, at('12', 'b'));
     o.relisted();
+    expect(o.read('shop', 'a')).toEqual({ kind: 'expired' });
+    expect(o.read('shop', 'b')).toEqual({ kind: 'expired' });
+    expect(o.size).toBe(0);
+  });
+
+  it('does not keep a write whose object was deleted while it was in flight', () => {
+    const o = own();
+    o.writing('shop', 'web-1');
+    o.forget('shop', 'web-1'); // the DELETED event came before the PATCH response
+    o.wrote(at('11'));
+    expect(o.size).toBe(0);
+  });
+
+  it('drops its write when the cache holds a new object of the same name', () => {
+    const o = own();
+    write(o, { ...at('11'), metadata: { ...at('11').metadata, uid: 'old' } });
+    const newer = { ...at('3'), metadata: { ...at('3').metadata, uid: 'new' } };
+    expect(o.read('shop', 'web-1', newer)).toEqual({ kind: 'none' });
+  });
+
+  it('lets a GET made past a stale cache stand in until the cache shows it', () => {
+    const o = own();
+    o.fetched(at('15'), at('11'));
+    expect(o.read('shop', 'web-1')).toMatchObject({
+      kind: 'own',
+      obj: { metadata: { resourceVersion: '15' } },
+    });
+    o.observed(at('15'));
+    expect(o.read('shop', 'web-1').kind).toBe('none');
+    o.fetched(at('15'), at('15')); // the cache already shows it
     expect(o.size).toBe(0);
   });
 
   it('forgets a deleted object', () => {
     const o = own();
-    o.wrote(at('11'));
+    write(o, at('11'));
     o.forget('shop', 'web-1');
     expect(o.read('shop', 'web-1').kind).toBe('none');
   });
 
   it('ignores a write without a resourceVersion', () => {
     const o = own();
-    o.wrote(aRemediation({ name: 'web-1' }));
+    write(o, aRemediation({ name: 'web-1' }));
     expect(o.size).toBe(0);
   });
 });
