@@ -12,7 +12,7 @@
  * The patch also `test`s the env list it was computed from, so a change in between is seen.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
+import type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { ERROR_CODES } from '../util/errors.js';
 import {
@@ -63,6 +63,11 @@ export interface EnvChange {
 interface Container {
   name: string;
   env?: EnvVar[];
+}
+
+/** A named container is not on the workload (any more): not retried. */
+function containerNotFound(ref: ResolvedTarget, error: string): ActionOutcome {
+  return failed(ERROR_CODES.actionFailed, 'ContainerNotFound', `${describeTarget(ref)}: ${error}`, false);
 }
 
 export function stateOf(env: readonly EnvVar[] | undefined, name: string): EnvState {
@@ -254,13 +259,7 @@ async function writeEnv(
   const obj = await readObject(ctx, ref);
   if (isFailed(obj)) return obj;
   const ops = envOps(containersOf(obj), want);
-  if ('error' in ops)
-    return failed(
-      ERROR_CODES.actionFailed,
-      'ContainerNotFound',
-      `${describeTarget(ref)}: ${ops.error}`,
-      false,
-    );
+  if ('error' in ops) return containerNotFound(ref, ops.error);
   const before = { containers: from ?? {} };
   const after = { containers: want };
   if (ops.length === 0)
@@ -322,22 +321,10 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
     if (isFailed(obj)) return obj;
     const containers = containersOf(obj);
     const decided = revertEnvPlan(containers, prior, setBy);
-    if ('error' in decided)
-      return failed(
-        ERROR_CODES.actionFailed,
-        'ContainerNotFound',
-        `${describeTarget(ref)}: ${decided.error}`,
-        false,
-      );
+    if ('error' in decided) return containerNotFound(ref, decided.error);
     if ('changed' in decided) return changedSince(`${describeTarget(ref)}: ${decided.changed}`);
     const ops = envOps(containers, decided.restore, true);
-    if ('error' in ops)
-      return failed(
-        ERROR_CODES.actionFailed,
-        'ContainerNotFound',
-        `${describeTarget(ref)}: ${ops.error}`,
-        false,
-      );
+    if ('error' in ops) return containerNotFound(ref, ops.error);
     if (ops.length === 0) return done(`${describeTarget(ref)}: env already restored`, outcome);
     const res = await guardedJsonPatch(ctx, ref, ops, describeTarget(ref), n);
     if (res === 'retry') continue;
