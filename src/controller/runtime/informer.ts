@@ -78,13 +78,21 @@ export function clientNodeFactory(kc: k8s.KubeConfig): InformerFactory {
   return (path, list) => k8s.makeInformer(kc, path, list);
 }
 
+/** kubectl apply's copy of the whole object as last applied: as large as the object itself. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
- * Drops `metadata.managedFields` from an object the cache holds (the handlers get the cached
- * object itself). Nothing here reads them, and with 10,000 Remediations they were a large
- * share of the operator's memory.
+ * Drops `metadata.managedFields` and kubectl apply's last-applied annotation from an object
+ * the cache holds (the handlers get the cached object itself), as client-go users do with a
+ * transform. Nothing here reads them, the operator never writes an object back whole (status
+ * and metadata changes are patches), and with 10,000 Remediations they were a large share of
+ * the operator's memory.
  */
-function slim<O extends k8s.KubernetesObject>(o: O): O {
-  if (o.metadata?.managedFields) delete o.metadata.managedFields;
+export function slim<O extends k8s.KubernetesObject>(o: O): O {
+  const m = o.metadata;
+  if (!m) return o;
+  if (m.managedFields) delete m.managedFields;
+  if (m.annotations && LAST_APPLIED in m.annotations) delete m.annotations[LAST_APPLIED];
   return o;
 }
 

@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import {
   ResourceInformer,
   resourcePath,
+  slim,
   WATCH_TIMEOUT_SECONDS,
   type ListFn,
 } from '../../../src/controller/runtime/informer.js';
@@ -171,5 +172,27 @@ describe('ResourceInformer', () => {
     }
     expect(informer.healthy()).toBe(false);
     await informer.stop();
+  });
+});
+
+describe('slim', () => {
+  it('drops managedFields and the last-applied annotation, keeps every other annotation', () => {
+    const o = {
+      metadata: {
+        name: 'a',
+        managedFields: [{ manager: 'kubectl' }],
+        annotations: {
+          'kubectl.kubernetes.io/last-applied-configuration': '{"big":"copy"}',
+          'kube-remediator.io/approved-by': 'alice',
+        },
+      },
+      spec: { x: 1 },
+    } as k8s.KubernetesObject;
+    expect(slim(o)).toBe(o);
+    expect(o).toEqual({
+      metadata: { name: 'a', annotations: { 'kube-remediator.io/approved-by': 'alice' } },
+      spec: { x: 1 },
+    });
+    expect(slim({})).toEqual({});
   });
 });
