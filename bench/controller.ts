@@ -480,6 +480,24 @@ async function latencyPhase(c: Ctx, op: RunningOperator, proxy?: CountingProxy):
 
   const measured = recs.filter((r) => !r.warm);
   const seen = measured.filter((r) => visible.has(r.uid));
+  // Diagnosis: each Remediation's times as wall-clock ms, to line up with the operator's
+  // request trace (bench/lib/request-trace-hook.mjs, bench/lib/explain-latency.ts).
+  const samplesFile = process.env.BENCH_SAMPLES_FILE;
+  if (samplesFile) {
+    const wall = (t: number | undefined): number | null =>
+      t === undefined ? null : performance.timeOrigin + t;
+    const rows = measured.map((r) =>
+      JSON.stringify({
+        name: r.name,
+        uid: r.uid,
+        sent: wall(r.sent),
+        created: wall(r.created),
+        checkpoint: wall(checkpoint.get(r.uid)),
+        visible: wall(visible.get(r.uid)),
+      }),
+    );
+    writeFileSync(samplesFile, rows.join('\n') + '\n');
+  }
   const withCp = seen.filter((r) => checkpoint.has(r.uid));
   const list = (await c.custom.listNamespacedCustomObject({ ...REM })) as {
     items: { metadata: { name: string }; status?: { phase?: string } }[];
