@@ -62,11 +62,20 @@ for (const s of samples) {
   if (visible === null) continue;
   const after = (t: number, f: (r: Req) => boolean): Req | undefined =>
     reqs.find((r) => r.start >= t && r.end !== undefined && f(r));
-  const patchStatus = after(s.created - 50, (r) => r.method === 'PATCH' && r.path.includes(`/remediations/${s.name}/status`));
+  const patchStatus = after(
+    s.created - 50,
+    (r) => r.method === 'PATCH' && r.path.includes(`/remediations/${s.name}/status`),
+  );
   if (!patchStatus) continue;
   const get = [...reqs]
     .reverse()
-    .find((r) => r.start <= patchStatus.start && r.start >= s.created - 50 && r.method === 'GET' && r.path.includes('/deployments/'));
+    .find(
+      (r) =>
+        r.start <= patchStatus.start &&
+        r.start >= s.created - 50 &&
+        r.method === 'GET' &&
+        r.path.includes('/deployments/'),
+    );
   const target = get?.path.split('?')[0];
   const patchTarget = after(patchStatus.end!, (r) => r.method === 'PATCH' && r.path.split('?')[0] === target);
   if (!get || !patchTarget) continue;
@@ -95,10 +104,16 @@ console.log(`${rows.length} of ${samples.length} Remediations matched to their r
 console.log(`${'segment (ms)'.padEnd(36)}    p50     p90     p99     max`);
 SEGMENTS.forEach((name, i) => {
   const xs = rows.map((r) => r.seg[i]!);
-  console.log(`${name.padEnd(36)}${f(pct(xs, 50))} ${f(pct(xs, 90))} ${f(pct(xs, 99))} ${f(Math.max(...xs))}`);
+  console.log(
+    `${name.padEnd(36)}${f(pct(xs, 50))} ${f(pct(xs, 90))} ${f(pct(xs, 99))} ${f(Math.max(...xs))}`,
+  );
 });
-const slow = [...rows].sort((a, b) => b.seg[7]! - a.seg[7]!).slice(0, Math.max(3, Math.ceil(rows.length / 20)));
-console.log('\nslowest (segments in the order above; stall = operator event-loop lateness inside the window):');
+const slow = [...rows]
+  .sort((a, b) => b.seg[7]! - a.seg[7]!)
+  .slice(0, Math.max(3, Math.ceil(rows.length / 20)));
+console.log(
+  '\nslowest (segments in the order above; stall = operator event-loop lateness inside the window):',
+);
 for (const r of slow) console.log(`${r.name}  ${r.seg.map(f).join(' ')}  stall ${r.stallMs.toFixed(1)}`);
 const loop = trace.find((r) => r.kind === 'loopDelay');
 if (loop) console.log('\noperator event-loop delay over the run:', JSON.stringify(loop));

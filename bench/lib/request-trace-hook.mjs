@@ -42,7 +42,12 @@ process.once('SIGTERM', () => {
   const lines = rows.map((r) => JSON.stringify({ kind: 'request', ...r }));
   for (const t of ticks) lines.push(JSON.stringify({ kind: 'stall', ...t }));
   lines.push(
-    JSON.stringify({ kind: 'loopDelay', p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 }),
+    JSON.stringify({
+      kind: 'loopDelay',
+      p50: h.percentile(50) / 1e6,
+      p99: h.percentile(99) / 1e6,
+      max: h.max / 1e6,
+    }),
   );
   fs.writeFileSync(path.join(dir, `requests-${process.pid}.jsonl`), lines.join('\n') + '\n');
 });
