@@ -660,6 +660,8 @@ async function operatorBPhase(
   const cpu1 = procCpuSeconds(op.proc.pid);
   const reqs = proxy.between(w0, w1);
   const memoryAfterIdle = opts.idleSeconds > 0 ? await memorySample(op) : undefined;
+  const compacted = op.proc.logs().find((l) => l.includes('heap compacted'));
+  log(`  operator B: ${compacted ? `heap compaction: ${compacted}` : 'no heap compaction logged'}`);
   if (memoryAfterIdle)
     log(
       `  operator B after ${opts.idleSeconds} s idle: VmRSS ${mb(memoryAfterIdle.rss)}, V8 heap used ${mb(memoryAfterIdle.heapUsed)}`,

@@ -33,6 +33,7 @@ import {
   type EventHandlers,
   type InformerFactory,
 } from './informer.js';
+import { HeapCompactor, type GcFunction } from './heap-compactor.js';
 import { LeaderElector, leaderTimings, leaseNamespace } from './leader-election.js';
 import { keyOf, type Caches, type Reconciler, type Request } from './types.js';
 import { WorkQueue } from './work-queue.js';
@@ -91,6 +92,8 @@ export interface ManagerOptions {
   baseBackoffMs?: number;
   /** Tests pass their own to inject faults; default client-node's makeInformer. */
   informerFactory?: InformerFactory;
+  /** The heap compactor's gc (ADR 9); default globalThis.gc (--expose-gc), undefined turns it off. */
+  gc?: GcFunction | undefined;
 }
 
 export type StopReason = 'signal' | 'leadershipLost' | 'requested' | 'startFailed';
@@ -120,6 +123,8 @@ export class Manager {
   };
   private readonly controllers: Controller[] = [];
   private readonly elector: LeaderElector | undefined;
+  /** A memory-reducing GC once a burst of work (a list, a restart's reconciles) settles. */
+  private readonly compactor: HeapCompactor;
   private readonly shutdownHooks: (() => Promise<void> | void)[] = [];
   /** Aborted on stop: every reconcile pass gets this signal. */
   private readonly passAbort = new AbortController();
@@ -151,6 +156,20 @@ export class Manager {
       remediation: informer<Remediation>(RESOURCES.remediation.plural),
       runbook: informer<Runbook>(RESOURCES.runbook.plural),
     };
+    this.compactor = new HeapCompactor({
+      logger: this.log,
+      // A standby's queues fill but are not worked: only a leader's work counts as busy.
+      busy: () => this.workersRunning && this.controllers.some((c) => c.queue.busy()),
+      ...('gc' in opts ? { gc: opts.gc } : {}),
+    });
+    for (const inf of Object.values(this.informers) as ResourceInformer<Remediation | Runbook>[]) {
+      inf.addHandlers({
+        relisted: () => {
+          this.compactor.note(inf.list().length);
+          this.compactor.maybeCompact();
+        },
+      });
+    }
 
     const le = opts.config.leaderElection;
     if (le.enabled) {
@@ -325,6 +344,7 @@ export class Manager {
         boundMs,
       });
 
+    this.compactor.stop();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     if (this.elector) {
       if (drained && reason !== 'leadershipLost') await this.elector.release();
@@ -370,6 +390,8 @@ export class Manager {
       } finally {
         c.queue.done(key);
       }
+      this.compactor.note();
+      this.compactor.maybeCompact();
       // A pass that needed no I/O (a cache read, nothing to write) settles in microtasks only;
       // thousands of those in a row (a restart with every key queued) would starve timers and
       // sockets, the Lease renewal among them. Let the event loop turn between passes.

@@ -128,6 +128,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** Whether a key is queued or in flight (keys waiting on a timer do not count). */
+  busy(): boolean {
+    return this.queue.length > 0 || this.processing.size > 0;
+  }
+
   isShuttingDown(): boolean {
     return this.shuttingDown;
   }
