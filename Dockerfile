@@ -4,6 +4,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
@@ -15,6 +16,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER 65532:65532
 EXPOSE 8080 9095
-# --max-semi-space-size=1: see src/cli/node-flags.ts.
-ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/src/cli/index.js"]
+# --max-semi-space-size=1 --expose-gc: see src/cli/node-flags.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--expose-gc", "dist/bin/kube-remediator.js"]
 CMD ["run"]

@@ -7,5 +7,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run --silent build
-# --max-semi-space-size=1: see src/cli/node-flags.ts.
-exec node --max-semi-space-size=1 dist/src/cli/index.js run --install-crds "$@"
+# --max-semi-space-size=1 --expose-gc: see src/cli/node-flags.ts.
+exec node --max-semi-space-size=1 --expose-gc dist/bin/kube-remediator.js run --install-crds "$@"

@@ -1,14 +1,14 @@
 /**
- * Runs the operator as a real, separate process (`node dist/src/cli/index.js run`), so tests
+ * Runs the operator as a real, separate process (`node dist/bin/kube-remediator.js run`), so tests
  * can SIGKILL it at any instant. The suite builds dist/ before the e2e project starts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../cluster/crds.js';
-import { OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
-export const OPERATOR_ENTRY = join(REPO_ROOT, 'dist', 'src', 'cli', 'index.js');
+export const OPERATOR_ENTRY = join(REPO_ROOT, OPERATOR_BUNDLE);
 
 export interface OperatorProcess {
   readonly pid: number;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { REPO_ROOT } from '../../cluster/crds.js';
 import { helm } from '../../support/helm.js';
 import { createNamespace, deleteNamespace, kubectl, testClients } from '../../support/kube.js';
-import { OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
+import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'kube-remediator');
 
@@ -54,7 +54,7 @@ describe('helm install charts/kube-remediator', () => {
     const d = await c.apps.readNamespacedDeployment({ name: fullname, namespace: ns });
     expect(d.spec?.replicas).toBe(2);
     const container = d.spec!.template.spec!.containers[0]!;
-    expect(container.command).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'dist/src/cli/index.js', 'run']);
+    expect(container.command).toEqual(['node', ...OPERATOR_NODE_FLAGS, OPERATOR_BUNDLE, 'run']);
     expect(container.readinessProbe?.httpGet?.path).toBe('/readyz');
     expect(container.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);

@@ -14,7 +14,7 @@ import yaml from 'js-yaml';
 import { ENV_VARS, loadConfig } from '../../../src/config/config.js';
 import { REPO_ROOT } from '../../cluster/crds.js';
 import { helm } from '../../support/helm.js';
-import { OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
+import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'kube-remediator');
 const NS = 'kube-remediator';
@@ -144,7 +144,7 @@ describe('helm chart charts/kube-remediator', () => {
         expect(o.metadata.namespace).toBe(NS);
     });
 
-    it('runs 2 replicas of `node dist/src/cli/index.js run` as non-root on a read-only root fs', () => {
+    it('runs 2 replicas of `node dist/bin/kube-remediator.js run` as non-root on a read-only root fs', () => {
       const d = one<Deployment>(objs, 'Deployment');
       expect(d.spec.replicas).toBe(2);
       const pod = d.spec.template.spec;
@@ -152,7 +152,7 @@ describe('helm chart charts/kube-remediator', () => {
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
       const c = pod.containers[0]!;
       expect(c.image).toBe('ghcr.io/kube-remediator/kube-remediator:0.1.0');
-      expect(c.command).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'dist/src/cli/index.js', 'run']);
+      expect(c.command).toEqual(['node', ...OPERATOR_NODE_FLAGS, OPERATOR_BUNDLE, 'run']);
       expect(c.securityContext).toMatchObject({
         readOnlyRootFilesystem: true,
         allowPrivilegeEscalation: false,

@@ -1,7 +1,7 @@
-/** Every way the operator is started runs it with the same V8 flags (src/cli/node-flags.ts). */
+/** Every way the operator is started runs the same bundle with the same V8 flags (src/cli/node-flags.ts). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
+import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
 import { REPO_ROOT } from '../../cluster/crds.js';
 
 const read = (p: string): string => readFileSync(join(REPO_ROOT, p), 'utf8');
@@ -11,11 +11,11 @@ describe('operator node flags', () => {
 
   it('the image entrypoint runs node with them', () => {
     const entry = /^ENTRYPOINT (.*)$/m.exec(read('Dockerfile'))?.[1];
-    expect(JSON.parse(entry ?? '[]')).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'dist/src/cli/index.js']);
+    expect(JSON.parse(entry ?? '[]')).toEqual(['node', ...OPERATOR_NODE_FLAGS, OPERATOR_BUNDLE]);
   });
 
   it('npm start runs node with them', () => {
-    expect(read('scripts/start.sh')).toContain(`exec node ${flags} dist/src/cli/index.js run`);
+    expect(read('scripts/start.sh')).toContain(`exec node ${flags} ${OPERATOR_BUNDLE} run`);
   });
 
   it("the chart's default command runs node with them", () => {
@@ -23,8 +23,13 @@ describe('operator node flags', () => {
     expect(JSON.parse(line.replace(/'/g, '"'))).toEqual([
       'node',
       ...OPERATOR_NODE_FLAGS,
-      'dist/src/cli/index.js',
+      OPERATOR_BUNDLE,
       'run',
     ]);
+  });
+
+  it('the package bin is the bundle', () => {
+    const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> };
+    expect(pkg.bin['kube-remediator']).toBe(OPERATOR_BUNDLE);
   });
 });
