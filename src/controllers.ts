@@ -13,8 +13,15 @@ import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Clock } from './util/clock.js';
 
-/** How long a Runbook's activeRemediations may lag its Remediations starting and finishing. */
-export const ACTIVE_REMEDIATIONS_DELAY_MS = 500;
+/**
+ * How long a Runbook's activeRemediations may lag its Remediations starting and finishing: the
+ * recount runs this long after the first change, once for all changes meanwhile. A display
+ * field (nothing decides on it), so its write waits: at 500 ms it came exactly as the next of a
+ * steady stream of Remediations started, and a status write of the Runbook in flight doubled
+ * that Remediation's own status write (docs/benchmarks.md). At 2 s a steady stream costs a
+ * quarter of the writes.
+ */
+export const ACTIVE_REMEDIATIONS_DELAY_MS = 2000;
 
 export interface ControllerDeps {
   config: Readonly<Config>;

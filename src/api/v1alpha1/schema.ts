@@ -746,7 +746,11 @@ export const RunbookStatus = Type.Object(
       Type.Integer({ description: 'Number of steps (for `kubectl get rb`).', minimum: 0 }),
     ),
     activeRemediations: Type.Optional(
-      Type.Integer({ description: 'Remediations of this runbook not yet finished.', minimum: 0 }),
+      Type.Integer({
+        description:
+          'Remediations of this runbook not yet finished. A summary for `kubectl get rb`, recounted about 2 s after they start or finish (nothing decides on it).',
+        minimum: 0,
+      }),
     ),
   },
   { description: 'RunbookStatus: validation result and usage.' },
