@@ -3,6 +3,7 @@
  * each test asserts the resulting state of the cluster and of the status, not a call sequence.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
 import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
 import type { RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
@@ -253,6 +254,59 @@ describe('Remediation reconciler on a real API server', () => {
     expect(done).toMatchObject({ status: 'False', reason: REASONS.boundExceeded });
     expect(done?.message).toContain('maxReplicas');
     expect((await dep('bound')).metadata?.resourceVersion).toBe(rv);
+  });
+
+  describe('restart: refusal and the recorded before', () => {
+    it('a paused Deployment is refused before anything is sent: reason Paused', async () => {
+      await createDeployment(ns, 'paused', { replicas: 1, paused: true });
+      await runbook('restart-paused', {});
+      const rv = (await dep('paused')).metadata?.resourceVersion;
+      const h = harness();
+      await createRemediation(ns, 'paused-1', {
+        runbookRef: { name: 'restart-paused' },
+        alert: alertFor('paused'),
+      });
+      const rem = await reconcileUntilStable(h, { namespace: ns, name: 'paused-1' });
+      expect(rem.status?.phase).toBe('Failed');
+      expect(rem.status?.steps?.[0]).toMatchObject({
+        phase: 'Failed',
+        attempt: 1,
+        message: expect.stringMatching(/^refused: .*paused: resume it/),
+      });
+      expect(findCondition(rem.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({
+        status: 'False',
+        reason: 'Paused',
+      });
+      expect((await dep('paused')).metadata?.resourceVersion).toBe(rv);
+    });
+
+    it('records the prior restartedAt as before', async () => {
+      await createDeployment(ns, 'prior', { replicas: 1 });
+      await runbook('restart-before', {});
+      const prior = '2026-01-02T03:04:05Z';
+      await apps().patchNamespacedDeployment(
+        {
+          name: 'prior',
+          namespace: ns,
+          body: {
+            spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': prior } } } },
+          },
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      const h = harness();
+      await createRemediation(ns, 'before-1', {
+        runbookRef: { name: 'restart-before' },
+        alert: alertFor('prior'),
+      });
+      const rem = await reconcileUntilStable(h, { namespace: ns, name: 'before-1' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      const step = rem.status?.steps?.[0];
+      expect(step?.before).toEqual({ restartedAt: prior });
+      expect(step?.after?.restartedAt).not.toBe(prior);
+      const annotations = (await dep('prior')).spec?.template.metadata?.annotations ?? {};
+      expect(annotations['kubectl.kubernetes.io/restartedAt']).toBe(step?.after?.restartedAt);
+    });
   });
 
   it('the bounds copied at start still refuse a later step after the Runbook is deleted', async () => {
