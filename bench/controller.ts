@@ -215,6 +215,12 @@ async function launchOperator(label: string, kubeconfigPath: string): Promise<Ru
       ...(process.env.BENCH_OPERATOR_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS }
         : {}),
+      // The diagnosis hooks' settings (bench/lib/*-hook.mjs).
+      ...Object.fromEntries(
+        ['CPU_PROFILE_DIR', 'CPU_PROFILE_SECONDS', 'REQUEST_TRACE_DIR'].flatMap((k) =>
+          process.env[k] ? [[k, process.env[k]!]] : [],
+        ),
+      ),
     },
   });
   const op: RunningOperator = { label, proc, probes: `http://127.0.0.1:${probesPort}` };
