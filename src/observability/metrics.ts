@@ -3,7 +3,7 @@
  * the meaning is the same, so existing dashboards work. Label values that are known up front
  * are pre-initialised to 0 so that rate() and absent() behave from the first scrape.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
 import { ACTIONS } from '../api/v1alpha1/schema.js';
 
 export const ALERT_OUTCOMES = [
@@ -30,8 +30,10 @@ export interface Metrics {
   readonly reconcileTotal: Counter<'controller' | 'result'>;
   readonly reconcileErrors: Counter<'controller'>;
   readonly reconcileTime: Histogram<'controller'>;
+  readonly activeWorkers: Gauge<'controller'>;
   readonly queueDepth: Gauge<'name'>;
   readonly queueAdds: Counter<'name'>;
+  readonly queueDuration: Histogram<'name'>;
   readonly queueRetries: Counter<'name'>;
   readonly leaderStatus: Gauge<'name'>;
   readonly remediations: Gauge<'runbook' | 'phase'>;
@@ -71,6 +73,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60],
       registers,
     }),
+    activeWorkers: new Gauge({
+      name: 'controller_runtime_active_workers',
+      help: 'Number of workers currently running a reconcile, per controller.',
+      labelNames: ['controller'],
+      registers,
+    }),
     queueDepth: new Gauge({
       name: 'workqueue_depth',
       help: 'Current depth of the work queue.',
@@ -81,6 +89,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'workqueue_adds_total',
       help: 'Total adds handled by the work queue.',
       labelNames: ['name'],
+      registers,
+    }),
+    queueDuration: new Histogram({
+      name: 'workqueue_queue_duration_seconds',
+      help: 'How long a key waits in the work queue, from being added until a worker takes it.',
+      labelNames: ['name'],
+      // controller-runtime's buckets since v0.17, 10 ns to 1000 s (client-go's stop at 10 s):
+      // the top two catch a queue that falls minutes behind (a restart's backlog, a key added
+      // during a long pass).
+      buckets: exponentialBuckets(1e-8, 10, 12),
       registers,
     }),
     queueRetries: new Counter({
@@ -152,8 +170,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   for (const controller of CONTROLLERS) {
     for (const result of RECONCILE_RESULTS) m.reconcileTotal.inc({ controller, result }, 0);
     m.reconcileErrors.inc({ controller }, 0);
+    m.activeWorkers.set({ controller }, 0);
     m.queueDepth.set({ name: controller }, 0);
     m.queueAdds.inc({ name: controller }, 0);
+    m.queueDuration.zero({ name: controller });
     m.queueRetries.inc({ name: controller }, 0);
   }
   m.leaderStatus.set({ name: 'kube-remediator' }, 0);

@@ -385,9 +385,12 @@ export class Manager {
     for (;;) {
       const key = await c.queue.get();
       if (key === undefined) return;
+      const labels = { controller: c.opts.name };
+      this.o.metrics.activeWorkers.inc(labels);
       try {
         await this.reconcileOne(c, key);
       } finally {
+        this.o.metrics.activeWorkers.dec(labels);
         c.queue.done(key);
       }
       this.compactor.note();

@@ -37,7 +37,7 @@ export interface WorkQueueOptions {
   name: string;
   baseDelayMs?: number;
   maxDelayMs?: number;
-  metrics?: Pick<Metrics, 'queueDepth' | 'queueAdds' | 'queueRetries'>;
+  metrics?: Pick<Metrics, 'queueDepth' | 'queueAdds' | 'queueRetries' | 'queueDuration'>;
   timers?: Timers;
 }
 
@@ -54,6 +54,11 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly waiting = new Map<string, Waiting>();
+  /**
+   * When each dirty key was added, for workqueue_queue_duration_seconds. A delayed add counts
+   * from when its timer fires: the delay was asked for, not spent waiting for a worker.
+   */
+  private readonly addedAt = new Map<string, number>();
   private readonly getters: ((key: string | undefined) => void)[] = [];
   private drainWaiters: (() => void)[] = [];
   private shuttingDown = false;
@@ -77,7 +82,11 @@ export class WorkQueue {
     if (this.shuttingDown) return;
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
-    this.metrics?.queueAdds.inc({ name: this.name });
+    if (this.metrics) {
+      this.metrics.queueAdds.inc({ name: this.name });
+      // As client-go: a key added while in flight waits from now, through the rest of that pass.
+      this.addedAt.set(key, this.now());
+    }
     // Re-queued by done(): handing it out now would run the key on two workers.
     if (this.processing.has(key)) return;
     this.push(key);
@@ -184,6 +193,11 @@ export class WorkQueue {
   private startProcessing(key: string): string {
     this.processing.add(key);
     this.dirty.delete(key);
+    const addedAt = this.addedAt.get(key);
+    if (addedAt !== undefined) {
+      this.addedAt.delete(key);
+      this.metrics?.queueDuration.observe({ name: this.name }, (this.now() - addedAt) / 1000);
+    }
     this.setDepth();
     return key;
   }

@@ -178,6 +178,29 @@ describe('Manager', () => {
     ).toBe(4);
   });
 
+  it('counts the workers running a reconcile, per controller', async () => {
+    const { manager, metrics } = aManager({ remediations: [aRem('a'), aRem('b'), aRem('c')] });
+    managers.push(manager);
+    const release: (() => void)[] = [];
+    const r = recorder(() => new Promise<void>((res) => release.push(res)));
+    manager.addController(controller(r.reconciler));
+    const active = async (): Promise<number | undefined> =>
+      (await metrics.registry.getMetricsAsJSON())
+        .find((m) => m.name === 'controller_runtime_active_workers')!
+        .values.find((x) => x.labels.controller === 'remediation')?.value;
+    expect(await active()).toBe(0);
+    await manager.start();
+    // Two workers: both busy, the third key waits in the queue.
+    await until(() => r.calls.length === 2, 'both workers started');
+    expect(await active()).toBe(2);
+    release.shift()!();
+    await until(() => r.calls.length === 3, 'the third key taken');
+    expect(await active()).toBe(2);
+    for (const done of release.splice(0)) done();
+    expect((await manager.stop()).drained).toBe(true);
+    expect(await active()).toBe(0);
+  });
+
   it('refuses controllers registered late or twice', async () => {
     const { manager } = aManager({});
     managers.push(manager);

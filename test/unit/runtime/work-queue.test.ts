@@ -159,4 +159,40 @@ describe('WorkQueue', () => {
     expect(await metricValue(metrics, 'workqueue_retries_total')).toBe(1);
     expect(await metricValue(metrics, 'workqueue_adds_total')).toBe(3);
   });
+
+  it('reports how long a key waited from its add until a worker took it', async () => {
+    const { queue, metrics, timers } = aQueue();
+    const waited = async (): Promise<{ count?: number; sum?: number }> => {
+      const m = await metrics.queueDuration.get();
+      expect(m.name).toBe('workqueue_queue_duration_seconds');
+      const v = (suffix: string) =>
+        m.values.find((x) => x.labels.name === 'remediation' && x.metricName === `${m.name}_${suffix}`)
+          ?.value;
+      return { count: v('count'), sum: v('sum') };
+    };
+    // Pre-initialised, so the series exists before the first key.
+    expect(await waited()).toEqual({ count: 0, sum: 0 });
+
+    queue.add('ns/a');
+    timers.advance(30);
+    queue.add('ns/a'); // merged: the wait still counts from the first add
+    timers.advance(20);
+    expect(await queue.get()).toBe('ns/a');
+    expect(await waited()).toEqual({ count: 1, sum: expect.closeTo(0.05) });
+
+    // Added while in flight: it waits through the rest of the pass.
+    queue.add('ns/a');
+    timers.advance(100);
+    queue.done('ns/a');
+    expect(await queue.get()).toBe('ns/a');
+    queue.done('ns/a');
+    expect(await waited()).toEqual({ count: 2, sum: expect.closeTo(0.15) });
+
+    // A delayed add counts from when its timer fires, and a waiting worker takes it at once.
+    queue.addAfter('ns/b', 1000);
+    const next = queue.get();
+    timers.advance(1000);
+    expect(await next).toBe('ns/b');
+    expect(await waited()).toEqual({ count: 3, sum: expect.closeTo(0.15) });
+  });
 });
