@@ -72,8 +72,13 @@ function parseOptions(): Options {
       'redis-url': { type: 'string' },
       'postgres-url': { type: 'string' },
       'use-kubeconfig': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
   const int = (v: string | undefined, env: string | undefined, def: number) => Number(v ?? env ?? def);
   return {
     alerts: int(values.alerts, process.env.BENCH_ALERTS, 1000),
@@ -87,6 +92,20 @@ function parseOptions(): Options {
     useKubeconfig: values['use-kubeconfig'] ?? false,
   };
 }
+
+const USAGE = `Usage: npm run bench:intake -- [options]   (environment variable and default in parentheses)
+
+  --alerts N            new alerts per store (BENCH_ALERTS, 1000)
+  --duplicates N        duplicate alerts posted per store (BENCH_DUPLICATES, 20000)
+  --group N             alerts per webhook request (10)
+  --senders N           webhook requests in flight (16)
+  --concurrency N       creates in flight: the intake's alertConcurrency and the raw rate's (32)
+  --stores LIST         stores to measure, comma-separated (memory,redis,postgres)
+  --redis-url URL       Redis for the redis store (redis://127.0.0.1:6379/0)
+  --postgres-url URL    PostgreSQL for the postgres store (postgres://postgres@127.0.0.1:5432/test)
+  --use-kubeconfig      use the cluster of KUBECONFIG instead of starting one (off)
+  -h, --help            print this and exit
+`;
 
 // ---------------------------------------------------------------------------------------
 
