@@ -37,6 +37,7 @@ export interface HeapCompactorOptions {
   minWork?: number;
   settleMs?: number;
   timers?: Timers;
+  now?: () => number;
 }
 
 export class HeapCompactor {
@@ -45,6 +46,9 @@ export class HeapCompactor {
   private readonly settleMs: number;
   private readonly timers: Timers;
   private work = 0;
+  /** When the last work was noted: the collection waits for `settleMs` without any. */
+  private lastWorkAt = -Infinity;
+  private readonly now: () => number;
   private timer: unknown;
   private stopped = false;
   /** Collections done, for tests and the log. */
@@ -55,6 +59,7 @@ export class HeapCompactor {
     this.minWork = o.minWork ?? COMPACT_MIN_WORK;
     this.settleMs = o.settleMs ?? COMPACT_SETTLE_MS;
     this.timers = o.timers ?? realTimers;
+    this.now = o.now ?? (() => performance.now());
   }
 
   /** Whether collections can happen at all (the process runs with --expose-gc). */
@@ -65,19 +70,31 @@ export class HeapCompactor {
   /** `n` objects were listed or reconciled: garbage the next collection may find. */
   note(n = 1): void {
     this.work += n;
+    this.lastWorkAt = this.now();
   }
 
   /** The queues may have gone empty: start the settle timer if enough work was done. */
   maybeCompact(): void {
     if (!this.gc || this.stopped || this.timer !== undefined || this.work < this.minWork) return;
     if (this.o.busy()) return;
+    this.arm(this.settleMs);
+  }
+
+  /**
+   * Collects once nothing was queued, in flight or noted for `settleMs`. A steady trickle of
+   * work (one Remediation every few hundred ms) keeps putting it off: a collection then would
+   * pause a reconcile in the middle, and the young generation's GCs keep up with such garbage.
+   */
+  private arm(ms: number): void {
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       if (this.stopped) return;
-      // Work came in meanwhile: its end calls maybeCompact() again.
+      // Work in flight: its end calls maybeCompact() again.
       if (this.o.busy()) return;
-      this.compact();
-    }, this.settleMs);
+      const quiet = this.now() - this.lastWorkAt;
+      if (quiet < this.settleMs) this.arm(this.settleMs - quiet);
+      else this.compact();
+    }, ms);
   }
 
   stop(): void {

@@ -16,6 +16,7 @@ function setup(opts: { gc?: GcFunction | undefined; busy?: boolean } = {}) {
     minWork: 100,
     settleMs: 1000,
     timers,
+    now: timers.now,
   });
   return { c, timers, calls, state };
 }
@@ -96,5 +97,19 @@ describe('HeapCompactor', () => {
     c.maybeCompact();
     expect(() => timers.advance(1000)).not.toThrow();
     expect(c.compactions).toBe(0);
+  });
+
+  it('waits for a whole quiet pause: work between the checks puts it off', () => {
+    const { c, timers, calls } = setup();
+    c.note(100);
+    c.maybeCompact();
+    timers.advance(600);
+    c.note(); // a pass ran and ended (the queue was empty again before the timer fired)
+    timers.advance(400);
+    expect(calls).toHaveLength(0);
+    timers.advance(599);
+    expect(calls).toHaveLength(0);
+    timers.advance(1);
+    expect(calls).toHaveLength(1);
   });
 });
