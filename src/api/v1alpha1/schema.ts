@@ -88,6 +88,18 @@ export const ACTIONS = [
 ] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
+/**
+ * Actions that only look: they confirm that the changes before them worked. A Remediation
+ * whose remaining steps are all of these, after at least one change, is `Verifying`.
+ */
+export const CHECK_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
+  'waitForRollout',
+  'httpCheck',
+  'redisCheck',
+  'postgresCheck',
+  'prometheusQuery',
+]);
+
 export const TargetRef = Type.Object(
   {
     apiVersion: Type.String({
@@ -910,7 +922,10 @@ const Signoff = Type.Object(
 export const RemediationStatus = Type.Object(
   {
     phase: Type.Optional(
-      StringEnum(REMEDIATION_PHASES, 'Overall phase, derived from the steps and conditions.'),
+      StringEnum(
+        REMEDIATION_PHASES,
+        'Overall phase, derived from the steps and conditions. Pending: not started (waiting for its Runbook, a concurrency slot or the target lock). AwaitingApproval: waiting for the approved-by annotation. Running: steps are running. Verifying: the changes are made and only checks are left (waitForRollout, httpCheck, redisCheck, postgresCheck, prometheusQuery). Succeeded, Failed, Skipped (rejected, or resolved before start), Blocked (loop protection), DryRun: final. Reverting, Reverted: undoing the revertOnResolve steps, and done.',
+      ),
     ),
     observedGeneration: Type.Optional(
       Type.Integer({ description: 'The generation the controller last acted on.', minimum: 0 }),

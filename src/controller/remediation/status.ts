@@ -1,10 +1,12 @@
 /** Phase, progress and the status patch: derived, never stored as independent truth. */
 import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
-import type {
-  Remediation,
-  RemediationPhase,
-  RemediationStatus,
-  StepStatus,
+import {
+  CHECK_ACTIONS,
+  type ActionName,
+  type Remediation,
+  type RemediationPhase,
+  type RemediationStatus,
+  type StepStatus,
 } from '../../api/v1alpha1/schema.js';
 import { findCondition } from './conditions.js';
 
@@ -58,10 +60,22 @@ export function derivePhase(s: RemediationStatus): RemediationPhase {
     if (blocked?.status === 'True' && blocked.reason === REASONS.loopProtection) return 'Blocked';
     return 'Failed';
   }
-  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True') return 'Running';
+  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True')
+    return verifying(s.steps) ? 'Verifying' : 'Running';
   const approved = findCondition(c, CONDITION_TYPES.approved);
   if (approved?.status === 'False' && approved.reason === REASONS.awaitingApproval) return 'AwaitingApproval';
   return 'Pending';
+}
+
+/** The changes are made (a non-check step succeeded) and every step left is a check. */
+function verifying(steps: RemediationStatus['steps']): boolean {
+  const all = steps ?? [];
+  const left = all.filter((r) => r.phase === 'Pending' || r.phase === 'Running');
+  return (
+    left.length > 0 &&
+    left.every((r) => CHECK_ACTIONS.has(r.action as ActionName)) &&
+    all.some((r) => r.phase === 'Succeeded' && !CHECK_ACTIONS.has(r.action as ActionName))
+  );
 }
 
 /** Over: nothing more happens unless a revert is asked for (see decide). */

@@ -385,6 +385,23 @@ describe('Remediation reconciler on a real API server', () => {
     );
   });
 
+  it('after the change, while only the wait is left, the phase is Verifying', async () => {
+    kubelet.setFault(ns, 'verify-', 'neverReady');
+    await createDeployment(ns, 'verify', { replicas: 1 });
+    await runbook('verify', { steps: [restart, { ...wait, timeout: '60s' }] });
+    const h = harness();
+    await createRemediation(ns, 'verify-1', { runbookRef: { name: 'verify' }, alert: alertFor('verify') });
+    const req = { namespace: ns, name: 'verify-1' };
+    await reconcileOnce(h, req); // start, restart: the change is made, only the wait is left
+    const changed = await remediations(testClients()).get(ns, 'verify-1');
+    expect(changed.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Pending']);
+    expect(changed.status?.phase).toBe('Verifying');
+    await reconcileOnce(h, req); // the wait starts and finds the new pod not ready
+    const waiting = await remediations(testClients()).get(ns, 'verify-1');
+    expect(waiting.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Running']);
+    expect(waiting.status?.phase).toBe('Verifying');
+  });
+
   it('a status conflict (409) is retried by re-reading', async () => {
     await runbook('conflict', { steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 3 } }] });
     await createRemediation(ns, 'conflict-1', {

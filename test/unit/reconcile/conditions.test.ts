@@ -102,6 +102,40 @@ describe('derivePhase', () => {
   ] as const)('%s → %s', (_n, conditions, phase) => {
     expect(derivePhase({ conditions: [...conditions] })).toBe(phase);
   });
+
+  const running = [cond('Progressing', 'True', 'StepRunning')];
+  const step = (action: string, phase: string) => ({ name: action.toLowerCase(), action, phase });
+  it.each([
+    [
+      'the change done, a wait left',
+      [step('rolloutRestart', 'Succeeded'), step('waitForRollout', 'Running')],
+      'Verifying',
+    ],
+    [
+      'the change done, two checks left',
+      [step('setEnv', 'Succeeded'), step('waitForRollout', 'Pending'), step('httpCheck', 'Pending')],
+      'Verifying',
+    ],
+    [
+      'the change still running',
+      [step('rolloutRestart', 'Running'), step('waitForRollout', 'Pending')],
+      'Running',
+    ],
+    [
+      'a change left after the check',
+      [step('scale', 'Succeeded'), step('httpCheck', 'Running'), step('scale', 'Pending')],
+      'Running',
+    ],
+    [
+      'only checks, none changed anything',
+      [step('httpCheck', 'Succeeded'), step('redisCheck', 'Running')],
+      'Running',
+    ],
+  ] as const)('steps: %s → %s', (_n, steps, phase) => {
+    expect(derivePhase({ conditions: [...running], steps: steps.map((s) => ({ ...s })) as never })).toBe(
+      phase,
+    );
+  });
 });
 
 describe('status helpers', () => {
