@@ -2,7 +2,6 @@
 import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
 import {
   CHECK_ACTIONS,
-  type ActionName,
   type Remediation,
   type RemediationPhase,
   type RemediationStatus,
@@ -73,8 +72,8 @@ function verifying(steps: RemediationStatus['steps']): boolean {
   const left = all.filter((r) => r.phase === 'Pending' || r.phase === 'Running');
   return (
     left.length > 0 &&
-    left.every((r) => CHECK_ACTIONS.has(r.action as ActionName)) &&
-    all.some((r) => r.phase === 'Succeeded' && !CHECK_ACTIONS.has(r.action as ActionName))
+    left.every((r) => CHECK_ACTIONS.has(r.action)) &&
+    all.some((r) => r.phase === 'Succeeded' && !CHECK_ACTIONS.has(r.action))
   );
 }
 
