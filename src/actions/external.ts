@@ -66,6 +66,25 @@ export interface HttpReply {
   body: string;
 }
 
+/**
+ * The header that carries the step's stamp (`<remediation uid>/<step>/<attempt>`) on calls that
+ * change something elsewhere (httpCall, notify), per the IETF draft "The Idempotency-Key HTTP
+ * Header Field". A crash between sending and recording repeats the call with the same key, so
+ * a receiver that honours the header can drop the repeat; a retried attempt gets a new key.
+ */
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+
+/** `headers` plus our Idempotency-Key, unless the step already sets one (in any letter case). */
+export function withIdempotencyKey(
+  headers: Record<string, string> | undefined,
+  stamp: string,
+): Record<string, string> {
+  const own = Object.keys(headers ?? {}).some(
+    (k) => k.toLowerCase() === IDEMPOTENCY_KEY_HEADER.toLowerCase(),
+  );
+  return own ? { ...headers } : { ...headers, [IDEMPOTENCY_KEY_HEADER]: stamp };
+}
+
 export async function httpRequest(
   url: string,
   init: { method: string; headers?: Record<string, string>; body?: string },

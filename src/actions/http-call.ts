@@ -1,6 +1,7 @@
 /**
- * httpCall: one request to a service. The far side cannot carry our stamp, so a crash right
- * after sending may repeat the call; keep such endpoints idempotent.
+ * httpCall: one request to a service. The far side cannot carry our stamp on an object, so a
+ * crash right after sending may repeat the call: the request carries the stamp as its
+ * `Idempotency-Key` header for receivers that honour it; keep other endpoints idempotent.
  */
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
@@ -11,6 +12,7 @@ import {
   redactUrl,
   skippedInDryRun,
   statusExpected,
+  withIdempotencyKey,
   type HttpReply,
 } from './external.js';
 import { validateUrlField } from './http-check.js';
@@ -38,7 +40,11 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
     });
   let reply: HttpReply;
   try {
-    reply = await httpRequest(p.url, { method, headers: p.headers, body: p.body });
+    reply = await httpRequest(p.url, {
+      method,
+      headers: withIdempotencyKey(p.headers, ctx.stamp),
+      body: p.body,
+    });
   } catch (err) {
     return callFailure(what, undefined, err);
   }

@@ -10,6 +10,7 @@ import {
   httpRequest,
   redactUrl,
   resolveUrl,
+  withIdempotencyKey,
   skippedInDryRun,
   statusExpected,
   type HttpReply,
@@ -41,7 +42,7 @@ async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOut
   try {
     reply = await httpRequest(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: withIdempotencyKey({ 'content-type': 'application/json' }, ctx.stamp),
       body: JSON.stringify({ text: p.message }),
     });
   } catch (err) {

@@ -305,7 +305,10 @@ const HttpCallParams = Type.Object(
       }),
     ),
   },
-  { description: 'Parameters of the `httpCall` action.' },
+  {
+    description:
+      "Parameters of the `httpCall` action. The request carries the step's stamp (`<remediation uid>/<step>/<attempt>`) as its `Idempotency-Key` header unless `headers` sets one: a crash between sending and recording repeats the call with the same key.",
+  },
 );
 
 const ConnectionFields = {
@@ -411,7 +414,10 @@ const NotifyParams = Type.Object(
     urlFrom: Type.Optional(ValueFrom),
     message: Type.String({ description: 'Message text. May use params.', minLength: 1, maxLength: 8192 }),
   },
-  { description: 'Parameters of the `notify` action.' },
+  {
+    description:
+      "Parameters of the `notify` action. A webhook post carries the step's stamp as its `Idempotency-Key` header, as httpCall does.",
+  },
 );
 
 const SilenceParams = Type.Object(

@@ -21,6 +21,8 @@ interface Seen {
   body: string;
 }
 const seen: Seen[] = [];
+/** The Idempotency-Key header of each request, in the order of `seen`. */
+const keys: (string | undefined)[] = [];
 const silences: { id: string; comment: string; status: { state: string } }[] = [];
 let server: Server;
 let base = '';
@@ -64,6 +66,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', body });
+      keys.push(req.headers['idempotency-key'] as string | undefined);
       route(req, body, res);
     });
   });
@@ -143,6 +146,17 @@ describe('httpCall', () => {
       await run({ name: 'c', action: 'httpCall', httpCall: { url: 'http://127.0.0.1:1/' } }),
     ).toMatchObject({ kind: 'failed', reason: 'Unreachable', retryable: true });
   });
+  test("the request carries the step's stamp as Idempotency-Key, unless the step sets its own", async () => {
+    expect((await run({ name: 'c', action: 'httpCall', httpCall: { url: `${base}/ok` } })).kind).toBe('done');
+    expect(keys.at(-1)).toBe('u/0/1');
+    const own = await run({
+      name: 'c',
+      action: 'httpCall',
+      httpCall: { url: `${base}/ok`, headers: { 'idempotency-key': 'mine' } },
+    });
+    expect(own.kind).toBe('done');
+    expect(keys.at(-1)).toBe('mine');
+  });
   test('dry run sends nothing and says what would be sent', async () => {
     const before = seen.length;
     const out = await run(
@@ -170,6 +184,7 @@ describe('notify', () => {
     });
     expect(out.kind).toBe('done');
     expect(seen.at(-1)).toEqual({ method: 'POST', url: '/ok', body: '{"text":"hi there"}' });
+    expect(keys.at(-1)).toBe('u/0/1');
   });
   test('an unreadable secret fails naming the field', async () => {
     const out = await run({
