@@ -9,18 +9,8 @@
 import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
 import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
 import { ERROR_CODES, errorMessage } from '../util/errors.js';
-import {
-  EXTERNAL_TIMEOUT_MS,
-  done,
-  failed,
-  inProgress,
-  isFailed,
-  requireParams,
-  validateParamsPresent,
-} from './common.js';
+import { done, failed, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
 import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
-
-const CONNECT_TIMEOUT_MS = 3000;
 
 /**
  * Commands that only read (no writes, no scripts, no admin side effects, no whole-keyspace
@@ -83,36 +73,13 @@ export function notReadOnly(command: readonly string[] | undefined): string | un
 }
 
 /**
- * Runs one command on a fresh connection and closes it. The options make a dead server fail
- * the command at once instead of queueing it through ~70 s of reconnects; the error listener
- * keeps ioredis from reporting the failure as an unhandled 'error' event.
+ * Runs one command on a fresh connection and closes it (src/actions/redis-client.ts). The
+ * driver is loaded on first use: it costs memory in every operator that never runs a check.
+ * The module with the static `import { Redis } from 'ioredis'` is what is imported lazily: a
+ * dynamic `import('ioredis')` of the CommonJS package has no named `Redis` export once bundled.
  */
 export async function runRedis(url: string, command: readonly string[]): Promise<unknown> {
-  // Loaded on first use: the driver costs memory in every operator that never runs a check.
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    commandTimeout: EXTERNAL_TIMEOUT_MS,
-    retryStrategy: () => null,
-  });
-  let lastError: unknown;
-  client.on('error', (err: unknown) => {
-    lastError = err;
-  });
-  try {
-    await client.connect();
-    const [name, ...args] = command;
-    return await client.call(name!, ...args);
-  } catch (err) {
-    throw lastError && lastError !== err
-      ? new Error(`${errorMessage(err)} (${errorMessage(lastError)})`, { cause: err })
-      : err;
-  } finally {
-    client.disconnect();
-  }
+  return (await import('./redis-client.js')).runRedis(url, command);
 }
 
 export function validateRedisUrl(

@@ -378,6 +378,39 @@ describe('kube-remediator run', () => {
     expect(proc.logs().join('\n')).toMatch(/KR_ERR_CONFIG/);
   });
 
+  it('the bundle loads the Redis and PostgreSQL drivers when a step needs them', async () => {
+    // The drivers are imported lazily and bundled into their own chunks: a named import that
+    // works from the TypeScript sources can be missing from a bundled CommonJS package.
+    await operator({ KR_LEADER_IDENTITY: 'drivers', KR_LEASE_NAME: 'drivers-lease' });
+    await apply({
+      apiVersion: 'kube-remediator.io/v1alpha1',
+      kind: 'Remediation',
+      metadata: { name: 'rem-drivers', namespace: ns },
+      spec: {
+        steps: [
+          {
+            name: 'redis-ping',
+            action: 'redisCheck',
+            timeout: '20s',
+            redisCheck: { url: 'redis://127.0.0.1:6379/0', command: ['PING'], expect: 'PONG' },
+          },
+          {
+            name: 'postgres-select',
+            action: 'postgresCheck',
+            timeout: '20s',
+            postgresCheck: {
+              url: 'postgres://postgres@127.0.0.1:5432/postgres',
+              query: 'SELECT 1',
+              expect: '1',
+            },
+          },
+        ],
+      },
+    });
+    const rem = await waitPhase('rem-drivers', 'Succeeded');
+    expect(rem.status?.steps?.map((s) => s.phase)).toEqual(['Succeeded', 'Succeeded']);
+  });
+
   it('on SIGTERM goes unready, releases the Lease and exits 0', async () => {
     const a = await operator({ KR_LEADER_IDENTITY: 'term-a', KR_LEASE_NAME: 'term-lease' });
     await waitFor(
