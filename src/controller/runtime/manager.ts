@@ -320,6 +320,8 @@ export class Manager {
     const wasLeader = this.elector?.isLeader() ?? false;
     this.log.info('manager stopping', { reason, leader: wasLeader });
     this.passAbort.abort();
+    // No collection in the middle of the drain.
+    this.compactor.stop();
 
     const boundMs = this.o.gracefulShutdownTimeoutMs ?? GRACEFUL_SHUTDOWN_TIMEOUT_MS;
     const drain = Promise.all([
@@ -344,7 +346,6 @@ export class Manager {
         boundMs,
       });
 
-    this.compactor.stop();
     await Promise.all(Object.values(this.informers).map((i) => i.stop()));
     if (this.elector) {
       if (drained && reason !== 'leadershipLost') await this.elector.release();
@@ -375,6 +376,7 @@ export class Manager {
     if (this.workersRunning || this.stopping) return;
     this.workersRunning = true;
     for (const c of this.controllers) {
+      c.queue.startWaitClocks();
       const n = c.opts.workers ?? this.o.config.controller.workers;
       for (let i = 0; i < n; i++) c.workers.push(this.worker(c));
       this.log.info('controller started', { controller: c.opts.name, workers: n });

@@ -137,6 +137,17 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /**
+   * The workers start now (this replica became the leader): keys queued before count their wait
+   * in workqueue_queue_duration_seconds from here. A standby's informers queue every change for
+   * hours; that is not time a key waited for a worker, and it would fill the top bucket at every
+   * failover.
+   */
+  startWaitClocks(): void {
+    const now = this.now();
+    for (const key of this.addedAt.keys()) this.addedAt.set(key, now);
+  }
+
   /** Whether a key is queued or in flight (keys waiting on a timer do not count). */
   busy(): boolean {
     return this.queue.length > 0 || this.processing.size > 0;

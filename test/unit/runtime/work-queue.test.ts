@@ -195,4 +195,18 @@ describe('WorkQueue', () => {
     expect(await next).toBe('ns/b');
     expect(await waited()).toEqual({ count: 3, sum: expect.closeTo(0.15) });
   });
+
+  it("counts a standby's backlog from when the workers start, not from its add", async () => {
+    const { queue, metrics, timers } = aQueue();
+    queue.add('ns/a');
+    timers.advance(3_600_000); // an hour as a standby
+    queue.startWaitClocks(); // leadership: the workers start
+    timers.advance(5);
+    expect(await queue.get()).toBe('ns/a');
+    const m = await metrics.queueDuration.get();
+    const sum = m.values.find(
+      (x) => x.labels.name === 'remediation' && x.metricName === 'workqueue_queue_duration_seconds_sum',
+    )?.value;
+    expect(sum).toBeCloseTo(0.005);
+  });
 });
