@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Step } from '../../../src/api/v1alpha1/schema.js';
-import { ACTIONS } from '../../../src/api/v1alpha1/schema.js';
+import { ACTIONS, CHECK_ACTIONS } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY, getAction, validateStep } from '../../../src/actions/index.js';
 
 const step = (s: Partial<Step> & Pick<Step, 'action'>): Step => ({ name: 's', ...s });
@@ -10,6 +10,12 @@ describe('registry', () => {
     for (const name of ACTIONS) expect(getAction(name)?.name).toBe(name);
     expect(Object.keys(ACTIONS_REGISTRY).sort()).toEqual([...ACTIONS].sort());
     expect(getAction('nope')).toBeUndefined();
+  });
+  test('the check actions (phase Verifying) are exactly the ones that change nothing', () => {
+    const lookOnly = Object.values(ACTIONS_REGISTRY)
+      .filter((a) => !a.mutating)
+      .map((a) => a.name);
+    expect([...CHECK_ACTIONS].sort()).toEqual(lookOnly.sort());
   });
   test('reversible actions have revert', () => {
     for (const a of Object.values(ACTIONS_REGISTRY)) expect(a.revert !== undefined).toBe(a.reversible);
