@@ -2,6 +2,7 @@
 import { ACTIONS_REGISTRY } from './actions/index.js';
 import type { AuditSink } from './audit/types.js';
 import type { Config } from './config/config.js';
+import { layeredOnRequests } from './controller/remediation/layering.js';
 import { remediationsForRunbook, runbookForRemediation } from './controller/remediation/mapping.js';
 import { RemediationReconciler } from './controller/remediation/reconciler.js';
 import { RunbookReconciler } from './controller/runbook/reconciler.js';
@@ -60,7 +61,11 @@ export function buildControllers(d: ControllerDeps): ControllerOptions[] {
       forObject: 'remediation',
       observe: remediation.observe,
       // A Runbook that changes (fixed, approved scope, cleared block) wakes its waiting Remediations.
-      watches: [{ object: 'runbook', map: remediationsForRunbook(d.caches.remediations) }],
+      watches: [
+        { object: 'runbook', map: remediationsForRunbook(d.caches.remediations) },
+        // A change layered on older ones (layering.ts): once it is reverted, their held reverts go on.
+        { object: 'remediation', map: layeredOnRequests },
+      ],
     },
     {
       name: 'runbook',

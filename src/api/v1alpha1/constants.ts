@@ -73,6 +73,8 @@ export const REASONS = {
   revertRequested: 'RevertRequested',
   revertSucceeded: 'RevertSucceeded',
   revertFailed: 'RevertFailed',
+  /** A revert waits for a newer Remediation's change to the same fields to be reverted first. */
+  revertHeld: 'RevertHeld',
   started: 'Started',
 } as const;
 
@@ -90,6 +92,7 @@ export const EVENT_REASONS = {
   rejected: 'Rejected',
   reverting: 'Reverting',
   reverted: 'Reverted',
+  revertHeld: 'RevertHeld',
   dryRun: 'DryRun',
   remediated: 'Remediated',
   alertSuppressed: 'AlertSuppressed',

@@ -870,6 +870,19 @@ export const STEP_PHASES = [
 ] as const;
 export type StepPhase = (typeof STEP_PHASES)[number];
 
+export const LayeredOn = Type.Object(
+  {
+    remediation: Type.String({ description: 'The other Remediation, `namespace/name`.', maxLength: 317 }),
+    uid: Type.String({
+      description: 'Its uid (a Remediation created again under the name is another).',
+      maxLength: 64,
+    }),
+    step: Type.String({ description: 'Its step whose change this step changed again.', maxLength: 63 }),
+  },
+  { description: 'A change of another Remediation that a step changed again.' },
+);
+export type LayeredOn = Static<typeof LayeredOn>;
+
 export const StepStatus = Type.Object(
   {
     name: Type.String({ description: 'Name of the step.', maxLength: 63 }),
@@ -911,6 +924,13 @@ export const StepStatus = Type.Object(
         ['Succeeded', 'Failed'] as const,
         'The phase the step had when its revert started (restored if the revert fails).',
       ),
+    ),
+    layeredOn: Type.Optional(
+      Type.Array(LayeredOn, {
+        description:
+          "Other Remediations whose change to the same fields of the same target was in place when this step planned: its `before` is their value. Their reverts wait until this step's change is reverted (reverts unwind newest first).",
+        maxItems: 64,
+      }),
     ),
   },
   { description: 'The record of one step.' },

@@ -32,6 +32,7 @@ import { rfc3339 } from '../../util/clock.js';
 import { ERROR_CODES } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { conditionChanged, findCondition, setCondition, type ConditionInput } from './conditions.js';
+import { layeredOn, revertHold } from './layering.js';
 import { displayTarget, lockHolder, loopProtection, startBlocker, targetKey } from './policy.js';
 import {
   boundsToCopy,
@@ -678,6 +679,10 @@ export function afterPlan(
   }
   if (plan.after) rec.after = plan.after;
   else delete rec.after;
+  // Reverts unwind newest first: note whose change this one changes again (layering.ts).
+  const on = !p.dryRun && obs.actionInfo(rec.action)?.reversible ? layeredOn(p.rem, rec, obs.peers) : [];
+  if (on.length > 0) rec.layeredOn = on;
+  else delete rec.layeredOn;
   p.event(
     'Normal',
     EVENT_REASONS.stepStarted,
@@ -792,8 +797,12 @@ function decideFinished(p: Pass): Decision {
   const reverted = findCondition(s.conditions, CONDITION_TYPES.reverted);
   if (reverted && reverted.status !== 'Unknown') return p.done();
   if (!reverted) {
-    if (p.dryRun || !revertRequested(rem) || revertSet(p, 'resolve').length === 0) return p.done();
+    if (p.dryRun || !revertRequested(rem) || revertSet(p, 'resolve').length === 0) {
+      releaseRevertHold(p, 'the revert is no longer asked for');
+      return p.done();
+    }
     s.revertRequestedAt ??= p.nowText;
+    if (revertHeld(p, revertSet(p, 'resolve'))) return p.done();
     s.revertMode = 'onResolve';
     const why =
       rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true'
@@ -860,6 +869,37 @@ function decideFinished(p: Pass): Decision {
   p.audit('step_started', `revert of step ${rec.name} started`, { step: rec.name, phase: 'Reverting' });
   p.requeue(CHECKPOINT_REQUEUE_MS);
   return p.done();
+}
+
+/**
+ * A newer Remediation changed the same fields again and its change is still in place: this
+ * revert waits for that one's (layering.ts). Blocked=True with reason RevertHeld says so; the
+ * newer one's status changes wake this one (mapping), and a requeue looks again meanwhile.
+ */
+function revertHeld(p: Pass, indexes: readonly number[]): boolean {
+  const hold = revertHold(p.rem, indexes, p.obs.peers);
+  if (!hold) {
+    releaseRevertHold(p, 'the newer changes to the same fields are reverted');
+    return false;
+  }
+  const msg =
+    `revert held: step ${hold.mine} waits for remediation ${hold.remediation} (step ${hold.step}), which ` +
+    `changed the same fields afterwards and has not been reverted; it reverts first (when its alert ` +
+    `resolves, or annotate it ${ANNOTATIONS.revert}=true), or delete it to revert this one now`;
+  if (p.cond({ type: CONDITION_TYPES.blocked, status: 'True', reason: REASONS.revertHeld, message: msg })) {
+    p.event('Normal', EVENT_REASONS.revertHeld, msg);
+    p.audit('blocked', msg, { details: { reason: REASONS.revertHeld, waitsFor: hold.remediation } });
+  }
+  p.s.message = msg;
+  p.requeue(BLOCKED_REQUEUE_MS);
+  return true;
+}
+
+function releaseRevertHold(p: Pass, why: string): void {
+  const c = findCondition(p.s.conditions, CONDITION_TYPES.blocked);
+  if (c?.status !== 'True' || c.reason !== REASONS.revertHeld) return;
+  p.cond({ type: CONDITION_TYPES.blocked, status: 'False', reason: REASONS.revertHeld, message: why });
+  p.s.message = why;
 }
 
 /** The record after revert(). */

@@ -64,12 +64,12 @@ describe('Remediation reconciler on a real API server', () => {
     ns = await createNamespace('ctrl');
     kubelet = startFakeKubelet(testKubeConfig(), { namespace: ns });
     await Promise.all(
-      ['web', 'dry', 'gate', 'bound', 'bound2', 'crash', 'crash2', 'conflict'].map((n) =>
+      ['web', 'dry', 'gate', 'bound', 'bound2', 'crash', 'crash2', 'conflict', 'layer'].map((n) =>
         createDeployment(ns, n, { replicas: 2 }),
       ),
     );
     await Promise.all(
-      ['web', 'dry', 'gate', 'bound', 'bound2', 'crash', 'crash2', 'conflict'].map((n) =>
+      ['web', 'dry', 'gate', 'bound', 'bound2', 'crash', 'crash2', 'conflict', 'layer'].map((n) =>
         waitDeploymentReady(ns, n),
       ),
     );
@@ -165,6 +165,47 @@ describe('Remediation reconciler on a real API server', () => {
       expect(envOf(d, 'CACHE')).toBeUndefined();
       expect(h.audit.rows.some((r) => r.event === 'reverted')).toBe(true);
     });
+  });
+
+  it('two Remediations set the same variable: the older revert waits for the newer one', async () => {
+    const degrade: Step = {
+      name: 'degrade',
+      action: 'setEnv',
+      setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+      revertOnResolve: true,
+    };
+    await runbook('degrade', { steps: [degrade] });
+    const h = harness();
+    const req = (name: string) => ({ namespace: ns, name });
+    await createRemediation(ns, 'layer-1', { runbookRef: { name: 'degrade' }, alert: alertFor('layer') });
+    expect((await reconcileUntilStable(h, req('layer-1'))).status?.phase).toBe('Succeeded');
+    await createRemediation(ns, 'layer-2', { runbookRef: { name: 'degrade' }, alert: alertFor('layer') });
+    const second = await reconcileUntilStable(h, req('layer-2'));
+    expect(second.status?.steps?.[0]?.layeredOn).toEqual([
+      { remediation: `${ns}/layer-1`, uid: expect.any(String), step: 'degrade' },
+    ]);
+
+    // The first alert resolves: its revert is held, the variable stays set.
+    await annotate(ns, 'layer-1', { [ANNOTATIONS.revert]: 'true' });
+    for (let i = 0; i < 3; i++) await reconcileOnce(h, req('layer-1'));
+    const held = await remediations(testClients()).get(ns, 'layer-1');
+    expect(held.status?.phase).toBe('Succeeded');
+    expect(findCondition(held.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.revertHeld,
+    });
+    expect(held.status?.message).toContain(`${ns}/layer-2`);
+    expect(envOf(await dep('layer'), 'DEGRADED')).toBe('true');
+    expect(h.events.events.some((e) => e.reason === 'RevertHeld')).toBe(true);
+
+    // The second resolves: it reverts to the first one's value, then the first reverts.
+    await annotate(ns, 'layer-2', { [ANNOTATIONS.revert]: 'true' });
+    const isReverted = (r: { status?: { phase?: string } }) =>
+      r.status?.phase === 'Reverted' || r.status?.phase === 'Failed';
+    expect((await reconcileUntilStable(h, req('layer-2'), isReverted)).status?.phase).toBe('Reverted');
+    expect(envOf(await dep('layer'), 'DEGRADED')).toBe('true');
+    expect((await reconcileUntilStable(h, req('layer-1'), isReverted)).status?.phase).toBe('Reverted');
+    expect(envOf(await dep('layer'), 'DEGRADED')).toBeUndefined();
   });
 
   it('dry run: every resourceVersion unchanged, a diff per step, phase DryRun', async () => {

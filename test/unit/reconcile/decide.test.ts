@@ -1269,3 +1269,114 @@ describe('decide: level-based', () => {
     expect(d.status.observedGeneration).toBe(4);
   });
 });
+
+describe('decide: layered changes revert newest first', () => {
+  const degrade = aStep({
+    name: 'degrade',
+    action: 'setEnv',
+    rolloutRestart: undefined,
+    setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+    revertOnResolve: true,
+  });
+  const rb = aRunbook({ spec: { steps: [degrade] } });
+  const absentToTrue: Plan = {
+    before: { containers: { app: { DEGRADED: { absent: true } } } },
+    after: { containers: { app: { DEGRADED: { value: 'true' } } } },
+  };
+  const trueToTrue: Plan = {
+    before: { containers: { app: { DEGRADED: { value: 'true' } } } },
+    after: { containers: { app: { DEGRADED: { value: 'true' } } } },
+  };
+  const run = (name: string, plan: Plan, peers: Remediation[] = []): Remediation =>
+    drive(aRemediation({ name }), { obs: (r) => observed(r, { runbook: rb, peers }), plan: () => plan }).rem;
+  const resolve = (r: Remediation): Remediation => ({
+    ...r,
+    spec: { ...r.spec, alert: { ...r.spec.alert!, status: 'resolved' } },
+  });
+  const revert = (r: Remediation, peers: Remediation[]) =>
+    drive(resolve(r), { obs: (x) => observed(x, { runbook: rb, peers }) });
+
+  it('a step records the changes of others still in place on the same fields', () => {
+    const r1 = run('r1', absentToTrue);
+    expect(r1.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    const r2 = run('r2', trueToTrue, [r1]);
+    expect(r2.status?.steps?.[0]?.layeredOn).toEqual([
+      { remediation: `${NS}/r1`, uid: 'uid-r1', step: 'degrade' },
+    ]);
+  });
+
+  it('the older revert waits for the newer one, then goes on', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    // r1's alert resolves first: its revert is held, nothing is sent, it keeps no lock
+    const held = revert(r1, [r2]);
+    expect(held.ops).toEqual([]);
+    expect(held.rem.status?.phase).toBe('Succeeded');
+    expect(findCondition(held.rem.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.revertHeld,
+    });
+    expect(held.rem.status?.message).toContain(`${NS}/r2`);
+    expect(held.decisions.flatMap(events)).toEqual(['RevertHeld']);
+    expect(held.decisions.at(-1)?.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
+    // r2's resolves: it reverts at once (r1, held, is not active and holds no lock)
+    const r2done = revert(r2, [held.rem]);
+    expect(r2done.ops).toEqual(['revert 0']);
+    expect(r2done.rem.status?.phase).toBe('Reverted');
+    // now r1 goes on
+    const r1done = revert(held.rem, [r2done.rem]);
+    expect(r1done.ops).toEqual(['revert 0']);
+    expect(r1done.rem.status?.phase).toBe('Reverted');
+    expect(findCondition(r1done.rem.status?.conditions, CONDITION_TYPES.blocked)?.status).toBe('False');
+  });
+
+  it('the newer revert never waits for the older one', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    expect(revert(r2, [r1]).ops).toEqual(['revert 0']);
+  });
+
+  it('a newer change to other fields, a dry run or a deleted Remediation hold nothing', () => {
+    const r1 = run('r1', absentToTrue);
+    const other = run(
+      'other',
+      {
+        before: { containers: { app: { OTHER: { absent: true } } } },
+        after: { containers: { app: { OTHER: { value: '1' } } } },
+      },
+      [r1],
+    );
+    expect(other.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    const dry = drive(aRemediation({ name: 'dry', spec: { dryRun: true } }), {
+      obs: (r) => observed(r, { runbook: rb, peers: [r1] }),
+      plan: () => trueToTrue,
+    }).rem;
+    expect(dry.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    expect(revert(r1, [other, dry]).ops).toEqual(['revert 0']);
+    // r2 layered on r1, then deleted: gone from the cache, it holds nothing
+    expect(revert(r1, []).ops).toEqual(['revert 0']);
+  });
+
+  it('a Remediation created again under the older name is not held by the old layering', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const again = { ...r1, metadata: { ...r1.metadata, uid: 'uid-r1-again' } };
+    expect(revert(again, [r2]).ops).toEqual(['revert 0']);
+  });
+
+  it('a held revert that is no longer asked for is released', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const held = revert(r1, [r2]).rem;
+    const firing = {
+      ...held,
+      spec: { ...held.spec, alert: { ...held.spec.alert!, status: 'firing' as const } },
+    };
+    const d = decide(observed(firing, { runbook: rb, peers: [r2] }));
+    expect(findCondition(d.status.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertHeld,
+    });
+    expect(d.op.kind).toBe('none');
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Layered changes: two Remediations that change the same fields of the same target.
+ *
+ * R1 sets `DEGRADED=true` on a Deployment. While it is in place, R2 (another alert of the same
+ * outage) sets `DEGRADED=true` too: its `before` is R1's change. If R1's alert resolves first,
+ * a compare-and-swap revert cannot tell that R2 still needs the value (it is R1's `after`), and
+ * would turn degraded mode off in the middle of R2's outage. So reverts unwind like a stack:
+ *
+ * - at plan, a reversible step records in `status.steps[i].layeredOn` the other Remediations
+ *   whose change to the same fields of the same target is in place (not reverted), that is
+ *   whose value its `before` captured;
+ * - a revert waits (Blocked, reason RevertHeld) while a step of another Remediation that is
+ *   layered on one of its steps is still in place. The newer change is undone first (to the
+ *   older one's value), then the older one (to the value before both).
+ *
+ * The relation points from newer to older only (it is recorded when the newer step plans, and
+ * only changes already made count), so two Remediations never wait for each other. A person
+ * frees a held revert by reverting the newer Remediation (`kube-remediator.io/revert=true`) or
+ * by deleting it. Pure functions of the peers list (from the cache), table-tested.
+ */
+import type { LayeredOn, Remediation, StepStatus } from '../../api/v1alpha1/schema.js';
+import { sameObject } from './policy.js';
+import { isDryRun } from './status.js';
+
+/** `namespace/name`, as layeredOn names a Remediation. */
+export function remediationRef(rem: Remediation): string {
+  return `${rem.metadata.namespace ?? ''}/${rem.metadata.name ?? ''}`;
+}
+
+/**
+ * The fields a step changes, as paths, or 'all' when the action does not say (then any step of
+ * the same action on the same target overlaps): setEnv `container/VAR`, scale `replicas`,
+ * patch the JSON pointers it recorded.
+ */
+export function changedFields(rec: Pick<StepStatus, 'action' | 'before' | 'after'>): string[] | 'all' {
+  const part = (k: 'before' | 'after'): Record<string, unknown> | undefined => {
+    const v = rec[k];
+    return v && typeof v === 'object' ? v : undefined;
+  };
+  switch (rec.action) {
+    case 'scale':
+      return ['replicas'];
+    case 'setEnv': {
+      const out = new Set<string>();
+      for (const k of ['before', 'after'] as const) {
+        const containers = part(k)?.containers;
+        if (!containers || typeof containers !== 'object') continue;
+        for (const [c, vars] of Object.entries(containers as Record<string, unknown>)) {
+          if (vars && typeof vars === 'object') for (const v of Object.keys(vars)) out.add(`${c}/${v}`);
+        }
+      }
+      return out.size > 0 ? [...out] : 'all';
+    }
+    case 'patch': {
+      const out = new Set<string>();
+      for (const k of ['before', 'after'] as const) {
+        const paths = part(k)?.paths;
+        if (paths && typeof paths === 'object') for (const p of Object.keys(paths)) out.add(p);
+      }
+      return out.size > 0 ? [...out] : 'all';
+    }
+    default:
+      return 'all';
+  }
+}
+
+/** Two field lists overlap when a path is equal to, or inside, one of the other. */
+export function overlaps(a: string[] | 'all', b: string[] | 'all'): boolean {
+  if (a === 'all' || b === 'all') return true;
+  const inside = (x: string, y: string): boolean => x === y || x.startsWith(`${y}/`);
+  return a.some((x) => b.some((y) => inside(x, y) || inside(y, x)));
+}
+
+/** The step's change is (or may be) on the target: checkpointed or done, and not undone. */
+export function inPlace(rec: StepStatus): boolean {
+  if (rec.phase === 'Running' || rec.phase === 'Succeeded' || rec.phase === 'Reverting') return true;
+  return rec.phase === 'Failed' && rec.before !== undefined;
+}
+
+function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'before' | 'after'>): boolean {
+  return (
+    a.target !== undefined &&
+    a.target === b.target &&
+    a.action === b.action &&
+    overlaps(changedFields(a), changedFields(b))
+  );
+}
+
+/**
+ * At plan: the changes of other Remediations, still in place, to the same fields of the same
+ * target as the planned step `rec` (its `before` and `after` already set). Dry runs changed
+ * nothing and count for nothing.
+ */
+export function layeredOn(
+  me: Remediation,
+  rec: Pick<StepStatus, 'action' | 'target' | 'before' | 'after'>,
+  peers: readonly Remediation[],
+): LayeredOn[] {
+  const out: LayeredOn[] = [];
+  for (const peer of peers) {
+    if (sameObject(peer, me) || isDryRun(peer, peer.status)) continue;
+    for (const step of peer.status?.steps ?? []) {
+      if (!inPlace(step) || !sameChange(step, rec)) continue;
+      out.push({ remediation: remediationRef(peer), uid: peer.metadata.uid ?? '', step: step.name });
+    }
+  }
+  return out.sort((a, b) => a.remediation.localeCompare(b.remediation) || a.step.localeCompare(b.step));
+}
+
+export interface RevertHold {
+  /** The newer Remediation, `namespace/name`. */
+  remediation: string;
+  /** Its step layered on ours. */
+  step: string;
+  /** Our step that waits. */
+  mine: string;
+}
+
+/**
+ * At revert: the first step of another Remediation, layered on one of `me`'s steps `indexes`
+ * and still in place, or undefined when they may all be reverted now.
+ */
+export function revertHold(
+  me: Remediation,
+  indexes: readonly number[],
+  peers: readonly Remediation[],
+): RevertHold | undefined {
+  const ref = remediationRef(me);
+  const uid = me.metadata.uid ?? '';
+  const mine = indexes.map((i) => me.status?.steps?.[i]).filter((s): s is StepStatus => s !== undefined);
+  for (const peer of peers) {
+    if (sameObject(peer, me) || isDryRun(peer, peer.status)) continue;
+    for (const step of peer.status?.steps ?? []) {
+      if (!inPlace(step)) continue;
+      const on = (step.layeredOn ?? []).filter((l) => l.remediation === ref && (!l.uid || l.uid === uid));
+      for (const l of on) {
+        const held = mine.find((m) => m.name === l.step && sameChange(m, step));
+        if (held) return { remediation: remediationRef(peer), step: step.name, mine: held.name };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Layered → the Remediations it is layered on, so they look again once it is reverted. */
+export function layeredOnRequests(rem: Remediation): { namespace: string; name: string }[] {
+  const seen = new Set<string>();
+  for (const step of rem.status?.steps ?? []) for (const l of step.layeredOn ?? []) seen.add(l.remediation);
+  return [...seen].map((r) => {
+    const slash = r.indexOf('/');
+    return { namespace: r.slice(0, slash), name: r.slice(slash + 1) };
+  });
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  changedFields,
+  inPlace,
+  layeredOnRequests,
+  overlaps,
+} from '../../../src/controller/remediation/layering.js';
+import { aRemediation, stepRec } from './builders.js';
+
+describe('layering: which changes overlap', () => {
+  it.each([
+    [['app/A'], ['app/A'], true],
+    [['app/A'], ['app/B'], false],
+    [['app/A'], ['sidecar/A'], false],
+    [['/spec/replicas'], ['/spec'], true],
+    [
+      ['/spec/template/spec/containers/0/resources'],
+      ['/spec/template/spec/containers/0/resources/limits'],
+      true,
+    ],
+    [['/spec/replicas'], ['/spec/replicasX'], false],
+    [['replicas'], 'all', true],
+  ] as const)('%j and %j: %s', (a, b, want) => {
+    expect(overlaps(a as string[] | 'all', b as string[] | 'all')).toBe(want);
+  });
+
+  it('fields of each action', () => {
+    expect(changedFields({ action: 'scale', before: { replicas: 3 }, after: { replicas: 0 } })).toEqual([
+      'replicas',
+    ]);
+    expect(
+      changedFields({
+        action: 'setEnv',
+        before: { containers: { app: { A: { absent: true } } } },
+        after: { containers: { app: { A: { value: '1' } }, side: { B: { value: '2' } } } },
+      }),
+    ).toEqual(['app/A', 'side/B']);
+    expect(
+      changedFields({
+        action: 'patch',
+        before: { paths: { '/spec/replicas': 1 } },
+        after: { paths: { '/spec/replicas': 2 } },
+      }),
+    ).toEqual(['/spec/replicas']);
+    expect(changedFields({ action: 'patch' })).toBe('all');
+  });
+
+  it.each([
+    ['Pending', undefined, false],
+    ['Running', undefined, true],
+    ['Succeeded', undefined, true],
+    ['Reverting', undefined, true],
+    ['Reverted', undefined, false],
+    ['Failed', undefined, false],
+    ['Failed', { replicas: 1 }, true],
+  ] as const)('a %s step (before %j) is in place: %s', (phase, before, want) => {
+    expect(inPlace(stepRec({ phase, ...(before ? { before } : {}) }))).toBe(want);
+  });
+
+  it('a layered Remediation wakes the ones it is layered on, once each', () => {
+    const rem = aRemediation({
+      status: {
+        steps: [
+          stepRec({ layeredOn: [{ remediation: 'shop/r1', uid: 'u1', step: 'a' }] }),
+          stepRec({
+            layeredOn: [
+              { remediation: 'shop/r1', uid: 'u1', step: 'b' },
+              { remediation: 'other/r0', uid: 'u0', step: 'a' },
+            ],
+          }),
+        ],
+      },
+    });
+    expect(layeredOnRequests(rem)).toEqual([
+      { namespace: 'shop', name: 'r1' },
+      { namespace: 'other', name: 'r0' },
+    ]);
+  });
+});
