@@ -8,7 +8,7 @@ import {
 import { aRemediation, stepRec } from './builders.js';
 
 describe('layering: which changes overlap', () => {
-  it.each([
+  const rows: [string[] | 'all', string[] | 'all', boolean][] = [
     [['app/A'], ['app/A'], true],
     [['app/A'], ['app/B'], false],
     [['app/A'], ['sidecar/A'], false],
@@ -20,8 +20,9 @@ describe('layering: which changes overlap', () => {
     ],
     [['/spec/replicas'], ['/spec/replicasX'], false],
     [['replicas'], 'all', true],
-  ] as const)('%j and %j: %s', (a, b, want) => {
-    expect(overlaps(a as string[] | 'all', b as string[] | 'all')).toBe(want);
+  ];
+  it.each(rows)('%j and %j: %s', (a, b, want) => {
+    expect(overlaps(a, b)).toBe(want);
   });
 
   it('fields of each action', () => {
