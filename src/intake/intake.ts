@@ -12,7 +12,7 @@ import { remediations } from '../kube/resources.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { AlertOutcome, Metrics } from '../observability/metrics.js';
-import type { LimitStore } from '../stores/types.js';
+import type { AdmissionResult, LimitStore } from '../stores/types.js';
 import { rfc3339, type Clock } from '../util/clock.js';
 import { ERROR_CODES, RemediatorError, errorMessage, type ErrorCode } from '../util/errors.js';
 import { Limiter } from './limiter.js';
@@ -199,11 +199,14 @@ export class AlertIntake {
     const namespace = rb.metadata.namespace ?? '';
     const remediation = `${namespace}/${plan.name}`;
     let claimed = false;
-    let counted = false;
+    // The window the count landed in: the undo may run after its end, and must not take the
+    // count back from the next window.
+    let countedIn: number | undefined;
     const undo = async (): Promise<void> => {
       try {
         if (claimed && plan.cooldown) await store.release(plan.cooldown.key, plan.name);
-        if (counted && plan.rate) await store.decrement(plan.rate.key, plan.rate.windowMs);
+        if (countedIn !== undefined && plan.rate)
+          await store.decrement(plan.rate.key, plan.rate.windowMs, countedIn);
       } catch (err) {
         this.deps.log.warn('store not rolled back', {
           runbook: runbookKey(rb),
@@ -216,7 +219,7 @@ export class AlertIntake {
     try {
       // Claim and count in one call (one round trip with PostgreSQL); nothing is counted when
       // the claim is held, by another occurrence or by this very one.
-      const { claim: c, count: n } =
+      const taken: AdmissionResult =
         plan.cooldown || plan.rate
           ? await store.claimAndIncrement({
               cooldown: plan.cooldown && {
@@ -227,6 +230,7 @@ export class AlertIntake {
               rate: plan.rate && { key: plan.rate.key, windowMs: plan.rate.windowMs },
             })
           : {};
+      const { claim: c, count: n } = taken;
       if (c) {
         if (!c.acquired && c.owner !== plan.name) {
           return this.suppressed(
@@ -240,7 +244,7 @@ export class AlertIntake {
         claimed = c.acquired;
       }
       if (plan.rate && n !== undefined) {
-        counted = true;
+        countedIn = taken.windowStart;
         if (n > plan.rate.limit) {
           await undo();
           if (await this.exists(namespace, plan.name))

@@ -13,8 +13,8 @@ export async function claimThenIncrement(
   }
   if (!rate) return {};
   try {
-    const count = await store.increment(rate.key, rate.windowMs);
-    return claim ? { claim, count } : { count };
+    const counted = await store.increment(rate.key, rate.windowMs);
+    return claim ? { claim, ...counted } : counted;
   } catch (err) {
     // All or nothing: give the claim back. If that fails too, it expires after its ttl; the
     // increment's error is the one that tells what went wrong.

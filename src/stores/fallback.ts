@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { BackendStore } from './backend.js';
 import { MemoryLimitStore, snapshotDelta } from './memory.js';
-import type { AdmissionRequest, AdmissionResult, LimitStore } from './types.js';
+import type { AdmissionRequest, AdmissionResult, LimitStore, WindowCount } from './types.js';
 
 export interface FallbackStoreOptions {
   logger: Logger;
@@ -65,12 +65,16 @@ export class FallbackStore implements LimitStore {
     return this.run((s) => s.release(key, owner));
   }
 
-  increment(key: string, windowMs: number): Promise<number> {
+  increment(key: string, windowMs: number): Promise<WindowCount> {
     return this.run((s) => s.increment(key, windowMs));
   }
 
-  decrement(key: string, windowMs: number): Promise<void> {
-    return this.run((s) => s.decrement(key, windowMs));
+  /**
+   * Goes to whichever store serves now. A count taken in memory during an outage reaches the
+   * real store (absorb) under the same window start, so the decrement still finds it there.
+   */
+  decrement(key: string, windowMs: number, windowStart: number): Promise<void> {
+    return this.run((s) => s.decrement(key, windowMs, windowStart));
   }
 
   /** One call to one store: when the real one fails, memory answers the whole of it. */

@@ -5,7 +5,7 @@
  */
 import { systemClock, type Clock } from '../util/clock.js';
 import { claimThenIncrement } from './admission.js';
-import type { AdmissionRequest, AdmissionResult, LimitStore } from './types.js';
+import type { AdmissionRequest, AdmissionResult, LimitStore, WindowCount } from './types.js';
 
 /** How often at most a sweep of expired entries runs, counted on the store's clock. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -74,23 +74,25 @@ export class MemoryLimitStore implements LimitStore {
     return Promise.resolve();
   }
 
-  increment(key: string, windowMs: number): Promise<number> {
+  increment(key: string, windowMs: number): Promise<WindowCount> {
     const now = this.tick();
-    const entry = this.counterOf(key, windowMs, now);
+    const start = windowStart(now, windowMs);
+    const entry = this.counterOf(key, windowMs, start, now);
     if (entry) {
       entry.value.count += 1;
-      return Promise.resolve(entry.value.count);
+      return Promise.resolve({ count: entry.value.count, windowStart: start });
     }
-    const start = windowStart(now, windowMs);
     this.counters.set(counterKey(key, windowMs, start), {
       value: { key, windowMs, windowStart: start, count: 1 },
       expiresAt: start + windowMs,
     });
-    return Promise.resolve(1);
+    return Promise.resolve({ count: 1, windowStart: start });
   }
 
-  decrement(key: string, windowMs: number): Promise<void> {
-    const entry = this.counterOf(key, windowMs, this.tick());
+  /** Reaches the window's entry until a sweep drops it, past its end too, as Redis and Postgres do. */
+  decrement(key: string, windowMs: number, start: number): Promise<void> {
+    this.tick();
+    const entry = this.counters.get(counterKey(key, windowMs, start));
     if (entry && entry.value.count > 0) entry.value.count -= 1;
     return Promise.resolve();
   }
@@ -125,8 +127,14 @@ export class MemoryLimitStore implements LimitStore {
     return this.claims.size + this.counters.size;
   }
 
-  private counterOf(key: string, windowMs: number, now: number): Entry<CounterSnapshot> | undefined {
-    const entry = this.counters.get(counterKey(key, windowMs, windowStart(now, windowMs)));
+  /** The live counter of the window that starts at `start`, if any. */
+  private counterOf(
+    key: string,
+    windowMs: number,
+    start: number,
+    now: number,
+  ): Entry<CounterSnapshot> | undefined {
+    const entry = this.counters.get(counterKey(key, windowMs, start));
     return entry && entry.expiresAt > now ? entry : undefined;
   }
 

@@ -20,7 +20,7 @@ import { errorMessage } from '../util/errors.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
 import { createPgPool, isMissingRelation, migrate, qualified } from './pg.js';
-import type { AdmissionRequest, AdmissionResult, ClaimResult } from './types.js';
+import type { AdmissionRequest, AdmissionResult, ClaimResult, WindowCount } from './types.js';
 
 const CLEANUP_INTERVAL_MS = 60_000;
 /** A claim can be taken or released between our two statements; a few rounds settle it. */
@@ -106,12 +106,13 @@ export class PostgresLimitStore implements BackendStore {
     await this.query(`DELETE FROM ${this.claims} WHERE key = $1 AND owner = $2`, [key, owner]);
   }
 
-  async increment(key: string, windowMs: number): Promise<number> {
-    return this.add(key, windowMs, windowStart(this.clock.now().getTime(), windowMs), 1);
+  async increment(key: string, windowMs: number): Promise<WindowCount> {
+    const start = windowStart(this.clock.now().getTime(), windowMs);
+    return { count: await this.add(key, windowMs, start, 1), windowStart: start };
   }
 
-  async decrement(key: string, windowMs: number): Promise<void> {
-    const start = windowStart(this.clock.now().getTime(), windowMs);
+  /** Reaches the row until cleanup deletes it, as `add()` does for a replica whose clock is behind. */
+  async decrement(key: string, windowMs: number, start: number): Promise<void> {
     await this.query(`UPDATE ${this.counters} SET count = count - 1 WHERE key = $1 AND count > 0`, [
       counterKey(key, windowMs, start),
     ]);
@@ -124,7 +125,7 @@ export class PostgresLimitStore implements BackendStore {
    */
   async claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
     const { cooldown, rate } = request;
-    if (!cooldown) return rate ? { count: await this.increment(rate.key, rate.windowMs) } : {};
+    if (!cooldown) return rate ? this.increment(rate.key, rate.windowMs) : {};
     if (!rate) return { claim: await this.claim(cooldown.key, cooldown.owner, cooldown.ttlMs) };
     const now = this.clock.now();
     const start = windowStart(now.getTime(), rate.windowMs);
@@ -141,7 +142,7 @@ export class PostgresLimitStore implements BackendStore {
     );
     const row = res.rows[0]!;
     const claim = { acquired: row.acquired, owner: row.holder };
-    return row.count === null ? { claim } : { claim, count: row.count };
+    return row.count === null ? { claim } : { claim, count: row.count, windowStart: start };
   }
 
   async absorb(snapshot: LimitSnapshot): Promise<void> {

@@ -15,7 +15,7 @@ import { errorMessage } from '../util/errors.js';
 import { claimThenIncrement } from './admission.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
-import type { AdmissionRequest, AdmissionResult } from './types.js';
+import type { AdmissionRequest, AdmissionResult, WindowCount } from './types.js';
 
 /** Takes the claim when free; returns {1, owner} when taken, else {0, holder}. */
 const CLAIM = `
@@ -30,6 +30,7 @@ const INCREMENT = `
 local n = redis.call('INCRBY', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return n`;
+/** Takes one back if the counter still exists and is above zero; never creates it again. */
 const DECREMENT = `
 local v = tonumber(redis.call('GET', KEYS[1]))
 if v and v > 0 then return redis.call('DECR', KEYS[1]) end
@@ -106,12 +107,12 @@ export class RedisLimitStore implements BackendStore {
     await this.run(RELEASE, [this.claimKey(key)], [owner]);
   }
 
-  async increment(key: string, windowMs: number): Promise<number> {
-    return this.add(key, windowMs, windowStart(this.clock.now().getTime(), windowMs), 1);
+  async increment(key: string, windowMs: number): Promise<WindowCount> {
+    const start = windowStart(this.clock.now().getTime(), windowMs);
+    return { count: await this.add(key, windowMs, start, 1), windowStart: start };
   }
 
-  async decrement(key: string, windowMs: number): Promise<void> {
-    const start = windowStart(this.clock.now().getTime(), windowMs);
+  async decrement(key: string, windowMs: number, start: number): Promise<void> {
     await this.run(DECREMENT, [this.counterKey(key, windowMs, start)], []);
   }
 

@@ -13,10 +13,20 @@ export interface LimitStore {
   claim(key: string, owner: string, ttlMs: number): Promise<ClaimResult>;
   /** Releases a claim made by `owner` (used when the create that followed failed). */
   release(key: string, owner: string): Promise<void>;
-  /** Adds one to the counter of the fixed window `windowMs` that holds now; returns the count. */
-  increment(key: string, windowMs: number): Promise<number>;
-  /** Takes one back (when the create that followed failed). */
-  decrement(key: string, windowMs: number): Promise<void>;
+  /**
+   * Adds one to the counter of the fixed window `windowMs` that holds now; returns the count
+   * and the start of that window, which is what `decrement()` needs to take it back.
+   */
+  increment(key: string, windowMs: number): Promise<WindowCount>;
+  /**
+   * Takes one back (when the create that followed failed) from the window that starts at
+   * `windowStart`, as `increment()` or `claimAndIncrement()` reported it, not from the one that
+   * holds now: an undo that runs after the boundary must not lower the next window's count.
+   * Never below zero. Once the store has dropped that window's counter (after its end:
+   * memory at its next sweep, Redis after a grace for clock skew, PostgreSQL at cleanup),
+   * nothing happens.
+   */
+  decrement(key: string, windowMs: number, windowStart: number): Promise<void>;
   /**
    * What a new alert takes from the store, in one call (one round trip with PostgreSQL):
    * `claim()` of the cooldown when one is asked, then `increment()` of the rate window when
@@ -40,9 +50,18 @@ export interface AdmissionRequest {
   rate?: { key: string; windowMs: number };
 }
 
+/** What `increment()` answers: the count after it, in the window it counted in. */
+export interface WindowCount {
+  count: number;
+  /** Start of the window (ms since the epoch) counted in: give it to `decrement()`. */
+  windowStart: number;
+}
+
 export interface AdmissionResult {
   /** The claim's answer; absent when no cooldown was asked. */
   claim?: ClaimResult;
   /** The window's count after this call's increment; absent when nothing was counted. */
   count?: number;
+  /** Start of the window counted in, for `decrement()`; present exactly when `count` is. */
+  windowStart?: number;
 }

@@ -70,6 +70,7 @@ describe('PostgresLimitStore (shared PostgreSQL)', () => {
     await expect(s.claimAndIncrement(request)).resolves.toEqual({
       claim: { acquired: true, owner: 'a' },
       count: 1,
+      windowStart: expect.any(Number),
     });
     // Refused, too, is one statement (claim() takes two).
     await expect(
@@ -111,7 +112,7 @@ describe('PostgresLimitStore (shared PostgreSQL)', () => {
         cooldown: { key: 'f', owner: 'a', ttlMs: 60_000 },
         rate: { key: 'f-r', windowMs: 3_600_000 },
       }),
-    ).resolves.toEqual({ claim: { acquired: true, owner: 'a' }, count: 1 });
+    ).resolves.toEqual({ claim: { acquired: true, owner: 'a' }, count: 1, windowStart: expect.any(Number) });
   });
 
   it('creates its tables at start, and a second replica can start on them concurrently', async () => {

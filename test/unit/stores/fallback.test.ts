@@ -8,6 +8,7 @@ import { FallbackStore } from '../../../src/stores/fallback.js';
 import { MemoryLimitStore, type LimitSnapshot } from '../../../src/stores/memory.js';
 import type { AdmissionRequest } from '../../../src/stores/types.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { FakeClock, type Clock } from '../../../src/util/clock.js';
 import { capturingLogger, metricValue } from './helpers.js';
 
 /** A backend that serves from memory while `up`, and fails like a dropped connection otherwise. */
@@ -17,7 +18,11 @@ class ScriptedBackend implements BackendStore {
   ready = true;
   calls = 0;
   absorbed: LimitSnapshot[] = [];
-  readonly inner = new MemoryLimitStore();
+  readonly inner: MemoryLimitStore;
+
+  constructor(clock?: Clock) {
+    this.inner = new MemoryLimitStore({ clock });
+  }
 
   isReady(): boolean {
     return this.ready;
@@ -46,9 +51,9 @@ class ScriptedBackend implements BackendStore {
     this.guard();
     return this.inner.increment(key, windowMs);
   }
-  async decrement(key: string, windowMs: number) {
+  async decrement(key: string, windowMs: number, windowStart: number) {
     this.guard();
-    return this.inner.decrement(key, windowMs);
+    return this.inner.decrement(key, windowMs, windowStart);
   }
   async claimAndIncrement(request: AdmissionRequest) {
     this.guard();
@@ -64,11 +69,16 @@ afterEach(async () => {
   await Promise.all(stores.splice(0).map((s) => s.close()));
 });
 
-function setup() {
-  const backend = new ScriptedBackend();
+function setup(clock?: Clock) {
+  const backend = new ScriptedBackend(clock);
   const log = capturingLogger();
   const metrics = createMetrics({ defaultMetrics: false });
-  const store = new FallbackStore(backend, { logger: log.logger, metrics, probeIntervalMs: 3_600_000 });
+  const store = new FallbackStore(backend, {
+    logger: log.logger,
+    metrics,
+    probeIntervalMs: 3_600_000,
+    clock,
+  });
   stores.push(store);
   const gauge = () => metricValue(metrics, 'kube_remediator_store_fallback', { store: 'redis' });
   return { backend, log, store, gauge };
@@ -88,7 +98,7 @@ describe('FallbackStore', () => {
     backend.up = false;
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claim('k', `o${i}`, 1000)));
     expect(results.filter((r) => r.acquired)).toHaveLength(1);
-    await expect(store.increment('r', 60_000)).resolves.toBe(1);
+    await expect(store.increment('r', 60_000)).resolves.toMatchObject({ count: 1 });
     expect(store.inFallback).toBe(true);
     expect(await gauge()).toBe(1);
     const entering = log.entries.filter((e) => e.message === 'entering fallback mode');
@@ -105,6 +115,7 @@ describe('FallbackStore', () => {
     await expect(store.claimAndIncrement(request)).resolves.toEqual({
       claim: { acquired: true, owner: 'a' },
       count: 1,
+      windowStart: expect.any(Number),
     });
     expect(backend.calls).toBe(1);
     backend.up = false;
@@ -114,11 +125,35 @@ describe('FallbackStore', () => {
     ).resolves.toEqual({
       claim: { acquired: true, owner: 'b' },
       count: 1,
+      windowStart: expect.any(Number),
     });
     expect(store.inFallback).toBe(true);
     await expect(store.claimAndIncrement(request)).resolves.toEqual({
       claim: { acquired: false, owner: 'b' },
     });
+  });
+
+  it('takes a decrement made after the boundary back from the window counted in, on the real store and in memory', async () => {
+    const hour = 3_600_000;
+    const eleven = Date.UTC(2026, 0, 1, 11, 0, 0);
+    const clock = new FakeClock(new Date(eleven - 10));
+    const { backend, store } = setup(clock);
+    const counted = await store.increment('r', hour);
+    clock.advance(20);
+    await store.increment('r', hour);
+    await store.decrement('r', hour, counted.windowStart);
+    expect(backend.inner.snapshot().counters).toEqual([
+      expect.objectContaining({ windowStart: eleven, count: 1 }),
+    ]);
+
+    backend.up = false;
+    clock.set(new Date(eleven + hour - 10));
+    const inMemory = await store.increment('r', hour);
+    expect(store.inFallback).toBe(true);
+    clock.advance(20);
+    await store.increment('r', hour);
+    await store.decrement('r', hour, inMemory.windowStart);
+    await expect(store.increment('r', hour)).resolves.toEqual({ count: 2, windowStart: eleven + hour });
   });
 
   it('does not even try the real store when its client is known to be disconnected', async () => {

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { claimThenIncrement } from '../../../src/stores/admission.js';
 import { MemoryLimitStore, snapshotDelta, windowStart } from '../../../src/stores/memory.js';
-import type { LimitStore } from '../../../src/stores/types.js';
+import type { LimitStore, WindowCount } from '../../../src/stores/types.js';
 import { FakeClock } from '../../../src/util/clock.js';
 import { limitStoreContract } from '../../e2e/stores/contract.js';
+
+const count = async (p: Promise<WindowCount>) => (await p).count;
 
 function aStore() {
   const clock = new FakeClock(new Date('2026-01-01T00:00:00Z'));
@@ -52,33 +54,65 @@ describe('MemoryLimitStore claims', () => {
 describe('MemoryLimitStore counters', () => {
   it('counts within a fixed window and starts again in the next one', async () => {
     const { clock, store } = aStore();
-    clock.set(new Date(Date.UTC(2026, 0, 1, 10, 0, 0)));
-    expect(await store.increment('r', 3_600_000)).toBe(1);
+    const ten = Date.UTC(2026, 0, 1, 10, 0, 0);
+    clock.set(new Date(ten));
+    await expect(store.increment('r', 3_600_000)).resolves.toEqual({ count: 1, windowStart: ten });
     clock.advance(3_599_999);
-    expect(await store.increment('r', 3_600_000)).toBe(2);
+    await expect(store.increment('r', 3_600_000)).resolves.toEqual({ count: 2, windowStart: ten });
     clock.advance(1);
-    expect(await store.increment('r', 3_600_000)).toBe(1);
+    await expect(store.increment('r', 3_600_000)).resolves.toEqual({
+      count: 1,
+      windowStart: ten + 3_600_000,
+    });
   });
 
   it('keeps keys and window sizes apart', async () => {
     const { store } = aStore();
     await store.increment('a', 60_000);
-    expect(await store.increment('a', 60_000)).toBe(2);
-    expect(await store.increment('b', 60_000)).toBe(1);
-    expect(await store.increment('a', 3_600_000)).toBe(1);
+    expect(await count(store.increment('a', 60_000))).toBe(2);
+    expect(await count(store.increment('b', 60_000))).toBe(1);
+    expect(await count(store.increment('a', 3_600_000))).toBe(1);
   });
 
   it('takes one back and never goes below zero', async () => {
     const { store } = aStore();
     await store.increment('r', 60_000);
-    await store.increment('r', 60_000);
-    await store.decrement('r', 60_000);
-    expect(await store.increment('r', 60_000)).toBe(2);
-    await store.decrement('x', 60_000);
-    await store.decrement('r', 60_000);
-    await store.decrement('r', 60_000);
-    await store.decrement('r', 60_000);
-    expect(await store.increment('r', 60_000)).toBe(1);
+    const { windowStart: w } = await store.increment('r', 60_000);
+    await store.decrement('r', 60_000, w);
+    expect(await count(store.increment('r', 60_000))).toBe(2);
+    await store.decrement('x', 60_000, w);
+    await store.decrement('r', 60_000, w);
+    await store.decrement('r', 60_000, w);
+    await store.decrement('r', 60_000, w);
+    expect(await count(store.increment('r', 60_000))).toBe(1);
+  });
+
+  it('takes a decrement made after the boundary back from the window counted in, not the new one', async () => {
+    const { clock, store } = aStore();
+    const eleven = Date.UTC(2026, 0, 1, 11, 0, 0);
+    clock.set(new Date(eleven - 1));
+    const counted = await store.increment('r', 3_600_000);
+    expect(counted).toEqual({ count: 1, windowStart: eleven - 3_600_000 });
+    clock.advance(2);
+    await store.increment('r', 3_600_000);
+    await store.decrement('r', 3_600_000, counted.windowStart);
+    expect(store.snapshot().counters).toEqual([
+      { key: 'r', windowMs: 3_600_000, windowStart: eleven, count: 1 },
+    ]);
+    // The old window went down: a clock still inside it (a replica behind) counts from zero again.
+    clock.set(new Date(eleven - 1));
+    await expect(store.increment('r', 3_600_000)).resolves.toEqual({
+      count: 1,
+      windowStart: eleven - 3_600_000,
+    });
+  });
+
+  it('does nothing for a window whose entry was swept, and does not bring it back', async () => {
+    const { clock, store } = aStore();
+    const { windowStart: w } = await store.increment('r', 60_000);
+    clock.advance(120_000);
+    await store.decrement('r', 60_000, w);
+    expect(store.size()).toBe(0);
   });
 
   it('buckets windows on epoch multiples, as Redis and Postgres do', () => {
