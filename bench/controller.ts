@@ -126,6 +126,9 @@ const USAGE = `Usage: npm run bench:controller -- [options]   (each option also 
   --no-docs          do not write docs/benchmarks.md (BENCH_NO_DOCS)
   --trace            diagnosis: operator A also goes through the counting proxy (adds a hop to
                      the latency) and its API requests during the latency run are listed (BENCH_TRACE)
+
+  The operator gets KR_TARGET_CACHE from the environment when set: KR_TARGET_CACHE=false runs it
+  without the target cache, for an A/B of plan()'s GET.
 `;
 
 // ---------------------------------------------------------------------------------------
@@ -215,9 +218,9 @@ async function launchOperator(label: string, kubeconfigPath: string): Promise<Ru
       ...(process.env.BENCH_OPERATOR_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS }
         : {}),
-      // The diagnosis hooks' settings (bench/lib/*-hook.mjs).
+      // The diagnosis hooks' settings (bench/lib/*-hook.mjs), and KR_TARGET_CACHE for an A/B.
       ...Object.fromEntries(
-        ['CPU_PROFILE_DIR', 'CPU_PROFILE_SECONDS', 'REQUEST_TRACE_DIR'].flatMap((k) => {
+        ['CPU_PROFILE_DIR', 'CPU_PROFILE_SECONDS', 'REQUEST_TRACE_DIR', 'KR_TARGET_CACHE'].flatMap((k) => {
           const v = process.env[k];
           return v ? [[k, v]] : [];
         }),

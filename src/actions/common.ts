@@ -199,17 +199,95 @@ export async function guardedJsonPatch(
   return res;
 }
 
+/** Objects readObject handed out from the target cache (copies; see isCachedRead). */
+const cachedReads = new WeakSet<object>();
+
 /**
- * GETs the object, except in an apply() right after plan() read it in the same pass: that read
- * is handed out once (see PassReads).
+ * The object came from the target cache, which may be a moment behind: a change based on it
+ * must carry its resourceVersion as a precondition, and a refusal based on it must be
+ * confirmed by reading the API server (see controller/runtime/target-cache.ts).
  */
-export async function readObject(ctx: ActionContext, ref: ObjectRef): Promise<KubeObject | Failed> {
-  const key = `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
-  const seen = ctx.reads?.take(key);
+export function isCachedRead(obj: KubeObject): boolean {
+  return cachedReads.has(obj);
+}
+
+/**
+ * Reads the object: in an apply() right after plan() read it in the same pass, that read
+ * (handed out once, see PassReads); with `cached` (plan() only), a copy from the target cache
+ * when it holds the object; otherwise a GET.
+ */
+export async function readObject(
+  ctx: ActionContext,
+  ref: ObjectRef,
+  opts: { cached?: boolean } = {},
+): Promise<KubeObject | Failed> {
+  const seen = takeRead(ctx, ref);
   if (seen) return seen;
+  return (opts.cached ? peekTarget(ctx, ref) : undefined) ?? readLive(ctx, ref);
+}
+
+/** plan()'s read of `ref` in this pass, for its apply() (once); undefined elsewhere. */
+export function takeRead(ctx: ActionContext, ref: ObjectRef): KubeObject | undefined {
+  return ctx.reads?.take(passKey(ref));
+}
+
+/** A copy of the cached object (plan() only), recorded for apply(); undefined when not cached. */
+export function peekTarget(ctx: ActionContext, ref: ObjectRef): KubeObject | undefined {
+  const hit = ctx.targets?.peek(ref);
+  if (!hit) return undefined;
+  const copy = structuredClone(hit);
+  cachedReads.add(copy);
+  ctx.reads?.record(passKey(ref), copy);
+  return copy;
+}
+
+/** A GET, whatever plan() or the cache saw (recorded for apply() when plan() calls it). */
+export async function readLive(ctx: ActionContext, ref: ObjectRef): Promise<KubeObject | Failed> {
+  const key = passKey(ref);
   const obj = await attempt(key, () => raw(ctx).get(ref));
   if (!isFailed(obj)) ctx.reads?.record(key, obj);
   return obj;
+}
+
+function passKey(ref: ObjectRef): string {
+  return `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
+/**
+ * plan() from the target cache: a refusal planned on a cached object (a paused Deployment, a
+ * container missing) may be the cache lagging behind, so it is planned again on a GET before
+ * it fails the step. Anything else planned on the cache is confirmed by apply()'s precondition.
+ */
+export async function planOnCached(
+  ctx: ActionContext,
+  ref: ObjectRef,
+  planOn: (obj: KubeObject) => Plan,
+): Promise<Plan> {
+  const obj = await readObject(ctx, ref, { cached: true });
+  if (isFailed(obj)) return planFailure(obj);
+  const plan = planOn(obj);
+  if (!plan.refused || !isCachedRead(obj)) return plan;
+  const live = await readLive(ctx, ref);
+  if (isFailed(live)) return planFailure(live);
+  return planOn(live);
+}
+
+/**
+ * The `test` op that makes a JSON patch apply only while the workload's spec is the one of the
+ * cached read: `metadata.generation` changes with every spec change and, unlike the
+ * resourceVersion, not with status updates, which come often during a rollout. Falls back to
+ * the resourceVersion for an object without a generation.
+ */
+export function sameSpecTest(obj: KubeObject): { op: 'test'; path: string; value: unknown } {
+  const gen = obj.metadata?.generation;
+  return gen !== undefined
+    ? { op: 'test', path: '/metadata/generation', value: gen }
+    : { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata?.resourceVersion };
+}
+
+/** A change made on a cached read lost to a newer object: read it and decide again. */
+export function staleCache(obj: KubeObject, f: Failed): boolean {
+  return isCachedRead(obj) && lostRace(f);
 }
 
 export function dryRunParam(ctx: ActionContext): 'All' | undefined {

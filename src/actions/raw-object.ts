@@ -85,6 +85,11 @@ export class RawObjectApi extends k8s.KubernetesObjectApi {
     return this.send(await this.path(ref), k8s.HttpMethod.GET, {});
   }
 
+  /** A GET of any API path (a list page), parsed JSON as the server sent it. */
+  async getPath(path: string, query: Record<string, string | undefined> = {}): Promise<KubeObject> {
+    return this.send(path, k8s.HttpMethod.GET, query);
+  }
+
   async listIn(ref: Omit<ObjectRef, 'name'>, labelSelector?: string): Promise<{ items: KubeObject[] }> {
     const res = await this.send(await this.path(ref), k8s.HttpMethod.GET, { labelSelector });
     return { items: (res.items as KubeObject[] | undefined) ?? [] };

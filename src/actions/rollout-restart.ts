@@ -19,14 +19,19 @@ import {
   dig,
   done,
   isFailed,
-  planFailure,
+  isCachedRead,
+  planOnCached,
   raw,
+  readLive,
   readObject,
   refusal,
   refusedOutcome,
   requireWorkload,
+  sameSpecTest,
+  staleCache,
   validateTargetKind,
 } from './common.js';
+import { joinPointer } from './json-pointer.js';
 import type { KubeObject } from './raw-object.js';
 
 /** Why a workload cannot be restarted now, or undefined. */
@@ -57,6 +62,27 @@ export function restartPatch(restartedAt: string, stamp: string): Record<string,
   };
 }
 
+/**
+ * The same change as a JSON patch that applies only while the spec is the one of `obj` (a
+ * cached read): a 422 otherwise. Where the annotations map is missing, it is added whole.
+ */
+export function guardedRestartOps(obj: KubeObject, restartedAt: string, stamp: string): unknown[] {
+  const annotations = { [RESTARTED_AT_ANNOTATION]: restartedAt, [STAMP_ANNOTATION]: stamp };
+  const ops: unknown[] = [sameSpecTest(obj)];
+  if (dig(obj, 'spec', 'template', 'metadata') === undefined)
+    ops.push({ op: 'add', path: '/spec/template/metadata', value: { annotations } });
+  else if (dig(obj, 'spec', 'template', 'metadata', 'annotations') === undefined)
+    ops.push({ op: 'add', path: '/spec/template/metadata/annotations', value: annotations });
+  else
+    for (const [k, v] of Object.entries(annotations))
+      ops.push({
+        op: 'add',
+        path: joinPointer(['spec', 'template', 'metadata', 'annotations', k]),
+        value: v,
+      });
+  return ops;
+}
+
 /** The stamp on the pod template says this attempt's restart already went through. */
 export function alreadyRestarted(obj: KubeObject, stamp: string): boolean {
   return annotationsOf(obj, 'spec', 'template', 'metadata')[STAMP_ANNOTATION] === stamp;
@@ -65,36 +91,46 @@ export function alreadyRestarted(obj: KubeObject, stamp: string): boolean {
 async function plan(ctx: ActionContext): Promise<Plan> {
   const ref = requireWorkload(ctx);
   if (isFailed(ref)) return refusal(ref.code, ref.reason, ref.message);
-  const obj = await readObject(ctx, ref);
-  if (isFailed(obj)) return planFailure(obj);
-  return planRestart(obj, ctx.clock.now());
+  return planOnCached(ctx, ref, (obj) => planRestart(obj, ctx.clock.now()));
 }
 
 async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   const ref = requireWorkload(ctx);
   if (isFailed(ref)) return ref;
-  const obj = await readObject(ctx, ref);
-  if (isFailed(obj)) return obj;
-  if (alreadyRestarted(obj, ctx.stamp)) {
-    return done(`${describeTarget(ref)} was already restarted by this step (stamp ${ctx.stamp})`, {
-      before: record.before,
-      after: record.after,
-    });
-  }
-  const blocked = refusedOutcome(planRestart(obj, ctx.clock.now()));
-  if (blocked) return blocked;
   const restartedAt =
     typeof record.after?.restartedAt === 'string' ? record.after.restartedAt : rfc3339(ctx.clock.now());
-  const res = await attempt(describeTarget(ref), () =>
-    raw(ctx).patchRaw(ref, restartPatch(restartedAt, ctx.stamp), {
-      contentType: PatchStrategy.StrategicMergePatch,
-      dryRun: ctx.dryRun,
-      fieldManager: FIELD_MANAGER,
-    }),
-  );
-  if (isFailed(res)) return res;
+  let before = record.before ?? {};
+  let obj = await readObject(ctx, ref);
+  for (;;) {
+    if (isFailed(obj)) return obj;
+    if (alreadyRestarted(obj, ctx.stamp)) {
+      return done(`${describeTarget(ref)} was already restarted by this step (stamp ${ctx.stamp})`, {
+        before: record.before,
+        after: record.after,
+      });
+    }
+    const planned = planRestart(obj, ctx.clock.now());
+    const blocked = refusedOutcome(planned);
+    if (blocked) return blocked;
+    // Planned on the cache: only onto the spec it saw.
+    const cached = isCachedRead(obj);
+    const body = cached
+      ? guardedRestartOps(obj, restartedAt, ctx.stamp)
+      : restartPatch(restartedAt, ctx.stamp);
+    const contentType = cached ? PatchStrategy.JsonPatch : PatchStrategy.StrategicMergePatch;
+    const res = await attempt(describeTarget(ref), () =>
+      raw(ctx).patchRaw(ref, body, { contentType, dryRun: ctx.dryRun, fieldManager: FIELD_MANAGER }),
+    );
+    if (isFailed(res) && staleCache(obj, res)) {
+      // The cache was behind: decide again on the object itself, and record its prior value.
+      obj = await readLive(ctx, ref);
+      if (!isFailed(obj)) before = planRestart(obj, ctx.clock.now()).before ?? {};
+      continue;
+    }
+    if (isFailed(res)) return res;
+    break;
+  }
   const after = { restartedAt };
-  const before = record.before ?? {};
   if (ctx.dryRun)
     return done(`would restart ${describeTarget(ref)} (restartedAt ${restartedAt})`, {
       before,

@@ -15,14 +15,19 @@ import {
   attempt,
   changedSince,
   describeTarget,
+  dig,
   done,
   failed,
+  isCachedRead,
   isFailed,
+  lostRace,
+  peekTarget,
   planFailure,
   refusal,
   refusedOutcome,
   requireParams,
   requireWorkload,
+  takeRead,
   validateParamsPresent,
   validateTargetKind,
   type Failed,
@@ -106,6 +111,10 @@ async function plan(ctx: ActionContext): Promise<Plan> {
   if (isFailed(t)) return refusal(t.code, t.reason, t.message);
   const params = requireParams(ctx, 'scale');
   if (isFailed(params)) return refusal(params.code, params.reason, params.message);
+  // The cached workload's count, confirmed by apply()'s precondition; else the scale subresource.
+  const cached = peekTarget(ctx, t);
+  const replicas = dig(cached, 'spec', 'replicas');
+  if (typeof replicas === 'number') return planScale(replicas, params.replicas, ctx.bounds);
   const prior = await readReplicas(ctx, t);
   if (isFailed(prior)) return planFailure(prior);
   return planScale(prior, params.replicas, ctx.bounds);
@@ -147,7 +156,17 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   const to = recorded(record, 'after') ?? params.replicas;
   const blocked = refusedOutcome(planScale(0, to, ctx.bounds));
   if (blocked) return blocked;
-  return setReplicas(ctx, recorded(record, 'before'), to, 'scale');
+  const t = requireWorkload(ctx, SCALABLE_KINDS);
+  if (isFailed(t)) return t;
+  // Planned on the cache: only onto the version it saw.
+  const seen = takeRead(ctx, t);
+  const guard = seen && isCachedRead(seen) ? seen.metadata?.resourceVersion : undefined;
+  const res = await setReplicas(ctx, recorded(record, 'before'), to, 'scale', guard);
+  if (!guard || res.kind !== 'failed' || !lostRace(res)) return res;
+  // The cache was behind: record the count the workload really had.
+  const now = await readScale(ctx, t);
+  if (isFailed(now)) return now;
+  return setReplicas(ctx, now.replicas, to, 'scale');
 }
 
 /** How many times a revert re-reads when its precondition loses a race (status writes). */

@@ -24,15 +24,19 @@ import {
   dig,
   done,
   failed,
+  isCachedRead,
   isFailed,
   guardedJsonPatch,
-  planFailure,
+  planOnCached,
   raw,
+  readLive,
   readObject,
   refusal,
   requireParams,
   requireWorkload,
+  sameSpecTest,
   stableJson,
+  staleCache,
   validateParamsPresent,
   validateTargetKind,
 } from './common.js';
@@ -238,9 +242,17 @@ async function plan(ctx: ActionContext): Promise<Plan> {
   if (isFailed(ref)) return refusal(ref.code, ref.reason, ref.message);
   const params = requireParams(ctx, 'setEnv');
   if (isFailed(params)) return refusal(params.code, params.reason, params.message);
-  const obj = await readObject(ctx, ref);
-  if (isFailed(obj)) return planFailure(obj);
-  return planEnv(containersOf(obj), params);
+  return planOnCached(ctx, ref, (obj) => planEnv(containersOf(obj), params));
+}
+
+/** The observed states of the variables `want` names (pure). */
+function priorOf(containers: readonly Container[], want: EnvRecord): EnvRecord {
+  const out: EnvRecord = {};
+  for (const [name, vars] of Object.entries(want)) {
+    const env = containers.find((c) => c.name === name)?.env;
+    out[name] = Object.fromEntries(Object.keys(vars).map((v) => [v, stateOf(env, v)]));
+  }
+  return out;
 }
 
 function recordOf(record: StepStatus, key: 'before' | 'after'): EnvRecord | undefined {
@@ -256,25 +268,36 @@ async function writeEnv(
 ): Promise<ActionOutcome> {
   const ref = requireWorkload(ctx);
   if (isFailed(ref)) return ref;
-  const obj = await readObject(ctx, ref);
-  if (isFailed(obj)) return obj;
-  const ops = envOps(containersOf(obj), want);
-  if ('error' in ops) return containerNotFound(ref, ops.error);
-  const before = { containers: from ?? {} };
+  let obj = await readObject(ctx, ref);
+  let before = { containers: from ?? {} };
   const after = { containers: want };
-  if (ops.length === 0)
-    return done(`${describeTarget(ref)}: env already ${verb === 'set' ? 'set' : 'restored'}`, {
-      before,
-      after,
-    });
-  const res = await attempt(describeTarget(ref), () =>
-    raw(ctx).patchRaw(ref, ops, {
-      contentType: PatchStrategy.JsonPatch,
-      dryRun: ctx.dryRun,
-      fieldManager: FIELD_MANAGER,
-    }),
-  );
-  if (isFailed(res)) return res;
+  for (;;) {
+    if (isFailed(obj)) return obj;
+    const ops = envOps(containersOf(obj), want);
+    if ('error' in ops) return containerNotFound(ref, ops.error);
+    if (ops.length === 0)
+      return done(`${describeTarget(ref)}: env already ${verb === 'set' ? 'set' : 'restored'}`, {
+        before,
+        after,
+      });
+    // Planned on the cache: only onto the spec it saw (the ops index into its env lists).
+    const guarded = isCachedRead(obj) ? [sameSpecTest(obj), ...ops] : ops;
+    const res = await attempt(describeTarget(ref), () =>
+      raw(ctx).patchRaw(ref, guarded, {
+        contentType: PatchStrategy.JsonPatch,
+        dryRun: ctx.dryRun,
+        fieldManager: FIELD_MANAGER,
+      }),
+    );
+    if (isFailed(res) && staleCache(obj, res)) {
+      // The cache was behind: work on the object itself, and record its prior values.
+      obj = await readLive(ctx, ref);
+      if (!isFailed(obj)) before = { containers: priorOf(containersOf(obj), want) };
+      continue;
+    }
+    if (isFailed(res)) return res;
+    break;
+  }
   const vars = [...new Set(Object.values(want).flatMap((s) => Object.keys(s)))].join(', ');
   if (ctx.dryRun)
     return done(`would ${verb} env ${vars} on ${describeTarget(ref)}`, {

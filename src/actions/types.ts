@@ -47,6 +47,18 @@ export class PassReads {
   }
 }
 
+/**
+ * Cached reads of targets (controller/runtime/target-cache.ts), for plan() only: a guess that
+ * apply() confirms with a resourceVersion precondition (see readObject in common.ts).
+ */
+export interface TargetReader {
+  /**
+   * The cached object, or undefined: not a cached kind or namespace, not synced yet, or not in
+   * the cache (then GET it: it may be newer than the cache). Never mutate what it returns.
+   */
+  peek(ref: ResolvedTarget): KubeObject | undefined;
+}
+
 export interface ResolvedTarget {
   apiVersion: string;
   kind: string;
@@ -74,6 +86,8 @@ export interface ActionContext {
    * afresh and can see its own stamp.
    */
   readonly reads?: PassReads;
+  /** The target cache, when the operator runs one (`controller.targetCache`). */
+  readonly targets?: TargetReader;
   /** Reads a Secret key in the Remediation's namespace (for urlFrom). */
   readSecret(name: string, key: string): Promise<string>;
 }

@@ -72,6 +72,11 @@ export const ConfigSchema = Type.Object({
     }),
     maxBackoff: Duration('Cap of the exponential retry backoff of a failing reconcile.', '5m'),
     defaultStepTimeout: Duration('Step timeout when the step sets none.', '2m'),
+    targetCache: Type.Boolean({
+      default: true,
+      description:
+        'Plan rolloutRestart, scale and setEnv on Deployments, StatefulSets and DaemonSets from an informer cache (started per kind on first use, in watchNamespace or all namespaces; needs list/watch on them) instead of a GET per step. The change applies only onto the spec it was planned on, so a stale cache costs a second read, never a wrong `before`. Off: less memory on clusters with many workloads.',
+    }),
   }),
   webhook: Type.Object({
     enabled: Type.Boolean({ default: true, description: 'Serve the Alertmanager webhook.' }),
@@ -161,6 +166,7 @@ export const ENV_VARS: Record<string, string> = {
   KR_MAX_CONCURRENT_REMEDIATIONS: 'controller.maxConcurrentRemediations',
   KR_MAX_BACKOFF: 'controller.maxBackoff',
   KR_DEFAULT_STEP_TIMEOUT: 'controller.defaultStepTimeout',
+  KR_TARGET_CACHE: 'controller.targetCache',
   KR_WEBHOOK_ENABLED: 'webhook.enabled',
   KR_WEBHOOK_HOST: 'webhook.host',
   KR_WEBHOOK_PORT: 'webhook.port',

@@ -423,6 +423,7 @@ export class RemediationReconciler implements Reconciler {
       clock: this.d.clock,
       log,
       reads,
+      ...(this.d.caches.targets ? { targets: this.d.caches.targets } : {}),
       async readSecret(name: string, key: string): Promise<string> {
         const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
         const v = secret.data?.[key];

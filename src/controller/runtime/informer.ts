@@ -53,6 +53,8 @@ export interface CachedObject {
 export interface ResourceInformerOptions<T extends CachedObject> {
   /** The plural, for paths and logs. */
   plural: string;
+  /** The API group's path, e.g. `/apis/apps/v1`; default ours (`/apis/kube-remediator.io/v1alpha1`). */
+  apiPath?: string;
   /** Empty: all namespaces. */
   namespace: string;
   list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
@@ -65,9 +67,13 @@ export interface ResourceInformerOptions<T extends CachedObject> {
   restartBackoffMaxMs?: number;
 }
 
-/** The watch path of one of our resources, namespaced or cluster-wide. */
-export function resourcePath(plural: string, namespace: string): string {
-  const base = `/apis/${GROUP}/${VERSION}`;
+/** The watch path of a resource (default one of ours), namespaced or cluster-wide. */
+export function resourcePath(
+  plural: string,
+  namespace: string,
+  apiPath = `/apis/${GROUP}/${VERSION}`,
+): string {
+  const base = apiPath;
   const path = namespace ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`;
   // client-node appends its own query parameters to the path with URLSearchParams.set.
   return `${path}?timeoutSeconds=${WATCH_TIMEOUT_SECONDS}`;
@@ -178,7 +184,7 @@ export class ResourceInformer<T extends CachedObject> implements Cache<T> {
       });
       return result;
     };
-    this.inner = opts.factory(resourcePath(opts.plural, opts.namespace), list);
+    this.inner = opts.factory(resourcePath(opts.plural, opts.namespace, opts.apiPath), list);
     this.inner.on('add', (o) => this.dispatch('add', slim(o) as T));
     this.inner.on('update', (o) => this.dispatch('update', slim(o) as T));
     this.inner.on('delete', (o) => this.dispatch('delete', o as T));

@@ -35,6 +35,7 @@ import {
 } from './informer.js';
 import { HeapCompactor, type GcFunction } from './heap-compactor.js';
 import { LeaderElector, leaderTimings, leaseNamespace } from './leader-election.js';
+import { TargetCache } from './target-cache.js';
 import { keyOf, type Caches, type Reconciler, type Request } from './types.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -121,6 +122,7 @@ export class Manager {
     remediation: ResourceInformer<Remediation>;
     runbook: ResourceInformer<Runbook>;
   };
+  private readonly targets: TargetCache | undefined;
   private readonly controllers: Controller[] = [];
   private readonly elector: LeaderElector | undefined;
   /** A memory-reducing GC once a burst of work (a list, a restart's reconciles) settles. */
@@ -156,6 +158,10 @@ export class Manager {
       remediation: informer<Remediation>(RESOURCES.remediation.plural),
       runbook: informer<Runbook>(RESOURCES.runbook.plural),
     };
+    // Started per kind by the first step that plans on one: only on the leader.
+    this.targets = opts.config.controller.targetCache
+      ? new TargetCache({ kc: opts.clients.kc, namespace: ns, factory, logger: opts.logger })
+      : undefined;
     this.compactor = new HeapCompactor({
       logger: this.log,
       // A standby's queues fill but are not worked: only a leader's work counts as busy.
@@ -195,7 +201,11 @@ export class Manager {
 
   /** Read-only views of the informers' caches, for reconcilers. Complete once synced. */
   caches(): Caches {
-    return { remediations: this.informers.remediation, runbooks: this.informers.runbook };
+    return {
+      remediations: this.informers.remediation,
+      runbooks: this.informers.runbook,
+      ...(this.targets ? { targets: this.targets } : {}),
+    };
   }
 
   /** Registers a controller. Must be called before start(), so its handlers see the initial list. */
@@ -346,7 +356,7 @@ export class Manager {
         boundMs,
       });
 
-    await Promise.all(Object.values(this.informers).map((i) => i.stop()));
+    await Promise.all([...Object.values(this.informers).map((i) => i.stop()), this.targets?.stop()]);
     if (this.elector) {
       if (drained && reason !== 'leadershipLost') await this.elector.release();
       else await this.elector.stop();

@@ -4,6 +4,7 @@
  * reconciler only gets a key and re-reads the world.
  */
 import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
+import type { TargetReader } from '../../actions/types.js';
 
 export interface Request {
   readonly namespace: string;
@@ -39,6 +40,8 @@ export interface Cache<T> {
 export interface Caches {
   readonly remediations: Cache<Remediation>;
   readonly runbooks: Cache<Runbook>;
+  /** The workloads plan() reads (controller.targetCache); absent: every read is a GET. */
+  readonly targets?: TargetReader;
 }
 
 export function keyOf(req: Request): string {

@@ -1,6 +1,13 @@
 /** Running actions the way the reconciler does (plan → checkpoint → apply), for e2e tests. */
 import type { Bounds, Remediation, Step, StepStatus } from '../../../src/api/v1alpha1/schema.js';
-import type { ActionContext, ActionOutcome, Plan, ResolvedTarget } from '../../../src/actions/types.js';
+import type {
+  ActionContext,
+  ActionOutcome,
+  PassReads,
+  Plan,
+  ResolvedTarget,
+  TargetReader,
+} from '../../../src/actions/types.js';
 import { getAction } from '../../../src/actions/index.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -15,6 +22,9 @@ export interface CtxOptions {
   dryRun?: boolean;
   stamp?: string;
   attempt?: number;
+  /** plan()'s reads for apply() in the same pass, as the reconciler passes them. */
+  reads?: PassReads;
+  targets?: TargetReader;
 }
 
 export function actionCtx(o: CtxOptions): ActionContext {
@@ -46,6 +56,8 @@ export function actionCtx(o: CtxOptions): ActionContext {
     stamp: o.stamp ?? `e2e-uid/0/${o.attempt ?? 1}`,
     clock: systemClock,
     log: silentLogger(),
+    ...(o.reads ? { reads: o.reads } : {}),
+    ...(o.targets ? { targets: o.targets } : {}),
     async readSecret(name, key) {
       const s = await testClients().core.readNamespacedSecret({ name, namespace: o.namespace });
       return Buffer.from(s.data?.[key] ?? '', 'base64').toString('utf8');
@@ -77,6 +89,7 @@ export async function runStep(ctx: ActionContext): Promise<StepRun> {
   const plan = await action.plan(ctx);
   const record = checkpoint(ctx, plan);
   if (plan.refused) return { plan, record };
+  ctx.reads?.startApply();
   const outcome = await action.apply(ctx, record);
   // As the reconciler does: a finished step records what apply reports (revert compares with `after`).
   if (outcome.kind === 'done') {
