@@ -231,6 +231,11 @@ export function takeRead(ctx: ActionContext, ref: ObjectRef): KubeObject | undef
   return ctx.reads?.take(passKey(ref));
 }
 
+/** Records what plan() read some other way (a subresource), for its apply() in the same pass. */
+export function recordRead(ctx: ActionContext, ref: ObjectRef, obj: KubeObject): void {
+  ctx.reads?.record(passKey(ref), obj);
+}
+
 /** A copy of the cached object (plan() only), recorded for apply(); undefined when not cached. */
 export function peekTarget(ctx: ActionContext, ref: ObjectRef): KubeObject | undefined {
   const hit = ctx.targets?.peek(ref);
@@ -273,16 +278,18 @@ export async function planOnCached(
 }
 
 /**
- * The `test` op that makes a JSON patch apply only while the workload's spec is the one of the
- * cached read: `metadata.generation` changes with every spec change and, unlike the
- * resourceVersion, not with status updates, which come often during a rollout. Falls back to
- * the resourceVersion for an object without a generation.
+ * The `test` ops that make a JSON patch apply only to the object of the cached read, while its
+ * spec is the one read: its uid (not one deleted and created again under the name) and
+ * `metadata.generation`, which changes with every spec change and, unlike the resourceVersion,
+ * not with status updates (frequent during a rollout). The resourceVersion instead for an
+ * object without a generation.
  */
-export function sameSpecTest(obj: KubeObject): { op: 'test'; path: string; value: unknown } {
-  const gen = obj.metadata?.generation;
-  return gen !== undefined
-    ? { op: 'test', path: '/metadata/generation', value: gen }
-    : { op: 'test', path: '/metadata/resourceVersion', value: obj.metadata?.resourceVersion };
+export function sameSpecTests(obj: KubeObject): { op: 'test'; path: string; value: unknown }[] {
+  const m = obj.metadata ?? {};
+  const uid = m.uid !== undefined ? [{ op: 'test' as const, path: '/metadata/uid', value: m.uid }] : [];
+  return m.generation !== undefined
+    ? [...uid, { op: 'test', path: '/metadata/generation', value: m.generation }]
+    : [...uid, { op: 'test', path: '/metadata/resourceVersion', value: m.resourceVersion }];
 }
 
 /** A change made on a cached read lost to a newer object: read it and decide again. */

@@ -27,7 +27,7 @@ import {
   refusal,
   refusedOutcome,
   requireWorkload,
-  sameSpecTest,
+  sameSpecTests,
   staleCache,
   validateTargetKind,
 } from './common.js';
@@ -68,7 +68,7 @@ export function restartPatch(restartedAt: string, stamp: string): Record<string,
  */
 export function guardedRestartOps(obj: KubeObject, restartedAt: string, stamp: string): unknown[] {
   const annotations = { [RESTARTED_AT_ANNOTATION]: restartedAt, [STAMP_ANNOTATION]: stamp };
-  const ops: unknown[] = [sameSpecTest(obj)];
+  const ops: unknown[] = [...sameSpecTests(obj)];
   if (dig(obj, 'spec', 'template', 'metadata') === undefined)
     ops.push({ op: 'add', path: '/spec/template/metadata', value: { annotations } });
   else if (dig(obj, 'spec', 'template', 'metadata', 'annotations') === undefined)
@@ -99,7 +99,7 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   if (isFailed(ref)) return ref;
   const restartedAt =
     typeof record.after?.restartedAt === 'string' ? record.after.restartedAt : rfc3339(ctx.clock.now());
-  let before = record.before ?? {};
+  let before: Record<string, unknown> = {};
   let obj = await readObject(ctx, ref);
   for (;;) {
     if (isFailed(obj)) return obj;
@@ -112,6 +112,8 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
     const planned = planRestart(obj, ctx.clock.now());
     const blocked = refusedOutcome(planned);
     if (blocked) return blocked;
+    // What this very change overwrites (a resumed step reads afresh: someone may have restarted since).
+    before = planned.before ?? {};
     // Planned on the cache: only onto the spec it saw.
     const cached = isCachedRead(obj);
     const body = cached
@@ -122,9 +124,8 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
       raw(ctx).patchRaw(ref, body, { contentType, dryRun: ctx.dryRun, fieldManager: FIELD_MANAGER }),
     );
     if (isFailed(res) && staleCache(obj, res)) {
-      // The cache was behind: decide again on the object itself, and record its prior value.
+      // The cache was behind: decide again on the object itself.
       obj = await readLive(ctx, ref);
-      if (!isFailed(obj)) before = planRestart(obj, ctx.clock.now()).before ?? {};
       continue;
     }
     if (isFailed(res)) return res;

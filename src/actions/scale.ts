@@ -23,6 +23,7 @@ import {
   lostRace,
   peekTarget,
   planFailure,
+  recordRead,
   refusal,
   refusedOutcome,
   requireParams,
@@ -79,11 +80,6 @@ async function readScale(
     : { replicas: res.spec?.replicas ?? 0, resourceVersion: res.metadata?.resourceVersion };
 }
 
-async function readReplicas(ctx: ActionContext, t: ResolvedTarget): Promise<number | Failed> {
-  const res = await readScale(ctx, t);
-  return isFailed(res) ? res : res.replicas;
-}
-
 /** Sets the count; with `resourceVersion`, only if the object is still at it (409 otherwise). */
 async function writeReplicas(
   ctx: ActionContext,
@@ -115,9 +111,13 @@ async function plan(ctx: ActionContext): Promise<Plan> {
   const cached = peekTarget(ctx, t);
   const replicas = dig(cached, 'spec', 'replicas');
   if (typeof replicas === 'number') return planScale(replicas, params.replicas, ctx.bounds);
-  const prior = await readReplicas(ctx, t);
+  const prior = await readScale(ctx, t);
   if (isFailed(prior)) return planFailure(prior);
-  return planScale(prior, params.replicas, ctx.bounds);
+  recordRead(ctx, t, {
+    metadata: { resourceVersion: prior.resourceVersion },
+    spec: { replicas: prior.replicas },
+  });
+  return planScale(prior.replicas, params.replicas, ctx.bounds);
 }
 
 function recorded(record: StepStatus, key: 'before' | 'after'): number | undefined {
@@ -158,9 +158,15 @@ async function apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutc
   if (blocked) return blocked;
   const t = requireWorkload(ctx, SCALABLE_KINDS);
   if (isFailed(t)) return t;
-  // Planned on the cache: only onto the version it saw.
   const seen = takeRead(ctx, t);
-  const guard = seen && isCachedRead(seen) ? seen.metadata?.resourceVersion : undefined;
+  if (!seen) {
+    // A later pass than the plan (a crash, a wait for the lock): what does this change overwrite?
+    const now = await readScale(ctx, t);
+    if (isFailed(now)) return now;
+    return setReplicas(ctx, now.replicas === to ? recorded(record, 'before') : now.replicas, to, 'scale');
+  }
+  // Planned on the cache: only onto the version it saw.
+  const guard = isCachedRead(seen) ? seen.metadata?.resourceVersion : undefined;
   const res = await setReplicas(ctx, recorded(record, 'before'), to, 'scale', guard);
   if (!guard || res.kind !== 'failed' || !lostRace(res)) return res;
   // The cache was behind: record the count the workload really had.

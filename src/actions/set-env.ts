@@ -34,7 +34,7 @@ import {
   refusal,
   requireParams,
   requireWorkload,
-  sameSpecTest,
+  sameSpecTests,
   stableJson,
   staleCache,
   validateParamsPresent,
@@ -275,13 +275,22 @@ async function writeEnv(
     if (isFailed(obj)) return obj;
     const ops = envOps(containersOf(obj), want);
     if ('error' in ops) return containerNotFound(ref, ops.error);
-    if (ops.length === 0)
+    if (ops.length === 0) {
+      // "Already set" on the cache may be the cache lagging behind: ask the API server.
+      if (isCachedRead(obj)) {
+        obj = await readLive(ctx, ref);
+        continue;
+      }
+      // Set already (by this step before a crash, or by someone): the recorded before stays.
       return done(`${describeTarget(ref)}: env already ${verb === 'set' ? 'set' : 'restored'}`, {
         before,
         after,
       });
+    }
+    // What this very change overwrites (a resumed step reads afresh: someone may have changed it since).
+    before = { containers: priorOf(containersOf(obj), want) };
     // Planned on the cache: only onto the spec it saw (the ops index into its env lists).
-    const guarded = isCachedRead(obj) ? [sameSpecTest(obj), ...ops] : ops;
+    const guarded = isCachedRead(obj) ? [...sameSpecTests(obj), ...ops] : ops;
     const res = await attempt(describeTarget(ref), () =>
       raw(ctx).patchRaw(ref, guarded, {
         contentType: PatchStrategy.JsonPatch,
@@ -290,9 +299,8 @@ async function writeEnv(
       }),
     );
     if (isFailed(res) && staleCache(obj, res)) {
-      // The cache was behind: work on the object itself, and record its prior values.
+      // The cache was behind: work on the object itself.
       obj = await readLive(ctx, ref);
-      if (!isFailed(obj)) before = { containers: priorOf(containersOf(obj), want) };
       continue;
     }
     if (isFailed(res)) return res;

@@ -679,10 +679,13 @@ export function afterPlan(
   }
   if (plan.after) rec.after = plan.after;
   else delete rec.after;
-  // Reverts unwind newest first: note whose change this one changes again (layering.ts).
-  const on = !p.dryRun && obs.actionInfo(rec.action)?.reversible ? layeredOn(p.rem, rec, obs.peers) : [];
-  if (on.length > 0) rec.layeredOn = on;
-  else delete rec.layeredOn;
+  // Reverts unwind newest first: note whose change this one changes again (layering.ts). A
+  // retry keeps the first attempt's, as it keeps its `before`.
+  if (!(op.attempt > 1 && rec.layeredOn)) {
+    const on = p.dryRun ? [] : layeredOn(p.rem, rec, obs.peers);
+    if (on.length > 0) rec.layeredOn = on;
+    else delete rec.layeredOn;
+  }
   p.event(
     'Normal',
     EVENT_REASONS.stepStarted,

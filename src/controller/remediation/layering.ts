@@ -71,10 +71,27 @@ export function overlaps(a: string[] | 'all', b: string[] | 'all'): boolean {
   return a.some((x) => b.some((y) => inside(x, y) || inside(y, x)));
 }
 
-/** The step's change is (or may be) on the target: checkpointed or done, and not undone. */
+/** The actions whose changes layer: they set fields a later step of another Remediation can set again. */
+export const LAYERED_ACTIONS: ReadonlySet<string> = new Set(['scale', 'setEnv', 'patch']);
+
+/** Most entries kept in `layeredOn` (the CRD's maxItems): the newest Remediations first. */
+export const MAX_LAYERED_ON = 64;
+
+/**
+ * The step's change is (or may be) on the target: checkpointed or done, and not undone. A step
+ * waiting for a retry counts once an attempt started: that attempt may have landed.
+ */
 export function inPlace(rec: StepStatus): boolean {
   if (rec.phase === 'Running' || rec.phase === 'Succeeded' || rec.phase === 'Reverting') return true;
+  if (rec.phase === 'Pending') return (rec.attempt ?? 0) >= 1 && rec.before !== undefined;
   return rec.phase === 'Failed' && rec.before !== undefined;
+}
+
+/** A step that takes part: an action that layers, undone when the alert resolves. */
+export function layers(rec: Pick<StepStatus, 'action' | 'spec'>): boolean {
+  return (
+    LAYERED_ACTIONS.has(rec.action) && (rec.spec as { revertOnResolve?: unknown })?.revertOnResolve === true
+  );
 }
 
 function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'before' | 'after'>): boolean {
@@ -86,6 +103,28 @@ function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'be
   );
 }
 
+/** The Remediations layered on `me`, directly or through others (`namespace/name`). */
+function layeredAbove(me: Remediation, peers: readonly Remediation[]): Set<string> {
+  const above = new Set<string>();
+  let frontier = new Set([remediationRef(me)]);
+  while (frontier.size > 0) {
+    const next = new Set<string>();
+    for (const peer of peers) {
+      const ref = remediationRef(peer);
+      if (above.has(ref) || ref === remediationRef(me)) continue;
+      const on = (peer.status?.steps ?? []).some((st) =>
+        (st.layeredOn ?? []).some((l) => frontier.has(l.remediation)),
+      );
+      if (on) {
+        above.add(ref);
+        next.add(ref);
+      }
+    }
+    frontier = next;
+  }
+  return above;
+}
+
 /**
  * At plan: the changes of other Remediations, still in place, to the same fields of the same
  * target as the planned step `rec` (its `before` and `after` already set). Dry runs changed
@@ -93,18 +132,29 @@ function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'be
  */
 export function layeredOn(
   me: Remediation,
-  rec: Pick<StepStatus, 'action' | 'target' | 'before' | 'after'>,
+  rec: Pick<StepStatus, 'action' | 'target' | 'before' | 'after' | 'spec'>,
   peers: readonly Remediation[],
 ): LayeredOn[] {
-  const out: LayeredOn[] = [];
+  if (!layers(rec)) return [];
+  // Never onto one that is layered on us already (two steps of ours, or a retry, on the same
+  // fields): the relation must stay one-way, or two reverts would wait for each other.
+  const above = layeredAbove(me, peers);
+  const found: { entry: LayeredOn; created: number }[] = [];
   for (const peer of peers) {
-    if (sameObject(peer, me) || isDryRun(peer, peer.status)) continue;
+    if (sameObject(peer, me) || isDryRun(peer, peer.status) || above.has(remediationRef(peer))) continue;
     for (const step of peer.status?.steps ?? []) {
-      if (!inPlace(step) || !sameChange(step, rec)) continue;
-      out.push({ remediation: remediationRef(peer), uid: peer.metadata.uid ?? '', step: step.name });
+      if (!layers(step) || !inPlace(step) || !sameChange(step, rec)) continue;
+      found.push({
+        entry: { remediation: remediationRef(peer), uid: peer.metadata.uid ?? '', step: step.name },
+        created: Date.parse(peer.metadata.creationTimestamp ?? '') || 0,
+      });
     }
   }
-  return out.sort((a, b) => a.remediation.localeCompare(b.remediation) || a.step.localeCompare(b.step));
+  return found
+    .sort((a, b) => b.created - a.created)
+    .slice(0, MAX_LAYERED_ON)
+    .map((f) => f.entry)
+    .sort((a, b) => a.remediation.localeCompare(b.remediation) || a.step.localeCompare(b.step));
 }
 
 export interface RevertHold {
@@ -131,7 +181,7 @@ export function revertHold(
   for (const peer of peers) {
     if (sameObject(peer, me) || isDryRun(peer, peer.status)) continue;
     for (const step of peer.status?.steps ?? []) {
-      if (!inPlace(step)) continue;
+      if (!layers(step) || !inPlace(step)) continue;
       const on = (step.layeredOn ?? []).filter((l) => l.remediation === ref && (!l.uid || l.uid === uid));
       for (const l of on) {
         const held = mine.find((m) => m.name === l.step && sameChange(m, step));

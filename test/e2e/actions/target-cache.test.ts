@@ -22,7 +22,8 @@ import {
   waitDeploymentReady,
   waitFor,
 } from '../../support/kube.js';
-import { actionCtx, runStep } from './helpers.js';
+import { getAction } from '../../../src/actions/index.js';
+import { actionCtx, checkpoint, runStep } from './helpers.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const STAMP = 'kube-remediator.io/last-action';
@@ -202,6 +203,101 @@ describe('target cache', () => {
       expect((await apps().readNamespacedDeployment({ name: 'scaled', namespace: ns })).spec?.replicas).toBe(
         0,
       );
+    });
+
+    it('setEnv: "already set" on the cache is asked of the API server before it is believed', async () => {
+      await createDeployment(ns, 'unset', { replicas: 1, env: [{ name: 'MODE', value: 'degraded' }] });
+      const stale = await raw().get(ref('unset'));
+      await apps().patchNamespacedDeployment(
+        {
+          name: 'unset',
+          namespace: ns,
+          body: [{ op: 'remove', path: '/spec/template/spec/containers/0/env' }],
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      );
+      const run = await runStep(
+        actionCtx({
+          namespace: ns,
+          step: { action: 'setEnv', setEnv: { env: [{ name: 'MODE', value: 'degraded' }] } },
+          target: { kind: 'Deployment', name: 'unset' },
+          reads: new PassReads(),
+          targets: new StaleTargets(stale),
+        }),
+      );
+      expect(run.outcome).toMatchObject({
+        kind: 'done',
+        before: { containers: { main: { MODE: { absent: true } } } },
+      });
+      const env = (await apps().readNamespacedDeployment({ name: 'unset', namespace: ns })).spec?.template
+        .spec?.containers[0]?.env;
+      expect(env).toEqual([{ name: 'MODE', value: 'degraded' }]);
+    });
+
+    it('rolloutRestart: an object deleted and created again under the name is not taken for the cached one', async () => {
+      await createDeployment(ns, 'again', { replicas: 1 });
+      const stale = await raw().get(ref('again'));
+      await apps().deleteNamespacedDeployment({ name: 'again', namespace: ns });
+      await waitFor(
+        async () => {
+          try {
+            await apps().readNamespacedDeployment({ name: 'again', namespace: ns });
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        { what: 'the Deployment gone' },
+      );
+      await createDeployment(ns, 'again', { replicas: 1 });
+      await annotate('again', { [RESTARTED_AT]: '2026-02-02T00:00:00Z', 'example.com/keep': 'me' });
+      const fresh = await raw().get(ref('again'));
+      // Same generation as the cached one: only the uid tells them apart.
+      const run = await runStep(
+        actionCtx({
+          namespace: ns,
+          step: { action: 'rolloutRestart' },
+          target: { kind: 'Deployment', name: 'again' },
+          reads: new PassReads(),
+          targets: new StaleTargets({
+            ...stale,
+            metadata: { ...stale.metadata, generation: fresh.metadata?.generation },
+          }),
+        }),
+      );
+      expect(run.outcome).toMatchObject({ kind: 'done', before: { restartedAt: '2026-02-02T00:00:00Z' } });
+      const annotations = (await apps().readNamespacedDeployment({ name: 'again', namespace: ns })).spec
+        ?.template.metadata?.annotations;
+      expect(annotations?.['example.com/keep']).toBe('me');
+      expect(annotations?.[STAMP]).toBeDefined();
+    });
+
+    it('scale applied in a later pass than its plan records the count it overwrites', async () => {
+      await createDeployment(ns, 'later', { replicas: 1 });
+      const planCtx = actionCtx({
+        namespace: ns,
+        step: { action: 'scale', scale: { replicas: 0 } },
+        target: { kind: 'Deployment', name: 'later' },
+        reads: new PassReads(),
+      });
+      const action = getAction('scale');
+      const plan = await action.plan(planCtx);
+      expect(plan.before).toEqual({ replicas: 1 });
+      // Between the checkpoint and the apply (a crash, a wait for the lock) someone scales to 4.
+      await apps().patchNamespacedDeploymentScale(
+        { name: 'later', namespace: ns, body: { spec: { replicas: 4 } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      const reads = new PassReads();
+      reads.startApply();
+      const applyCtx = actionCtx({
+        namespace: ns,
+        step: { action: 'scale', scale: { replicas: 0 } },
+        target: { kind: 'Deployment', name: 'later' },
+        reads,
+      });
+      const outcome = await action.apply(applyCtx, checkpoint(applyCtx, plan));
+      expect(outcome).toMatchObject({ kind: 'done', before: { replicas: 4 }, after: { replicas: 0 } });
     });
 
     it('a current cache: planned on the cached read and changed under its precondition, before as the API server has it', async () => {

@@ -1364,6 +1364,30 @@ describe('decide: layered changes revert newest first', () => {
     expect(revert(again, [r2]).ops).toEqual(['revert 0']);
   });
 
+  it('never layered both ways: a retry keeps its layers, a new one skips those above it', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    // r1 plans again on the same fields (a second step, or a retry that lost its record):
+    // r2 is layered on r1, so r1 does not record r2, and r2's revert never waits for r1.
+    const again = drive(aRemediation({ name: 'r1' }), {
+      obs: (r) => observed(r, { runbook: rb, peers: [r2] }),
+      plan: () => trueToTrue,
+    }).rem;
+    expect(again.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    expect(revert(r2, [again]).ops).toEqual(['revert 0']);
+  });
+
+  it('steps not undone on resolve neither record nor hold layers', () => {
+    const keep = aRunbook({ spec: { steps: [{ ...degrade, revertOnResolve: false }] } });
+    const r1 = run('r1', absentToTrue);
+    const permanent = drive(aRemediation({ name: 'perm' }), {
+      obs: (r) => observed(r, { runbook: keep, peers: [r1] }),
+      plan: () => trueToTrue,
+    }).rem;
+    expect(permanent.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    expect(revert(r1, [permanent]).ops).toEqual(['revert 0']);
+  });
+
   it('a held revert that is no longer asked for is released', () => {
     const r1 = run('r1', absentToTrue);
     const r2 = run('r2', trueToTrue, [r1]);

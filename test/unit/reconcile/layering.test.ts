@@ -3,6 +3,7 @@ import {
   changedFields,
   inPlace,
   layeredOnRequests,
+  layers,
   overlaps,
 } from '../../../src/controller/remediation/layering.js';
 import { aRemediation, stepRec } from './builders.js';
@@ -56,6 +57,20 @@ describe('layering: which changes overlap', () => {
     ['Failed', { replicas: 1 }, true],
   ] as const)('a %s step (before %j) is in place: %s', (phase, before, want) => {
     expect(inPlace(stepRec({ phase, ...(before ? { before } : {}) }))).toBe(want);
+  });
+
+  it('a step waiting for its retry is in place once an attempt started (it may have landed)', () => {
+    expect(inPlace(stepRec({ phase: 'Pending', attempt: 1, before: { replicas: 1 } }))).toBe(true);
+  });
+
+  it('only scale, setEnv and patch steps undone on resolve take part', () => {
+    const spec = (action: string, revertOnResolve: boolean) =>
+      stepRec({ spec: { name: 's', action: action as 'scale', revertOnResolve } });
+    expect(layers(spec('scale', true))).toBe(true);
+    expect(layers(spec('setEnv', true))).toBe(true);
+    expect(layers(spec('patch', true))).toBe(true);
+    expect(layers(spec('scale', false))).toBe(false);
+    expect(layers(spec('silence', true))).toBe(false);
   });
 
   it('a layered Remediation wakes the ones it is layered on, once each', () => {
