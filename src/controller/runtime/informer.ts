@@ -212,6 +212,11 @@ export class ResourceInformer<T extends CachedObject> implements Cache<T> {
     return this.synced;
   }
 
+  /** The last list or watch failed and a restart is pending: the cache may be falling behind. */
+  failing(): boolean {
+    return this.consecutiveFailures > 0;
+  }
+
   /** False when the informer has shown no sign of life for WEDGED_AFTER_MS while running. */
   healthy(): boolean {
     if (!this.started || this.stopped) return true;

@@ -53,7 +53,8 @@ export class TargetCache implements TargetReader {
     const plural = CACHED_KINDS[ref.kind];
     if (!plural) return undefined;
     const inf = this.informers.get(plural) ?? this.start(plural);
-    return inf.hasSynced() ? inf.get(ref.namespace, ref.name) : undefined;
+    // A failing watch (RBAC changed, API server trouble) may leave the cache behind for long.
+    return inf.hasSynced() && !inf.failing() ? inf.get(ref.namespace, ref.name) : undefined;
   }
 
   /** The kinds whose informer runs, and whether it has synced (for logs and tests). */

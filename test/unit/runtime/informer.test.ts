@@ -110,15 +110,18 @@ describe('ResourceInformer', () => {
     await settle();
     expect(lists).toBe(4);
     expect(informer.hasSynced()).toBe(true);
+    expect(informer.failing()).toBe(false);
     expect(watch.calls).toHaveLength(1);
 
     // A watch that fails with a non-410 error: client-node stops; we restart it from the
-    // last resourceVersion after the initial delay again.
+    // last resourceVersion after the initial delay again. Meanwhile the cache may fall behind.
     watch.last().done(Object.assign(new Error('Internal Server Error'), { statusCode: 500 }));
     await settle();
+    expect(informer.failing()).toBe(true);
     expect(timers.pendingDelays()[0]).toBeLessThanOrEqual(1200);
     timers.advance(1200);
     await settle();
+    expect(informer.failing()).toBe(false);
     expect(watch.calls).toHaveLength(2);
     expect(watch.last().query.resourceVersion).toBe('1');
     expect(lists).toBe(4);
