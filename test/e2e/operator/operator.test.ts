@@ -378,6 +378,51 @@ describe('kube-remediator run', () => {
     expect(proc.logs().join('\n')).toMatch(/KR_ERR_CONFIG/);
   });
 
+  it('two Remediations set the same variable: the first revert waits for the second', async () => {
+    await createDeployment(ns, 'layered', { replicas: 1 });
+    await waitDeploymentReady(ns, 'layered');
+    await apply(
+      runbook('degrade-layered', 'layered', [
+        {
+          name: 'degrade',
+          action: 'setEnv',
+          setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+          revertOnResolve: true,
+        },
+      ]),
+    );
+    await operator({ KR_LEADER_IDENTITY: 'layers', KR_LEASE_NAME: 'layers-lease' });
+    const env = async () =>
+      (
+        await testClients().apps.readNamespacedDeployment({ name: 'layered', namespace: ns })
+      ).spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DEGRADED')?.value;
+
+    await apply(handMade('rem-layer-1', 'degrade-layered', 'layered'));
+    await waitPhase('rem-layer-1', 'Succeeded');
+    await apply(handMade('rem-layer-2', 'degrade-layered', 'layered'));
+    const second = await waitPhase('rem-layer-2', 'Succeeded');
+    expect(second.status?.steps?.[0]?.layeredOn?.map((l) => l.remediation)).toEqual([`${ns}/rem-layer-1`]);
+
+    // The first one's alert resolves: held, the variable stays.
+    await kubectl(['annotate', '-n', ns, 'rem', 'rem-layer-1', 'kube-remediator.io/revert=true']);
+    const held = await waitFor(
+      async () => {
+        const r = await rems().get(ns, 'rem-layer-1');
+        const c = r.status?.conditions?.find((x) => x.type === 'Blocked');
+        return c?.status === 'True' && c.reason === 'RevertHeld' ? r : undefined;
+      },
+      { what: 'rem-layer-1 held' },
+    );
+    expect(held.status?.phase).toBe('Succeeded');
+    expect(await env()).toBe('true');
+
+    // The second one's: it reverts, and that wakes the first, which reverts too.
+    await kubectl(['annotate', '-n', ns, 'rem', 'rem-layer-2', 'kube-remediator.io/revert=true']);
+    await waitPhase('rem-layer-2', 'Reverted');
+    await waitPhase('rem-layer-1', 'Reverted');
+    expect(await env()).toBeUndefined();
+  });
+
   it('the bundle loads the Redis and PostgreSQL drivers when a step needs them', async () => {
     // The drivers are imported lazily and bundled into their own chunks: a named import that
     // works from the TypeScript sources can be missing from a bundled CommonJS package.
