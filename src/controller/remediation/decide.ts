@@ -700,6 +700,20 @@ export function afterPlan(
   return p.done();
 }
 
+/**
+ * After an effect's outcome (afterApply, afterRevert): when what the next pass would decide on
+ * that status is a status change alone (the Remediation finishes, a retry is scheduled, a revert
+ * is checkpointed), it goes into the same write. A one-step Remediation then takes two status
+ * writes (checkpoint, outcome and finish) instead of three. When the next pass has an operation
+ * (plan or apply a step, revert one), the outcome is written alone and that pass does it, as
+ * before: one side effect per pass, each after its own checkpoint.
+ */
+export function withFollowUp(obs: Observed, d: Decision): Decision {
+  const next = decide({ ...obs, remediation: { ...obs.remediation, status: d.status } });
+  if (next.op.kind !== 'none') return d;
+  return { ...next, notes: [...d.notes, ...next.notes] };
+}
+
 /** The record after apply(). */
 export function afterApply(
   obs: Observed,

@@ -32,6 +32,7 @@ import {
   afterPlan,
   afterRevert,
   decide,
+  withFollowUp,
   type ActionInfo,
   type Decision,
   type Observed,
@@ -343,8 +344,9 @@ export class RemediationReconciler implements Reconciler {
     failpoint(FAILPOINTS.afterApply);
     this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
+    // The outcome, and what follows from it without another operation (the finish), in one write.
     const record = (o: Observed, dd: Decision): Decision =>
-      op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome);
+      withFollowUp(o, op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome));
     const result = await this.commitAfterEffect(req, rem, record(obs, d), op, rec, record, slog);
     return { result, effect: true, checkpoint: false };
   }

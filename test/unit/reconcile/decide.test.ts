@@ -10,6 +10,7 @@ import {
   afterPlan,
   afterRevert,
   decide,
+  withFollowUp,
   type Decision,
   type Observed,
 } from '../../../src/controller/remediation/decide.js';
@@ -1402,5 +1403,40 @@ describe('decide: layered changes revert newest first', () => {
       reason: REASONS.revertHeld,
     });
     expect(d.op.kind).toBe('none');
+  });
+});
+
+describe('decide: the outcome write carries what follows without an operation', () => {
+  /** Up to the apply of step `index`, as the reconciler gets there. */
+  function applying(runbook: Runbook | undefined, index: number) {
+    let rem = aRemediation();
+    for (;;) {
+      const obs = observed(rem, runbook ? { runbook } : {});
+      const d = decide(obs);
+      if (d.op.kind === 'apply' && d.op.index === index) return { obs, d, op: d.op };
+      const next =
+        d.op.kind === 'plan' ? afterPlan(obs, d, d.op, { plan: { before: { n: 1 }, after: { n: 2 } } }) : d;
+      const after = d.op.kind === 'apply' ? withFollowUp(obs, afterApply(obs, next, d.op, done())) : next;
+      rem = withStatus(rem, after.status);
+    }
+  }
+
+  it('the last step: its outcome and the finish in one write', () => {
+    const { obs, d, op } = applying(undefined, 0);
+    const merged = withFollowUp(obs, afterApply(obs, d, op, done()));
+    expect(merged.op.kind).toBe('none');
+    expect(merged.status.phase).toBe('Succeeded');
+    expect(merged.status.steps?.[0]?.phase).toBe('Succeeded');
+    expect(events(merged)).toEqual(expect.arrayContaining(['StepSucceeded', 'RemediationSucceeded']));
+    // nothing is left for the next pass to write
+    const again = decide(observed(withStatus(obs.remediation, merged.status)));
+    expect(again.op.kind).toBe('none');
+    expect(again.status).toEqual(merged.status);
+  });
+
+  it('a step with another after it: the outcome alone, the next pass plans', () => {
+    const { obs, d, op } = applying(threeSteps, 0);
+    const outcome = afterApply(obs, d, op, done());
+    expect(withFollowUp(obs, outcome)).toBe(outcome);
   });
 });
