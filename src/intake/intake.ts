@@ -15,6 +15,7 @@ import type { AlertOutcome, Metrics } from '../observability/metrics.js';
 import type { AdmissionResult, LimitStore } from '../stores/types.js';
 import { rfc3339, type Clock } from '../util/clock.js';
 import { ERROR_CODES, RemediatorError, errorMessage, type ErrorCode } from '../util/errors.js';
+import { AdmissionBatcher } from './admission-batcher.js';
 import { Limiter } from './limiter.js';
 import type { WebhookAlert } from './payload.js';
 import { matchingRunbooks, nameFor, planRunbook, runbookKey, type RunbookPlan } from './plan.js';
@@ -87,8 +88,11 @@ export class AlertIntake {
    * 409, so correctness never depends on this cache.
    */
   private readonly handled = new Map<string, number>();
+  /** A webhook group's cooldown claims and rate counts, as one store call. */
+  private readonly admissions: AdmissionBatcher;
   constructor(private readonly deps: IntakeDeps) {
     this.limiter = new Limiter(deps.alertConcurrency ?? DEFAULT_ALERT_CONCURRENCY);
+    this.admissions = new AdmissionBatcher(deps.store);
     this.suppressions = new SuppressionEvents(deps.events, deps.clock);
     this.runbookStatus = new RunbookStatusCounter(deps.clients, deps.log);
   }
@@ -217,11 +221,12 @@ export class AlertIntake {
     };
 
     try {
-      // Claim and count in one call (one round trip with PostgreSQL); nothing is counted when
-      // the claim is held, by another occurrence or by this very one.
+      // Claim and count in one call, batched with the rest of the group's (one round trip with
+      // PostgreSQL); nothing is counted when the claim is held, by another occurrence or by this
+      // very one.
       const taken: AdmissionResult =
         plan.cooldown || plan.rate
-          ? await store.claimAndIncrement({
+          ? await this.admissions.admit({
               cooldown: plan.cooldown && {
                 key: plan.cooldown.key,
                 owner: plan.name,

@@ -82,6 +82,10 @@ export class FallbackStore implements LimitStore {
     return this.run((s) => s.claimAndIncrement(request));
   }
 
+  claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
+    return this.run((s) => s.claimAndIncrementMany(requests));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.probeTimer);

@@ -4,7 +4,7 @@
  * so nothing keeps the event loop alive and a fake clock drives it completely in tests.
  */
 import { systemClock, type Clock } from '../util/clock.js';
-import { claimThenIncrement } from './admission.js';
+import { claimThenIncrement, inTurn } from './admission.js';
 import type { AdmissionRequest, AdmissionResult, LimitStore, WindowCount } from './types.js';
 
 /** How often at most a sweep of expired entries runs, counted on the store's clock. */
@@ -100,6 +100,10 @@ export class MemoryLimitStore implements LimitStore {
   /** Both calls answer synchronously, so nothing can come between them. */
   claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
     return claimThenIncrement(this, request);
+  }
+
+  claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
+    return inTurn(this, requests);
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
-import { claimThenIncrement } from './admission.js';
+import { claimThenIncrement, inTurn } from './admission.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
 import type { AdmissionRequest, AdmissionResult, WindowCount } from './types.js';
@@ -119,6 +119,10 @@ export class RedisLimitStore implements BackendStore {
   /** The claim script, then the count script: two round trips, a failed count gives the claim back. */
   claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
     return claimThenIncrement(this, request);
+  }
+
+  claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
+    return inTurn(this, requests);
   }
 
   async absorb(snapshot: LimitSnapshot): Promise<void> {

@@ -37,6 +37,13 @@ export interface LimitStore {
    * when it fails, no claim it took is left behind.
    */
   claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult>;
+  /**
+   * `claimAndIncrement()` of each request in turn, in one call (one round trip and one
+   * transaction with PostgreSQL): the answers in the order of the requests, each as if the ones
+   * before it had been asked first. All or nothing: when it fails, nothing any of them took is
+   * left behind.
+   */
+  claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]>;
   close(): Promise<void>;
 }
 

@@ -214,6 +214,54 @@ export function limitStoreContract(make: StoreFactory, opened: LimitStore[]): vo
     });
   });
 
+  describe('claimAndIncrementMany', () => {
+    const req = (key: string, owner: string, rateKey: string) => ({
+      cooldown: { key, owner, ttlMs: 60_000 },
+      rate: { key: rateKey, windowMs: HOUR },
+    });
+
+    it('answers each in turn, as claimAndIncrement one after the other would', async () => {
+      const noon = Date.UTC(2026, 0, 1, 12, 0, 0);
+      const s = store(new FakeClock(new Date(noon)));
+      await s.claim('m-held', 'z', 60_000);
+      await expect(
+        s.claimAndIncrementMany([
+          req('m1', 'a', 'mr'),
+          req('m2', 'b', 'mr'),
+          req('m1', 'c', 'mr'), // held by the first of this very call
+          req('m-held', 'd', 'mr'),
+          req('m3', 'e', 'mr2'),
+        ]),
+      ).resolves.toEqual([
+        { claim: { acquired: true, owner: 'a' }, count: 1, windowStart: noon },
+        { claim: { acquired: true, owner: 'b' }, count: 2, windowStart: noon },
+        { claim: { acquired: false, owner: 'a' } },
+        { claim: { acquired: false, owner: 'z' } },
+        { claim: { acquired: true, owner: 'e' }, count: 1, windowStart: noon },
+      ]);
+      await expect(s.increment('mr', HOUR)).resolves.toEqual({ count: 3, windowStart: noon });
+      await expect(s.claimAndIncrementMany([])).resolves.toEqual([]);
+    });
+
+    it('takes requests with only a cooldown or only a rate too', async () => {
+      const noon = Date.UTC(2026, 0, 1, 12, 0, 0);
+      const s = store(new FakeClock(new Date(noon)));
+      await expect(
+        s.claimAndIncrementMany([
+          { cooldown: { key: 'o1', owner: 'a', ttlMs: 60_000 } },
+          { rate: { key: 'or', windowMs: HOUR } },
+          req('o2', 'b', 'or'),
+          {},
+        ]),
+      ).resolves.toEqual([
+        { claim: { acquired: true, owner: 'a' } },
+        { count: 1, windowStart: noon },
+        { claim: { acquired: true, owner: 'b' }, count: 2, windowStart: noon },
+        {},
+      ]);
+    });
+  });
+
   it('does not decrement below zero', async () => {
     const eleven = Date.UTC(2026, 0, 1, 11, 0, 0);
     const clock = new FakeClock(new Date(eleven));

@@ -59,6 +59,10 @@ class ScriptedBackend implements BackendStore {
     this.guard();
     return this.inner.claimAndIncrement(request);
   }
+  async claimAndIncrementMany(requests: readonly AdmissionRequest[]) {
+    this.guard();
+    return this.inner.claimAndIncrementMany(requests);
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

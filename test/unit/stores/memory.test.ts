@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { claimThenIncrement } from '../../../src/stores/admission.js';
+import { claimThenIncrement, inTurn } from '../../../src/stores/admission.js';
 import { MemoryLimitStore, snapshotDelta, windowStart } from '../../../src/stores/memory.js';
 import type { LimitStore, WindowCount } from '../../../src/stores/types.js';
 import { FakeClock } from '../../../src/util/clock.js';
@@ -178,6 +178,31 @@ describe('MemoryLimitStore, the contract of every store', () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
   });
   limitStoreContract((clock) => new MemoryLimitStore({ clock }), opened);
+});
+
+describe('inTurn (claimAndIncrementMany of memory and Redis)', () => {
+  it('all or nothing: when one fails, the ones before it give back what they took', async () => {
+    const { store } = aStore();
+    const failing = {
+      claimAndIncrement: (r: Parameters<LimitStore['claimAndIncrement']>[0]) =>
+        r.cooldown?.key === 'bad'
+          ? Promise.reject(new Error('Connection is closed.'))
+          : store.claimAndIncrement(r),
+      release: store.release.bind(store),
+      decrement: store.decrement.bind(store),
+    };
+    const req = (key: string) => ({
+      cooldown: { key, owner: 'a', ttlMs: 60_000 },
+      rate: { key: 'r', windowMs: 60_000 },
+    });
+    await expect(inTurn(failing, [req('k1'), req('k2'), req('bad'), req('k3')])).rejects.toThrow(
+      'Connection is closed.',
+    );
+    await expect(store.claim('k1', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
+    await expect(store.claim('k2', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
+    await expect(store.claim('k3', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
+    await expect(store.increment('r', 60_000)).resolves.toMatchObject({ count: 1 });
+  });
 });
 
 describe('claimThenIncrement (claimAndIncrement of memory and Redis)', () => {
