@@ -2,28 +2,29 @@
 import type { AdmissionRequest, AdmissionResult, ClaimResult, LimitStore } from './types.js';
 
 /**
- * `claimAndIncrementMany()` as one `claimAndIncrement()` after the other. All or nothing: when
- * one fails, what the ones before it took is given back (a give-back that fails too expires
- * with its ttl or window, as in the intake's own undo); the first error is the one thrown.
+ * `claimAndIncrementMany()` as one `claimAndIncrement()` per request, all sent at once (as the
+ * intake did before it batched: a Redis connection pipelines them, and runs them in order). All
+ * or nothing: when one fails, what the others took is given back (a give-back that fails too
+ * expires with its ttl or window, as in the intake's own undo); the first error is thrown.
  */
-export async function inTurn(
+export async function atOnce(
   store: Pick<LimitStore, 'claimAndIncrement' | 'release' | 'decrement'>,
   requests: readonly AdmissionRequest[],
 ): Promise<AdmissionResult[]> {
-  const out: AdmissionResult[] = [];
-  try {
-    for (const r of requests) out.push(await store.claimAndIncrement(r));
-    return out;
-  } catch (err) {
-    for (const [i, taken] of out.entries()) {
+  const settled = await Promise.allSettled(requests.map((r) => store.claimAndIncrement(r)));
+  const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (!failure) return settled.map((x) => (x as PromiseFulfilledResult<AdmissionResult>).value);
+  await Promise.all(
+    settled.map(async (x, i) => {
+      if (x.status !== 'fulfilled') return;
       const { cooldown, rate } = requests[i]!;
-      if (cooldown && taken.claim?.acquired)
+      if (cooldown && x.value.claim?.acquired)
         await store.release(cooldown.key, cooldown.owner).catch(() => undefined);
-      if (rate && taken.windowStart !== undefined)
-        await store.decrement(rate.key, rate.windowMs, taken.windowStart).catch(() => undefined);
-    }
-    throw err;
-  }
+      if (rate && x.value.windowStart !== undefined)
+        await store.decrement(rate.key, rate.windowMs, x.value.windowStart).catch(() => undefined);
+    }),
+  );
+  throw failure.reason;
 }
 
 export async function claimThenIncrement(

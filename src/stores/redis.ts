@@ -12,7 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
-import { claimThenIncrement, inTurn } from './admission.js';
+import { atOnce, claimThenIncrement } from './admission.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
 import type { AdmissionRequest, AdmissionResult, WindowCount } from './types.js';
@@ -122,7 +122,7 @@ export class RedisLimitStore implements BackendStore {
   }
 
   claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
-    return inTurn(this, requests);
+    return atOnce(this, requests);
   }
 
   async absorb(snapshot: LimitSnapshot): Promise<void> {

@@ -42,7 +42,7 @@ import {
   stepSpec,
   stepTarget,
 } from './resolve.js';
-import { derivePhase, isDryRun, progressOf } from './status.js';
+import { deepEqual, derivePhase, isDryRun, progressOf } from './status.js';
 
 // Requeue delays. Waits on things that send no event to this Remediation (other Remediations
 // finishing, the clock) need a requeue; annotation and Runbook changes arrive as events.
@@ -702,15 +702,21 @@ export function afterPlan(
 
 /**
  * After an effect's outcome (afterApply, afterRevert): when what the next pass would decide on
- * that status is a status change alone (the Remediation finishes, a retry is scheduled, a revert
- * is checkpointed), it goes into the same write. A one-step Remediation then takes two status
- * writes (checkpoint, outcome and finish) instead of three. When the next pass has an operation
- * (plan or apply a step, revert one), the outcome is written alone and that pass does it, as
- * before: one side effect per pass, each after its own checkpoint.
+ * that status is a status change alone that starts nothing (the Remediation finishes, a revert
+ * waits), it goes into the same write. A one-step Remediation then takes two status writes
+ * (checkpoint; outcome and finish) instead of three. Anything that starts something (plan or
+ * apply a step, a revert's checkpoint) is left to the next pass, after a fresh look at the
+ * cache: one side effect per pass, each after its own checkpoint. `now`: the time after the
+ * effect (the pass's own `now` is from before it).
  */
-export function withFollowUp(obs: Observed, d: Decision): Decision {
-  const next = decide({ ...obs, remediation: { ...obs.remediation, status: d.status } });
-  if (next.op.kind !== 'none') return d;
+export function withFollowUp(obs: Observed, d: Decision, now: Date = obs.now): Decision {
+  // A view of obs with the new status and time; its peers stay lazy (listing them costs).
+  const later = Object.create(obs, {
+    remediation: { value: { ...obs.remediation, status: d.status }, enumerable: true },
+    now: { value: now, enumerable: true },
+  }) as Observed;
+  const next = decide(later);
+  if (next.op.kind !== 'none' || !deepEqual(next.status.steps, d.status.steps)) return d;
   return { ...next, notes: [...d.notes, ...next.notes] };
 }
 

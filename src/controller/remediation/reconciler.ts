@@ -344,9 +344,14 @@ export class RemediationReconciler implements Reconciler {
     failpoint(FAILPOINTS.afterApply);
     this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
-    // The outcome, and what follows from it without another operation (the finish), in one write.
-    const record = (o: Observed, dd: Decision): Decision =>
-      withFollowUp(o, op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome));
+    // The outcome, and what follows from it without another operation (the finish), in one
+    // write. A step still under way or an unreachable API server has nothing to follow.
+    const settled =
+      outcome.kind === 'done' || (outcome.kind === 'failed' && outcome.code !== ERROR_CODES.kubeUnavailable);
+    const record = (o: Observed, dd: Decision): Decision => {
+      const recorded = op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome);
+      return settled ? withFollowUp(o, recorded, this.d.clock.now()) : recorded;
+    };
     const result = await this.commitAfterEffect(req, rem, record(obs, d), op, rec, record, slog);
     return { result, effect: true, checkpoint: false };
   }

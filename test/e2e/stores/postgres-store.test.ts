@@ -95,6 +95,37 @@ describe('PostgresLimitStore (shared PostgreSQL)', () => {
     await expect(s.claim('two', 'b', 60_000)).resolves.toEqual({ acquired: true, owner: 'b' });
   });
 
+  it('a group of admissions is one statement, and batches and single calls on the same rows never deadlock', async () => {
+    const sch = nextSchema();
+    const s = new PostgresLimitStore({ url: SHARED_URL, schema: sch, logger: silentLogger() });
+    opened.push(s);
+    await s.ping();
+    const req = (key: string, owner: string, rate = 'dl-r') => ({
+      cooldown: { key, owner, ttlMs: 60_000 },
+      rate: { key: rate, windowMs: 3_600_000 },
+    });
+    const query = jest.spyOn((s as unknown as { pool: pg.Pool }).pool, 'query');
+    await s.claimAndIncrementMany([req('g1', 'a'), req('g2', 'a'), req('g3', 'a')]);
+    expect(query).toHaveBeenCalledTimes(1);
+    query.mockRestore();
+    // Each round: two batches in opposite orders and single calls, on the same claims and two
+    // counters, on separate connections. Locks taken claim-then-counter in a different order
+    // per call would make PostgreSQL abort one of them (40P01).
+    for (let round = 0; round < 20; round++) {
+      const [a, b] = [`a${round}`, `b${round}`];
+      const answers = await Promise.all([
+        s.claimAndIncrementMany([req(a, 'x', 'dl-1'), req(b, 'x', 'dl-2')]),
+        s.claimAndIncrementMany([req(b, 'y', 'dl-2'), req(a, 'y', 'dl-1')]),
+        s.claimAndIncrement(req(b, 'z', 'dl-1')),
+        s.claimAndIncrement(req(a, 'w', 'dl-2')),
+      ]);
+      const claims = answers.flatMap((x) => (Array.isArray(x) ? x : [x])).map((x) => x.claim!);
+      // one winner per claim key, every answer naming it
+      expect(new Set(claims.filter((c) => c.acquired).map((c) => c.owner)).size).toBeLessThanOrEqual(2);
+      expect(claims.filter((c) => c.acquired)).toHaveLength(2);
+    }
+  });
+
   it('creates its function again when it went away (a restored database, or one set up by an older release)', async () => {
     const sch = nextSchema();
     const s = new PostgresLimitStore({ url: SHARED_URL, schema: sch, logger: silentLogger() });

@@ -40,6 +40,21 @@ describe('AdmissionBatcher', () => {
     expect(store.calls).toEqual([2, 2, 1]);
   });
 
+  it('settles every caller when the store throws at once or answers short', async () => {
+    const throwing = {
+      claimAndIncrementMany: (): Promise<AdmissionResult[]> => {
+        throw new Error('boom');
+      },
+    };
+    const b = new AdmissionBatcher(throwing, 2);
+    const settled = await Promise.allSettled(['a', 'b', 'c'].map((k) => b.admit(req(k))));
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    const short = { claimAndIncrementMany: () => Promise.resolve([{}]) };
+    const b2 = new AdmissionBatcher(short);
+    const answers = await Promise.allSettled(['a', 'b'].map((k) => b2.admit(req(k))));
+    expect(answers.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+  });
+
   it('gives every caller of a failed call the error', async () => {
     const store = new CountingStore();
     store.fail = true;

@@ -1434,6 +1434,30 @@ describe('decide: the outcome write carries what follows without an operation', 
     expect(again.status).toEqual(merged.status);
   });
 
+  it('a revert asked for meanwhile: the outcome alone; its checkpoint waits for the next pass', () => {
+    const rb = aRunbook({
+      spec: {
+        steps: [
+          aStep({
+            name: 'env',
+            action: 'setEnv',
+            rolloutRestart: undefined,
+            setEnv: { env: [{ name: 'A', value: '1' }] },
+            revertOnResolve: true,
+          }),
+        ],
+      },
+    });
+    const { obs, d, op } = applying(rb, 0);
+    const annotated = {
+      ...obs.remediation,
+      metadata: { ...obs.remediation.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+    };
+    const o2 = observed(annotated, { runbook: rb });
+    const outcome = afterApply(o2, d, op, done());
+    expect(withFollowUp(o2, outcome)).toBe(outcome);
+  });
+
   it('a step with another after it: the outcome alone, the next pass plans', () => {
     const { obs, d, op } = applying(threeSteps, 0);
     const outcome = afterApply(obs, d, op, done());

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { claimThenIncrement, inTurn } from '../../../src/stores/admission.js';
+import { atOnce, claimThenIncrement } from '../../../src/stores/admission.js';
 import { MemoryLimitStore, snapshotDelta, windowStart } from '../../../src/stores/memory.js';
 import type { LimitStore, WindowCount } from '../../../src/stores/types.js';
 import { FakeClock } from '../../../src/util/clock.js';
@@ -180,8 +180,8 @@ describe('MemoryLimitStore, the contract of every store', () => {
   limitStoreContract((clock) => new MemoryLimitStore({ clock }), opened);
 });
 
-describe('inTurn (claimAndIncrementMany of memory and Redis)', () => {
-  it('all or nothing: when one fails, the ones before it give back what they took', async () => {
+describe('atOnce (claimAndIncrementMany of memory and Redis)', () => {
+  it('all or nothing: when one fails, the others give back what they took', async () => {
     const { store } = aStore();
     const failing = {
       claimAndIncrement: (r: Parameters<LimitStore['claimAndIncrement']>[0]) =>
@@ -195,7 +195,7 @@ describe('inTurn (claimAndIncrementMany of memory and Redis)', () => {
       cooldown: { key, owner: 'a', ttlMs: 60_000 },
       rate: { key: 'r', windowMs: 60_000 },
     });
-    await expect(inTurn(failing, [req('k1'), req('k2'), req('bad'), req('k3')])).rejects.toThrow(
+    await expect(atOnce(failing, [req('k1'), req('k2'), req('bad'), req('k3')])).rejects.toThrow(
       'Connection is closed.',
     );
     await expect(store.claim('k1', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
