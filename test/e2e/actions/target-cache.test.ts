@@ -53,6 +53,14 @@ describe('target cache', () => {
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
 
+  const targetCache = () =>
+    new TargetCache({
+      kc: testKubeConfig(),
+      namespace: ns,
+      factory: clientNodeFactory(testKubeConfig()),
+      logger: silentLogger(),
+    });
+
   beforeAll(async () => {
     ns = await createNamespace('act-cache');
     kubelet = startFakeKubelet(testKubeConfig(), { namespace: ns });
@@ -64,12 +72,7 @@ describe('target cache', () => {
 
   it('starts an informer per kind on first use, then serves what the API server has', async () => {
     await createDeployment(ns, 'cached', { replicas: 1 });
-    const cache = new TargetCache({
-      kc: testKubeConfig(),
-      namespace: ns,
-      factory: clientNodeFactory(testKubeConfig()),
-      logger: silentLogger(),
-    });
+    const cache = targetCache();
     try {
       // Not started, then not synced: the caller GETs.
       expect(cache.peek(ref('cached'))).toBeUndefined();
@@ -302,12 +305,7 @@ describe('target cache', () => {
 
     it('a current cache: planned on the cached read and changed under its precondition, before as the API server has it', async () => {
       await createDeployment(ns, 'fresh', { replicas: 1 });
-      const cache = new TargetCache({
-        kc: testKubeConfig(),
-        namespace: ns,
-        factory: clientNodeFactory(testKubeConfig()),
-        logger: silentLogger(),
-      });
+      const cache = targetCache();
       try {
         cache.peek(ref('fresh'));
         const current = await waitFor(() => Promise.resolve(cache.peek(ref('fresh'))), {

@@ -1288,8 +1288,8 @@ describe('decide: layered changes revert newest first', () => {
     before: { containers: { app: { DEGRADED: { value: 'true' } } } },
     after: { containers: { app: { DEGRADED: { value: 'true' } } } },
   };
-  const run = (name: string, plan: Plan, peers: Remediation[] = []): Remediation =>
-    drive(aRemediation({ name }), { obs: (r) => observed(r, { runbook: rb, peers }), plan: () => plan }).rem;
+  const run = (name: string, plan: Plan, peers: Remediation[] = [], runbook = rb): Remediation =>
+    drive(aRemediation({ name }), { obs: (r) => observed(r, { runbook, peers }), plan: () => plan }).rem;
   const resolve = (r: Remediation): Remediation => ({
     ...r,
     spec: { ...r.spec, alert: { ...r.spec.alert!, status: 'resolved' } },
@@ -1370,10 +1370,7 @@ describe('decide: layered changes revert newest first', () => {
     const r2 = run('r2', trueToTrue, [r1]);
     // r1 plans again on the same fields (a second step, or a retry that lost its record):
     // r2 is layered on r1, so r1 does not record r2, and r2's revert never waits for r1.
-    const again = drive(aRemediation({ name: 'r1' }), {
-      obs: (r) => observed(r, { runbook: rb, peers: [r2] }),
-      plan: () => trueToTrue,
-    }).rem;
+    const again = run('r1', trueToTrue, [r2]);
     expect(again.status?.steps?.[0]?.layeredOn).toBeUndefined();
     expect(revert(r2, [again]).ops).toEqual(['revert 0']);
   });
@@ -1381,10 +1378,7 @@ describe('decide: layered changes revert newest first', () => {
   it('steps not undone on resolve neither record nor hold layers', () => {
     const keep = aRunbook({ spec: { steps: [{ ...degrade, revertOnResolve: false }] } });
     const r1 = run('r1', absentToTrue);
-    const permanent = drive(aRemediation({ name: 'perm' }), {
-      obs: (r) => observed(r, { runbook: keep, peers: [r1] }),
-      plan: () => trueToTrue,
-    }).rem;
+    const permanent = run('perm', trueToTrue, [r1], keep);
     expect(permanent.status?.steps?.[0]?.layeredOn).toBeUndefined();
     expect(revert(r1, [permanent]).ops).toEqual(['revert 0']);
   });
