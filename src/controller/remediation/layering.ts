@@ -29,8 +29,8 @@ export function remediationRef(rem: Remediation): string {
 
 /**
  * The fields a step changes, as paths, or 'all' when the action does not say (then any step of
- * the same action on the same target overlaps): setEnv `container/VAR`, scale `replicas`,
- * patch the JSON pointers it recorded.
+ * the same action on the same target overlaps): setEnv `container/VAR`, scale `/spec/replicas`,
+ * patch the JSON pointers it recorded (so a scale and a patch of the replicas overlap).
  */
 export function changedFields(rec: Pick<StepStatus, 'action' | 'before' | 'after'>): string[] | 'all' {
   const part = (k: 'before' | 'after'): Record<string, unknown> | undefined => {
@@ -39,7 +39,9 @@ export function changedFields(rec: Pick<StepStatus, 'action' | 'before' | 'after
   };
   switch (rec.action) {
     case 'scale':
-      return ['replicas'];
+      // As a JSON pointer into the workload, like a patch's paths: a patch of the replicas and
+      // a scale are changes to the same field.
+      return ['/spec/replicas'];
     case 'setEnv': {
       const out = new Set<string>();
       for (const k of ['before', 'after'] as const) {
@@ -94,12 +96,13 @@ export function layers(rec: Pick<StepStatus, 'action' | 'spec'>): boolean {
   );
 }
 
+/** scale and patch both name fields by JSON pointer into the workload; setEnv by container. */
+const POINTER_ACTIONS: ReadonlySet<string> = new Set(['scale', 'patch']);
+
 function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'before' | 'after'>): boolean {
+  const comparable = a.action === b.action || (POINTER_ACTIONS.has(a.action) && POINTER_ACTIONS.has(b.action));
   return (
-    a.target !== undefined &&
-    a.target === b.target &&
-    a.action === b.action &&
-    overlaps(changedFields(a), changedFields(b))
+    a.target !== undefined && a.target === b.target && comparable && overlaps(changedFields(a), changedFields(b))
   );
 }
 

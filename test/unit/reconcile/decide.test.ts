@@ -1383,6 +1383,49 @@ describe('decide: layered changes revert newest first', () => {
     expect(revert(r1, [permanent]).ops).toEqual(['revert 0']);
   });
 
+  it('a scale and a patch of the replicas are changes to the same field', () => {
+    const scaleUp = aRunbook({
+      spec: {
+        steps: [
+          aStep({
+            name: 'up',
+            action: 'scale',
+            rolloutRestart: undefined,
+            scale: { replicas: 5 },
+            revertOnResolve: true,
+          }),
+        ],
+      },
+    });
+    const patchUp = aRunbook({
+      spec: {
+        steps: [
+          aStep({
+            name: 'more',
+            action: 'patch',
+            rolloutRestart: undefined,
+            patch: { type: 'merge', patch: { spec: { replicas: 8 } } },
+            revertOnResolve: true,
+          }),
+        ],
+      },
+    });
+    const r1 = run('s1', { before: { replicas: 3 }, after: { replicas: 5 } }, [], scaleUp);
+    const r2 = run(
+      'p2',
+      {
+        before: { paths: { '/spec/replicas': { value: 5 } } },
+        after: { paths: { '/spec/replicas': { value: 8 } } },
+      },
+      [r1],
+      patchUp,
+    );
+    expect(r2.status?.steps?.[0]?.layeredOn).toEqual([
+      { remediation: `${NS}/s1`, uid: 'uid-s1', step: 'up' },
+    ]);
+    expect(revert(r1, [r2]).ops).toEqual([]);
+  });
+
   it('a held revert that is no longer asked for is released', () => {
     const r1 = run('r1', absentToTrue);
     const r2 = run('r2', trueToTrue, [r1]);

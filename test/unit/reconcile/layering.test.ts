@@ -20,15 +20,15 @@ describe('layering: which changes overlap', () => {
       true,
     ],
     [['/spec/replicas'], ['/spec/replicasX'], false],
-    [['replicas'], 'all', true],
+    [['/spec/replicas'], 'all', true],
   ];
   it.each(rows)('%j and %j: %s', (a, b, want) => {
     expect(overlaps(a, b)).toBe(want);
   });
 
   it('fields of each action', () => {
-    expect(changedFields({ action: 'scale', before: { replicas: 3 }, after: { replicas: 0 } })).toEqual([
-      'replicas',
+expect(changedFields({ action: 'scale', before: { replicas: 3 }, after: { replicas: 0 } })).toEqual([
+      '/spec/replicas',
     ]);
     expect(
       changedFields({
