@@ -100,9 +100,13 @@ export function layers(rec: Pick<StepStatus, 'action' | 'spec'>): boolean {
 const POINTER_ACTIONS: ReadonlySet<string> = new Set(['scale', 'patch']);
 
 function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'before' | 'after'>): boolean {
-  const comparable = a.action === b.action || (POINTER_ACTIONS.has(a.action) && POINTER_ACTIONS.has(b.action));
+  const comparable =
+    a.action === b.action || (POINTER_ACTIONS.has(a.action) && POINTER_ACTIONS.has(b.action));
   return (
-    a.target !== undefined && a.target === b.target && comparable && overlaps(changedFields(a), changedFields(b))
+    a.target !== undefined &&
+    a.target === b.target &&
+    comparable &&
+    overlaps(changedFields(a), changedFields(b))
   );
 }
 

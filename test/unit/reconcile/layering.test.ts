@@ -27,7 +27,7 @@ describe('layering: which changes overlap', () => {
   });
 
   it('fields of each action', () => {
-expect(changedFields({ action: 'scale', before: { replicas: 3 }, after: { replicas: 0 } })).toEqual([
+    expect(changedFields({ action: 'scale', before: { replicas: 3 }, after: { replicas: 0 } })).toEqual([
       '/spec/replicas',
     ]);
     expect(
