@@ -23,7 +23,7 @@ import {
   waitFor,
 } from '../../support/kube.js';
 import { getAction } from '../../../src/actions/index.js';
-import { actionCtx, checkpoint, runStep } from './helpers.js';
+import { actionCtx, checkpoint, runStep, type CtxOptions } from './helpers.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const STAMP = 'kube-remediator.io/last-action';
@@ -53,6 +53,17 @@ describe('target cache', () => {
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
     );
 
+  /** plan, checkpoint and apply of `step` on Deployment `name`, with a cache that answers `stale`. */
+  const onStale = (name: string, step: CtxOptions['step'], stale: KubeObject) =>
+    runStep(
+      actionCtx({
+        namespace: ns,
+        step,
+        target: { kind: 'Deployment', name },
+        reads: new PassReads(),
+        targets: new StaleTargets(stale),
+      }),
+    );
   const targetCache = () =>
     new TargetCache({
       kc: testKubeConfig(),
@@ -133,15 +144,7 @@ describe('target cache', () => {
         { name: 'resumed', namespace: ns, body: { spec: { paused: false } } },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
-      const run = await runStep(
-        actionCtx({
-          namespace: ns,
-          step: { action: 'rolloutRestart' },
-          target: { kind: 'Deployment', name: 'resumed' },
-          reads: new PassReads(),
-          targets: new StaleTargets(stale),
-        }),
-      );
+      const run = await onStale('resumed', { action: 'rolloutRestart' }, stale);
       expect(run.plan.refused).toBeUndefined();
       expect(run.outcome?.kind).toBe('done');
     });
@@ -163,14 +166,10 @@ describe('target cache', () => {
         },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
       );
-      const run = await runStep(
-        actionCtx({
-          namespace: ns,
-          step: { action: 'setEnv', setEnv: { env: [{ name: 'MODE', value: 'degraded' }] } },
-          target: { kind: 'Deployment', name: 'env' },
-          reads: new PassReads(),
-          targets: new StaleTargets(stale),
-        }),
+      const run = await onStale(
+        'env',
+        { action: 'setEnv', setEnv: { env: [{ name: 'MODE', value: 'degraded' }] } },
+        stale,
       );
       expect(run.plan.before).toEqual({ containers: { main: { MODE: { absent: true } } } });
       expect(run.outcome).toMatchObject({
@@ -192,15 +191,7 @@ describe('target cache', () => {
         { name: 'scaled', namespace: ns, body: { spec: { replicas: 2 } } },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
-      const run = await runStep(
-        actionCtx({
-          namespace: ns,
-          step: { action: 'scale', scale: { replicas: 0 } },
-          target: { kind: 'Deployment', name: 'scaled' },
-          reads: new PassReads(),
-          targets: new StaleTargets(stale),
-        }),
-      );
+      const run = await onStale('scaled', { action: 'scale', scale: { replicas: 0 } }, stale);
       expect(run.plan.before).toEqual({ replicas: 1 });
       expect(run.outcome).toMatchObject({ kind: 'done', before: { replicas: 2 }, after: { replicas: 0 } });
       expect((await apps().readNamespacedDeployment({ name: 'scaled', namespace: ns })).spec?.replicas).toBe(
@@ -219,14 +210,10 @@ describe('target cache', () => {
         },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
       );
-      const run = await runStep(
-        actionCtx({
-          namespace: ns,
-          step: { action: 'setEnv', setEnv: { env: [{ name: 'MODE', value: 'degraded' }] } },
-          target: { kind: 'Deployment', name: 'unset' },
-          reads: new PassReads(),
-          targets: new StaleTargets(stale),
-        }),
+      const run = await onStale(
+        'unset',
+        { action: 'setEnv', setEnv: { env: [{ name: 'MODE', value: 'degraded' }] } },
+        stale,
       );
       expect(run.outcome).toMatchObject({
         kind: 'done',
@@ -256,17 +243,13 @@ describe('target cache', () => {
       await annotate('again', { [RESTARTED_AT]: '2026-02-02T00:00:00Z', 'example.com/keep': 'me' });
       const fresh = await raw().get(ref('again'));
       // Same generation as the cached one: only the uid tells them apart.
-      const run = await runStep(
-        actionCtx({
-          namespace: ns,
-          step: { action: 'rolloutRestart' },
-          target: { kind: 'Deployment', name: 'again' },
-          reads: new PassReads(),
-          targets: new StaleTargets({
-            ...stale,
-            metadata: { ...stale.metadata, generation: fresh.metadata?.generation },
-          }),
-        }),
+      const run = await onStale(
+        'again',
+        { action: 'rolloutRestart' },
+        {
+          ...stale,
+          metadata: { ...stale.metadata, generation: fresh.metadata?.generation },
+        },
       );
       expect(run.outcome).toMatchObject({ kind: 'done', before: { restartedAt: '2026-02-02T00:00:00Z' } });
       const annotations = (await apps().readNamespacedDeployment({ name: 'again', namespace: ns })).spec
