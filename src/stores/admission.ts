@@ -1,30 +1,31 @@
-/** `claimAndIncrement()` as its two calls, for the stores where one more call costs little. */
+/** `claimAndIncrement()` as its two calls, and a batch as one call after another: the memory store's. */
 import type { AdmissionRequest, AdmissionResult, ClaimResult, LimitStore } from './types.js';
 
 /**
- * `claimAndIncrementMany()` as one `claimAndIncrement()` per request, all sent at once (as the
- * intake did before it batched: a Redis connection pipelines them, and runs them in order). All
- * or nothing: when one fails, what the others took is given back (a give-back that fails too
- * expires with its ttl or window, as in the intake's own undo); the first error is thrown.
+ * `claimAndIncrementMany()` as one `claimAndIncrement()` per request, one after the other, so
+ * each answer is what it would be had the ones before it been asked first (the memory store's
+ * calls answer at once, so this costs nothing). All or nothing: when one fails, what the ones
+ * before it took is given back (a give-back that fails too expires with its ttl or window, as
+ * in the intake's own undo) and its error is thrown.
  */
-export async function atOnce(
+export async function inTurn(
   store: Pick<LimitStore, 'claimAndIncrement' | 'release' | 'decrement'>,
   requests: readonly AdmissionRequest[],
 ): Promise<AdmissionResult[]> {
-  const settled = await Promise.allSettled(requests.map((r) => store.claimAndIncrement(r)));
-  const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (!failure) return settled.map((x) => (x as PromiseFulfilledResult<AdmissionResult>).value);
-  await Promise.all(
-    settled.map(async (x, i) => {
-      if (x.status !== 'fulfilled') return;
+  const answers: AdmissionResult[] = [];
+  try {
+    for (const r of requests) answers.push(await store.claimAndIncrement(r));
+    return answers;
+  } catch (err) {
+    for (const [i, taken] of answers.entries()) {
       const { cooldown, rate } = requests[i]!;
-      if (cooldown && x.value.claim?.acquired)
+      if (cooldown && taken.claim?.acquired)
         await store.release(cooldown.key, cooldown.owner).catch(() => undefined);
-      if (rate && x.value.windowStart !== undefined)
-        await store.decrement(rate.key, rate.windowMs, x.value.windowStart).catch(() => undefined);
-    }),
-  );
-  throw failure.reason;
+      if (rate && taken.windowStart !== undefined)
+        await store.decrement(rate.key, rate.windowMs, taken.windowStart).catch(() => undefined);
+    }
+    throw err;
+  }
 }
 
 export async function claimThenIncrement(

@@ -4,7 +4,7 @@
  * so nothing keeps the event loop alive and a fake clock drives it completely in tests.
  */
 import { systemClock, type Clock } from '../util/clock.js';
-import { atOnce, claimThenIncrement } from './admission.js';
+import { claimThenIncrement, inTurn } from './admission.js';
 import type { AdmissionRequest, AdmissionResult, LimitStore, WindowCount } from './types.js';
 
 /** How often at most a sweep of expired entries runs, counted on the store's clock. */
@@ -103,7 +103,7 @@ export class MemoryLimitStore implements LimitStore {
   }
 
   claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
-    return atOnce(this, requests);
+    return inTurn(this, requests);
   }
 
   close(): Promise<void> {

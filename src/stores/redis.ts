@@ -12,7 +12,6 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
-import { atOnce, claimThenIncrement } from './admission.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
 import type { AdmissionRequest, AdmissionResult, WindowCount } from './types.js';
@@ -35,6 +34,62 @@ const DECREMENT = `
 local v = tonumber(redis.call('GET', KEYS[1]))
 if v and v > 0 then return redis.call('DECR', KEYS[1]) end
 return 0`;
+
+/**
+ * `claimAndIncrementMany()`: per request, in order, the claim script then (when it took the
+ * claim, or there is none) the count script. KEYS: each request's claim key, then its counter
+ * key, for the parts it has. ARGV: five per request: has a claim (1/0), owner, claim ttl, has a
+ * rate (1/0), counter ttl. Returns three per request: claim taken 1/0 (-1: none), holder (''),
+ * count (-1: none). Redis does not roll a script back when a command in it fails, so a failure
+ * gives back what the script took before it (newest first) and then fails the call.
+ */
+const ADMIT_MANY = `
+local out, undo, k = {}, {}, 1
+local function fail(e)
+  for u = #undo, 1, -1 do
+    local x = undo[u]
+    if x[1] == 'claim' then
+      if redis.call('GET', x[2]) == x[3] then redis.call('DEL', x[2]) end
+    else
+      local v = tonumber(redis.call('GET', x[2]))
+      if v and v > 0 then redis.call('DECR', x[2]) end
+    end
+  end
+  error(e)
+end
+local function call(...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then fail(r) end
+  return r
+end
+for i = 0, #ARGV / 5 - 1 do
+  local a = i * 5
+  local took, holder, count = -1, '', -1
+  if ARGV[a + 1] == '1' then
+    local key, owner = KEYS[k], ARGV[a + 2]
+    k = k + 1
+    if call('SET', key, owner, 'NX', 'PX', ARGV[a + 3]) then
+      took, holder = 1, owner
+      undo[#undo + 1] = {'claim', key, owner}
+    else
+      took, holder = 0, call('GET', key)
+      if not holder then fail({err = 'ERR claim of ' .. key .. ' found no holder after SET NX failed'}) end
+    end
+  end
+  if ARGV[a + 4] == '1' then
+    local key = KEYS[k]
+    k = k + 1
+    if took ~= 0 then
+      count = call('INCRBY', key, 1)
+      call('PEXPIRE', key, ARGV[a + 5])
+      undo[#undo + 1] = {'count', key}
+    end
+  end
+  out[#out + 1] = took
+  out[#out + 1] = holder
+  out[#out + 1] = count
+end
+return out`;
 
 /** Windows end at the same instant on every replica; this margin covers their clock skew. */
 const EXPIRY_GRACE_MS = 5_000;
@@ -116,13 +171,39 @@ export class RedisLimitStore implements BackendStore {
     await this.run(DECREMENT, [this.counterKey(key, windowMs, start)], []);
   }
 
-  /** The claim script, then the count script: two round trips, a failed count gives the claim back. */
-  claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
-    return claimThenIncrement(this, request);
+  /** One request of `claimAndIncrementMany()`: one round trip, and all or nothing. */
+  async claimAndIncrement(request: AdmissionRequest): Promise<AdmissionResult> {
+    return (await this.claimAndIncrementMany([request]))[0]!;
   }
 
-  claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
-    return atOnce(this, requests);
+  /** One script: one round trip, the requests in order, all or nothing (see ADMIT_MANY). */
+  async claimAndIncrementMany(requests: readonly AdmissionRequest[]): Promise<AdmissionResult[]> {
+    if (requests.length === 0) return [];
+    const now = this.clock.now().getTime();
+    const keys: string[] = [];
+    const args: string[] = [];
+    const starts = requests.map(({ cooldown, rate }) => {
+      if (cooldown) keys.push(this.claimKey(cooldown.key));
+      args.push(
+        cooldown ? '1' : '0',
+        cooldown?.owner ?? '',
+        String(Math.max(1, Math.ceil(cooldown?.ttlMs ?? 1))),
+      );
+      if (!rate) {
+        args.push('0', '0');
+        return undefined;
+      }
+      const start = windowStart(now, rate.windowMs);
+      keys.push(this.counterKey(rate.key, rate.windowMs, start));
+      args.push('1', String(counterTtl(start, rate.windowMs, now)));
+      return start;
+    });
+    const flat = (await this.run(ADMIT_MANY, keys, args)) as (number | string)[];
+    return requests.map((r, i): AdmissionResult => {
+      const [took, holder, count] = flat.slice(i * 3, i * 3 + 3) as [number, string, number];
+      const claim = r.cooldown ? { claim: { acquired: took === 1, owner: holder } } : {};
+      return count < 0 ? claim : { ...claim, count, windowStart: starts[i]! };
+    });
   }
 
   async absorb(snapshot: LimitSnapshot): Promise<void> {
@@ -168,7 +249,7 @@ export class RedisLimitStore implements BackendStore {
   }
 
   private async add(key: string, windowMs: number, start: number, by: number): Promise<number> {
-    const ttl = Math.max(1, start + windowMs + EXPIRY_GRACE_MS - this.clock.now().getTime());
+    const ttl = counterTtl(start, windowMs, this.clock.now().getTime());
     return (await this.run(
       INCREMENT,
       [this.counterKey(key, windowMs, start)],
@@ -201,4 +282,9 @@ export class RedisLimitStore implements BackendStore {
       return this.redis.eval(script, keys.length, ...keys, ...args);
     }
   }
+}
+
+/** A window's counter lives until the window ends, plus the grace for clock skew. */
+function counterTtl(start: number, windowMs: number, now: number): number {
+  return Math.max(1, start + windowMs + EXPIRY_GRACE_MS - now);
 }

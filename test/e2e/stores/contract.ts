@@ -260,6 +260,27 @@ export function limitStoreContract(make: StoreFactory, opened: LimitStore[]): vo
         {},
       ]);
     });
+
+    it('counts mixed requests in the order asked, every time', async () => {
+      // Sent one by one on a pool's connections, the counts came back in either order (a CI flake).
+      const noon = Date.UTC(2026, 0, 1, 12, 0, 0);
+      const s = store(new FakeClock(new Date(noon)));
+      for (let round = 0; round < 20; round++) {
+        const rate = { key: `mix${round}`, windowMs: HOUR };
+        const got = await s.claimAndIncrementMany([
+          { rate },
+          { cooldown: { key: `mixc${round}`, owner: 'a', ttlMs: 60_000 }, rate },
+          { rate },
+          { cooldown: { key: `mixc${round}`, owner: 'b', ttlMs: 60_000 } },
+        ]);
+        expect(got).toEqual([
+          { count: 1, windowStart: noon },
+          { claim: { acquired: true, owner: 'a' }, count: 2, windowStart: noon },
+          { count: 3, windowStart: noon },
+          { claim: { acquired: false, owner: 'a' } },
+        ]);
+      }
+    });
   });
 
   it('does not decrement below zero', async () => {

@@ -11,11 +11,13 @@ import { FallbackStore } from '../../../src/stores/fallback.js';
 import { createLimitStore } from '../../../src/stores/index.js';
 import { RedisLimitStore } from '../../../src/stores/redis.js';
 import type { LimitStore } from '../../../src/stores/types.js';
+import { FakeClock } from '../../../src/util/clock.js';
 import { startRedis, type TestRedis } from '../../support/services.js';
 import { capturingLogger, metricValue } from '../../unit/stores/helpers.js';
 import { limitStoreContract } from './contract.js';
 import { loadConfig } from '../../../src/config/config.js';
 
+const HOUR = 3_600_000;
 const SHARED_URL = process.env.KR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const prefix = `kr-test:${randomUUID()}:`;
 const opened: LimitStore[] = [];
@@ -55,6 +57,34 @@ describe('RedisLimitStore (shared Redis)', () => {
       const ttl = await r.pttl(counter);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(65_000);
+    } finally {
+      await r.quit();
+    }
+  });
+
+  it('claimAndIncrementMany gives back what it took when a command in its script fails', async () => {
+    // Redis does not roll a script back: the script itself must. A list under a counter key
+    // makes the third request's INCRBY fail with WRONGTYPE, after two claims and two counts.
+    const p = `${prefix}undo:`;
+    const clock = new FakeClock(new Date(Date.UTC(2026, 0, 1, 12, 0, 0)));
+    const s = new RedisLimitStore({ url: SHARED_URL, keyPrefix: p, logger: silentLogger(), clock });
+    opened.push(s);
+    const r = new Redis(SHARED_URL);
+    try {
+      const start = Date.UTC(2026, 0, 1, 12, 0, 0);
+      await r.rpush(`${p}count:bad:${HOUR}:${start}`, 'not a counter');
+      const req = (key: string, rate: string) => ({
+        cooldown: { key, owner: 'a', ttlMs: 60_000 },
+        rate: { key: rate, windowMs: HOUR },
+      });
+      await expect(
+        s.claimAndIncrementMany([req('u1', 'ok'), req('u2', 'ok'), req('u3', 'bad')]),
+      ).rejects.toThrow(/WRONGTYPE/);
+      expect(await r.exists(`${p}claim:u1`, `${p}claim:u2`, `${p}claim:u3`)).toBe(0);
+      expect(await r.get(`${p}count:ok:${HOUR}:${start}`)).toBe('0');
+      await expect(s.claimAndIncrementMany([req('u1', 'ok')])).resolves.toEqual([
+        { claim: { acquired: true, owner: 'a' }, count: 1, windowStart: start },
+      ]);
     } finally {
       await r.quit();
     }

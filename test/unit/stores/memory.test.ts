@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { atOnce, claimThenIncrement } from '../../../src/stores/admission.js';
+import { claimThenIncrement, inTurn } from '../../../src/stores/admission.js';
 import { MemoryLimitStore, snapshotDelta, windowStart } from '../../../src/stores/memory.js';
 import type { LimitStore, WindowCount } from '../../../src/stores/types.js';
 import { FakeClock } from '../../../src/util/clock.js';
@@ -180,7 +180,7 @@ describe('MemoryLimitStore, the contract of every store', () => {
   limitStoreContract((clock) => new MemoryLimitStore({ clock }), opened);
 });
 
-describe('atOnce (claimAndIncrementMany of memory and Redis)', () => {
+describe('inTurn (claimAndIncrementMany of the memory store)', () => {
   it('all or nothing: when one fails, the others give back what they took', async () => {
     const { store } = aStore();
     const failing = {
@@ -195,7 +195,7 @@ describe('atOnce (claimAndIncrementMany of memory and Redis)', () => {
       cooldown: { key, owner: 'a', ttlMs: 60_000 },
       rate: { key: 'r', windowMs: 60_000 },
     });
-    await expect(atOnce(failing, [req('k1'), req('k2'), req('bad'), req('k3')])).rejects.toThrow(
+    await expect(inTurn(failing, [req('k1'), req('k2'), req('bad'), req('k3')])).rejects.toThrow(
       'Connection is closed.',
     );
     await expect(store.claim('k1', 'b', 1000)).resolves.toEqual({ acquired: true, owner: 'b' });
@@ -205,7 +205,7 @@ describe('atOnce (claimAndIncrementMany of memory and Redis)', () => {
   });
 });
 
-describe('claimThenIncrement (claimAndIncrement of memory and Redis)', () => {
+describe('claimThenIncrement (claimAndIncrement of the memory store)', () => {
   it('gives the claim back when the count fails, and passes the count error on', async () => {
     const { store } = aStore();
     const failing = {
