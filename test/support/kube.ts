@@ -89,6 +89,30 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * The object once its controllers stopped writing it: its status has observed its generation
+ * and the resourceVersion stayed the same for `quietMs`. A test that asserts "nothing changed"
+ * by resourceVersion reads its "before" through this, so a controller's late status write (a
+ * deployment's, after a scale or a new Deployment) is not taken for ours.
+ */
+export async function settled<
+  T extends {
+    metadata?: { resourceVersion?: string; generation?: number };
+    status?: { observedGeneration?: number };
+  },
+>(read: () => Promise<T>, what: string, quietMs = 1_000): Promise<T> {
+  return waitFor(
+    async () => {
+      const a = await read();
+      if (a.status && a.status.observedGeneration !== a.metadata?.generation) return undefined;
+      await sleep(quietMs);
+      const b = await read();
+      return a.metadata?.resourceVersion === b.metadata?.resourceVersion ? b : undefined;
+    },
+    { what: `${what} settled`, timeoutMs: 60_000, intervalMs: 200 },
+  );
+}
+
 export interface WorkloadOptions {
   replicas?: number;
   image?: string;

@@ -11,8 +11,7 @@ import type {
 import { getAction } from '../../../src/actions/index.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { testClients, waitFor } from '../../support/kube.js';
+import { testClients } from '../../support/kube.js';
 
 export interface CtxOptions {
   namespace: string;
@@ -101,23 +100,4 @@ export async function runStep(ctx: ActionContext): Promise<StepRun> {
 
 export async function revertStep(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome> {
   return getAction(ctx.step.action).revert!(ctx, record);
-}
-
-/**
- * The object once its controllers stopped writing it (the same resourceVersion twice), so a
- * dry-run test can compare resourceVersions without racing status updates.
- */
-export async function settled<T extends { metadata?: { resourceVersion?: string } }>(
-  read: () => Promise<T>,
-  what: string,
-): Promise<T> {
-  return waitFor(
-    async () => {
-      const a = await read();
-      await sleep(700);
-      const b = await read();
-      return a.metadata?.resourceVersion === b.metadata?.resourceVersion ? b : undefined;
-    },
-    { what: `${what} settled` },
-  );
 }

@@ -8,12 +8,13 @@ import {
   createNamespace,
   createStatefulSet,
   deleteNamespace,
+  settled,
   testClients,
   testKubeConfig,
   waitDeploymentReady,
   waitFor,
 } from '../../support/kube.js';
-import { actionCtx, runStep, settled } from './helpers.js';
+import { actionCtx, runStep } from './helpers.js';
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const STAMP = 'kube-remediator.io/last-action';

@@ -6,10 +6,11 @@ import {
   createNamespace,
   createStatefulSet,
   deleteNamespace,
+  settled,
   testClients,
 } from '../../support/kube.js';
 import { PATCH } from '../../../src/kube/client.js';
-import { actionCtx, revertStep, runStep, settled, type CtxOptions } from './helpers.js';
+import { actionCtx, revertStep, runStep, type CtxOptions } from './helpers.js';
 
 describe('scale, setEnv, patch', () => {
   let ns: string;

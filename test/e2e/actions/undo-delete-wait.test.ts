@@ -99,6 +99,14 @@ describe('rolloutUndo, deletePod, waitForRollout', () => {
       );
       expect(to2.plan).toEqual({ before: { revision: 3 }, after: { revision: 2 } });
       expect(imageOf(await apps().readNamespacedDeployment({ name: 'web', namespace: ns }))).toBe('app:2');
+      // The deployment controller numbers the undo revision 4; the dry-run test below reads it.
+      await waitFor(
+        async () =>
+          (await apps().readNamespacedDeployment({ name: 'web', namespace: ns })).metadata?.annotations?.[
+            REVISION
+          ] === '4',
+        { what: 'revision 4' },
+      );
     });
 
     it('refuses a paused Deployment and a missing revision', async () => {

@@ -16,6 +16,7 @@ import {
   createDeployment,
   createNamespace,
   deleteNamespace,
+  settled,
   testClients,
   testKubeConfig,
   waitDeploymentReady,
@@ -216,7 +217,7 @@ describe('Remediation reconciler on a real API server', () => {
         { name: 'env', action: 'setEnv', setEnv: { env: [{ name: 'X', value: '1' }] } },
       ],
     });
-    const before = await dep('dry');
+    const before = await settled(() => dep('dry'), 'dry');
     const rsBefore = await replicaSetCount(ns, 'dry');
     const h = harness();
     await createRemediation(ns, 'dry-1', {
@@ -286,7 +287,7 @@ describe('Remediation reconciler on a real API server', () => {
       safety: { bounds: { maxReplicas: 5 } },
       steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 50 } }],
     });
-    const rv = (await dep('bound')).metadata?.resourceVersion;
+    const rv = (await settled(() => dep('bound'), 'bound')).metadata?.resourceVersion;
     const h = harness();
     await createRemediation(ns, 'bounded-1', { runbookRef: { name: 'bounded' }, alert: alertFor('bound') });
     const rem = await reconcileUntilStable(h, { namespace: ns, name: 'bounded-1' });
@@ -301,7 +302,7 @@ describe('Remediation reconciler on a real API server', () => {
     it('a paused Deployment is refused before anything is sent: reason Paused', async () => {
       await createDeployment(ns, 'paused', { replicas: 1, paused: true });
       await runbook('restart-paused', {});
-      const rv = (await dep('paused')).metadata?.resourceVersion;
+      const rv = (await settled(() => dep('paused'), 'paused')).metadata?.resourceVersion;
       const h = harness();
       await createRemediation(ns, 'paused-1', {
         runbookRef: { name: 'restart-paused' },

@@ -14,7 +14,8 @@ import { FallbackStore } from '../../../src/stores/index.js';
 import { PostgresLimitStore } from '../../../src/stores/postgres.js';
 import { RedisLimitStore } from '../../../src/stores/redis.js';
 import type { LimitStore } from '../../../src/stores/types.js';
-import { createNamespace, deleteNamespace } from '../../support/kube.js';
+import { FakeClock, type Clock } from '../../../src/util/clock.js';
+import { createNamespace, deleteNamespace, waitFor } from '../../support/kube.js';
 import { startRedis, type TestRedis } from '../../support/services.js';
 import { aPayload, anAlert, counter } from '../../unit/intake/builders.js';
 import {
@@ -67,16 +68,22 @@ function freshAlert(alertname: string, deployment: string) {
   });
 }
 
+/**
+ * `timeoutMs` short only where the test kills the server: on a loaded machine a 500 ms bound
+ * can time out a reply already in the socket and send a healthy replica to memory.
+ */
 async function fallbackStore(
   kind: 'redis' | 'postgres',
   url: string,
   metrics = createMetrics({ defaultMetrics: false }),
+  timeoutMs = 5_000,
+  clock?: Clock,
 ) {
   const logger = silentLogger();
   const real =
     kind === 'redis'
-      ? new RedisLimitStore({ url, keyPrefix: `kr-test-intake-${runId}:`, logger, timeoutMs: 500 })
-      : new PostgresLimitStore({ url, logger, schema: `kr_intake_${runId}` });
+      ? new RedisLimitStore({ url, keyPrefix: `kr-test-intake-${runId}:`, logger, timeoutMs, clock })
+      : new PostgresLimitStore({ url, logger, schema: `kr_intake_${runId}`, clock });
   const store = await new FallbackStore(real, { logger, metrics, probeIntervalMs: 200 }).start();
   stores.push(store);
   return { store, metrics };
@@ -92,9 +99,13 @@ describe.each([
       triggers: [{ alertname: rb }],
       safety: { cooldown: '10m', maxPerHour: 2 },
     });
-    // Two replicas, each with its own client of the same store.
-    const a = startIntake({ namespace: ns, store: (await fallbackStore(kind, url)).store });
-    const b = startIntake({ namespace: ns, store: (await fallbackStore(kind, url)).store });
+    // Two replicas, each with its own client of the same store. Their clocks stand still: a
+    // run across hh:00 would start a new hour's count.
+    const clock = new FakeClock(new Date(Date.UTC(2026, 0, 1, 12)));
+    const replica = async () =>
+      (await fallbackStore(kind, url, createMetrics({ defaultMetrics: false }), 5_000, clock)).store;
+    const a = startIntake({ namespace: ns, store: await replica() });
+    const b = startIntake({ namespace: ns, store: await replica() });
     servers.push(a, b);
     expect((a.store as FallbackStore).inFallback).toBe(false);
     const send = async (s: TestIntake, alert: ReturnType<typeof freshAlert>) =>
@@ -134,7 +145,12 @@ describe('a Redis outage in the middle of a stream of alerts', () => {
       triggers: [{ alertname: rb }],
       safety: { cooldown: '10m', maxPerHour: 10000 },
     });
-    const { store, metrics } = await fallbackStore('redis', redis.url);
+    const { store, metrics } = await fallbackStore(
+      'redis',
+      redis.url,
+      createMetrics({ defaultMetrics: false }),
+      500,
+    );
     const s = startIntake({ namespace: ns, store, metrics });
     servers.push(s);
     const url = await listen(s.app);
@@ -153,17 +169,22 @@ describe('a Redis outage in the middle of a stream of alerts', () => {
       }
     };
     const senders = Array.from({ length: 8 }, () => sender());
-    await sleep(1500);
+    // Some answered before the kill and some after, however slow the machine.
+    await waitFor(() => Promise.resolve(answers.length >= 3), {
+      what: 'answers before the kill',
+      timeoutMs: 30_000,
+    });
     killedAfter = answers.length;
     await redis.stop('SIGKILL');
-    const inFallbackSeen = await (async () => {
-      for (let i = 0; i < 50; i++) {
-        if (fallback.inFallback) return true;
-        await sleep(50);
-      }
-      return false;
-    })();
-    await sleep(1500);
+    const inFallbackSeen = await waitFor(() => Promise.resolve(fallback.inFallback), {
+      what: 'the fallback',
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    }).catch(() => false);
+    await waitFor(() => Promise.resolve(answers.length >= killedAfter + 3), {
+      what: 'answers after the kill',
+      timeoutMs: 30_000,
+    });
     stop = true;
     await Promise.all(senders);
 

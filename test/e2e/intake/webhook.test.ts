@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { remediations, runbooks } from '../../../src/kube/resources.js';
 import { MemoryLimitStore } from '../../../src/stores/memory.js';
+import { FakeClock } from '../../../src/util/clock.js';
 import { createNamespace, deleteNamespace, testClients, waitFor } from '../../support/kube.js';
 import { aPayload, anAlert, counter, unreachableClients } from '../../unit/intake/builders.js';
 import {
@@ -254,7 +255,10 @@ describe('cooldown and rate limit', () => {
 
   it('suppresses beyond maxPerHour, and a repeat of an alert already created is still a duplicate', async () => {
     await createRunbook(ns, 'rate', { triggers: [{ alertname: 'Rate' }], safety: { maxPerHour: 2 } });
-    const s = intake();
+    // A store clock that stands still: a run across hh:00 would start a new hour's count.
+    const s = intake({
+      store: new MemoryLimitStore({ clock: new FakeClock(new Date(Date.UTC(2026, 0, 1, 12))) }),
+    });
     const alerts = ['a', 'b', 'c'].map((d) => freshAlert({ labels: { alertname: 'Rate', deployment: d } }));
     const send = async (a: ReturnType<typeof freshAlert>) =>
       (

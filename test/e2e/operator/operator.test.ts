@@ -41,8 +41,9 @@ async function operator(
       KR_PROBES_HOST: '127.0.0.1',
       KR_PROBES_PORT: String(pp),
       KR_WEBHOOK_BEARER_TOKEN: TOKEN,
-      KR_LEASE_DURATION: '4s',
-      KR_RENEW_DEADLINE: '3s',
+      // A renewal stalled for 3 s on a loaded machine made the leader exit mid-test.
+      KR_LEASE_DURATION: '6s',
+      KR_RENEW_DEADLINE: '4500ms',
       KR_RETRY_PERIOD: '500ms',
       ...extra,
     },
@@ -167,6 +168,8 @@ afterEach(async () => {
     p.kill('SIGKILL');
     await p.exited;
   }
+  // The killed leader's Lease would make the next test's operator wait for it to run out.
+  await testClients().coordination.deleteCollectionNamespacedLease({ namespace: ns });
 });
 
 afterAll(async () => {

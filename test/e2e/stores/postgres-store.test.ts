@@ -41,9 +41,17 @@ afterAll(async () => {
 });
 
 describe('PostgresLimitStore (shared PostgreSQL)', () => {
+  // A long timeout: the pool's also bounds the wait for a free connection, and the contract
+  // sends 100 calls at once through 5 connections (a loaded machine must not fail them).
   limitStoreContract(
     (clock) =>
-      new PostgresLimitStore({ url: SHARED_URL, schema: nextSchema(), logger: silentLogger(), clock }),
+      new PostgresLimitStore({
+        url: SHARED_URL,
+        schema: nextSchema(),
+        logger: silentLogger(),
+        clock,
+        timeoutMs: 15_000,
+      }),
     opened,
   );
 

@@ -38,7 +38,13 @@ describe('RedisLimitStore (shared Redis)', () => {
   let n = 0;
   limitStoreContract(
     (clock) =>
-      new RedisLimitStore({ url: SHARED_URL, keyPrefix: `${prefix}${n++}:`, logger: silentLogger(), clock }),
+      new RedisLimitStore({
+        url: SHARED_URL,
+        keyPrefix: `${prefix}${n++}:`,
+        logger: silentLogger(),
+        clock,
+        timeoutMs: 15_000,
+      }),
     opened,
   );
 
