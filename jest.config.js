@@ -9,7 +9,8 @@ const common = {
 
 /** Two projects: pure unit tests, and tests against a real control plane, Redis and Postgres. */
 export default {
-  // Real servers make for slow-but-bounded tests; no test asserts on wall-clock time.
+  // Real servers make for slow-but-bounded tests. Time appears only as lower bounds (a backoff not
+  // shorter than asked) and as deadlines far above the expected time, never as a speed target.
   testTimeout: 120000,
   // A watch or socket left open by a failing test must not keep CI waiting after teardown.
   forceExit: true,
