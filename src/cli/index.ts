@@ -25,8 +25,20 @@ Commands:
 Run 'kube-remediator <command> --help' for the options of a command.
 `;
 
+/**
+ * `kube-remediator crds | head`: a reader that stops early is not an error for a command that
+ * prints. Not for `run`, whose stdout is its log: there a closed stdout stays an error.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== 'run') quietOnClosedPipe();
   switch (cmd) {
     case 'run':
       return runCommand(rest);

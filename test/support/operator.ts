@@ -1,14 +1,35 @@
 /**
  * Runs the operator as a real, separate process (`node dist/bin/kube-remediator.js run`), so tests
  * can SIGKILL it at any instant. The suite builds dist/ before the e2e project starts.
+ *
+ * The process runs a copy of dist/bin in a directory of its own, outside the repository, as the
+ * image runs it: with no node_modules to fall back on, a dependency that the bundle failed to
+ * take in fails these tests instead of the image.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../cluster/crds.js';
 import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const OPERATOR_ENTRY = join(REPO_ROOT, OPERATOR_BUNDLE);
+
+let isolated: string | undefined;
+/** OPERATOR_ENTRY's directory, copied once per process to a directory outside the repository. */
+export function isolatedOperatorEntry(): string {
+  if (isolated && existsSync(isolated)) return isolated;
+  if (!existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} missing: run npm run build first`);
+  // Inside the test cluster's directory when there is one: its teardown removes it (Jest's
+  // sandboxed `process` runs no exit handlers).
+  const dir = mkdtempSync(join(process.env.KR_TEST_CLUSTER_DIR ?? tmpdir(), 'kr-bundle-'));
+  // The image's layout: package.json (for "type": "module") and dist/bin, nothing else.
+  cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
+  cpSync(dirname(OPERATOR_ENTRY), join(dir, dirname(OPERATOR_BUNDLE)), { recursive: true });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  isolated = join(dir, OPERATOR_BUNDLE);
+  return isolated;
+}
 
 export interface OperatorProcess {
   readonly pid: number;
@@ -32,10 +53,9 @@ process.on('exit', () => {
 });
 
 export function startOperator(opts: { env?: Record<string, string>; args?: string[] } = {}): OperatorProcess {
-  if (!existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} missing: run npm run build first`);
   const child = spawn(
     process.execPath,
-    [...OPERATOR_NODE_FLAGS, OPERATOR_ENTRY, 'run', ...(opts.args ?? [])],
+    [...OPERATOR_NODE_FLAGS, isolatedOperatorEntry(), 'run', ...(opts.args ?? [])],
     {
       env: {
         PATH: process.env.PATH,

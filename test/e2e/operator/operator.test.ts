@@ -18,7 +18,7 @@ import {
   waitDeploymentReady,
   waitFor,
 } from '../../support/kube.js';
-import { OPERATOR_ENTRY, startOperator, type OperatorProcess } from '../../support/operator.js';
+import { isolatedOperatorEntry, startOperator, type OperatorProcess } from '../../support/operator.js';
 import { execa } from 'execa';
 import pg from 'pg';
 
@@ -271,7 +271,7 @@ describe('kube-remediator run', () => {
         const res = await execa(
           process.execPath,
           [
-            OPERATOR_ENTRY,
+            isolatedOperatorEntry(),
             'audit',
             '--since',
             '1h',
@@ -296,7 +296,7 @@ describe('kube-remediator run', () => {
     expect(events).toEqual(expect.arrayContaining(['step_started', 'step_finished', 'finished', 'reverted']));
     expect(events.indexOf('finished')).toBeLessThan(events.indexOf('reverted'));
     const auditTable = await execa(process.execPath, [
-      OPERATOR_ENTRY,
+      isolatedOperatorEntry(),
       'audit',
       '--since',
       '1h',
