@@ -32,7 +32,7 @@ import { rfc3339 } from '../../util/clock.js';
 import { ERROR_CODES } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { conditionChanged, findCondition, setCondition, type ConditionInput } from './conditions.js';
-import { layeredOn, revertHold } from './layering.js';
+import { failedAbove, layeredOn, revertHold } from './layering.js';
 import { displayTarget, lockHolder, loopProtection, startBlocker, targetKey } from './policy.js';
 import {
   boundsToCopy,
@@ -902,7 +902,14 @@ function decideFinished(p: Pass): Decision {
 function revertHeld(p: Pass, indexes: readonly number[]): boolean {
   const hold = revertHold(p.rem, indexes, p.obs.peers);
   if (!hold) {
-    releaseRevertHold(p, 'the newer changes to the same fields are reverted');
+    const failed = failedAbove(p.rem, indexes, p.obs.peers);
+    releaseRevertHold(
+      p,
+      failed
+        ? `the revert of remediation ${failed.remediation} (step ${failed.step}) failed; reverting step ` +
+            `${failed.mine} now: a value changed since it was set is left alone`
+        : 'the newer changes to the same fields are reverted',
+    );
     return false;
   }
   const msg =

@@ -16,9 +16,14 @@
  * The relation points from newer to older only (it is recorded when the newer step plans, and
  * only changes already made count), so two Remediations never wait for each other. A person
  * frees a held revert by reverting the newer Remediation (`kube-remediator.io/revert=true`) or
- * by deleting it. Pure functions of the peers list (from the cache), table-tested.
+ * by deleting it. A newer Remediation whose revert failed (final: `Reverted=False`) holds
+ * nothing: its revert was asked for and will not run again, and the older revert is still a
+ * compare-and-swap, so it restores only a value that is still the one it set.
+ * Pure functions of the peers list (from the cache), table-tested.
  */
+import { CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { LayeredOn, Remediation, StepStatus } from '../../api/v1alpha1/schema.js';
+import { findCondition } from './conditions.js';
 import { sameObject } from './policy.js';
 import { isDryRun } from './status.js';
 
@@ -164,6 +169,11 @@ export function layeredOn(
     .sort((a, b) => a.remediation.localeCompare(b.remediation) || a.step.localeCompare(b.step));
 }
 
+/** Its revert ran and failed; that is final (a person takes over), so it holds no older revert. */
+export function revertEnded(rem: Remediation): boolean {
+  return findCondition(rem.status?.conditions, CONDITION_TYPES.reverted)?.status === 'False';
+}
+
 export interface RevertHold {
   /** The newer Remediation, `namespace/name`. */
   remediation: string;
@@ -175,9 +185,33 @@ export interface RevertHold {
 
 /**
  * At revert: the first step of another Remediation, layered on one of `me`'s steps `indexes`
- * and still in place, or undefined when they may all be reverted now.
+ * and still in place (and its revert not failed), or undefined when they may all be reverted now.
  */
 export function revertHold(
+  me: Remediation,
+  indexes: readonly number[],
+  peers: readonly Remediation[],
+): RevertHold | undefined {
+  return layeredOnMine(
+    me,
+    indexes,
+    peers.filter((p) => !revertEnded(p)),
+  );
+}
+
+/**
+ * The first Remediation, layered on one of `me`'s steps `indexes` with its change still in
+ * place, whose revert failed: the reason a held revert goes on, for its message.
+ */
+export function failedAbove(
+  me: Remediation,
+  indexes: readonly number[],
+  peers: readonly Remediation[],
+): RevertHold | undefined {
+  return layeredOnMine(me, indexes, peers.filter(revertEnded));
+}
+
+function layeredOnMine(
   me: Remediation,
   indexes: readonly number[],
   peers: readonly Remediation[],

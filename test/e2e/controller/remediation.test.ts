@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
-import type { RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
+import type { Remediation, RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
 import type { Action } from '../../../src/actions/types.js';
 import { findCondition } from '../../../src/controller/remediation/conditions.js';
@@ -207,6 +207,59 @@ describe('Remediation reconciler on a real API server', () => {
     expect(envOf(await dep('layer'), 'DEGRADED')).toBe('true');
     expect((await reconcileUntilStable(h, req('layer-1'), isReverted)).status?.phase).toBe('Reverted');
     expect(envOf(await dep('layer'), 'DEGRADED')).toBeUndefined();
+  });
+
+  it('a held revert goes on when the newer revert fails, and leaves a value changed since alone', async () => {
+    await createDeployment(ns, 'layerf', { replicas: 1 });
+    await runbook('degrade-f', {
+      steps: [
+        {
+          name: 'degrade',
+          action: 'setEnv',
+          setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+          revertOnResolve: true,
+        },
+      ],
+    });
+    const h = harness();
+    const req = (name: string) => ({ namespace: ns, name });
+    const isFinal = (r: Remediation) =>
+      ['True', 'False'].includes(findCondition(r.status?.conditions, CONDITION_TYPES.reverted)?.status ?? '');
+    await createRemediation(ns, 'lf-1', { runbookRef: { name: 'degrade-f' }, alert: alertFor('layerf') });
+    await reconcileUntilStable(h, req('lf-1'));
+    await createRemediation(ns, 'lf-2', { runbookRef: { name: 'degrade-f' }, alert: alertFor('layerf') });
+    expect((await reconcileUntilStable(h, req('lf-2'))).status?.steps?.[0]?.layeredOn).toHaveLength(1);
+    await annotate(ns, 'lf-1', { [ANNOTATIONS.revert]: 'true' });
+    for (let i = 0; i < 3; i++) await reconcileOnce(h, req('lf-1'));
+    const held = await remediations(testClients()).get(ns, 'lf-1');
+    expect(findCondition(held.status?.conditions, CONDITION_TYPES.blocked)?.reason).toBe(REASONS.revertHeld);
+
+    // A person sets the variable by hand; then the newer revert fails (ChangedSince), for good.
+    await apps().patchNamespacedDeployment(
+      {
+        name: 'layerf',
+        namespace: ns,
+        body: [{ op: 'replace', path: '/spec/template/spec/containers/0/env/0/value', value: 'manual' }],
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
+    await annotate(ns, 'lf-2', { [ANNOTATIONS.revert]: 'true' });
+    const second = await reconcileUntilStable(h, req('lf-2'), isFinal);
+    expect(findCondition(second.status?.conditions, CONDITION_TYPES.reverted)?.reason).toBe(
+      REASONS.revertFailed,
+    );
+
+    // The older one is no longer held: it runs its compare-and-swap, which leaves 'manual' alone.
+    const first = await reconcileUntilStable(h, req('lf-1'), isFinal);
+    expect(findCondition(first.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      message: expect.stringContaining(`revert of remediation ${ns}/lf-2 (step degrade) failed`),
+    });
+    expect(findCondition(first.status?.conditions, CONDITION_TYPES.reverted)?.reason).toBe(
+      REASONS.revertFailed,
+    );
+    expect(first.status?.message).toMatch(/changed since the step/);
+    expect(envOf(await dep('layerf'), 'DEGRADED')).toBe('manual');
   });
 
   it('dry run: every resourceVersion unchanged, a diff per step, phase DryRun', async () => {

@@ -1331,6 +1331,29 @@ describe('decide: layered changes revert newest first', () => {
     expect(findCondition(r1done.rem.status?.conditions, CONDITION_TYPES.blocked)?.status).toBe('False');
   });
 
+  it('a newer revert that failed (final) holds nothing: the older goes on, compare-and-swap', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const held = revert(r1, [r2]);
+    expect(held.ops).toEqual([]);
+    // r2's revert fails for good (e.g. ChangedSince): Reverted=False, its change still recorded in place
+    const r2failed = drive(resolve(r2), {
+      obs: (x) => observed(x, { runbook: rb, peers: [held.rem] }),
+      revert: () => failed(false),
+    }).rem;
+    expect(findCondition(r2failed.status?.conditions, CONDITION_TYPES.reverted)?.reason).toBe(
+      REASONS.revertFailed,
+    );
+    expect(r2failed.status?.steps?.[0]?.phase).toBe('Succeeded');
+    const r1done = revert(held.rem, [r2failed]);
+    expect(r1done.ops).toEqual(['revert 0']);
+    expect(findCondition(r1done.rem.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertHeld,
+      message: expect.stringMatching(new RegExp(`revert of remediation ${NS}/r2 \\(step degrade\\) failed`)),
+    });
+  });
+
   it('the newer revert never waits for the older one', () => {
     const r1 = run('r1', absentToTrue);
     const r2 = run('r2', trueToTrue, [r1]);
