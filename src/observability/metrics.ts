@@ -20,6 +20,18 @@ export const ALERT_OUTCOMES = [
 ] as const;
 export type AlertOutcome = (typeof ALERT_OUTCOMES)[number];
 
+/** The ends of a Remediation (src/controller/remediation/finish-result.ts). */
+export const FINISH_RESULTS = [
+  'succeeded',
+  'failed',
+  'skipped',
+  'dry_run',
+  'blocked',
+  'reverted',
+  'revert_failed',
+] as const;
+export type FinishResult = (typeof FINISH_RESULTS)[number];
+
 export const STORES = ['redis', 'postgres'] as const;
 const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
 const ACTION_RESULTS = ['success', 'failure', 'dry_run', 'refused'] as const;
@@ -37,6 +49,7 @@ export interface Metrics {
   readonly queueRetries: Counter<'name'>;
   readonly leaderStatus: Gauge<'name'>;
   readonly remediations: Gauge<'runbook' | 'phase'>;
+  readonly remediationsFinished: Counter<'result'>;
   readonly actionsTotal: Counter<'action' | 'result'>;
   readonly actionDuration: Histogram<'action'>;
   readonly alertsTotal: Counter<'outcome'>;
@@ -119,6 +132,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       labelNames: ['runbook', 'phase'],
       registers,
     }),
+    remediationsFinished: new Counter({
+      name: 'kube_remediator_remediations_finished_total',
+      help:
+        'Remediations that reached an end, by result: succeeded, failed, skipped, dry_run, blocked ' +
+        '(loop protection), reverted, revert_failed. Counted by the leader when it records the end.',
+      labelNames: ['result'],
+      registers,
+    }),
     actionsTotal: new Counter({
       name: 'kube_remediator_actions_total',
       help: 'Actions carried out, by action and result.',
@@ -180,6 +201,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   for (const action of ACTIONS)
     for (const result of ACTION_RESULTS) m.actionsTotal.inc({ action, result }, 0);
   for (const outcome of ALERT_OUTCOMES) m.alertsTotal.inc({ outcome }, 0);
+  for (const result of FINISH_RESULTS) m.remediationsFinished.inc({ result }, 0);
   for (const store of STORES) m.storeFallback.set({ store }, 0);
   return m;
 }

@@ -43,6 +43,7 @@ import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
 import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { OwnWrites } from './own-writes.js';
+import { finishResult } from './finish-result.js';
 import { PhaseGauge } from './phase-gauge.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
@@ -543,6 +544,8 @@ export class RemediationReconciler implements Reconciler {
       if (n.kind === 'event') {
         this.d.events.event(n.target ? { ...n.target } : ref, n.type, n.reason, n.message);
       } else {
+        const finished = finishResult(n);
+        if (finished) this.d.metrics.remediationsFinished.inc({ result: finished });
         this.d.audit.record({
           at: this.d.clock.now(),
           event: n.event,

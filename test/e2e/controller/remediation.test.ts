@@ -207,6 +207,9 @@ describe('Remediation reconciler on a real API server', () => {
     expect(envOf(await dep('layer'), 'DEGRADED')).toBe('true');
     expect((await reconcileUntilStable(h, req('layer-1'), isReverted)).status?.phase).toBe('Reverted');
     expect(envOf(await dep('layer'), 'DEGRADED')).toBeUndefined();
+    const finished = (await h.metrics.remediationsFinished.get()).values;
+    expect(finished.find((v) => v.labels.result === 'succeeded')?.value).toBe(2);
+    expect(finished.find((v) => v.labels.result === 'reverted')?.value).toBe(2);
   });
 
   it('a held revert goes on when the newer revert fails, and leaves a value changed since alone', async () => {
@@ -260,6 +263,8 @@ describe('Remediation reconciler on a real API server', () => {
     );
     expect(first.status?.message).toMatch(/changed since the step/);
     expect(envOf(await dep('layerf'), 'DEGRADED')).toBe('manual');
+    const finished = (await h.metrics.remediationsFinished.get()).values;
+    expect(finished.find((v) => v.labels.result === 'revert_failed')?.value).toBe(2);
   });
 
   it('dry run: every resourceVersion unchanged, a diff per step, phase DryRun', async () => {
@@ -348,6 +353,9 @@ describe('Remediation reconciler on a real API server', () => {
     const done = findCondition(rem.status?.conditions, CONDITION_TYPES.succeeded);
     expect(done).toMatchObject({ status: 'False', reason: REASONS.boundExceeded });
     expect(done?.message).toContain('maxReplicas');
+    const finished = (await h.metrics.remediationsFinished.get()).values;
+    expect(finished.find((v) => v.labels.result === 'failed')?.value).toBe(1);
+    expect(finished.find((v) => v.labels.result === 'succeeded')?.value).toBe(0);
     expect((await dep('bound')).metadata?.resourceVersion).toBe(rv);
   });
 
