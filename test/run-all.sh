@@ -15,6 +15,8 @@ command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] || need_pkgs+=(postgresql)
 command -v kubectl >/dev/null || need_pkgs+=(kubernetes-client)
 [ -x /usr/bin/prometheus-alertmanager ] || need_pkgs+=(prometheus-alertmanager)
+# promtool (rule tests) and prometheus (the alert pipeline e2e) come in one package.
+command -v promtool >/dev/null && command -v prometheus >/dev/null || need_pkgs+=(prometheus)
 command -v unzip >/dev/null || need_pkgs+=(unzip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"

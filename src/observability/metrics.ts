@@ -122,7 +122,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     leaderStatus: new Gauge({
       name: 'leader_election_master_status',
-      help: '1 while this process holds the leader Lease, 0 otherwise.',
+      help: '1 while this process holds the leader Lease (or runs without leader election), 0 otherwise.',
       labelNames: ['name'],
       registers,
     }),

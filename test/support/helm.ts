@@ -10,6 +10,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { execa } from 'execa';
+import yaml from 'js-yaml';
+import { REPO_ROOT } from '../cluster/crds.js';
 
 const ENTRY = 'helm/helm';
 
@@ -138,4 +140,35 @@ export async function helm(
     },
   });
   return { stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode ?? -1 };
+}
+
+export interface PrometheusRule {
+  kind: string;
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    groups: {
+      name: string;
+      rules: {
+        alert: string;
+        expr: string;
+        for?: string;
+        labels: Record<string, string>;
+        annotations: Record<string, string>;
+      }[];
+    }[];
+  };
+}
+
+/** The chart's PrometheusRule rendered for release "kr" in namespace "ops", or undefined when it renders none. */
+export async function renderedPrometheusRule(args: string[] = []): Promise<PrometheusRule | undefined> {
+  const res = await helm([
+    'template',
+    'kr',
+    join(REPO_ROOT, 'charts', 'kube-remediator'),
+    '--namespace',
+    'ops',
+    ...args,
+  ]);
+  if (res.exitCode !== 0) throw new Error(`helm template failed: ${res.stderr}`);
+  return (yaml.loadAll(res.stdout) as PrometheusRule[]).find((d) => d?.kind === 'PrometheusRule');
 }

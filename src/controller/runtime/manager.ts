@@ -289,7 +289,11 @@ export class Manager {
     }
     if (this.stopping) return;
     if (this.elector) this.elector.start();
-    else this.startWorkers();
+    else {
+      // Without election this process acts as the leader; say so, or a "no leader" alert fires.
+      this.o.metrics.leaderStatus.set({ name: this.o.config.leaderElection.leaseName }, 1);
+      this.startWorkers();
+    }
   }
 
   /** Resolves when the manager has stopped, for whatever reason. */
