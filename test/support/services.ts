@@ -1,5 +1,5 @@
 /**
- * Private Redis and PostgreSQL servers for fault tests: each on a free loopback port, in a
+ * Private Redis, PostgreSQL and Prometheus servers for fault and pipeline tests: each on a free loopback port, in a
  * temp dir, stopped by pid. Tests that kill a server must use one of these, never the shared
  * servers on 6379/5432 that every other test relies on.
  *
@@ -7,10 +7,11 @@
  * or a forgotten afterAll does not leave servers behind.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import pg from 'pg';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -309,4 +310,166 @@ export async function startPostgres(): Promise<TestPostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface TestPrometheus {
+  readonly url: string;
+  /** An instant query's samples (`/api/v1/query`), as label sets with a number. */
+  query(expr: string): Promise<{ metric: Record<string, string>; value: number }[]>;
+  /** The alerts of its rules, pending or firing (`/api/v1/alerts`). */
+  alerts(): Promise<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }[]>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * A real Prometheus (Debian's package; `npm test` installs it) that scrapes `targets` every
+ * second and evaluates `rules` (a rule file's YAML) every second, optionally sending its
+ * alerts to an Alertmanager.
+ */
+export async function startPrometheus(opts: {
+  targets: { job: string; address: string }[];
+  rules?: string;
+  alertmanager?: string;
+}): Promise<TestPrometheus> {
+  if (!existsSync('/usr/bin/prometheus'))
+    throw new Error('/usr/bin/prometheus missing: install Debian\'s "prometheus" package (npm test does)');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'kr-prometheus-'));
+  const config = {
+    global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
+    scrape_configs: opts.targets.map((t) => ({
+      job_name: t.job,
+      static_configs: [{ targets: [t.address] }],
+    })),
+    ...(opts.rules !== undefined ? { rule_files: [join(dir, 'rules.yaml')] } : {}),
+    ...(opts.alertmanager
+      ? {
+          alerting: {
+            alertmanagers: [
+              { static_configs: [{ targets: [opts.alertmanager.replace(/^https?:\/\//, '')] }] },
+            ],
+          },
+        }
+      : {}),
+  };
+  if (opts.rules !== undefined) writeFileSync(join(dir, 'rules.yaml'), opts.rules);
+  // JSON is YAML: no YAML writer needed.
+  writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config));
+  const url = `http://127.0.0.1:${port}`;
+  const server = launch('/usr/bin/prometheus', [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--storage.tsdb.retention.time=1h',
+  ]);
+  try {
+    await waitUntil(`prometheus on ${port}`, server, async () => (await fetch(`${url}/-/ready`)).ok);
+  } catch (err) {
+    await kill(server, 'SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${url}${path}`);
+    const body = (await res.json()) as { status: string; data: T; error?: string };
+    if (body.status !== 'success') throw new Error(`prometheus ${path}: ${body.error ?? res.status}`);
+    return body.data;
+  };
+  return {
+    url,
+    query: async (expr) =>
+      (
+        await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
+          `/api/v1/query?query=${encodeURIComponent(expr)}`,
+        )
+      ).result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) })),
+    alerts: async () =>
+      (
+        await api<{
+          alerts: { labels: Record<string, string>; annotations: Record<string, string>; state: string }[];
+        }>('/api/v1/alerts')
+      ).alerts,
+    destroy: async () => {
+      await kill(server, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
+
+/** Installs Debian's prometheus-alertmanager when it is missing (`npm test` does it first). */
+export async function ensureAlertmanager(): Promise<void> {
+  if (existsSync(ALERTMANAGER)) return;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    execa('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus-alertmanager'], {
+      env,
+      reject: false,
+    });
+  let r = await install();
+  if (r.exitCode !== 0) {
+    await execa('apt-get', ['update'], { env, reject: false });
+    r = await install();
+  }
+  if (!existsSync(ALERTMANAGER)) throw new Error(`cannot install prometheus-alertmanager: ${r.stderr}`);
+}
+
+export interface RunningAlertmanager {
+  readonly url: string;
+  /** Its log lines, the last 200. */
+  readonly output: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Alertmanager whose one receiver is a webhook with a bearer token and `send_resolved`,
+ * grouping by alertname with 1 s waits, as the chart's NOTES tell users to configure it.
+ */
+export async function startAlertmanager(opts: {
+  webhookUrl: string;
+  token: string;
+}): Promise<RunningAlertmanager> {
+  const dir = mkdtempSync(join(tmpdir(), 'kr-am-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'alertmanager.yml'),
+    [
+      'route:',
+      '  receiver: kube-remediator',
+      "  group_by: ['alertname']",
+      '  group_wait: 1s',
+      '  group_interval: 1s',
+      '  repeat_interval: 1h',
+      'receivers:',
+      '  - name: kube-remediator',
+      '    webhook_configs:',
+      `      - url: ${opts.webhookUrl}`,
+      '        send_resolved: true',
+      '        http_config:',
+      '          authorization:',
+      '            type: Bearer',
+      `            credentials: ${opts.token}`,
+      '',
+    ].join('\n'),
+  );
+  const server = launch(ALERTMANAGER, [
+    `--config.file=${join(dir, 'alertmanager.yml')}`,
+    `--storage.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--cluster.listen-address=',
+    '--log.level=debug',
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    await kill(server, 'SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntil(`alertmanager on ${port}`, server, async () => (await fetch(`${url}/-/ready`)).ok);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, output: server.output, stop };
 }

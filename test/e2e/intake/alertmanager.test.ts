@@ -4,99 +4,16 @@
  * resolved notification. The payloads it sends are kept in test/fixtures/alertmanager/ for
  * the other tests (rewritten when KR_UPDATE_FIXTURES=1; otherwise compared by shape).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execa } from 'execa';
 import { remediations } from '../../../src/kube/resources.js';
 import type { WebhookPayload } from '../../../src/intake/payload.js';
-import { freePort } from '../../support/services.js';
+import { ensureAlertmanager, startAlertmanager, type RunningAlertmanager } from '../../support/services.js';
 import { createNamespace, deleteNamespace, testClients, waitFor } from '../../support/kube.js';
 import { createRunbook, listen, startIntake, TOKEN, type TestIntake } from './helpers.js';
 
-const BINARY = '/usr/bin/prometheus-alertmanager';
-const PACKAGE = 'prometheus-alertmanager';
 const FIXTURES = join(process.cwd(), 'test/fixtures/alertmanager');
-
-async function ensureAlertmanager(): Promise<void> {
-  if (existsSync(BINARY)) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    execa('apt-get', ['install', '-y', '--no-install-recommends', PACKAGE], { env, reject: false });
-  let r = await install();
-  if (r.exitCode !== 0) {
-    await execa('apt-get', ['update'], { env, reject: false });
-    r = await install();
-  }
-  if (!existsSync(BINARY)) throw new Error(`cannot install ${PACKAGE}: ${r.stderr}`);
-}
-
-interface RunningAlertmanager {
-  url: string;
-  child: ChildProcess;
-  output: string[];
-  stop(): Promise<void>;
-}
-
-async function startAlertmanager(webhookUrl: string): Promise<RunningAlertmanager> {
-  const dir = mkdtempSync(join(tmpdir(), 'kr-am-'));
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'alertmanager.yml'),
-    [
-      'route:',
-      '  receiver: kube-remediator',
-      "  group_by: ['alertname']",
-      '  group_wait: 1s',
-      '  group_interval: 1s',
-      '  repeat_interval: 1h',
-      'receivers:',
-      '  - name: kube-remediator',
-      '    webhook_configs:',
-      `      - url: ${webhookUrl}`,
-      '        send_resolved: true',
-      '        http_config:',
-      '          authorization:',
-      '            type: Bearer',
-      `            credentials: ${TOKEN}`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    BINARY,
-    [
-      `--config.file=${join(dir, 'alertmanager.yml')}`,
-      `--storage.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-      '--log.level=debug',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const output: string[] = [];
-  const keep = (b: Buffer) => output.push(...b.toString().split('\n').filter(Boolean));
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(async () => (await fetch(`${url}/-/ready`)).ok, {
-      timeoutMs: 30_000,
-      what: 'Alertmanager ready',
-    });
-  } catch (err) {
-    await stop();
-    throw new Error(`${String(err)}\n${output.slice(-20).join('\n')}`);
-  }
-  return { url, child, output, stop };
-}
 
 async function postToAlertmanager(am: RunningAlertmanager, alerts: unknown[]): Promise<void> {
   const res = await fetch(`${am.url}/api/v2/alerts`, {
@@ -128,7 +45,7 @@ describe('a real Alertmanager as the client', () => {
       received.push(req.body as WebhookPayload);
       done();
     });
-    am = await startAlertmanager(await listen(server.app));
+    am = await startAlertmanager({ webhookUrl: await listen(server.app), token: TOKEN });
   }, 300_000);
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 /**
  * The operator as users run it: a separate process (`kube-remediator run`) against the real
  * control plane. Alerts in through the webhook, remediation, revert on resolve; SIGKILL at the
- * worst instants; two replicas with one leader.
+ * worst instants; two replicas with one leader; a real Prometheus scraping it with the chart's
+ * alerting rules.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
@@ -20,7 +21,10 @@ import {
 } from '../../support/kube.js';
 import { isolatedOperatorEntry, startOperator, type OperatorProcess } from '../../support/operator.js';
 import { execa } from 'execa';
+import yaml from 'js-yaml';
 import pg from 'pg';
+import { renderedPrometheusRule } from '../../support/helm.js';
+import { startAlertmanager, startPrometheus } from '../../support/services.js';
 
 const TOKEN = 'e2e-webhook-token';
 
@@ -473,5 +477,134 @@ describe('kube-remediator run', () => {
     expect(await a.proc.exited).toBe(0);
     const lease = await testClients().coordination.readNamespacedLease({ name: 'term-lease', namespace: ns });
     expect(lease.spec?.holderIdentity ?? '').not.toBe('term-a');
+  });
+});
+
+describe('kube-remediator run, scraped by a real Prometheus that evaluates the chart’s alerts', () => {
+  it('a prometheusQuery step asks it, and a failed remediation fires KubeRemediatorRemediationFailed', async () => {
+    const { probes } = await operator({ KR_LEASE_NAME: 'prom-lease' });
+    await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, { what: 'operator ready' });
+    const rule = await renderedPrometheusRule(['--set', 'prometheusRule.enabled=true']);
+    // The chart's default selector is job="<release fullname>": release "kr" scrapes as kr-kube-remediator.
+    const prom = await startPrometheus({
+      targets: [{ job: 'kr-kube-remediator', address: probes.replace('http://', '') }],
+      rules: yaml.dump({ groups: rule!.spec.groups }),
+    });
+    try {
+      await waitFor(
+        async () =>
+          (await prom.query('max(leader_election_master_status{job="kr-kube-remediator"})'))[0]?.value === 1,
+        { what: 'Prometheus sees a leader' },
+      );
+
+      // A step that asks this Prometheus (a real one, not a double): the operator is scraped.
+      await createDeployment(ns, 'prom-web', { replicas: 1 });
+      await apply(
+        runbook('rb-prom', 'prom-web', [
+          {
+            name: 'scraped',
+            action: 'prometheusQuery',
+            timeout: '30s',
+            prometheusQuery: {
+              url: prom.url,
+              query: 'up{job="kr-kube-remediator"}',
+              expect: { op: '==', value: 1 },
+            },
+          },
+        ]),
+      );
+      await apply(handMade('rem-prom', 'rb-prom', 'prom-web'));
+      expect((await waitPhase('rem-prom', 'Succeeded')).status?.steps?.[0]?.phase).toBe('Succeeded');
+
+      // A remediation that fails (its target does not exist) fires the alert, with no `for`.
+      await apply(
+        runbook('rb-prom-fail', 'prom-web', [{ name: 'up', action: 'scale', scale: { replicas: 2 } }]),
+      );
+      await apply(handMade('rem-prom-fail', 'rb-prom-fail', 'no-such-deployment'));
+      await waitPhase('rem-prom-fail', 'Failed');
+      const firing = await waitFor(
+        async () =>
+          (await prom.alerts()).find(
+            (a) => a.labels.alertname === 'KubeRemediatorRemediationFailed' && a.state === 'firing',
+          ),
+        { what: 'KubeRemediatorRemediationFailed firing' },
+      ).catch(async (err: unknown) => {
+        const seen = await prom.query('kube_remediator_remediations_finished_total');
+        const alerts = await prom.alerts();
+        throw new Error(`${String(err)}; counters ${JSON.stringify(seen)}; alerts ${JSON.stringify(alerts)}`);
+      });
+      expect(firing.labels).toMatchObject({ result: 'failed', severity: 'warning' });
+      // increase() extrapolates a little past the last scrape: about 1, not exactly.
+      expect(firing.annotations.description).toMatch(/^1(\.\d+)? remediation\(s\) ended failed/);
+      // Up, leading, no errors: nothing else fires.
+      expect(
+        (await prom.alerts())
+          .filter((a) => a.state === 'firing' && a.labels.alertname !== 'KubeRemediatorRemediationFailed')
+          .map((a) => a.labels.alertname),
+      ).toEqual([]);
+    } finally {
+      await prom.destroy();
+    }
+  });
+
+  it('the whole pipeline: a rule fires, Alertmanager notifies, it remediates; the alert resolves, it reverts', async () => {
+    await createDeployment(ns, 'pipe-web', { replicas: 1, env: [{ name: 'MODE', value: 'normal' }] });
+    await apply(
+      runbook('rb-pipe', 'pipe-web', [
+        {
+          name: 'degrade',
+          action: 'setEnv',
+          setEnv: { env: [{ name: 'MODE', value: 'degraded' }] },
+          revertOnResolve: true,
+        },
+      ]),
+    );
+    const { webhook, probes } = await operator({ KR_LEASE_NAME: 'pipe-lease' });
+    await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, { what: 'operator ready' });
+    const am = await startAlertmanager({ webhookUrl: webhook, token: TOKEN });
+    // An alert that fires until this operator has finished a remediation successfully: it
+    // fires, the remediation it starts succeeds, and that resolves it.
+    const rules = yaml.dump({
+      groups: [
+        {
+          name: 'workload',
+          rules: [
+            {
+              alert: 'WebDegraded',
+              expr: 'max(kube_remediator_remediations_finished_total{job="pipe",result="succeeded"}) < 1',
+              labels: { deployment: 'pipe-web', namespace: ns, severity: 'critical' },
+            },
+          ],
+        },
+      ],
+    });
+    const prom = await startPrometheus({
+      targets: [{ job: 'pipe', address: probes.replace('http://', '') }],
+      rules,
+      alertmanager: am.url,
+    });
+    const env = async () =>
+      (
+        await testClients().apps.readNamespacedDeployment({ name: 'pipe-web', namespace: ns })
+      ).spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'MODE')?.value;
+    const ofPipe = async () =>
+      (await rems().list(ns)).items.filter((r) => r.spec.runbookRef?.name === 'rb-pipe');
+    try {
+      const done = await waitFor(async () => (await ofPipe()).find((r) => r.status?.phase === 'Succeeded'), {
+        what: `a Remediation from the rule, done (Alertmanager: ${am.output.slice(-5).join(' | ')})`,
+      });
+      expect(done.spec.alert?.name).toBe('WebDegraded');
+      expect(await env()).toBe('degraded');
+      const reverted = await waitFor(
+        async () => (await ofPipe()).find((r) => r.status?.phase === 'Reverted'),
+        { what: 'the resolved alert reverted', timeoutMs: 60_000 },
+      );
+      expect(reverted.metadata.name).toBe(done.metadata.name);
+      expect(await env()).toBe('normal');
+      expect(await ofPipe()).toHaveLength(1);
+    } finally {
+      await prom.destroy();
+      await am.stop();
+    }
   });
 });
