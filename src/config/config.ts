@@ -126,7 +126,9 @@ export const ConfigSchema = Type.Object({
     }),
     redisUrl: Type.String({
       default: '',
-      description: 'Redis URL for store.kind=redis, e.g. redis://127.0.0.1:6379/0.',
+      description:
+        'Redis URL for store.kind=redis, e.g. redis://127.0.0.1:6379/0. One Redis server, not Redis ' +
+        "Cluster: one script takes a webhook group's keys together.",
     }),
     postgresUrl: Type.String({ default: '', description: 'PostgreSQL URL for store.kind=postgres.' }),
     probeInterval: Duration('While in fallback, how often to check whether the store is back.', '2s'),

@@ -58,6 +58,9 @@ export class PostgresLimitStore implements BackendStore {
     this.claims = qualified(this.schema, 'kube_remediator_claims');
     this.counters = qualified(this.schema, 'kube_remediator_counters');
     this.claimAndCount = qualified(this.schema, 'kube_remediator_claim_and_count');
+    // Every start replaces the body under this name. A change to what the function accepts or
+    // answers needs a new name instead: during a rollout (or a rollback) each version's
+    // migration would put its own body back, and an old body fails the new version's calls.
     this.claimAndCountMany = qualified(this.schema, 'kube_remediator_claim_and_count_many');
     this.pool = createPgPool({
       url: opts.url,

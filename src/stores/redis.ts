@@ -55,7 +55,8 @@ local function fail(e)
       if v and v > 0 then redis.call('DECR', x[2]) end
     end
   end
-  error(e)
+  -- A string, not the error table: Redis 6 cannot pass a table on (7 can).
+  error(e.err)
 end
 local function call(...)
   local r = redis.pcall(...)
@@ -81,8 +82,8 @@ for i = 0, #ARGV / 5 - 1 do
     k = k + 1
     if took ~= 0 then
       count = call('INCRBY', key, 1)
-      call('PEXPIRE', key, ARGV[a + 5])
       undo[#undo + 1] = {'count', key}
+      call('PEXPIRE', key, ARGV[a + 5])
     end
   end
   out[#out + 1] = took

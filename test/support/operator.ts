@@ -20,8 +20,8 @@ let isolated: string | undefined;
 export function isolatedOperatorEntry(): string {
   if (isolated && existsSync(isolated)) return isolated;
   if (!existsSync(OPERATOR_ENTRY)) throw new Error(`${OPERATOR_ENTRY} missing: run npm run build first`);
-  // Inside the test cluster's directory when there is one: its teardown removes it (Jest's
-  // sandboxed `process` runs no exit handlers).
+  // Inside the test cluster's directory when there is one: the cluster's teardown removes it,
+  // whatever becomes of this worker. Elsewhere (the benchmark), the exit handler does.
   const dir = mkdtempSync(join(process.env.KR_TEST_CLUSTER_DIR ?? tmpdir(), 'kr-bundle-'));
   // The image's layout: package.json (for "type": "module") and dist/bin, nothing else.
   cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));

@@ -129,7 +129,11 @@ async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<voi
 async function waitUntil(what: string, m: Managed, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (m.child.exitCode !== null || m.child.signalCode !== null) {
+    if (
+      m.child.exitCode !== null ||
+      m.child.signalCode !== null ||
+      m.output.some((l) => l.startsWith('spawn error'))
+    ) {
       throw new Error(`${what} exited before it was ready:\n${m.output.slice(-20).join('\n')}`);
     }
     if (await check().catch(() => false)) return;
@@ -327,7 +331,7 @@ export interface TestPrometheus {
  * alerts to an Alertmanager.
  */
 export async function startPrometheus(opts: {
-  targets: { job: string; address: string }[];
+  targets: { job: string; address: string; labels?: Record<string, string> }[];
   rules?: string;
   alertmanager?: string;
 }): Promise<TestPrometheus> {
@@ -339,7 +343,7 @@ export async function startPrometheus(opts: {
     global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
     scrape_configs: opts.targets.map((t) => ({
       job_name: t.job,
-      static_configs: [{ targets: [t.address] }],
+      static_configs: [{ targets: [t.address], ...(t.labels ? { labels: t.labels } : {}) }],
     })),
     ...(opts.rules !== undefined ? { rule_files: [join(dir, 'rules.yaml')] } : {}),
     ...(opts.alertmanager

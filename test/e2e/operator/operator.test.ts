@@ -24,7 +24,7 @@ import { execa } from 'execa';
 import yaml from 'js-yaml';
 import pg from 'pg';
 import { renderedPrometheusRule } from '../../support/helm.js';
-import { startAlertmanager, startPrometheus } from '../../support/services.js';
+import { ensureAlertmanager, startAlertmanager, startPrometheus } from '../../support/services.js';
 
 const TOKEN = 'e2e-webhook-token';
 
@@ -485,15 +485,20 @@ describe('kube-remediator run, scraped by a real Prometheus that evaluates the c
     const { probes } = await operator({ KR_LEASE_NAME: 'prom-lease' });
     await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, { what: 'operator ready' });
     const rule = await renderedPrometheusRule(['--set', 'prometheusRule.enabled=true']);
-    // The chart's default selector is job="<release fullname>": release "kr" scrapes as kr-kube-remediator.
+    // The chart's default selector is the ServiceMonitor's job and namespace: for release "kr"
+    // in namespace "ops", job="kr-kube-remediator",namespace="ops".
     const prom = await startPrometheus({
-      targets: [{ job: 'kr-kube-remediator', address: probes.replace('http://', '') }],
+      targets: [
+        { job: 'kr-kube-remediator', address: probes.replace('http://', ''), labels: { namespace: 'ops' } },
+      ],
       rules: yaml.dump({ groups: rule!.spec.groups }),
     });
     try {
       await waitFor(
         async () =>
-          (await prom.query('max(leader_election_master_status{job="kr-kube-remediator"})'))[0]?.value === 1,
+          (
+            await prom.query('max(leader_election_master_status{job="kr-kube-remediator",namespace="ops"})')
+          )[0]?.value === 1,
         { what: 'Prometheus sees a leader' },
       );
 
@@ -561,49 +566,56 @@ describe('kube-remediator run, scraped by a real Prometheus that evaluates the c
     );
     const { webhook, probes } = await operator({ KR_LEASE_NAME: 'pipe-lease' });
     await waitFor(async () => (await fetch(`${probes}/readyz`)).ok, { what: 'operator ready' });
+    await ensureAlertmanager();
     const am = await startAlertmanager({ webhookUrl: webhook, token: TOKEN });
-    // An alert that fires until this operator has finished a remediation successfully: it
-    // fires, the remediation it starts succeeds, and that resolves it.
-    const rules = yaml.dump({
-      groups: [
-        {
-          name: 'workload',
-          rules: [
-            {
-              alert: 'WebDegraded',
-              expr: 'max(kube_remediator_remediations_finished_total{job="pipe",result="succeeded"}) < 1',
-              labels: { deployment: 'pipe-web', namespace: ns, severity: 'critical' },
-            },
-          ],
-        },
-      ],
-    });
-    const prom = await startPrometheus({
-      targets: [{ job: 'pipe', address: probes.replace('http://', '') }],
-      rules,
-      alertmanager: am.url,
-    });
-    const env = async () =>
-      (
-        await testClients().apps.readNamespacedDeployment({ name: 'pipe-web', namespace: ns })
-      ).spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'MODE')?.value;
-    const ofPipe = async () =>
-      (await rems().list(ns)).items.filter((r) => r.spec.runbookRef?.name === 'rb-pipe');
     try {
-      const done = await waitFor(async () => (await ofPipe()).find((r) => r.status?.phase === 'Succeeded'), {
-        what: `a Remediation from the rule, done (Alertmanager: ${am.output.slice(-5).join(' | ')})`,
+      // An alert that fires until this operator has finished a remediation successfully: it
+      // fires, the remediation it starts succeeds, and that resolves it.
+      const rules = yaml.dump({
+        groups: [
+          {
+            name: 'workload',
+            rules: [
+              {
+                alert: 'WebDegraded',
+                expr: 'max(kube_remediator_remediations_finished_total{job="pipe",result="succeeded"}) < 1',
+                labels: { deployment: 'pipe-web', namespace: ns, severity: 'critical' },
+              },
+            ],
+          },
+        ],
       });
-      expect(done.spec.alert?.name).toBe('WebDegraded');
-      expect(await env()).toBe('degraded');
-      const reverted = await waitFor(
-        async () => (await ofPipe()).find((r) => r.status?.phase === 'Reverted'),
-        { what: 'the resolved alert reverted', timeoutMs: 60_000 },
-      );
-      expect(reverted.metadata.name).toBe(done.metadata.name);
-      expect(await env()).toBe('normal');
-      expect(await ofPipe()).toHaveLength(1);
+      const prom = await startPrometheus({
+        targets: [{ job: 'pipe', address: probes.replace('http://', '') }],
+        rules,
+        alertmanager: am.url,
+      });
+      const env = async () =>
+        (
+          await testClients().apps.readNamespacedDeployment({ name: 'pipe-web', namespace: ns })
+        ).spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'MODE')?.value;
+      const ofPipe = async () =>
+        (await rems().list(ns)).items.filter((r) => r.spec.runbookRef?.name === 'rb-pipe');
+      try {
+        const done = await waitFor(
+          async () => (await ofPipe()).find((r) => r.status?.phase === 'Succeeded'),
+          {
+            what: `a Remediation from the rule, done (Alertmanager: ${am.output.slice(-5).join(' | ')})`,
+          },
+        );
+        expect(done.spec.alert?.name).toBe('WebDegraded');
+        expect(await env()).toBe('degraded');
+        const reverted = await waitFor(
+          async () => (await ofPipe()).find((r) => r.status?.phase === 'Reverted'),
+          { what: 'the resolved alert reverted', timeoutMs: 60_000 },
+        );
+        expect(reverted.metadata.name).toBe(done.metadata.name);
+        expect(await env()).toBe('normal');
+        expect(await ofPipe()).toHaveLength(1);
+      } finally {
+        await prom.destroy();
+      }
     } finally {
-      await prom.destroy();
       await am.stop();
     }
   });

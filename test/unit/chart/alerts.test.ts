@@ -2,7 +2,7 @@
  * The chart's PrometheusRule (templates/prometheusrule.yaml): rendered, checked and unit-tested
  * with the real `promtool` (Debian's prometheus package; `npm test` installs it), and every
  * series its expressions read is one the operator exports. A real Prometheus evaluates the same
- * rules against a running operator in test/e2e/operator/prometheus.test.ts.
+ * rules against a running operator in test/e2e/operator/operator.test.ts.
  */
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -90,12 +90,19 @@ describe('the PrometheusRule of the chart', () => {
       'prometheusRule.selector=namespace="ops"\\,job="x"',
       '--set',
       'prometheusRule.additionalLabels.team=sre',
+      '--set',
+      'prometheusRule.additionalLabels.severity=page',
+      '--set',
+      'prometheusRule.runbookBaseUrl=https://wiki.example/kr #runbooks',
     ]))!;
     expect(custom.metadata.labels.release).toBe('prom');
     const rules = custom.spec.groups.flatMap((g) => g.rules);
     expect(rules[0]!.expr).toBe('absent(up{namespace="ops",job="x"} == 1)');
     for (const r of rules) {
       expect(r.labels.team).toBe('sre');
+      // An alert's own severity stays (one key, not two), and a URL with ' #' stays one string.
+      expect(r.labels.severity).toMatch(/^(info|warning)$/);
+      expect(r.annotations.runbook_url).toBe(`https://wiki.example/kr #runbooks#${r.alert.toLowerCase()}`);
       expect(r.expr).not.toContain('kr-kube-remediator');
     }
   });
