@@ -21,7 +21,7 @@ command -v unzip >/dev/null || need_pkgs+=(unzip)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # Debian starts services on install where it can; the test bed starts its own anyway.
 fi
 
