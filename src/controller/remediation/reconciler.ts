@@ -418,6 +418,10 @@ export class RemediationReconciler implements Reconciler {
     const target = stepTarget(rec);
     const bounds = effectiveSafety(rem, obs.runbook)?.bounds;
     const core = this.d.clients.core;
+    const dryRun = isDryRun(rem, d.status);
+    // A dry run reads its targets live: its one look does not need a cache, and an informer
+    // started for a kind that only dry runs touch would hold that kind in memory for good.
+    const targets = dryRun ? undefined : this.d.caches.targets;
     return {
       clients: this.d.clients,
       remediation: rem,
@@ -425,13 +429,13 @@ export class RemediationReconciler implements Reconciler {
       step: stepSpec(rec),
       ...(target ? { target } : {}),
       ...(bounds ? { bounds } : {}),
-      dryRun: isDryRun(rem, d.status),
+      dryRun,
       attempt,
       stamp: `${rem.metadata.uid ?? ''}/${index}/${attempt}`,
       clock: this.d.clock,
       log,
       reads,
-      ...(this.d.caches.targets ? { targets: this.d.caches.targets } : {}),
+      ...(targets ? { targets } : {}),
       async readSecret(name: string, key: string): Promise<string> {
         const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
         const v = secret.data?.[key];

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { API_VERSION } from '../../../src/api/v1alpha1/constants.js';
 import type { Remediation, RemediationSpec, Runbook, RunbookSpec } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
+import type { ResolvedTarget, TargetReader } from '../../../src/actions/types.js';
 import type { AuditRow, AuditSink } from '../../../src/audit/types.js';
 import {
   RemediationReconciler,
@@ -35,6 +36,7 @@ class ListCache<T extends Remediation | Runbook> implements Cache<T> {
 export class ListCaches implements Caches {
   readonly remediations = new ListCache<Remediation>();
   readonly runbooks = new ListCache<Runbook>();
+  targets?: TargetReader;
   /** Told of every listed Remediation, as the runtime tells a reconciler of informer events. */
   readonly observers: ((rem: Remediation) => void)[] = [];
   constructor(private readonly clients: KubeClients) {}
@@ -66,10 +68,11 @@ export interface Harness {
 }
 
 export function harness(
-  opts: { clients?: KubeClients; actions?: ActionRegistry; budget?: number } = {},
+  opts: { clients?: KubeClients; actions?: ActionRegistry; budget?: number; targets?: TargetReader } = {},
 ): Harness {
   const clients = opts.clients ?? testClients();
   const caches = new ListCaches(testClients());
+  if (opts.targets) caches.targets = opts.targets;
   const events = new MemoryEventRecorder();
   const audit = new MemoryAudit();
   const metrics = createMetrics({ defaultMetrics: false });
@@ -168,4 +171,17 @@ export async function replicaSetCount(ns: string, deployment: string): Promise<n
   const d = await c.apps.readNamespacedDeployment({ name: deployment, namespace: ns });
   const rs = await c.apps.listNamespacedReplicaSet({ namespace: ns });
   return rs.items.filter((r) => r.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid)).length;
+}
+
+/**
+ * A test double of the target cache (named so: the real one is tested in
+ * test/e2e/actions/target-cache.test.ts): it serves nothing, so every read is a GET, and it
+ * records what plan() asked it for.
+ */
+export class RecordingTargetReader implements TargetReader {
+  readonly asked: string[] = [];
+  peek(ref: ResolvedTarget): undefined {
+    this.asked.push(`${ref.kind}/${ref.namespace}/${ref.name}`);
+    return undefined;
+  }
 }

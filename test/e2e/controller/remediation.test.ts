@@ -29,6 +29,7 @@ import {
   reconcileOnce,
   reconcileRunbook,
   reconcileUntilStable,
+  RecordingTargetReader,
   replicaSetCount,
 } from './helpers.js';
 
@@ -277,7 +278,8 @@ describe('Remediation reconciler on a real API server', () => {
     });
     const before = await settled(() => dep('dry'), 'dry');
     const rsBefore = await replicaSetCount(ns, 'dry');
-    const h = harness();
+    const targets = new RecordingTargetReader();
+    const h = harness({ targets });
     await createRemediation(ns, 'dry-1', {
       runbookRef: { name: 'dry' },
       alert: alertFor('dry'),
@@ -290,6 +292,8 @@ describe('Remediation reconciler on a real API server', () => {
     const after = await dep('dry');
     expect(after.metadata?.resourceVersion).toBe(before.metadata?.resourceVersion);
     expect(await replicaSetCount(ns, 'dry')).toBe(rsBefore);
+    // Read live, not from the target cache: no informer for a kind only a dry run touches.
+    expect(targets.asked).toEqual([]);
   });
 
   describe('approval', () => {
@@ -346,7 +350,8 @@ describe('Remediation reconciler on a real API server', () => {
       steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 50 } }],
     });
     const rv = (await settled(() => dep('bound'), 'bound')).metadata?.resourceVersion;
-    const h = harness();
+    const targets = new RecordingTargetReader();
+    const h = harness({ targets });
     await createRemediation(ns, 'bounded-1', { runbookRef: { name: 'bounded' }, alert: alertFor('bound') });
     const rem = await reconcileUntilStable(h, { namespace: ns, name: 'bounded-1' });
     expect(rem.status?.phase).toBe('Failed');
@@ -357,6 +362,8 @@ describe('Remediation reconciler on a real API server', () => {
     expect(finished.find((v) => v.labels.result === 'failed')?.value).toBe(1);
     expect(finished.find((v) => v.labels.result === 'succeeded')?.value).toBe(0);
     expect((await dep('bound')).metadata?.resourceVersion).toBe(rv);
+    // A real run plans on the target cache (the dry run above does not).
+    expect(targets.asked).toContain(`Deployment/${ns}/bound`);
   });
 
   describe('restart: refusal and the recorded before', () => {
