@@ -13,7 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { BackendStore } from './backend.js';
-import { MemoryLimitStore, snapshotDelta } from './memory.js';
+import { MemoryLimitStore, snapshotDelta, snapshotGivenBack, type LimitSnapshot } from './memory.js';
 import type { AdmissionRequest, AdmissionResult, LimitStore, WindowCount } from './types.js';
 
 export interface FallbackStoreOptions {
@@ -117,7 +117,8 @@ export class FallbackStore implements LimitStore {
         store: this.kind,
         fallbackMs: this.now() - this.since,
       });
-      await this.real.absorb(snapshotDelta(first, memory.snapshot())).catch((err: unknown) => {
+      const second = memory.snapshot();
+      await this.carryOver(first, second).catch((err: unknown) => {
         this.opts.logger.warn('store carry-over failed', { store: this.kind, error: errorMessage(err) });
       });
       await memory.close();
@@ -126,6 +127,20 @@ export class FallbackStore implements LimitStore {
     } finally {
       this.probing = false;
     }
+  }
+
+  /**
+   * What memory did while the first carry-over ran: the claims and counts it granted, and the
+   * ones it gave back (an alert whose create failed releases its claim and takes its count
+   * back). Without the give-backs, the claim carried over first would hold its cooldown on the
+   * real store until its ttl, and the count would stay one too high.
+   */
+  private async carryOver(first: LimitSnapshot, second: LimitSnapshot): Promise<void> {
+    await this.real.absorb(snapshotDelta(first, second));
+    const back = snapshotGivenBack(first, second);
+    for (const c of back.claims) await this.real.release(c.key, c.owner);
+    for (const c of back.counters)
+      for (let i = 0; i < c.count; i++) await this.real.decrement(c.key, c.windowMs, c.windowStart);
   }
 
   private async run<T>(op: (s: LimitStore) => Promise<T>): Promise<T> {

@@ -177,3 +177,27 @@ export function snapshotDelta(before: LimitSnapshot, after: LimitSnapshot): Limi
       .filter((c) => c.count > 0),
   };
 }
+
+/**
+ * What was given back between two snapshots of one store: claims of `before` no longer in
+ * `after` (released, or expired, which giving back again does no harm to) and counts taken
+ * back (`count`: how many). The other half of `snapshotDelta()`, which carries only gains.
+ */
+export function snapshotGivenBack(
+  before: LimitSnapshot,
+  after: LimitSnapshot,
+): { claims: { key: string; owner: string }[]; counters: CounterSnapshot[] } {
+  const held = new Set(after.claims.map((c) => `${c.key}\u0000${c.owner}`));
+  const counted = new Map(after.counters.map((c) => [counterKey(c.key, c.windowMs, c.windowStart), c.count]));
+  return {
+    claims: before.claims
+      .filter((c) => !held.has(`${c.key}\u0000${c.owner}`))
+      .map(({ key, owner }) => ({ key, owner })),
+    counters: before.counters
+      .map((c) => ({
+        ...c,
+        count: c.count - (counted.get(counterKey(c.key, c.windowMs, c.windowStart)) ?? 0),
+      }))
+      .filter((c) => c.count > 0),
+  };
+}

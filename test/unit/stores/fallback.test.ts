@@ -34,6 +34,9 @@ class ScriptedBackend implements BackendStore {
     await this.ping();
     this.absorbed.push(s);
     for (const c of s.claims) await this.inner.claim(c.key, c.owner, c.ttlMs);
+    // Counts land in the current window (the tests that check them use a clock that stands still).
+    for (const c of s.counters)
+      for (let i = 0; i < c.count; i++) await this.inner.increment(c.key, c.windowMs);
   }
   private guard(): void {
     this.calls++;
@@ -181,6 +184,32 @@ describe('FallbackStore', () => {
     expect(log.messages()).toContain('leaving fallback mode');
     // The claim granted during the outage was carried over, so it still holds.
     await expect(store.claim('k', 'b', 60_000)).resolves.toEqual({ acquired: false, owner: 'a' });
+  });
+
+  it('carries over what memory gave back while the first carry-over ran (helper-16)', async () => {
+    const { backend, store } = setup(new FakeClock(new Date(Date.UTC(2026, 0, 1, 12))));
+    backend.up = false;
+    const rate = { key: 'r', windowMs: 3_600_000 };
+    const taken = await store.claimAndIncrement({ cooldown: { key: 'k', owner: 'a', ttlMs: 600_000 }, rate });
+    // The first carry-over is slow; meanwhile the alert's create fails and it gives back what it took.
+    let finishFirst!: () => void;
+    const gate = new Promise<void>((r) => (finishFirst = r));
+    const absorb = backend.absorb.bind(backend);
+    backend.absorb = async (snap) => {
+      if (backend.absorbed.length === 0) await gate;
+      await absorb(snap);
+    };
+    backend.up = true;
+    const probing = store.probe();
+    await new Promise((r) => setImmediate(r));
+    await store.release('k', 'a');
+    await store.decrement(rate.key, rate.windowMs, taken.windowStart!);
+    finishFirst();
+    await probing;
+    expect(store.inFallback).toBe(false);
+    // On the real store now: the cooldown is free again, and the count is back to zero.
+    await expect(store.claim('k', 'b', 60_000)).resolves.toEqual({ acquired: true, owner: 'b' });
+    await expect(backend.inner.increment(rate.key, rate.windowMs)).resolves.toMatchObject({ count: 1 });
   });
 
   it('starts in fallback when the store is down at start', async () => {
