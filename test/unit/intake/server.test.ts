@@ -3,7 +3,7 @@
  * validation and versions, each with its stable code and status. No alert here reaches the
  * API server (no Runbook matches), so the clients point at a closed port.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -127,6 +127,8 @@ describe('authentication', () => {
       (await app.inject({ method: 'POST', url: PATH, headers: bearer('from-file'), payload: aPayload() }))
         .statusCode,
     ).toBe(401);
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses to start with auth on and no credential', () => {
