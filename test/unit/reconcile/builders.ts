@@ -21,6 +21,11 @@ export function aStep(over: Partial<Step> = {}): Step {
   return { name: 'restart', action: 'rolloutRestart', rolloutRestart: {}, ...over };
 }
 
+/** A step of another action, undone when the alert resolves: `over` names the action and its parameters. */
+export function aReversibleStep(over: Partial<Step>): Step {
+  return aStep({ rolloutRestart: undefined, revertOnResolve: true, ...over });
+}
+
 export function aRunbook(
   over: {
     name?: string;

@@ -24,6 +24,7 @@ import {
   aFinished,
   aRemediation,
   aRunbook,
+  aReversibleStep,
   aRunning,
   aStep,
   cond,
@@ -1272,12 +1273,10 @@ describe('decide: level-based', () => {
 });
 
 describe('decide: layered changes revert newest first', () => {
-  const degrade = aStep({
+  const degrade = aReversibleStep({
     name: 'degrade',
     action: 'setEnv',
-    rolloutRestart: undefined,
     setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
-    revertOnResolve: true,
   });
   const rb = aRunbook({ spec: { steps: [degrade] } });
   const absentToTrue: Plan = {
@@ -1408,27 +1407,15 @@ describe('decide: layered changes revert newest first', () => {
 
   it('a scale and a patch of the replicas are changes to the same field', () => {
     const scaleUp = aRunbook({
-      spec: {
-        steps: [
-          aStep({
-            name: 'up',
-            action: 'scale',
-            rolloutRestart: undefined,
-            scale: { replicas: 5 },
-            revertOnResolve: true,
-          }),
-        ],
-      },
+      spec: { steps: [aReversibleStep({ name: 'up', action: 'scale', scale: { replicas: 5 } })] },
     });
     const patchUp = aRunbook({
       spec: {
         steps: [
-          aStep({
+          aReversibleStep({
             name: 'more',
             action: 'patch',
-            rolloutRestart: undefined,
             patch: { type: 'merge', patch: { spec: { replicas: 8 } } },
-            revertOnResolve: true,
           }),
         ],
       },
@@ -1498,13 +1485,7 @@ describe('decide: the outcome write carries what follows without an operation', 
     const rb = aRunbook({
       spec: {
         steps: [
-          aStep({
-            name: 'env',
-            action: 'setEnv',
-            rolloutRestart: undefined,
-            setEnv: { env: [{ name: 'A', value: '1' }] },
-            revertOnResolve: true,
-          }),
+          aReversibleStep({ name: 'env', action: 'setEnv', setEnv: { env: [{ name: 'A', value: '1' }] } }),
         ],
       },
     });
