@@ -1,0 +1,53 @@
+/**
+ * A seed scenario and how one runs: a fresh lab, the scenario's play (system, pipeline, fault,
+ * assertions, heal), and a cleanup of every process by pid whatever happened.
+ */
+import { Lab } from './lab.js';
+import type { Entry } from './timeline.js';
+
+export interface Scenario {
+  /** The seed runbook's file name in the seeds folder, without `.md`; also the sample's name. */
+  seed: string;
+  /** One line for the README table and the lab's help. */
+  summary: string;
+  /** Builds the seed's system, starts the alert pipeline, plays the outage and asserts. */
+  play(lab: Lab): Promise<void>;
+}
+
+export interface ScenarioResult {
+  seed: string;
+  durationMs: number;
+  entries: Entry[];
+  timeline: string;
+}
+
+export async function runScenario(
+  scenario: Scenario,
+  opts: { echo?: (line: string) => void; onLab?: (lab: Lab) => void } = {},
+): Promise<ScenarioResult> {
+  const lab = new Lab(opts.echo);
+  opts.onLab?.(lab);
+  const started = Date.now();
+  let failure: unknown;
+  try {
+    await scenario.play(lab);
+    lab.timeline.add('lab', `scenario ${scenario.seed} done; cleaning up`);
+  } catch (err) {
+    failure = err;
+  }
+  const leftovers = await lab.cleanup();
+  const result = {
+    seed: scenario.seed,
+    durationMs: Date.now() - started,
+    entries: lab.timeline.entries,
+    timeline: lab.timeline.render(),
+  };
+  if (failure instanceof Error) {
+    if (!failure.message.includes('--- timeline ---'))
+      failure.message += `\n--- timeline ---\n${result.timeline}`;
+    throw failure;
+  }
+  if (failure !== undefined) throw new Error(`${JSON.stringify(failure)}\n--- timeline ---\n${result.timeline}`);
+  if (leftovers.length) throw new Error(`cleanup failed: ${leftovers.join('; ')}`);
+  return result;
+}

@@ -1,0 +1,86 @@
+/**
+ * `npm run lab -- <seed>`: plays one seed scenario on loopback and prints its timeline as it
+ * goes: a control plane, the scenario's Redis/PostgreSQL/stand-ins, Prometheus, Alertmanager
+ * and the operator bundle, the outage, each step, the resolve and the revert, the checks.
+ * Everything it starts is stopped by pid at the end, also on Ctrl-C.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { binariesPresent } from '../test/cluster/cluster.js';
+import { REPO_ROOT } from '../test/cluster/crds.js';
+import { OPERATOR_BUNDLE } from '../src/cli/node-flags.js';
+import type { Lab } from './harness/lab.js';
+import { runScenario } from './harness/scenario.js';
+import { SCENARIOS } from './scenarios/index.js';
+
+const TOOLS = [
+  '/usr/bin/prometheus',
+  '/usr/bin/prometheus-alertmanager',
+  '/usr/bin/prometheus-redis-exporter',
+  '/usr/bin/prometheus-postgres-exporter',
+  '/usr/bin/redis-server',
+];
+
+function usage(): string {
+  const lines = SCENARIOS.map((s) => `  ${s.seed.padEnd(24)} ${s.summary}`);
+  return ['usage: npm run lab -- <seed>', '', 'seeds:', ...lines].join('\n');
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** What `npm test` sets up once per machine; the bundle is rebuilt here when src/ is newer. */
+function prepare(): void {
+  const missing = TOOLS.filter((t) => !existsSync(t));
+  if (missing.length)
+    throw new Error(`${missing.join(', ')} missing: run \`npm test\` once, it installs them`);
+  if (!binariesPresent()) {
+    console.error('building the control plane once (about 7 minutes)...');
+    execFileSync('bash', [join(REPO_ROOT, 'test/cluster/build-control-plane.sh')], { stdio: 'inherit' });
+  }
+  const bundle = join(REPO_ROOT, OPERATOR_BUNDLE);
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(join(REPO_ROOT, 'src'))) {
+    console.error('building the operator bundle (npm run build)...');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  }
+}
+
+async function main(): Promise<number> {
+  const seed = process.argv[2];
+  const scenario = SCENARIOS.find((s) => s.seed === seed);
+  if (!scenario) {
+    console.error(seed && seed !== '--help' ? `unknown seed "${seed}"\n\n${usage()}` : usage());
+    return seed && seed !== '--help' ? 2 : 0;
+  }
+  prepare();
+  let current: Lab | undefined;
+  const interrupt = (): void => {
+    console.error('\ninterrupted: stopping everything the lab started');
+    void (current?.cleanup() ?? Promise.resolve([])).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  console.log(`seed ${scenario.seed}: ${scenario.summary}\n`);
+  try {
+    const r = await runScenario(scenario, {
+      echo: (line) => console.log(line),
+      onLab: (lab) => (current = lab),
+    });
+    console.log(
+      `\n${scenario.seed}: every check held, in ${(r.durationMs / 1000).toFixed(1)} s; all processes stopped`,
+    );
+    return 0;
+  } catch (err) {
+    console.error(`\n${scenario.seed} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+void main().then((code) => process.exit(code));
