@@ -84,6 +84,7 @@ export class Lab {
   private chatServer: StandIn | undefined;
   operator: LabOperator | undefined;
   prometheus: TestPrometheus | undefined;
+  private readonly pollers: Poller[] = [];
 
   constructor(echo?: (line: string) => void) {
     this.timeline = new Timeline(echo);
@@ -295,7 +296,13 @@ export class Lab {
   }
 
   private poller(p: Poller, what: string): void {
+    this.pollers.push(p);
     this.onCleanup(what, () => p.stop());
+  }
+
+  /** Brings the timeline up to date before a check, so it reads in the order things happened. */
+  private async catchUp(): Promise<void> {
+    await Promise.all(this.pollers.map((p) => p.flush()));
   }
 
   private async startOperator(): Promise<LabOperator> {
@@ -331,16 +338,24 @@ export class Lab {
     fn: () => Promise<T | undefined | false | null>,
     timeoutMs = STATE_TIMEOUT_MS,
   ): Promise<T> {
-    return waitFor(fn, { what, timeoutMs, intervalMs: 200 }).catch((err: unknown) => {
+    return waitFor(fn, { what, timeoutMs, intervalMs: 200 }).catch(async (err: unknown) => {
       const tail = this.operator?.proc.logs().slice(-15).join('\n') ?? '';
+      const workloads: string[] = [];
+      for (const r of this.regionList) {
+        const out = await this.kubectl(['get', 'deploy,sts,rs,pods', '-A', '-o', 'wide'], {
+          region: r,
+        }).catch((e: unknown) => String(e));
+        workloads.push(`--- workloads in ${r.name} ---\n${out}`);
+      }
       throw new Error(
-        `${err instanceof Error ? err.message : String(err)}\n--- timeline ---\n${this.timeline.render()}\n--- operator log tail ---\n${tail}`,
+        `${err instanceof Error ? err.message : String(err)}\n--- timeline ---\n${this.timeline.render()}\n${workloads.join('\n')}\n--- operator log tail ---\n${tail}`,
       );
     });
   }
 
   /** An assertion of the scenario: recorded on the timeline, thrown when it does not hold. */
   async check(what: string, fn: () => void | Promise<void>): Promise<void> {
+    await this.catchUp();
     try {
       await fn();
     } catch (err) {

@@ -92,5 +92,6 @@ export function envOf(
 ): k8s.V1EnvVar[] {
   const cs = w?.spec?.template?.spec?.containers ?? [];
   const c = container ? cs.find((x) => x.name === container) : cs[0];
-  return c?.env ?? [];
+  // Plain objects, not the client's V1EnvVar instances, so deepEqual compares values only.
+  return JSON.parse(JSON.stringify(c?.env ?? [])) as k8s.V1EnvVar[];
 }

@@ -13,6 +13,11 @@ export interface ProbedPods {
   namespace: string;
   /** Label selector of the pods, e.g. `app=redis`. */
   selector: string;
+  /**
+   * The start of their names, e.g. `redis-master-`: a new pod shows `failing` until its first
+   * probe passes, as a kubelet reports a container not ready before its readiness probe ran.
+   */
+  podPrefix: string;
   /** The readiness probe: true when the pod's process answers. */
   ready(pod: k8s.V1Pod): Promise<boolean>;
   /** The status a failing pod shows: never ready (default) or crash-looping. */
@@ -32,6 +37,8 @@ export function probePods(kc: k8s.KubeConfig, kubelet: FakeKubelet, spec: Probed
   const written = new Map<string, PodFault>(); // pod name → fault last set
   const seen: string[] = [];
   let stopped = false;
+  // The fake kubelet applies the newest matching rule: this one until a pod has its own.
+  kubelet.setFault(spec.namespace, spec.podPrefix, spec.failing ?? 'neverReady');
 
   const once = async (): Promise<void> => {
     const pods = await core.listNamespacedPod({ namespace: spec.namespace, labelSelector: spec.selector });

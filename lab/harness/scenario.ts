@@ -2,6 +2,7 @@
  * A seed scenario and how one runs: a fresh lab, the scenario's play (system, pipeline, fault,
  * assertions, heal), and a cleanup of every process by pid whatever happened.
  */
+import type { Remediation } from '../../src/api/v1alpha1/index.js';
 import { Lab } from './lab.js';
 import type { Entry } from './timeline.js';
 
@@ -47,7 +48,18 @@ export async function runScenario(
       failure.message += `\n--- timeline ---\n${result.timeline}`;
     throw failure;
   }
-  if (failure !== undefined) throw new Error(`${JSON.stringify(failure)}\n--- timeline ---\n${result.timeline}`);
+  if (failure !== undefined)
+    throw new Error(`${JSON.stringify(failure)}\n--- timeline ---\n${result.timeline}`);
   if (leftovers.length) throw new Error(`cleanup failed: ${leftovers.join('; ')}`);
   return result;
+}
+
+/**
+ * The stamp of a step's first attempt, `<remediation uid>/<step index>/1`: what an httpCall or
+ * notify sends as its Idempotency-Key.
+ */
+export function stampOf(rem: Remediation, step: string): string {
+  const index = (rem.status?.steps ?? []).findIndex((s) => s.name === step);
+  if (index < 0) throw new Error(`${rem.metadata.name} has no step ${step}`);
+  return `${rem.metadata.uid}/${index}/1`;
 }

@@ -13,18 +13,24 @@ import type { Timeline } from './timeline.js';
 const POLL_MS = 250;
 
 export interface Poller {
+  /** Polls once now (after the poll under way, never beside it), e.g. before a check. */
+  flush(): Promise<void>;
   stop(): Promise<void>;
 }
 
 function poll(fn: () => Promise<void>): Poller {
   let stopped = false;
+  // One poll at a time: two at once would both see the same change and record it twice.
+  let last: Promise<void> = Promise.resolve();
+  const once = (): Promise<void> => (last = last.then(() => fn().catch(() => undefined)));
   const loop = (async () => {
     while (!stopped) {
-      await fn().catch(() => undefined);
+      await once();
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   })();
   return {
+    flush: once,
     stop: async () => {
       stopped = true;
       await loop;
@@ -38,7 +44,8 @@ interface PromAlert {
 }
 
 /** Labels that say where things are, not what happened: left out of the timeline. */
-export const isAddressLabel = (name: string): boolean => /_(host|port)$/.test(name);
+const isAddressLabel = (name: string): boolean =>
+  /_(host|port)$/.test(name) || ['instance', 'job'].includes(name);
 
 function describeAlert(labels: Record<string, string>): string {
   const shown = Object.entries(labels)

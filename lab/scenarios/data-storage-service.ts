@@ -163,6 +163,7 @@ async function play(lab: Lab): Promise<void> {
   lab.probe({
     namespace: NS,
     selector: `app=${NAME}`,
+    podPrefix: `${NAME}-`,
     ready: async (pod) =>
       (
         await fetch(`${server.url}/health/ready`, {

@@ -109,7 +109,13 @@ async function play(lab: Lab): Promise<void> {
   const ready = async (): Promise<boolean> =>
     (await runRedis(redis.url, ['PING']).catch(() => '')) === 'PONG';
   // redis-master-0 is Ready exactly when its redis-server answers PING; down, it crash-loops.
-  lab.probe({ namespace: NS, selector: 'app=redis', ready, failing: 'crashLoop' });
+  lab.probe({
+    namespace: NS,
+    selector: 'app=redis',
+    podPrefix: 'redis-master-',
+    ready,
+    failing: 'crashLoop',
+  });
   const exporter = await lab.exporter('redis', redis.url);
   const backend = await lab.standIn(backendStandIn(lab, redis));
   lab.address('backend', backend.host, backend.port);

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { Counter, Gauge } from 'prom-client';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, namespace, service } from '../harness/manifests.js';
-import type { Scenario } from '../harness/scenario.js';
+import { stampOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 import type { TestPostgres } from '../../test/support/services.js';
 
@@ -234,7 +234,7 @@ async function play(lab: Lab): Promise<void> {
         // Answered by the same Runbook; when it fires after the first alert, the cooldown of
         // the Runbook and target makes it part of the same remediation.
         alert: 'FluxaDbConnectionPoolExhausted',
-        expr: 'sum by (namespace) (pg_stat_activity_count{datname="fluxa"}) / scalar(max(pg_settings_max_connections)) > 0.9',
+        expr: 'sum by (namespace) (pg_stat_activity_count{datname="fluxa"}) / scalar(max(pg_settings_max_connections)) > 0.8',
         labels: { severity: 'high', deployment: PROCESSOR },
       },
       {
@@ -308,7 +308,7 @@ async function play(lab: Lab): Promise<void> {
     const calls = processor.callsTo('POST', REDRIVE);
     assert.equal(calls.length, 1);
     assert.deepEqual(JSON.parse(calls[0]!.body), { maxMessagesPerSecond: 10 });
-    assert.equal(calls[0]!.headers['idempotency-key'], `${done.metadata.uid}/redrive-dlq/1`);
+    assert.equal(calls[0]!.headers['idempotency-key'], stampOf(done, 'redrive-dlq'));
   });
   assert.ok(pipeline.deadLettered.size > 0, 'no message reached the DLQ during the outage');
   await lab.waitFor('the DLQ redriven and its messages stored', async () => {
@@ -332,8 +332,8 @@ async function play(lab: Lab): Promise<void> {
       assert.ok(spanSecs >= (times.length - 1) / 10 - 0.05, `${times.length} redriven in ${spanSecs} s`);
     },
   );
-  for (const c of leaked) await c.end().catch(() => undefined);
   lab.timeline.add('heal', `the ${leaked.length - ended} leaked connections left are closed by their owner`);
+  for (const c of leaked) await c.end().catch(() => undefined);
 }
 
 export const fluxaPipeline: Scenario = {

@@ -15,7 +15,7 @@ import { Counter, Gauge } from 'prom-client';
 import { runRedis } from '../../src/actions/redis-client.js';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, namespace, service, statefulSet } from '../harness/manifests.js';
-import type { Scenario } from '../harness/scenario.js';
+import { stampOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 import type { TestRedis } from '../../test/support/services.js';
 
@@ -131,6 +131,7 @@ async function play(lab: Lab): Promise<void> {
   const prober = lab.probe({
     namespace: NS,
     selector: 'app.kubernetes.io/name=redis',
+    podPrefix: 'redis-',
     ready: async () => (await runRedis(redis.url, ['PING']).catch(() => '')) === 'PONG',
     failing: 'crashLoop',
     // A new redis-0 (the restart) starts its container: the redis-server, if it is down.
@@ -192,7 +193,7 @@ async function play(lab: Lab): Promise<void> {
   await lab.check("recovery endpoint called once, with the step's Idempotency-Key", () => {
     const calls = api.callsTo('POST', RECOVERY);
     assert.equal(calls.length, 1);
-    assert.equal(calls[0]!.headers['idempotency-key'], `${done.metadata.uid}/force-event-replay/1`);
+    assert.equal(calls[0]!.headers['idempotency-key'], stampOf(done, 'force-event-replay'));
     // The events queued in memory during the outage went to Redis: none lost.
     assert.ok((replays[0] ?? 0) > 0, 'nothing was replayed');
   });
