@@ -370,10 +370,11 @@ export class Lab {
     return (await remediations(this.primary.clients).list(RUNBOOK_NAMESPACE)).items;
   }
 
-  /** The Remediation created for an alert, once it exists. */
-  async remediationFor(alertname: string): Promise<Remediation> {
-    return this.waitFor(`a Remediation for ${alertname}`, async () =>
-      (await this.remediations()).find((r) => r.spec.alert?.name === alertname),
+  /** The Remediation created for an alert (for the first to arrive of several), once it exists. */
+  async remediationFor(alertnames: string | string[]): Promise<Remediation> {
+    const names = Array.isArray(alertnames) ? alertnames : [alertnames];
+    return this.waitFor(`a Remediation for ${names.join(' or ')}`, async () =>
+      (await this.remediations()).find((r) => names.includes(r.spec.alert?.name ?? '')),
     );
   }
 

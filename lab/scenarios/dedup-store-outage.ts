@@ -183,7 +183,10 @@ async function play(lab: Lab): Promise<void> {
   const fired = lab.timeline.find('alert', new RegExp(`^${ALERT} .* firing`));
   const switched = lab.timeline.find('step', /^enable-memory-dedup .* Succeeded/);
   if (fired && switched)
-    lab.timeline.add('lab', `degraded mode on ${((switched.at - fired.at) / 1000).toFixed(1)} s after the alert fired`);
+    lab.timeline.add(
+      'lab',
+      `degraded mode on ${((switched.at - fired.at) / 1000).toFixed(1)} s after the alert fired`,
+    );
   await lab.check("the outage's checks are recorded: backend healthy again, Redis PING refused", async () => {
     assert.equal(steps['check-backend-health']?.phase, 'Succeeded');
     assert.equal(steps['check-redis']?.phase, 'Failed');

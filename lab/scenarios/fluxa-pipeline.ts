@@ -24,6 +24,8 @@ import type { TestPostgres } from '../../test/support/services.js';
 const NS = 'fluxa';
 const PROCESSOR = 'fluxa-processor';
 const ALERT = 'FluxaProcessorDbConnectionFailures';
+/** The seed's "too many connections": the same incident, the same Runbook and target. */
+const POOL_ALERT = 'FluxaDbConnectionPoolExhausted';
 /** The Runbook's bound on the idle connections one run ends (its LIMIT). */
 const TERMINATE_BOUND = 20;
 const MAX_ATTEMPTS = 3;
@@ -231,9 +233,9 @@ async function play(lab: Lab): Promise<void> {
         annotations: { summary: 'fluxa-processor cannot connect to PostgreSQL' },
       },
       {
-        // Answered by the same Runbook; when it fires after the first alert, the cooldown of
-        // the Runbook and target makes it part of the same remediation.
-        alert: 'FluxaDbConnectionPoolExhausted',
+        // Answered by the same Runbook: whichever of the two arrives first starts the one
+        // remediation, and the cooldown of the Runbook and target suppresses the other.
+        alert: POOL_ALERT,
         expr: 'sum by (namespace) (pg_stat_activity_count{datname="fluxa"}) / scalar(max(pg_settings_max_connections)) > 0.8',
         labels: { severity: 'high', deployment: PROCESSOR },
       },
@@ -267,7 +269,7 @@ async function play(lab: Lab): Promise<void> {
     `${leaked.length} idle connections of role fluxa left open: PostgreSQL has no slot left`,
   );
 
-  const rem = await lab.remediationFor(ALERT);
+  const rem = await lab.remediationFor([ALERT, POOL_ALERT]);
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
   const steps = Object.fromEntries((done.status?.steps ?? []).map((s) => [s.name, s]));
   await lab.check(
@@ -282,6 +284,9 @@ async function play(lab: Lab): Promise<void> {
       assert.equal(ended, TERMINATE_BOUND);
     },
   );
+  await lab.check('one remediation for the incident, however many of its alerts fired', async () => {
+    assert.equal((await lab.remediations()).length, 1);
+  });
   await lab.check(
     'processor drained and back at 3 replicas; PostgreSQL and its constraint checked',
     async () => {
