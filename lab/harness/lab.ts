@@ -286,6 +286,12 @@ export class Lab {
     });
     this.prometheus = prom;
     this.onCleanup('prometheus', () => prom.destroy());
+    // Prometheus hands new targets to its scrapers up to 5 s after it starts: a fault before
+    // the first scrape would look like a series that starts high, not like a change.
+    await this.waitFor('Prometheus scraping every target', async () => {
+      const up = await prom.query('up');
+      return up.length === opts.targets.length && up.every((s) => s.value === 1);
+    });
     this.timeline.add('lab', `Prometheus on ${prom.url}: ${rules.map((r) => r.alert).join(', ')}`);
     this.poller(watchAlerts(prom.url, this.timeline), 'alert poller');
     this.poller(watchWebhook(op.proc, op.probes, this.timeline), 'webhook poller');
