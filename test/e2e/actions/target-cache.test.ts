@@ -12,7 +12,7 @@ import { PassReads, type ResolvedTarget, type TargetReader } from '../../../src/
 import { clientNodeFactory } from '../../../src/controller/runtime/informer.js';
 import { TargetCache } from '../../../src/controller/runtime/target-cache.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {
   createDeployment,
   createNamespace,
