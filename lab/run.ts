@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { binariesPresent } from '../test/cluster/cluster.js';
-import { REPO_ROOT } from '../test/cluster/crds.js';
+import { binariesPresent } from '../tools/cluster/cluster.js';
+import { REPO_ROOT } from '../tools/cluster/crds.js';
 import { OPERATOR_BUNDLE } from '../src/cli/node-flags.js';
 import type { Lab } from './harness/lab.js';
 import { runScenario } from './harness/scenario.js';
@@ -43,7 +43,7 @@ function prepare(): void {
     throw new Error(`${missing.join(', ')} missing: run \`npm test\` once, it installs them`);
   if (!binariesPresent()) {
     console.error('building the control plane once (about 7 minutes)...');
-    execFileSync('bash', [join(REPO_ROOT, 'test/cluster/build-control-plane.sh')], { stdio: 'inherit' });
+    execFileSync('bash', [join(REPO_ROOT, 'tools/cluster/build-control-plane.sh')], { stdio: 'inherit' });
   }
   const bundle = join(REPO_ROOT, OPERATOR_BUNDLE);
   if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(join(REPO_ROOT, 'src'))) {

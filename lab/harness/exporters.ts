@@ -3,7 +3,7 @@
  * same series (`redis_up`, `pg_stat_activity_count`, ...) a cluster's exporters give.
  */
 import { existsSync } from 'node:fs';
-import { freePort } from '../../test/cluster/cluster.js';
+import { freePort } from '../../tools/cluster/cluster.js';
 import { kill, launch, waitUntil } from '../../test/support/services.js';
 
 export type ExporterKind = 'redis' | 'postgres';

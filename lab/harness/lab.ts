@@ -21,9 +21,9 @@ import yaml from 'js-yaml';
 import { ANNOTATIONS, type Remediation } from '../../src/api/v1alpha1/index.js';
 import { makeClients, type KubeClients } from '../../src/kube/client.js';
 import { remediations } from '../../src/kube/resources.js';
-import { freePort, startCluster, type TestCluster } from '../../test/cluster/cluster.js';
-import { installCrds, REPO_ROOT } from '../../test/cluster/crds.js';
-import { startFakeKubelet, type FakeKubelet } from '../../test/cluster/fake-kubelet.js';
+import { freePort, startCluster, type TestCluster } from '../../tools/cluster/cluster.js';
+import { installCrds, REPO_ROOT } from '../../tools/cluster/crds.js';
+import { startFakeKubelet, type FakeKubelet } from '../../tools/cluster/fake-kubelet.js';
 import { waitFor } from '../../test/support/kube.js';
 import { startOperator, type OperatorProcess } from '../../test/support/operator.js';
 import {

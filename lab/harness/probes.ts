@@ -5,7 +5,7 @@
  * the pod is created anew (a restart). So a pod is Ready exactly when its real process answers.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { FakeKubelet, PodFault } from '../../test/cluster/fake-kubelet.js';
+import type { FakeKubelet, PodFault } from '../../tools/cluster/fake-kubelet.js';
 
 const PROBE_INTERVAL_MS = 300;
 

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import pg from 'pg';
-import { REVISION_ANNOTATION } from '../../src/actions/rollout-undo.js';
+import { REVISION_ANNOTATION } from '../../src/actions/kubernetes/rollout-undo.js';
 import type { Lab } from '../harness/lab.js';
 import { startKubeState } from '../harness/kube-state.js';
 import { deployment, namespace, service } from '../harness/manifests.js';

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { Counter } from 'prom-client';
-import { runRedis } from '../../src/actions/redis-client.js';
+import { runRedis } from '../../src/actions/services/redis-client.js';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, envOf, namespace, service, statefulSet } from '../harness/manifests.js';
 import type { Scenario } from '../harness/scenario.js';

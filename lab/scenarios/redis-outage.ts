@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { Counter, Gauge } from 'prom-client';
-import { runRedis } from '../../src/actions/redis-client.js';
+import { runRedis } from '../../src/actions/services/redis-client.js';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, namespace, service, statefulSet } from '../harness/manifests.js';
 import { stampOf, type Scenario } from '../harness/scenario.js';
