@@ -2,7 +2,7 @@
  * A seed scenario and how one runs: a fresh lab, the scenario's play (system, pipeline, fault,
  * assertions, heal), and a cleanup of every process by pid whatever happened.
  */
-import type { Remediation } from '../../src/api/v1alpha1/index.js';
+import type { Remediation, StepStatus } from '../../src/api/v1alpha1/index.js';
 import { Lab } from './lab.js';
 import type { Entry } from './timeline.js';
 
@@ -62,4 +62,9 @@ export function stampOf(rem: Remediation, step: string): string {
   const index = (rem.status?.steps ?? []).findIndex((s) => s.name === step);
   if (index < 0) throw new Error(`${rem.metadata.name} has no step ${step}`);
   return `${rem.metadata.uid}/${index}/1`;
+}
+
+/** A Remediation's step records by step name. */
+export function stepsOf(rem: Remediation): Record<string, StepStatus | undefined> {
+  return Object.fromEntries((rem.status?.steps ?? []).map((s) => [s.name, s]));
 }

@@ -18,7 +18,7 @@ import { REVISION_ANNOTATION } from '../../src/actions/kubernetes/rollout-undo.j
 import type { Lab } from '../harness/lab.js';
 import { startKubeState } from '../harness/kube-state.js';
 import { deployment, namespace, service } from '../harness/manifests.js';
-import type { Scenario } from '../harness/scenario.js';
+import { stepsOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 import type { TestPostgres } from '../../test/support/services.js';
 
@@ -225,7 +225,7 @@ async function play(lab: Lab): Promise<void> {
   lab.timeline.add('person', `kubectl set image deployment/${NAME} ${NAME}=${IMAGE}:v1.1.0`);
   const rem = await lab.remediationFor(ALERT);
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
-  const steps = Object.fromEntries((done.status?.steps ?? []).map((s) => [s.name, s]));
+  const steps = stepsOf(done);
   await lab.check(
     'rolled back to the previous revision: v1.0.0 again (revision 3, from 2 to 1)',
     async () => {

@@ -12,7 +12,7 @@ import { Counter } from 'prom-client';
 import { runRedis } from '../../src/actions/services/redis-client.js';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, envOf, namespace, service, statefulSet } from '../harness/manifests.js';
-import type { Scenario } from '../harness/scenario.js';
+import { stepsOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 import type { TestRedis } from '../../test/support/services.js';
 
@@ -167,7 +167,7 @@ async function play(lab: Lab): Promise<void> {
 
   const rem = await lab.remediationFor(ALERT);
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
-  const steps = Object.fromEntries((done.status?.steps ?? []).map((s) => [s.name, s]));
+  const steps = stepsOf(done);
   await lab.check('degraded mode: DEDUP_BACKEND=memory, the rest of the env untouched', async () => {
     assert.deepEqual(
       await backendEnv(lab),

@@ -17,7 +17,7 @@ import pg from 'pg';
 import { Counter, Gauge } from 'prom-client';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, namespace, service } from '../harness/manifests.js';
-import { stampOf, type Scenario } from '../harness/scenario.js';
+import { stampOf, stepsOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 import type { TestPostgres } from '../../test/support/services.js';
 
@@ -271,7 +271,7 @@ async function play(lab: Lab): Promise<void> {
 
   const rem = await lab.remediationFor([ALERT, POOL_ALERT]);
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
-  const steps = Object.fromEntries((done.status?.steps ?? []).map((s) => [s.name, s]));
+  const steps = stepsOf(done);
   await lab.check(
     `idle connections ended within the declared bound (${TERMINATE_BOUND}), the rest left alone`,
     async () => {

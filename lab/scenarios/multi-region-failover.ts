@@ -15,7 +15,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { Lab, LabRegion } from '../harness/lab.js';
 import { startKubeState } from '../harness/kube-state.js';
 import { deployment, env, envOf, namespace, service } from '../harness/manifests.js';
-import type { Scenario } from '../harness/scenario.js';
+import { stepsOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 
 const NS = 'fractal-lba';
@@ -171,7 +171,7 @@ async function play(lab: Lab): Promise<void> {
   });
   await lab.approve(rem.metadata.name!, 'incident-commander');
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
-  const steps = Object.fromEntries((done.status?.steps ?? []).map((s) => [s.name, s]));
+  const steps = stepsOf(done);
   await lab.check('approval recorded; lag confirmed past the RPO; health and error rate verified', () => {
     assert.equal(done.status?.approval?.by, 'incident-commander');
     for (const s of [

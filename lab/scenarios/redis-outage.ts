@@ -15,7 +15,7 @@ import { Counter, Gauge } from 'prom-client';
 import { runRedis } from '../../src/actions/services/redis-client.js';
 import type { Lab } from '../harness/lab.js';
 import { deployment, env, namespace, service, statefulSet } from '../harness/manifests.js';
-import { stampOf, type Scenario } from '../harness/scenario.js';
+import { stampOf, stepsOf, type Scenario } from '../harness/scenario.js';
 import { StandIn } from '../harness/stand-in.js';
 import type { TestRedis } from '../../test/support/services.js';
 
@@ -180,7 +180,7 @@ async function play(lab: Lab): Promise<void> {
 
   const rem = await lab.remediationFor(ALERT);
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
-  const steps = Object.fromEntries((done.status?.steps ?? []).map((s) => [s.name, s]));
+  const steps = stepsOf(done);
   await lab.check('StatefulSet restarted once: one restartedAt, one new redis-0', async () => {
     assert.ok(await restartedAt());
     assert.equal(prober.seen.length, 2, `redis-0 uids seen: ${prober.seen.join(', ')}`);
