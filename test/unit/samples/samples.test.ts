@@ -164,7 +164,10 @@ describe('config/samples', () => {
         expect(m).not.toBeNull();
         const host = params.get(`${m![1]}_host`);
         const port = params.get(`${m![1]}_port`);
-        expect(host).toMatchObject({ from: `labels.${m![1]}_host`, default: expect.stringMatching(/\.svc$/) });
+        expect(host).toMatchObject({
+          from: `labels.${m![1]}_host`,
+          default: expect.stringMatching(/\.svc$/),
+        });
         expect(port).toMatchObject({ from: `labels.${m![1]}_port`, default: expect.stringMatching(/^\d+$/) });
       }
     });
