@@ -61,12 +61,17 @@ async function main(): Promise<number> {
   }
   prepare();
   let current: Lab | undefined;
+  let stopping = false;
   const interrupt = (): void => {
+    // Ctrl-C can arrive twice (the terminal's process group, and relayed by tsx): a second
+    // one must not kill the process in the middle of stopping what it started.
+    if (stopping) return;
+    stopping = true;
     console.error('\ninterrupted: stopping everything the lab started');
     void (current?.cleanup() ?? Promise.resolve([])).finally(() => process.exit(130));
   };
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   console.log(`seed ${scenario.seed}: ${scenario.summary}\n`);
   try {
     const r = await runScenario(scenario, {

@@ -153,7 +153,11 @@ export class Lab {
     });
   }
 
-  /** Applies config/samples/<seed>.runbook.yaml as shipped and waits until it is Ready. */
+  /**
+   * Applies config/samples/<seed>.runbook.yaml as shipped and waits until it is Ready.
+   * TODO(#17): when Runbooks name the ServiceAccount the operator impersonates, create it and
+   * its Role here from the sample's manifests (the operator runs as cluster admin today).
+   */
   async applyRunbookSample(seed: string): Promise<void> {
     const file = join(REPO_ROOT, 'config', 'samples', `${seed}.runbook.yaml`);
     await this.kubectl(['apply', '-f', file]);

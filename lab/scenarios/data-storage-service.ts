@@ -210,6 +210,8 @@ async function play(lab: Lab): Promise<void> {
   // 1. The service is down because PostgreSQL is: no deploy to blame, nothing rolled back.
   lab.timeline.add('fault', `PostgreSQL (pid ${postgres.pid}) stopped: readiness fails on every pod`);
   await postgres.stop();
+  // TODO(#12 guards): when the Runbook answers DataStorageServiceDown with a guard ("only if a
+  // deploy is the cause"), expect a Remediation that ends Skipped here instead of `unmatched`.
   await lab.outcome('unmatched');
   await lab.check('PostgreSQL down: DataStorageServiceDown answered by no Runbook, no rollback', async () => {
     assert.equal((await lab.remediations()).length, 0);
