@@ -21,7 +21,7 @@ import { conditionChanged, findCondition, setCondition } from '../remediation/co
 import { isFinal } from '../remediation/mapping.js';
 import { stampClearBlock } from '../../runbook/clear-block.js';
 import { deepEqual } from '../remediation/status.js';
-import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
+import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
 import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 
 /** After stamping the annotation: look again at once (the metadata change also triggers us). */

@@ -5,7 +5,7 @@ import {
   clientNodeFactory,
   customObjectLister,
   ResourceInformer,
-} from '../../../src/controller/runtime/informer.js';
+} from '../../../src/runtime/informer.js';
 import { remediations } from '../../../src/kube/resources.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import type { Logger } from '../../../src/observability/logger.js';

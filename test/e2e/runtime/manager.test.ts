@@ -10,8 +10,8 @@ import {
   installSignalHandlers,
   Manager,
   type ManagerOptions,
-} from '../../../src/controller/runtime/manager.js';
-import type { ReconcileContext, Request, Result } from '../../../src/controller/runtime/types.js';
+} from '../../../src/runtime/manager.js';
+import type { ReconcileContext, Request, Result } from '../../../src/runtime/types.js';
 import { remediations } from '../../../src/kube/resources.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';
