@@ -4,7 +4,7 @@
  * person meets when pointing a tool at a cluster: nothing listening, an unknown host, a
  * certificate not trusted, credentials rejected, RBAC missing, a server that is not ready.
  */
-import { ERROR_CODES, errorMessage, StartupError, systemErrorWords } from '../util/errors.js';
+import { ERROR_CODES, errorMessage, StartupError, systemErrorWords, type ErrorCode } from '../util/errors.js';
 import { apiErrorMessage, statusCode } from './client.js';
 import { targetFacts, type KubeTarget } from './kubeconfig.js';
 
@@ -48,82 +48,86 @@ function hostOf(server: string): string {
 }
 
 /**
- * `doing` says what was being attempted, e.g. "reach the Kubernetes API server". The result's
- * code decides the exit code: KR_ERR_KUBECONFIG, KR_ERR_KUBE_UNAVAILABLE,
+ * `doing` says what was being attempted, e.g. "connect to the Kubernetes API server". The
+ * result's code decides the exit code: KR_ERR_KUBECONFIG, KR_ERR_KUBE_UNAVAILABLE,
  * KR_ERR_KUBE_UNAUTHORIZED or KR_ERR_KUBE_FORBIDDEN.
  */
 export function diagnoseApiFailure(err: unknown, target: KubeTarget, doing: string): StartupError {
   const facts = targetFacts(target);
-  const fail = (code: Parameters<typeof mk>[0], cause: string, fix: string): StartupError =>
-    mk(code, `cannot ${doing}: ${cause.split(':')[0]}`, { facts, cause, fix }, err);
-  const message = errorMessage(err);
-  if (message.includes(HTTP_NOT_ALLOWED)) {
-    return mk(
+  const fail = (code: ErrorCode, headline: string, cause: string, fix: string): StartupError =>
+    new StartupError(code, `cannot ${doing}: ${headline}`, { facts, cause, fix }, { cause: err });
+  if (errorMessage(err).includes(HTTP_NOT_ALLOWED))
+    return fail(
       ERROR_CODES.kubeconfig,
-      `cannot ${doing}: the server URL is plain http://`,
-      {
-        facts,
-        cause:
-          'the server URL is http://, which client libraries refuse unless the cluster entry says insecure-skip-tls-verify: true',
-        fix: `use the API server's https:// URL (\`kubectl cluster-info\`), or, for a local http-only test server, add insecure-skip-tls-verify: true to cluster of context "${target.context}"`,
-      },
-      err,
+      'the server URL is plain http://',
+      'client libraries refuse an http:// server unless its cluster entry says insecure-skip-tls-verify: true',
+      `use the API server's https:// URL (\`kubectl cluster-info\`), or, for a local http-only test server, add insecure-skip-tls-verify: true to the cluster of context "${target.context}"`,
     );
-  }
   const status = statusCode(err);
   if (status === 401)
     return fail(
       ERROR_CODES.kubeUnauthorized,
-      `401 Unauthorized: the API server rejected the credentials of user "${target.user}" (wrong or expired token, or a client certificate it does not trust)`,
+      'the API server rejected the credentials (401 Unauthorized)',
+      `401 Unauthorized: the credentials of kubeconfig user "${target.user}" are wrong or expired (a token, or a client certificate the server does not trust)`,
       `renew the credentials of context "${target.context}" (your provider's get-credentials command, or a new token), then check with \`kubectl --context ${target.context} get namespaces\``,
     );
   if (status === 403)
     return fail(
       ERROR_CODES.kubeForbidden,
+      'RBAC denies it (403 Forbidden)',
       `403 Forbidden: ${apiErrorMessage(err)}`,
       rbacFix(`kubectl --context ${target.context} auth can-i --list`),
     );
   if (status !== undefined)
     return fail(
       ERROR_CODES.kubeUnavailable,
+      `the API server answered ${status}`,
       `the API server answered ${status}: ${apiErrorMessage(err)}`,
       'wait until the API server is healthy (`kubectl get --raw /readyz?verbose`), then start again',
     );
-  return unreachable(err, target, doing);
+  const { headline, cause, fix } = unreachable(err, target);
+  return fail(ERROR_CODES.kubeUnavailable, headline, cause, fix);
 }
 
-function unreachable(err: unknown, target: KubeTarget, doing: string): StartupError {
-  const facts = targetFacts(target);
+/** No HTTP answer: a socket, DNS or TLS failure, or none at all in time. */
+function unreachable(err: unknown, target: KubeTarget): { headline: string; cause: string; fix: string } {
   const code = systemCode(err);
   const tls = code ? TLS_WORDS[code] : undefined;
+  const host = hostOf(target.server);
   const check = `\`kubectl --context ${target.context} cluster-info\` uses the same settings`;
-  let cause: string;
-  let fix: string;
-  if (tls) {
-    cause = tls;
-    fix =
-      code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED'
-        ? `renew the server's certificate or fix this machine's clock; ${check}`
-        : `set certificate-authority (or certificate-authority-data) of the cluster of context "${target.context}" to the CA that signed the API server's certificate; for a throw-away local cluster only, insecure-skip-tls-verify: true; ${check}`;
-  } else if (err instanceof NoAnswerError) {
-    cause = `no answer: ${err.message}`;
-    fix = `check the network path to ${hostOf(target.server)} (VPN, firewall, proxy) and that the cluster is up; ${check}`;
-  } else if (code === 'ECONNREFUSED') {
-    cause = `connection refused: nothing listens at ${hostOf(target.server)}`;
-    fix = `start the cluster, or check the server URL and the context (\`kubectl config get-contexts\`); ${check}`;
-  } else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    cause = `${systemErrorWords(code)}: ${hostOf(target.server)}`;
-    fix = `check the host name in the server URL (a VPN that must be up?); ${check}`;
-  } else {
-    cause = systemErrorWords(code) ?? errorMessage(err);
-    fix = `check that the cluster is up and reachable from here; ${check}`;
-  }
-  return mk(
-    ERROR_CODES.kubeUnavailable,
-    `cannot ${doing}: ${cause.split(':')[0]}`,
-    { facts, cause, fix },
-    err,
-  );
+  if (tls)
+    return {
+      headline: 'TLS verification failed',
+      cause: tls,
+      fix:
+        code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED'
+          ? `renew the server's certificate or fix this machine's clock; ${check}`
+          : `set certificate-authority (or certificate-authority-data) of the cluster of context "${target.context}" to the CA that signed the API server's certificate; for a throw-away local cluster only, insecure-skip-tls-verify: true; ${check}`,
+    };
+  if (err instanceof NoAnswerError)
+    return {
+      headline: 'no answer',
+      cause: `no answer: ${err.message}`,
+      fix: `check the network path to ${host} (VPN, firewall, proxy) and that the cluster is up; ${check}`,
+    };
+  if (code === 'ECONNREFUSED')
+    return {
+      headline: 'connection refused',
+      cause: `connection refused: nothing listens at ${host}`,
+      fix: `start the cluster, or check the server URL and the context (\`kubectl config get-contexts\`); ${check}`,
+    };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return {
+      headline: 'unknown host',
+      cause: `${systemErrorWords(code)}: ${host}`,
+      fix: `check the host name in the server URL (a VPN that must be up?); ${check}`,
+    };
+  const words = systemErrorWords(code) ?? errorMessage(err);
+  return {
+    headline: words.split(':')[0]!,
+    cause: words,
+    fix: `check that the cluster is up and reachable from here; ${check}`,
+  };
 }
 
 function rbacFix(check: string): string {
@@ -131,15 +135,6 @@ function rbacFix(check: string): string {
     'grant the operator its RBAC: `kubectl apply -k config/rbac` (for the ServiceAccount kube-remediator) or the Helm chart; ' +
     `to run it as your own user, a cluster admin binds the ClusterRole kube-remediator to that user. Check with \`${check}\``
   );
-}
-
-function mk(
-  code: ConstructorParameters<typeof StartupError>[0],
-  message: string,
-  details: ConstructorParameters<typeof StartupError>[2],
-  cause: unknown,
-): StartupError {
-  return new StartupError(code, message, details, { cause });
 }
 
 /** One permission the operator needs at start. */
@@ -158,7 +153,7 @@ export function accessText(a: Access): string {
 }
 
 /** KR_ERR_KUBE_FORBIDDEN listing every permission RBAC denies, each as a `kubectl auth can-i` check. */
-export function forbiddenError(denied: Access[], target: KubeTarget): StartupError {
+export function forbiddenError(denied: Access[], checked: number, target: KubeTarget): StartupError {
   const first = denied[0]!;
   const canI = [
     `kubectl --context ${target.context} auth can-i ${first.verb} ${first.resource}${first.group ? `.${first.group}` : ''}`,
@@ -170,7 +165,7 @@ export function forbiddenError(denied: Access[], target: KubeTarget): StartupErr
     `RBAC denies ${denied.length} permission${denied.length === 1 ? '' : 's'} the operator needs to start`,
     {
       facts: [...targetFacts(target), ...denied.map((a): [string, string] => ['missing', accessText(a)])],
-      cause: `403 Forbidden: user "${target.user}" may not ${denied.map((a) => `${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}`).join(', ')}`,
+      cause: `403 Forbidden: RBAC grants the credentials of kubeconfig user "${target.user}" ${denied.length === checked ? 'none' : `${checked - denied.length}`} of the ${checked} permissions the start needs`,
       fix: rbacFix(canI),
     },
   );

@@ -34,7 +34,7 @@ export async function checkApiServer(
   try {
     await withDeadline(clients.kc.makeApiClient(k8s.VersionApi).getCode(), NO_ANSWER_MS);
   } catch (err) {
-    throw diagnoseApiFailure(err, target, 'reach the Kubernetes API server');
+    throw diagnoseApiFailure(err, target, 'connect to the Kubernetes API server');
   }
   await checkAccess(clients.kc, target, requiredAccess(opts));
 }
@@ -88,7 +88,7 @@ async function checkAccess(kc: k8s.KubeConfig, target: KubeTarget, needs: Access
     }),
   );
   const denied = needs.filter((_, i) => !allowed[i]);
-  if (denied.length > 0) throw forbiddenError(denied, target);
+  if (denied.length > 0) throw forbiddenError(denied, needs.length, target);
 }
 
 /** Lists our kinds once: a 404 means a CRD is missing, which deserves a clear answer. */

@@ -65,7 +65,7 @@ describe('diagnoseApiFailure', () => {
       'credentials rejected',
       status(401, 'Unauthorized'),
       'KR_ERR_KUBE_UNAUTHORIZED',
-      'user "sre"',
+      'kubeconfig user "sre"',
       'renew the credentials of context "prod-eu"',
     ],
     [
@@ -84,9 +84,9 @@ describe('diagnoseApiFailure', () => {
       'https://',
     ],
   ])('%s', (_, err, code, cause, fix) => {
-    const e = diagnoseApiFailure(err, target, 'reach the Kubernetes API server');
+    const e = diagnoseApiFailure(err, target, 'connect to the Kubernetes API server');
     expect(e.code).toBe(code);
-    expect(e.message).toMatch(/^cannot reach the Kubernetes API server: /);
+    expect(e.message).toMatch(/^cannot connect to the Kubernetes API server: /);
     expect(e.details.facts).toEqual(
       expect.arrayContaining([
         ['kubeconfig', target.source],
@@ -113,6 +113,7 @@ describe('forbiddenError', () => {
           namespace: 'dash',
         },
       ],
+      12,
       target,
     );
     expect(e.code).toBe('KR_ERR_KUBE_FORBIDDEN');
@@ -122,7 +123,7 @@ describe('forbiddenError', () => {
       ['missing', 'patch remediations/status.kube-remediator.io in namespace dash'],
     ]);
     expect(e.details.cause).toBe(
-      '403 Forbidden: user "sre" may not list runbooks, patch remediations/status',
+      '403 Forbidden: RBAC grants the credentials of kubeconfig user "sre" 10 of the 12 permissions the start needs',
     );
     expect(e.details.fix).toContain(
       'kubectl --context prod-eu auth can-i list runbooks.kube-remediator.io -A',
