@@ -9,7 +9,7 @@
  * kubeconfig must fail loudly, not run against something else. The sandbox is this dev entry
  * point's choice, and it says so.
  */
-import { dirname, join, relative } from 'node:path';
+import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/config.js';
@@ -71,17 +71,16 @@ async function main(argv: string[]): Promise<number> {
     const where = locateKubeconfig(config.kubeconfig);
     if (values.sandbox && args.overrides.kubeconfig)
       throw new UsageError('--sandbox and --kubeconfig: choose one');
-    if (where.kind !== 'none' && !values.sandbox) return await runOnCluster(runArgs);
-    say(
-      values.sandbox
-        ? '--sandbox: npm start runs the operator on a sandbox cluster of its own.'
-        : `no kubeconfig found (${where.kind === 'none' ? where.looked.join('; ') : ''}),`,
-    );
-    if (!values.sandbox)
+    if (where.kind !== 'none' && !values.sandbox)
+      return await runOnCluster(runArgs, where.kind === 'files' ? where.files.join(delimiter) : 'in-cluster');
+    if (values.sandbox) say('--sandbox: npm start runs the operator on a sandbox cluster of its own.');
+    else {
+      say(`no kubeconfig found; looked at: ${where.kind === 'none' ? where.looked.join(', ') : ''}.`);
       say(
-        'so npm start runs the operator on a sandbox cluster of its own. (kube-remediator run never does: ' +
-          'without a kubeconfig it stops with exit code 4. Set KUBECONFIG to use your cluster.)',
+        'npm start therefore runs the operator on a sandbox cluster of its own. kube-remediator run never does ' +
+          '(without a kubeconfig it stops with exit code 4); set KUBECONFIG to use your cluster.',
       );
+    }
     return await runSandbox(runArgs, { tour: values['no-tour'] !== true });
   } catch (err) {
     process.stderr.write(failureText(err, PROGRAM));
@@ -103,7 +102,10 @@ function stopSignal(onFirst: () => void): Promise<'stop'> {
   });
 }
 
-async function runOnCluster(runArgs: string[]): Promise<number> {
+async function runOnCluster(runArgs: string[], source: string): Promise<number> {
+  process.stdout.write(
+    `npm start: running the operator on the cluster of the kubeconfig (${source}); npm start -- --sandbox uses a sandbox cluster instead.\n`,
+  );
   const op = startOperatorChild(ROOT, ['--install-crds', ...runArgs], process.env);
   await Promise.race([op.exited, stopSignal(() => undefined)]);
   return op.stop();
