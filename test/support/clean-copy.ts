@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../cluster/crds.js';
+import { REPO_ROOT } from '../../tools/cluster/crds.js';
 
 export function cleanCopy(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'kr-clean-copy-'));

@@ -1,6 +1,6 @@
 /**
  * The sandbox `npm start` runs the operator on when no cluster is configured: the project's own
- * control plane (etcd, kube-apiserver, kube-controller-manager v1.20, test/cluster/) with the
+ * control plane (etcd, kube-apiserver, kube-controller-manager v1.20, tools/cluster/) with the
  * fake kubelet, the CRDs, and the tour's workload and Runbook (docs/tour/). Everything lives in
  * one folder that stop() removes; every process is stopped by its own pid.
  */
@@ -12,9 +12,9 @@ import * as k8s from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { makeClients } from '../../src/kube/client.js';
 import { runbooks } from '../../src/kube/resources.js';
-import { kubeconfigYaml, startCluster, type TestCluster } from '../../test/cluster/cluster.js';
-import { installCrds } from '../../test/cluster/crds.js';
-import { startFakeKubelet, type FakeKubelet } from '../../test/cluster/fake-kubelet.js';
+import { kubeconfigYaml, startCluster, type TestCluster } from '../cluster/cluster.js';
+import { installCrds } from '../cluster/crds.js';
+import { startFakeKubelet, type FakeKubelet } from '../cluster/fake-kubelet.js';
 
 export const TOUR_DIR = 'docs/tour';
 const TOUR_FILES = ['backend.yaml', 'runbook.yaml'];

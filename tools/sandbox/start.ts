@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { exitCodeOf, failureText, UsageError } from '../../src/cli/exit-codes.js';
 import { parseRunArgs, RUN_USAGE } from '../../src/cli/run.js';
 import { locateKubeconfig } from '../../src/kube/kubeconfig.js';
-import { ensureControlPlane, type BuildHandle } from '../../test/cluster/build.js';
+import { ensureControlPlane, type BuildHandle } from '../cluster/build.js';
 import { startOperatorChild, type OperatorChild, type Started } from './operator-child.js';
 import { startSandbox, TOUR_DIR, waitRunbookReady, type Sandbox } from './sandbox.js';
 

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import { OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
-import { freePort, kubeconfigYaml, startCluster, type TestCluster } from '../../cluster/cluster.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { freePort, kubeconfigYaml, startCluster, type TestCluster } from '../../../tools/cluster/cluster.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import {
   createNamespace,
   deleteNamespace,

@@ -8,7 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 import type { Access } from '../../../src/kube/diagnose.js';
 import { requiredAccess } from '../../../src/kube/preflight.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 
 interface Rule {
   apiGroups: string[];
