@@ -76,9 +76,10 @@ export function exitCodesTable(): string {
  * and the fix, aligned, then the exit code.
  */
 export function failureText(err: unknown, program = 'kube-remediator'): string {
-  const code = err instanceof RemediatorError ? err.code : 'KR_ERR';
   const exit = exitCodeOf(err);
-  const lines = [`${program}: ${code}: ${errorMessage(err)}`];
+  // A usage error is the person's typo, not a failure with a code to alert on.
+  const code = err instanceof RemediatorError ? `${err.code}: ` : exit === EXIT_USAGE ? '' : 'KR_ERR: ';
+  const lines = [`${program}: ${code}${errorMessage(err)}`];
   if (err instanceof StartupError) {
     const rows: [string, string][] = [
       ...(err.details.facts ?? []),

@@ -25,7 +25,7 @@ const PROGRAM = 'npm start';
 
 export const START_USAGE = `Usage: npm start [-- [--sandbox] [--no-tour] [run options]]
 
-Installs the dependencies if needed, builds, and runs the operator (kube-remediator run
+Installs the dependencies and builds if needed, then runs the operator (kube-remediator run
 --install-crds) against the cluster of the current kubeconfig. With no kubeconfig (no
 --kubeconfig, no $KUBECONFIG, no ~/.kube/config, not in a pod) it first starts a sandbox: the
 project's own control plane (etcd, kube-apiserver, kube-controller-manager v1.20, built once per

@@ -29,6 +29,13 @@ describe('exit codes', () => {
     expect(exitCodeOf(new RemediatorError(ERROR_CODES.timeout, 'slow'))).toBe(1);
   });
 
+  it('prints a usage error without an error code: it is a typo, not a failure to alert on', () => {
+    expect(failureText(new UsageError('--sandbox and --kubeconfig: choose one'), 'npm start')).toBe(
+      'npm start: --sandbox and --kubeconfig: choose one\n  (exit code 2; `kube-remediator run --help` lists the exit codes)\n',
+    );
+    expect(failureText(new Error('boom'))).toMatch(/^kube-remediator: KR_ERR: boom\n/);
+  });
+
   it('prints the facts, the cause and the fix, aligned, then the exit code', () => {
     const err = new StartupError(ERROR_CODES.portInUse, 'cannot listen on 0.0.0.0:9095 for the webhook', {
       facts: [
