@@ -2,14 +2,11 @@
  * `npm run lab -- <seed>`: plays one seed scenario on loopback and prints its timeline as it
  * goes: a control plane, the scenario's Redis/PostgreSQL/stand-ins, Prometheus, Alertmanager
  * and the operator bundle, the outage, each step, the resolve and the revert, the checks.
- * Everything it starts is stopped by pid at the end, also on Ctrl-C.
+ * Everything it starts is stopped by pid at the end, also on Ctrl-C. `npm run lab` builds the
+ * operator bundle first when an input changed (scripts/build-if-needed.sh).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { binariesPresent } from '../tools/cluster/cluster.js';
-import { REPO_ROOT } from '../tools/cluster/crds.js';
-import { OPERATOR_BUNDLE } from '../src/cli/node-flags.js';
+import { existsSync } from 'node:fs';
+import { ensureControlPlane } from '../tools/cluster/build.js';
 import type { Lab } from './harness/lab.js';
 import { runScenario } from './harness/scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -27,29 +24,12 @@ function usage(): string {
   return ['usage: npm run lab -- <seed>', '', 'seeds:', ...lines].join('\n');
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** What `npm test` sets up once per machine; the bundle is rebuilt here when src/ is newer. */
-function prepare(): void {
+/** What `npm test` installs once per machine; the control plane is built here if missing. */
+async function prepare(): Promise<void> {
   const missing = TOOLS.filter((t) => !existsSync(t));
   if (missing.length)
     throw new Error(`${missing.join(', ')} missing: run \`npm test\` once, it installs them`);
-  if (!binariesPresent()) {
-    console.error('building the control plane once (about 7 minutes)...');
-    execFileSync('bash', [join(REPO_ROOT, 'tools/cluster/build-control-plane.sh')], { stdio: 'inherit' });
-  }
-  const bundle = join(REPO_ROOT, OPERATOR_BUNDLE);
-  if (!existsSync(bundle) || statSync(bundle).mtimeMs < newestMtime(join(REPO_ROOT, 'src'))) {
-    console.error('building the operator bundle (npm run build)...');
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  }
+  await ensureControlPlane().done;
 }
 
 async function main(): Promise<number> {
@@ -59,7 +39,7 @@ async function main(): Promise<number> {
     console.error(seed && seed !== '--help' ? `unknown seed "${seed}"\n\n${usage()}` : usage());
     return seed && seed !== '--help' ? 2 : 0;
   }
-  prepare();
+  await prepare();
   let current: Lab | undefined;
   let stopping = false;
   const interrupt = (): void => {
