@@ -43,13 +43,15 @@ export async function runScenario(
     entries: lab.timeline.entries,
     timeline: lab.timeline.render(),
   };
-  if (failure instanceof Error) {
-    if (!failure.message.includes('--- timeline ---'))
-      failure.message += `\n--- timeline ---\n${result.timeline}`;
-    throw failure;
+  // Not `instanceof Error`: node:assert's errors come from another realm under Jest.
+  if (failure !== undefined) {
+    const err =
+      typeof (failure as { message?: unknown }).message === 'string'
+        ? (failure as Error)
+        : new Error(JSON.stringify(failure));
+    if (!err.message.includes('--- timeline ---')) err.message += `\n--- timeline ---\n${result.timeline}`;
+    throw err;
   }
-  if (failure !== undefined)
-    throw new Error(`${JSON.stringify(failure)}\n--- timeline ---\n${result.timeline}`);
   if (leftovers.length) throw new Error(`cleanup failed: ${leftovers.join('; ')}`);
   return result;
 }
