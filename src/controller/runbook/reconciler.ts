@@ -20,7 +20,7 @@ import type { Clock } from '../../util/clock.js';
 import { conditionChanged, findCondition, setCondition } from '../remediation/conditions.js';
 import { isFinal } from '../remediation/mapping.js';
 import { stampClearBlock } from '../../runbook/clear-block.js';
-import { deepEqual } from '../remediation/status.js';
+import { deepEqual } from '../../util/deep-equal.js';
 import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
 import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 
