@@ -44,6 +44,7 @@ import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { OwnWrites } from './own-writes.js';
 import { finishResult } from './finish-result.js';
+import { isFirstEnd, milestones, secondsSinceAlert } from './milestones.js';
 import { PhaseGauge } from './phase-gauge.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
@@ -544,12 +545,11 @@ export class RemediationReconciler implements Reconciler {
       ...(rem.metadata.uid ? { uid: rem.metadata.uid } : {}),
     };
     const runbook = rem.spec.runbookRef?.name;
+    this.observeMilestones(rem, d, runbook ?? '');
     for (const n of d.notes) {
       if (n.kind === 'event') {
         this.d.events.event(n.target ? { ...n.target } : ref, n.type, n.reason, n.message);
       } else {
-        const finished = finishResult(n);
-        if (finished) this.d.metrics.remediationsFinished.inc({ result: finished });
         this.d.audit.record({
           at: this.d.clock.now(),
           event: n.event,
@@ -567,6 +567,23 @@ export class RemediationReconciler implements Reconciler {
       }
     }
     this.gauge.set(remKey(rem), runbook ?? '', d.status.phase ?? 'Pending');
+  }
+
+  /** The dashboard's counters and latencies: start, first action, and each end (finish-result.ts). */
+  private observeMilestones(rem: Remediation, d: Decision, runbook: string): void {
+    const m = this.d.metrics;
+    m.runbookSeen(runbook);
+    const now = this.d.clock.now();
+    const sinceAlert = secondsSinceAlert(rem.spec.alert?.startsAt, now);
+    const reached = milestones(rem.status, d.status);
+    if (reached.started) m.remediationsStarted.inc({ runbook });
+    if (reached.firstAction && sinceAlert !== undefined) m.alertToFirstAction.observe({ runbook }, sinceAlert);
+    for (const n of d.notes) {
+      const finished = n.kind === 'audit' ? finishResult(n) : undefined;
+      if (!finished) continue;
+      m.remediationsFinished.inc({ runbook, result: finished });
+      if (isFirstEnd(finished) && sinceAlert !== undefined) m.alertToFinish.observe({ runbook }, sinceAlert);
+    }
   }
 }
 
