@@ -255,4 +255,3 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   for (const store of STORES) m.storeFallback.set({ store }, 0);
   return m;
 }
-

@@ -577,7 +577,8 @@ export class RemediationReconciler implements Reconciler {
     const sinceAlert = secondsSinceAlert(rem.spec.alert?.startsAt, now);
     const reached = milestones(rem.status, d.status);
     if (reached.started) m.remediationsStarted.inc({ runbook });
-    if (reached.firstAction && sinceAlert !== undefined) m.alertToFirstAction.observe({ runbook }, sinceAlert);
+    if (reached.firstAction && sinceAlert !== undefined)
+      m.alertToFirstAction.observe({ runbook }, sinceAlert);
     for (const n of d.notes) {
       const finished = n.kind === 'audit' ? finishResult(n) : undefined;
       if (!finished) continue;
