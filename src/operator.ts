@@ -10,7 +10,13 @@ import type { Config } from './config/config.js';
 import { buildControllers } from './controllers.js';
 import { Manager } from './controller/runtime/manager.js';
 import { buildWebhookServer } from './intake/index.js';
-import { isNotFound, loadKubeConfig, makeClients, type KubeClients } from './kube/client.js';
+import {
+  contextClusterName,
+  isNotFound,
+  loadKubeConfig,
+  makeClients,
+  type KubeClients,
+} from './kube/client.js';
 import { KubeEventRecorder } from './observability/events.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -41,8 +47,10 @@ export async function startOperator(
   const { log } = opts;
   const kc = loadKubeConfig(config.kubeconfig || undefined);
   const clients = makeClients(kc);
+  const clusterName = config.clusterName || contextClusterName(kc) || '';
   log.info('starting', {
     server: kc.getCurrentCluster()?.server,
+    cluster: clusterName || null,
     namespace: config.watchNamespace || '(all)',
     store: config.store.kind,
     leaderElection: config.leaderElection.enabled,
@@ -53,7 +61,7 @@ export async function startOperator(
   const metrics = createMetrics();
   const events = new KubeEventRecorder(clients.core, log);
   const store = await createLimitStore(config, { logger: log, metrics });
-  const audit = await createAudit(config, { logger: log, metrics });
+  const audit = await createAudit(config, { logger: log, metrics, clusterName });
   let webhook: ReturnType<typeof buildWebhookServer> | undefined;
   // After the reconciles have drained, so the last pass's Events and audit rows are kept.
   const closeSinks = async (): Promise<void> => {

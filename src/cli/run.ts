@@ -13,6 +13,7 @@ Runs the operator: the Remediation and Runbook controllers, the Alertmanager web
 Options:
   --config <file>             YAML configuration file (env KR_CONFIG)
   --kubeconfig <file>         kubeconfig (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --cluster-name <name>       name of this cluster on audit rows (default: the kubeconfig context)
   --namespace <ns>            watch only this namespace (default all)
   --probes-port <port>        port of /healthz, /readyz, /metrics (default 8080)
   --webhook-port <port>       port of the Alertmanager webhook (default 9095)
@@ -31,6 +32,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' },
       kubeconfig: { type: 'string' },
+      'cluster-name': { type: 'string' },
       namespace: { type: 'string' },
       'probes-port': { type: 'string' },
       'webhook-port': { type: 'string' },
@@ -51,6 +53,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const overrides: Record<string, unknown> = {};
   const map: [string | boolean | undefined, string][] = [
     [values.kubeconfig, 'kubeconfig'],
+    [values['cluster-name'], 'clusterName'],
     [values.namespace, 'watchNamespace'],
     [values['probes-port'], 'probes.port'],
     [values['webhook-port'], 'webhook.port'],

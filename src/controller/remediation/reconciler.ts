@@ -44,6 +44,7 @@ import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { OwnWrites } from './own-writes.js';
 import { finishResult } from './finish-result.js';
+import type { FinishResult } from '../../observability/metrics.js';
 import { isFirstEnd, milestones, secondsSinceAlert } from './milestones.js';
 import { PhaseGauge } from './phase-gauge.js';
 
@@ -545,11 +546,14 @@ export class RemediationReconciler implements Reconciler {
       ...(rem.metadata.uid ? { uid: rem.metadata.uid } : {}),
     };
     const runbook = rem.spec.runbookRef?.name;
-    this.observeMilestones(rem, d, runbook ?? '');
+    const sinceAlert = secondsSinceAlert(rem.spec.alert?.startsAt, this.d.clock.now());
+    this.observeStart(rem, d, runbook ?? '', sinceAlert);
     for (const n of d.notes) {
       if (n.kind === 'event') {
         this.d.events.event(n.target ? { ...n.target } : ref, n.type, n.reason, n.message);
       } else {
+        const result = finishResult(n);
+        if (result) this.observeEnd(runbook ?? '', result, sinceAlert);
         this.d.audit.record({
           at: this.d.clock.now(),
           event: n.event,
@@ -562,6 +566,7 @@ export class RemediationReconciler implements Reconciler {
           ...(n.step ? { step: n.step } : {}),
           phase: n.phase ?? d.status.phase,
           message: n.message,
+          ...(result ? { result } : {}),
           ...(n.details ? { details: n.details } : {}),
         });
       }
@@ -569,22 +574,21 @@ export class RemediationReconciler implements Reconciler {
     this.gauge.set(remKey(rem), runbook ?? '', d.status.phase ?? 'Pending');
   }
 
-  /** The dashboard's counters and latencies: start, first action, and each end (finish-result.ts). */
-  private observeMilestones(rem: Remediation, d: Decision, runbook: string): void {
+  /** The dashboard's start counter and first-action latency (milestones.ts). */
+  private observeStart(rem: Remediation, d: Decision, runbook: string, sinceAlert: number | undefined): void {
     const m = this.d.metrics;
     m.runbookSeen(runbook);
-    const now = this.d.clock.now();
-    const sinceAlert = secondsSinceAlert(rem.spec.alert?.startsAt, now);
     const reached = milestones(rem.status, d.status);
     if (reached.started) m.remediationsStarted.inc({ runbook });
     if (reached.firstAction && sinceAlert !== undefined)
       m.alertToFirstAction.observe({ runbook }, sinceAlert);
-    for (const n of d.notes) {
-      const finished = n.kind === 'audit' ? finishResult(n) : undefined;
-      if (!finished) continue;
-      m.remediationsFinished.inc({ runbook, result: finished });
-      if (isFirstEnd(finished) && sinceAlert !== undefined) m.alertToFinish.observe({ runbook }, sinceAlert);
-    }
+  }
+
+  /** An end (finish-result.ts): counted, and its latency from the alert when it is the first. */
+  private observeEnd(runbook: string, result: FinishResult, sinceAlert: number | undefined): void {
+    this.d.metrics.remediationsFinished.inc({ runbook, result });
+    if (isFirstEnd(result) && sinceAlert !== undefined)
+      this.d.metrics.alertToFinish.observe({ runbook }, sinceAlert);
   }
 }
 
