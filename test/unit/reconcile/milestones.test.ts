@@ -4,8 +4,12 @@ import { isFirstEnd, milestones, secondsSinceAlert } from '../../../src/controll
 import { createMetrics } from '../../../src/observability/metrics.js';
 
 const T = '2026-11-24T01:00:00Z';
-const step = (o: Partial<StepStatus> = {}): StepStatus =>
-  ({ name: 's', action: 'scale', phase: 'Pending', ...o }) as StepStatus;
+const step = (o: Partial<StepStatus> = {}): StepStatus => ({
+  name: 's',
+  action: 'scale',
+  phase: 'Pending',
+  ...o,
+});
 
 describe('milestones: what one status transition reached', () => {
   it.each<
