@@ -188,7 +188,7 @@ describe('the audit table of many clusters', () => {
       ends: [number, AuditRow['result']][],
     ): AuditRow[] => [
       { at: at(start), event: 'created', namespace: 'shop', remediation: uid, uid, runbook },
-      ...ends.map(([s, result]) => ({
+      ...ends.map(([s, result]): AuditRow => ({
         at: at(s),
         event: result === 'reverted' || result === 'revert_failed' ? 'reverted' : 'finished',
         namespace: 'shop',
