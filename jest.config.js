@@ -20,8 +20,8 @@ export default {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/cluster/global-setup.mjs',
-      globalTeardown: '<rootDir>/test/cluster/global-teardown.mjs',
+      globalSetup: '<rootDir>/tools/cluster/global-setup.mjs',
+      globalTeardown: '<rootDir>/tools/cluster/global-teardown.mjs',
     },
   ],
 };

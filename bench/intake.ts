@@ -42,8 +42,8 @@ import { FallbackStore, MemoryLimitStore, type LimitStore } from '../src/stores/
 import { PostgresLimitStore } from '../src/stores/postgres.js';
 import { RedisLimitStore } from '../src/stores/redis.js';
 import { systemClock } from '../src/util/clock.js';
-import { startCluster, type TestCluster } from '../test/cluster/cluster.js';
-import { installCrds } from '../test/cluster/crds.js';
+import { startCluster, type TestCluster } from '../tools/cluster/cluster.js';
+import { installCrds } from '../tools/cluster/crds.js';
 
 type StoreKind = 'memory' | 'redis' | 'postgres';
 const TOKEN = 'bench-token';

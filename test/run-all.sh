@@ -31,7 +31,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 log "control plane (etcd + kube-apiserver + kube-controller-manager, cached)"
-bash test/cluster/build-control-plane.sh
+bash tools/cluster/build-control-plane.sh
 
 log "Redis and PostgreSQL on their standard ports"
 bash test/ensure-services.sh

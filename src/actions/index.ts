@@ -1,5 +1,8 @@
 /**
- * The actions, by name. The reconciler runs a step as:
+ * The actions, by name, in three groups: `kubernetes/` changes objects in the cluster, `calls/`
+ * changes something elsewhere (HTTP, Redis, PostgreSQL, Alertmanager), `checks/` only looks.
+ * `services/` holds the clients calls and checks share; `outcome.ts` and `step-input.ts` what
+ * every action uses. The reconciler runs a step as:
  *   plan(ctx)            reads only; returns before/after, or `refused` (never apply a refused
  *                        plan). Throws RemediatorError on transient API errors (retry later).
  *   checkpoint           the reconciler stores the plan in status.steps[i]
@@ -10,22 +13,22 @@
  */
 import { ACTIONS, type ActionName, type Step } from '../api/v1alpha1/schema.js';
 import type { Action } from './types.js';
-import { deletePod } from './delete-pod.js';
-import { httpCall } from './http-call.js';
-import { httpCheck } from './http-check.js';
-import { notify } from './notify.js';
-import { patch } from './patch.js';
-import { postgresCheck } from './postgres-check.js';
-import { postgresQuery } from './postgres-query.js';
-import { prometheusQuery } from './prometheus-query.js';
-import { redisCheck } from './redis-check.js';
-import { redisCommand } from './redis-command.js';
-import { rolloutRestart } from './rollout-restart.js';
-import { rolloutUndo } from './rollout-undo.js';
-import { scale } from './scale.js';
-import { setEnv } from './set-env.js';
-import { silence } from './silence.js';
-import { waitForRollout } from './wait-for-rollout.js';
+import { deletePod } from './kubernetes/delete-pod.js';
+import { httpCall } from './calls/http-call.js';
+import { httpCheck } from './checks/http-check.js';
+import { notify } from './calls/notify.js';
+import { patch } from './kubernetes/patch.js';
+import { postgresCheck } from './checks/postgres-check.js';
+import { postgresQuery } from './calls/postgres-query.js';
+import { prometheusQuery } from './checks/prometheus-query.js';
+import { redisCheck } from './checks/redis-check.js';
+import { redisCommand } from './calls/redis-command.js';
+import { rolloutRestart } from './kubernetes/rollout-restart.js';
+import { rolloutUndo } from './kubernetes/rollout-undo.js';
+import { scale } from './kubernetes/scale.js';
+import { setEnv } from './kubernetes/set-env.js';
+import { silence } from './calls/silence.js';
+import { waitForRollout } from './checks/wait-for-rollout.js';
 
 export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
   rolloutRestart,
@@ -77,7 +80,7 @@ export function validateStep(step: Step): string[] {
   return [...action.validate(step), ...strays];
 }
 
-export { rolloutState, podFault, type RolloutState } from './wait-for-rollout.js';
-export { checkPatchBounds, checkReplicas, type BoundViolation } from './bounds.js';
-export { parseQuantity, compareQuantity } from './quantity.js';
+export { rolloutState, podFault, type RolloutState } from './checks/wait-for-rollout.js';
+export { checkPatchBounds, checkReplicas, type BoundViolation } from './kubernetes/bounds.js';
+export { parseQuantity, compareQuantity } from './kubernetes/quantity.js';
 export type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';

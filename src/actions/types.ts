@@ -18,7 +18,7 @@ import type { ActionName, Bounds, Remediation, Step, StepStatus } from '../api/v
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { ErrorCode } from '../util/errors.js';
-import type { KubeObject } from './raw-object.js';
+import type { KubeObject } from '../kube/raw-object.js';
 
 /**
  * When a step is planned, checkpointed and applied in one pass, apply() takes the object plan()
@@ -49,7 +49,7 @@ export class PassReads {
 
 /**
  * Cached reads of targets (controller/runtime/target-cache.ts), for plan() only: a guess that
- * apply() confirms with a resourceVersion precondition (see readObject in common.ts).
+ * apply() confirms with a resourceVersion precondition (see readObject in kubernetes/reads.ts).
  */
 export interface TargetReader {
   /**

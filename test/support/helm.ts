@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
-import { REPO_ROOT } from '../cluster/crds.js';
+import { REPO_ROOT } from '../../tools/cluster/crds.js';
 
 const ENTRY = 'helm/helm';
 

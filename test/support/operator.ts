@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { REPO_ROOT } from '../cluster/crds.js';
+import { REPO_ROOT } from '../../tools/cluster/crds.js';
 import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const OPERATOR_ENTRY = join(REPO_ROOT, OPERATOR_BUNDLE);

@@ -6,7 +6,8 @@
  */
 import { type TSchema } from '@sinclair/typebox';
 import { CATEGORY, GROUP, RESOURCES, VERSION } from './constants.js';
-import { RemediationSpec, RemediationStatus, RunbookSpec, RunbookStatus } from './schema.js';
+import { RemediationSpec, RemediationStatus } from './remediation-types.js';
+import { RunbookSpec, RunbookStatus } from './runbook-types.js';
 
 type Json = Record<string, unknown>;
 

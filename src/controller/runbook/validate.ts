@@ -15,7 +15,7 @@ import {
 } from '../../api/v1alpha1/schema.js';
 import type { Action } from '../../actions/types.js';
 import { TARGETED_ACTIONS, getAction } from '../../actions/index.js';
-import { parseQuantity } from '../../actions/quantity.js';
+import { parseQuantity } from '../../actions/kubernetes/quantity.js';
 import { compileMatcherRegex } from '../../runbook/match.js';
 import { templateRefs } from '../../runbook/template.js';
 import { parseDuration } from '../../util/duration.js';

@@ -10,14 +10,14 @@
  * - Only plan() reads it. The cache may be a moment behind, so what it gives is a guess that
  *   the change itself confirms: apply() sends it only onto the spec it saw (a `test` of the
  *   generation, or the resourceVersion), and otherwise reads the object and decides again
- *   (actions/common.ts `readObject`, `isCachedRead`). A refusal planned from the cache (a paused
+ *   (actions/kubernetes/reads.ts `readObject`, `isCachedRead`). A refusal planned from the cache (a paused
  *   Deployment) is confirmed by a GET before it fails the step. A resumed step (after a crash or
  *   a retry) always reads the API server.
  * - The objects are slimmed (no managedFields, no last-applied annotation) and never mutated:
  *   readObject hands out a copy.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { RawObjectApi, type KubeObject, type ObjectRef } from '../../actions/raw-object.js';
+import { RawObjectApi, type KubeObject, type ObjectRef } from '../../kube/raw-object.js';
 import type { TargetReader } from '../../actions/types.js';
 import type { Logger } from '../../observability/logger.js';
 import { LIST_PAGE_SIZE, ResourceInformer, type InformerFactory } from './informer.js';

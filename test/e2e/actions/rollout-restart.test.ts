@@ -1,7 +1,7 @@
 /** rolloutRestart against the real control plane: idempotent by stamp, dry run, paused. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {
   createDaemonSet,
   createDeployment,

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActionOutcome } from '../../../src/actions/types.js';
 import { getAction } from '../../../src/actions/index.js';
 import { PATCH } from '../../../src/kube/client.js';
-import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {
   createDaemonSet,
   createDeployment,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { helm } from '../../support/helm.js';
 import { createNamespace, deleteNamespace, kubectl, testClients } from '../../support/kube.js';
 import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';

@@ -11,7 +11,7 @@ import type { Action } from '../../../src/actions/types.js';
 import { findCondition } from '../../../src/controller/remediation/conditions.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { remediations, runbooks } from '../../../src/kube/resources.js';
-import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {
   createDeployment,
   createNamespace,

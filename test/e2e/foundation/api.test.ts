@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { createNamespace, deleteNamespace, kubectl, testKubeConfig } from '../../support/kube.js';
 
 const SAMPLES = join(REPO_ROOT, 'config', 'samples');

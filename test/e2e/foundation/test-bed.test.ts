@@ -1,7 +1,7 @@
 /** The test bed itself: a real control plane, the controller-manager and the fake kubelet. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
-import { startCluster } from '../../cluster/cluster.js';
+import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
+import { startCluster } from '../../../tools/cluster/cluster.js';
 import {
   createDeployment,
   createNamespace,

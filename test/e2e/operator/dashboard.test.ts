@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DASHBOARD_FILE } from '../../../scripts/gen-dashboard.js';
 import { remediations } from '../../../src/kube/resources.js';
-import { freePort } from '../../cluster/cluster.js';
+import { freePort } from '../../../tools/cluster/cluster.js';
 import {
   createDeployment,
   createNamespace,

@@ -9,15 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import pg from 'pg';
 import { OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
-import { freePort, startCluster, type TestCluster } from '../../cluster/cluster.js';
-import { installCrds } from '../../cluster/crds.js';
+import { freePort, startCluster, type TestCluster } from '../../../tools/cluster/cluster.js';
+import { installCrds } from '../../../tools/cluster/crds.js';
 import { createNamespace, deleteNamespace, kubectl, waitFor } from '../../support/kube.js';
 import { isolatedOperatorEntry, startOperator, type OperatorProcess } from '../../support/operator.js';
 
 /** A database of this file's own in the shared PostgreSQL. */
 const DB = `kr_e2e_fleet_${process.pid}`;
 const DB_URL = `postgres://postgres@127.0.0.1:5432/${DB}`;
-/** The context name of every test cluster's kubeconfig (test/cluster/cluster.ts). */
+/** The context name of every test cluster's kubeconfig (tools/cluster/cluster.ts). */
 const CONTEXT = 'kr-test';
 
 let second: TestCluster;

@@ -7,8 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
 import { remediations } from '../../../src/kube/resources.js';
-import { freePort } from '../../cluster/cluster.js';
-import { startFakeKubelet, type FakeKubelet } from '../../cluster/fake-kubelet.js';
+import { freePort } from '../../../tools/cluster/cluster.js';
+import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {
   createDeployment,
   createNamespace,

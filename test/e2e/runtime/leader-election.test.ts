@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { LeaderElector } from '../../../src/controller/runtime/leader-election.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';
 import { eventually, proxiedClients, recordingLogger, type CuttableProxy } from './helpers.js';
 

@@ -6,8 +6,8 @@ import {
   checkPaths,
   checkReplicas,
   quantityBoundFor,
-} from '../../../src/actions/bounds.js';
-import { patchEffect } from '../../../src/actions/patch-paths.js';
+} from '../../../src/actions/kubernetes/bounds.js';
+import { patchEffect } from '../../../src/actions/kubernetes/patch-paths.js';
 
 const C0 = '/spec/template/spec/containers/0';
 

@@ -1,6 +1,6 @@
 /** PassReads: apply() takes plan()'s read once; nothing else is served from it. */
 import { PassReads } from '../../../src/actions/types.js';
-import type { KubeObject } from '../../../src/actions/raw-object.js';
+import type { KubeObject } from '../../../src/kube/raw-object.js';
 
 const obj = (rv: string): KubeObject => ({
   apiVersion: 'apps/v1',

@@ -6,8 +6,8 @@ import {
   revertOps,
   type JsonPatchOp,
   type PriorValue,
-} from '../../../src/actions/patch-paths.js';
-import { applyJsonPatch, applyMergePatch } from '../../../src/actions/patch-apply.js';
+} from '../../../src/actions/kubernetes/patch-paths.js';
+import { applyJsonPatch, applyMergePatch } from '../../../src/actions/kubernetes/patch-apply.js';
 
 const dep = () => ({
   metadata: { name: 'web', labels: { app: 'web' }, annotations: { a: '1' } },

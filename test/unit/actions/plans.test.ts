@@ -1,8 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { choosePods } from '../../../src/actions/delete-pod.js';
-import { planScale, revertScale } from '../../../src/actions/scale.js';
-import { alreadyRestarted, planRestart, restartPatch } from '../../../src/actions/rollout-restart.js';
-import { planPatch, withStamp } from '../../../src/actions/patch.js';
+import { choosePods } from '../../../src/actions/kubernetes/delete-pod.js';
+import { planScale, revertScale } from '../../../src/actions/kubernetes/scale.js';
+import {
+  alreadyRestarted,
+  planRestart,
+  restartPatch,
+} from '../../../src/actions/kubernetes/rollout-restart.js';
+import { planPatch, withStamp } from '../../../src/actions/kubernetes/patch.js';
 
 const pod = (name: string, terminating = false) => ({
   metadata: {

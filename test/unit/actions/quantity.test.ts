@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { compareQuantity, isQuantity, parseQuantity } from '../../../src/actions/quantity.js';
+import { compareQuantity, isQuantity, parseQuantity } from '../../../src/actions/kubernetes/quantity.js';
 
 describe('parseQuantity', () => {
   test.each([

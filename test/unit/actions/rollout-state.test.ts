@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { podFault, rolloutState } from '../../../src/actions/wait-for-rollout.js';
+import { podFault, rolloutState } from '../../../src/actions/checks/wait-for-rollout.js';
 
 const deployment = (
   spec: number,

@@ -6,7 +6,7 @@ import {
   planUndo,
   revisionPatch,
   templateMatches,
-} from '../../../src/actions/rollout-undo.js';
+} from '../../../src/actions/kubernetes/rollout-undo.js';
 
 const h = (...revs: number[]) =>
   revs.map((revision) => ({ revision, item: { metadata: { name: `r${revision}` } } }));

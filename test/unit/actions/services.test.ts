@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import type { Step } from '../../../src/api/v1alpha1/schema.js';
 import type { ActionContext } from '../../../src/actions/types.js';
 import { getAction } from '../../../src/actions/index.js';
-import { compareSamples, samplesOf } from '../../../src/actions/prometheus-query.js';
-import { redactUrl } from '../../../src/actions/external.js';
-import { silenceBody } from '../../../src/actions/silence.js';
-import { httpCheckProblem } from '../../../src/actions/http-check.js';
+import { compareSamples, samplesOf } from '../../../src/actions/checks/prometheus-query.js';
+import { redactUrl } from '../../../src/actions/services/url.js';
+import { silenceBody } from '../../../src/actions/calls/silence.js';
+import { httpCheckProblem } from '../../../src/actions/checks/http-check.js';
 import { FakeClock } from '../../../src/util/clock.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 

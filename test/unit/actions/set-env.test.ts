@@ -7,8 +7,8 @@ import {
   stateOf,
   type EnvRecord,
   type EnvVar,
-} from '../../../src/actions/set-env.js';
-import { applyJsonPatch } from '../../../src/actions/patch-apply.js';
+} from '../../../src/actions/kubernetes/set-env.js';
+import { applyJsonPatch } from '../../../src/actions/kubernetes/patch-apply.js';
 
 const secretRef = { secretKeyRef: { name: 's', key: 'k' } };
 const containers = () => [

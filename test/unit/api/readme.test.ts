@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { readmeWithTable } from '../../../scripts/gen-config-docs.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 
 describe('README', () => {
   it('lists every configuration option (npx tsx scripts/gen-config-docs.ts --write)', () => {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
 import { createMetrics } from '../../../src/observability/metrics.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { renderedPrometheusRule as renderedRule, type PrometheusRule } from '../../support/helm.js';
 
 const CASES = join(REPO_ROOT, 'test', 'fixtures', 'alerts', 'kube-remediator.rules.test.yaml');

@@ -11,7 +11,7 @@ import { describe, expect, it } from '@jest/globals';
 import yaml from 'js-yaml';
 import { DASHBOARD_FILE, renderDashboard } from '../../../scripts/gen-dashboard.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { helm } from '../../support/helm.js';
 
 interface Panel {

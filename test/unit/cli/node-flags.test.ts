@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 
 const read = (p: string): string => readFileSync(join(REPO_ROOT, p), 'utf8');
 

@@ -26,7 +26,7 @@ import {
   stepRefs,
   templateRefs,
 } from '../../../src/runbook/template.js';
-import { REPO_ROOT } from '../../cluster/crds.js';
+import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 
 const SAMPLES = join(REPO_ROOT, 'config', 'samples');
 const SEEDS = [

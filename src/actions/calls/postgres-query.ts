@@ -1,10 +1,12 @@
 /** postgresQuery: runs one statement. Skipped in a dry run. */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES, errorMessage } from '../util/errors.js';
-import { done, failed, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { callFailure, redactUrl, requireUrl, resolveUrl, skippedInDryRun } from './external.js';
-import { runPostgres, validatePostgresUrl } from './postgres-check.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES, errorMessage } from '../../util/errors.js';
+import { done, failed, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { callFailure, skippedInDryRun } from '../services/replies.js';
+import { redactUrl, requireUrl, resolveUrl } from '../services/url.js';
+import { runPostgres, validatePostgresUrl } from '../services/postgres.js';
 
 export function validatePostgresQuery(step: Step): string[] {
   const missing = validateParamsPresent(step, 'postgresQuery');

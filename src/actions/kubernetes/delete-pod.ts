@@ -5,22 +5,14 @@
  * precondition: a StatefulSet re-creates a pod under the same name, and a repeated apply
  * must not delete the replacement. 404 and a failed uid precondition both mean "already done".
  */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { isConflict, isNotFound } from '../kube/client.js';
-import { ERROR_CODES } from '../util/errors.js';
-import {
-  done,
-  failureFromError,
-  isFailed,
-  planFailure,
-  raw,
-  refusal,
-  requireParams,
-  validateParamsPresent,
-  type Failed,
-} from './common.js';
-import type { KubeObject } from './raw-object.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { isConflict, isNotFound } from '../../kube/client.js';
+import { ERROR_CODES } from '../../util/errors.js';
+import { done, isFailed, planFailure, refusal, type Failed } from '../outcome.js';
+import { failureFromError, raw } from './api.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import type { KubeObject } from '../../kube/raw-object.js';
 
 export interface PodPick {
   name: string;

@@ -11,7 +11,7 @@ import { startFakeKubelet } from './fake-kubelet.js';
 async function main(): Promise<void> {
   if (!binariesPresent()) {
     console.error('building the control plane once (about 5 minutes)...');
-    execFileSync('bash', [`${REPO_ROOT}/test/cluster/build-control-plane.sh`], { stdio: 'inherit' });
+    execFileSync('bash', [`${REPO_ROOT}/tools/cluster/build-control-plane.sh`], { stdio: 'inherit' });
   }
   const cluster = await startCluster({ controllerManager: true });
   await installCrds(cluster.kubeconfigPath);

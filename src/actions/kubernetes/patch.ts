@@ -11,31 +11,15 @@
  * need nothing, and any other value refuses the revert with ChangedSince.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Bounds, Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES, errorMessage } from '../util/errors.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Bounds, Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES, errorMessage } from '../../util/errors.js';
 import { checkPatchBounds } from './bounds.js';
-import {
-  FIELD_MANAGER,
-  STAMP_ANNOTATION,
-  annotationsOf,
-  attempt,
-  changedSince,
-  describeTarget,
-  done,
-  failed,
-  isFailed,
-  guardedJsonPatch,
-  planFailure,
-  raw,
-  readObject,
-  refusal,
-  refusedOutcome,
-  requireParams,
-  requireTarget,
-  validateParamsPresent,
-  type Failed,
-} from './common.js';
+import { FIELD_MANAGER, STAMP_ANNOTATION, attempt, changedSince, guardedJsonPatch, raw } from './api.js';
+import { annotationsOf } from './workload.js';
+import { describeTarget, requireParams, requireTarget, validateParamsPresent } from '../step-input.js';
+import { done, failed, isFailed, planFailure, refusal, refusedOutcome, type Failed } from '../outcome.js';
+import { readObject } from './reads.js';
 import { escapeSegment, isPlainObject } from './json-pointer.js';
 import { applyJsonPatch, applyMergePatch } from './patch-apply.js';
 import {
@@ -47,7 +31,7 @@ import {
   type PatchType,
   type PriorValue,
 } from './patch-paths.js';
-import type { KubeObject } from './raw-object.js';
+import type { KubeObject } from '../../kube/raw-object.js';
 
 const CONTENT_TYPES: Record<PatchType, PatchStrategy> = {
   merge: PatchStrategy.MergePatch,

@@ -1,10 +1,10 @@
 /**
  * The Redis side of redisCheck and redisCommand, in its own module so that the driver loads
- * only when a step needs it (redis-check.ts imports this module lazily).
+ * only when a step needs it (redis.ts imports this module lazily).
  */
 import { Redis } from 'ioredis';
-import { errorMessage } from '../util/errors.js';
-import { EXTERNAL_TIMEOUT_MS } from './common.js';
+import { errorMessage } from '../../util/errors.js';
+import { EXTERNAL_TIMEOUT_MS } from './replies.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
 

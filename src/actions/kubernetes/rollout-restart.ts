@@ -4,35 +4,17 @@
  * annotations, so that one patch both restarts and records that this attempt restarted.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES } from '../util/errors.js';
-import { rfc3339 } from '../util/clock.js';
-import {
-  FIELD_MANAGER,
-  RESTARTED_AT_ANNOTATION,
-  STAMP_ANNOTATION,
-  WORKLOAD_KINDS,
-  annotationsOf,
-  attempt,
-  describeTarget,
-  dig,
-  done,
-  isFailed,
-  isCachedRead,
-  planOnCached,
-  raw,
-  readLive,
-  readObject,
-  refusal,
-  refusedOutcome,
-  requireWorkload,
-  sameSpecTests,
-  staleCache,
-  validateTargetKind,
-} from './common.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES } from '../../util/errors.js';
+import { rfc3339 } from '../../util/clock.js';
+import { FIELD_MANAGER, RESTARTED_AT_ANNOTATION, STAMP_ANNOTATION, attempt, raw } from './api.js';
+import { WORKLOAD_KINDS, annotationsOf, dig, requireWorkload, validateTargetKind } from './workload.js';
+import { describeTarget } from '../step-input.js';
+import { done, isFailed, refusal, refusedOutcome } from '../outcome.js';
+import { isCachedRead, planOnCached, readLive, readObject, sameSpecTests, staleCache } from './reads.js';
 import { joinPointer } from './json-pointer.js';
-import type { KubeObject } from './raw-object.js';
+import type { KubeObject } from '../../kube/raw-object.js';
 
 /** Why a workload cannot be restarted now, or undefined. */
 export function restartBlocker(obj: KubeObject): string | undefined {

@@ -8,33 +8,25 @@
  * request, so a repeated apply sees it and does not undo twice.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES } from '../util/errors.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES } from '../../util/errors.js';
+import { FIELD_MANAGER, STAMP_ANNOTATION, attempt, raw } from './api.js';
 import {
-  FIELD_MANAGER,
-  STAMP_ANNOTATION,
   WORKLOAD_KINDS,
   annotationsOf,
-  attempt,
-  describeTarget,
   dig,
-  done,
-  failed,
   isControlledBy,
-  isFailed,
-  planFailure,
-  raw,
-  readObject,
-  refusal,
   requireWorkload,
   selectorString,
-  stableJson,
   validateTargetKind,
-  type Failed,
-} from './common.js';
+} from './workload.js';
+import { describeTarget } from '../step-input.js';
+import { done, failed, isFailed, planFailure, refusal, type Failed } from '../outcome.js';
+import { readObject } from './reads.js';
+import { stableJson } from './json-pointer.js';
 import type { JsonPatchOp } from './patch-paths.js';
-import type { KubeObject, ObjectRef } from './raw-object.js';
+import type { KubeObject, ObjectRef } from '../../kube/raw-object.js';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 const HASH_LABEL = 'pod-template-hash';

@@ -3,20 +3,16 @@
  * matcher per alert label. The stamp goes in the comment, so a repeated apply finds the
  * silence it already made instead of adding a second; revert expires it.
  */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES, errorMessage } from '../util/errors.js';
-import { parseDuration } from '../util/duration.js';
-import { done, failed, isFailed, requireParams, validateParamsPresent } from './common.js';
-import {
-  callFailure,
-  httpRequest,
-  redactUrl,
-  skippedInDryRun,
-  statusExpected,
-  type HttpReply,
-} from './external.js';
-import { validateUrlField } from './http-check.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES, errorMessage } from '../../util/errors.js';
+import { parseDuration } from '../../util/duration.js';
+import { done, failed, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { callFailure, skippedInDryRun } from '../services/replies.js';
+import { httpRequest, statusExpected, type HttpReply } from '../services/http.js';
+import { redactUrl } from '../services/url.js';
+import { validateUrlField } from '../services/url.js';
 
 export interface SilenceMatcher {
   name: string;

@@ -6,11 +6,14 @@
  * to redisCommand.
  */
 
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES, errorMessage } from '../util/errors.js';
-import { done, failed, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { CHECK_POLL_MS, redactUrl, replyText, requireUrl, resolveUrl } from './external.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES, errorMessage } from '../../util/errors.js';
+import { done, failed, inProgress, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { CHECK_POLL_MS, replyText } from '../services/replies.js';
+import { redactUrl, requireUrl, resolveUrl } from '../services/url.js';
+import { runRedis, validateRedisUrl } from '../services/redis.js';
 
 /**
  * Commands that only read (no writes, no scripts, no admin side effects, no whole-keyspace
@@ -70,25 +73,6 @@ export function notReadOnly(command: readonly string[] | undefined): string | un
   const name = (command?.[0] ?? 'PING').toUpperCase();
   if (READ_ONLY_COMMANDS.has(name)) return undefined;
   return `redisCheck.command: ${name} is not a read-only command; a check runs on every poll and in dry runs, so it may only read (e.g. PING, GET, EXISTS, LLEN, SCARD, ZCARD, HGET, TTL, INFO). Use the redisCommand action for writes`;
-}
-
-/**
- * Runs one command on a fresh connection and closes it (src/actions/redis-client.ts). The
- * driver is loaded on first use: it costs memory in every operator that never runs a check.
- * The module with the static `import { Redis } from 'ioredis'` is what is imported lazily: a
- * dynamic `import('ioredis')` of the CommonJS package has no named `Redis` export once bundled.
- */
-export async function runRedis(url: string, command: readonly string[]): Promise<unknown> {
-  return (await import('./redis-client.js')).runRedis(url, command);
-}
-
-export function validateRedisUrl(
-  p: { url?: string; urlFrom?: unknown } | undefined,
-  field: string,
-): string[] {
-  if (!p?.url && !p?.urlFrom) return [`${field}: give url or urlFrom.secretKeyRef`];
-  if (p.url && !/^rediss?:\/\//.test(p.url)) return [`${field}.url: must start with redis:// or rediss://`];
-  return [];
 }
 
 export function validateRedisCheck(step: Step): string[] {

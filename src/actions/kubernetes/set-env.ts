@@ -12,37 +12,18 @@
  * The patch also `test`s the env list it was computed from, so a change in between is seen.
  */
 import { PatchStrategy } from '@kubernetes/client-node';
-import type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES } from '../util/errors.js';
-import {
-  FIELD_MANAGER,
-  WORKLOAD_KINDS,
-  attempt,
-  changedSince,
-  describeTarget,
-  dig,
-  done,
-  failed,
-  isCachedRead,
-  isFailed,
-  guardedJsonPatch,
-  planOnCached,
-  raw,
-  readLive,
-  readObject,
-  refusal,
-  requireParams,
-  requireWorkload,
-  sameSpecTests,
-  stableJson,
-  staleCache,
-  validateParamsPresent,
-  validateTargetKind,
-} from './common.js';
+import type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES } from '../../util/errors.js';
+import { FIELD_MANAGER, attempt, changedSince, guardedJsonPatch, raw } from './api.js';
+import { WORKLOAD_KINDS, dig, requireWorkload, validateTargetKind } from './workload.js';
+import { describeTarget, requireParams, validateParamsPresent } from '../step-input.js';
+import { done, failed, isFailed, refusal } from '../outcome.js';
+import { isCachedRead, planOnCached, readLive, readObject, sameSpecTests, staleCache } from './reads.js';
+import { stableJson } from './json-pointer.js';
 import { joinPointer } from './json-pointer.js';
 import type { JsonPatchOp } from './patch-paths.js';
-import type { KubeObject } from './raw-object.js';
+import type { KubeObject } from '../../kube/raw-object.js';
 
 export interface EnvVar {
   name: string;

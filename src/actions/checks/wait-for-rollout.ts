@@ -4,23 +4,20 @@
  * message says why, and names a crash loop or an OOM kill found on the workload's pods, so a
  * timeout can report the stuck reason. The reconciler owns the timeout.
  */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { StepStatus } from '../api/v1alpha1/schema.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { StepStatus } from '../../api/v1alpha1/schema.js';
 import {
   WORKLOAD_KINDS,
-  describeTarget,
   dig,
-  done,
-  failureFromError,
-  inProgress,
-  isFailed,
-  raw,
-  readObject,
   requireWorkload,
   selectorString,
   validateTargetKind,
-} from './common.js';
-import type { KubeObject } from './raw-object.js';
+} from '../kubernetes/workload.js';
+import { describeTarget } from '../step-input.js';
+import { done, inProgress, isFailed } from '../outcome.js';
+import { failureFromError, raw } from '../kubernetes/api.js';
+import { readObject } from '../kubernetes/reads.js';
+import type { KubeObject } from '../../kube/raw-object.js';
 
 export interface RolloutState {
   done: boolean;

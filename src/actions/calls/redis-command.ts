@@ -1,10 +1,12 @@
 /** redisCommand: runs one command, e.g. `DEL dash:queue:dead`. Skipped in a dry run. */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES, errorMessage } from '../util/errors.js';
-import { done, failed, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { callFailure, redactUrl, replyText, requireUrl, resolveUrl, skippedInDryRun } from './external.js';
-import { runRedis, validateRedisUrl } from './redis-check.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES, errorMessage } from '../../util/errors.js';
+import { done, failed, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { callFailure, replyText, skippedInDryRun } from '../services/replies.js';
+import { redactUrl, requireUrl, resolveUrl } from '../services/url.js';
+import { runRedis, validateRedisUrl } from '../services/redis.js';
 
 export function validateRedisCommand(step: Step): string[] {
   const missing = validateParamsPresent(step, 'redisCommand');

@@ -180,7 +180,7 @@ export function binariesPresent(): boolean {
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   if (!binariesPresent()) {
     throw new Error(
-      `control-plane binaries missing in ${BIN_DIR} (or ${ETCD}): run test/cluster/build-control-plane.sh (npm test does this)`,
+      `control-plane binaries missing in ${BIN_DIR} (or ${ETCD}): run tools/cluster/build-control-plane.sh (npm test does this)`,
     );
   }
   installExitHook();

@@ -2,12 +2,15 @@
  * prometheusQuery: an instant query whose every sample must satisfy `expect` (and there must
  * be at least one). Like the other checks it waits until it holds; the step timeout bounds it.
  */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { ERROR_CODES, errorMessage } from '../util/errors.js';
-import { done, failed, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
-import { CHECK_POLL_MS, httpRequest, redactUrl, type HttpReply } from './external.js';
-import { validateUrlField } from './http-check.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { ERROR_CODES, errorMessage } from '../../util/errors.js';
+import { done, failed, inProgress, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { CHECK_POLL_MS } from '../services/replies.js';
+import { httpRequest, type HttpReply } from '../services/http.js';
+import { redactUrl } from '../services/url.js';
+import { validateUrlField } from '../services/url.js';
 
 export type CompareOp = '<' | '<=' | '==' | '!=' | '>=' | '>';
 

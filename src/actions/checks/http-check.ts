@@ -1,16 +1,12 @@
 /** httpCheck: passes when the response has an expected status (and text); waits otherwise. */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { errorMessage } from '../util/errors.js';
-import { done, inProgress, isFailed, requireParams, validateParamsPresent } from './common.js';
-import {
-  CHECK_POLL_MS,
-  expectedText,
-  httpRequest,
-  redactUrl,
-  statusExpected,
-  type HttpReply,
-} from './external.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { errorMessage } from '../../util/errors.js';
+import { done, inProgress, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { CHECK_POLL_MS } from '../services/replies.js';
+import { expectedText, httpRequest, statusExpected, type HttpReply } from '../services/http.js';
+import { redactUrl, validateUrlField } from '../services/url.js';
 
 export interface HttpCheckParams {
   url: string;
@@ -26,12 +22,6 @@ export function httpCheckProblem(reply: HttpReply, p: HttpCheckParams): string |
   if (p.bodyContains !== undefined && !reply.body.includes(p.bodyContains))
     return `body does not contain "${p.bodyContains}"`;
   return undefined;
-}
-
-export function validateUrlField(url: unknown, field: string): string[] {
-  if (typeof url !== 'string' || !/^https?:\/\//.test(url))
-    return [`${field}: must be an http:// or https:// URL`];
-  return [];
 }
 
 export function validateHttpCheck(step: Step): string[] {

@@ -2,20 +2,14 @@
  * notify: posts `{text}` to a Slack-compatible webhook when one is configured. Without one the
  * step is done with the message, and the reconciler records it as an Event.
  */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { done, isFailed, requireParams, validateParamsPresent } from './common.js';
-import {
-  callFailure,
-  httpRequest,
-  redactUrl,
-  resolveUrl,
-  withIdempotencyKey,
-  skippedInDryRun,
-  statusExpected,
-  type HttpReply,
-} from './external.js';
-import { validateUrlField } from './http-check.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { done, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { callFailure, skippedInDryRun } from '../services/replies.js';
+import { httpRequest, withIdempotencyKey, statusExpected, type HttpReply } from '../services/http.js';
+import { redactUrl, resolveUrl } from '../services/url.js';
+import { validateUrlField } from '../services/url.js';
 
 export function validateNotify(step: Step): string[] {
   const missing = validateParamsPresent(step, 'notify');

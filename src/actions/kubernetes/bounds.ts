@@ -2,7 +2,7 @@
  * The Runbook's declared bounds, checked before anything is sent (pure).
  * A violation names the bound and the offending value, so the refusal is actionable.
  */
-import type { Bounds } from '../api/v1alpha1/schema.js';
+import type { Bounds } from '../../api/v1alpha1/schema.js';
 import { isUnder, splitPointer } from './json-pointer.js';
 import type { Leaf, PatchEffect } from './patch-paths.js';
 import { compareQuantity, isQuantity } from './quantity.js';

@@ -6,33 +6,16 @@
  * set, with the resourceVersion it read as a precondition; a count already back at `before`
  * is done, and any other count (an HPA, a person, another remediation) refuses ChangedSince.
  */
-import type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from './types.js';
-import type { Bounds, Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { PATCH } from '../kube/client.js';
-import { ERROR_CODES } from '../util/errors.js';
+import type { Action, ActionContext, ActionOutcome, Plan, ResolvedTarget } from '../types.js';
+import type { Bounds, Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { PATCH } from '../../kube/client.js';
+import { ERROR_CODES } from '../../util/errors.js';
 import { checkReplicas } from './bounds.js';
-import {
-  attempt,
-  changedSince,
-  describeTarget,
-  dig,
-  done,
-  failed,
-  isCachedRead,
-  isFailed,
-  lostRace,
-  peekTarget,
-  planFailure,
-  recordRead,
-  refusal,
-  refusedOutcome,
-  requireParams,
-  requireWorkload,
-  takeRead,
-  validateParamsPresent,
-  validateTargetKind,
-  type Failed,
-} from './common.js';
+import { attempt, changedSince, lostRace } from './api.js';
+import { describeTarget, requireParams, validateParamsPresent } from '../step-input.js';
+import { dig, requireWorkload, validateTargetKind } from './workload.js';
+import { done, failed, isFailed, planFailure, refusal, refusedOutcome, type Failed } from '../outcome.js';
+import { isCachedRead, peekTarget, recordRead, takeRead } from './reads.js';
 
 export const SCALABLE_KINDS = ['Deployment', 'StatefulSet'] as const;
 

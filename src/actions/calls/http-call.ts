@@ -3,19 +3,14 @@
  * crash right after sending may repeat the call: the request carries the stamp as its
  * `Idempotency-Key` header for receivers that honour it; keep other endpoints idempotent.
  */
-import type { Action, ActionContext, ActionOutcome, Plan } from './types.js';
-import type { Step, StepStatus } from '../api/v1alpha1/schema.js';
-import { done, isFailed, requireParams, validateParamsPresent } from './common.js';
-import {
-  callFailure,
-  httpRequest,
-  redactUrl,
-  skippedInDryRun,
-  statusExpected,
-  withIdempotencyKey,
-  type HttpReply,
-} from './external.js';
-import { validateUrlField } from './http-check.js';
+import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
+import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import { done, isFailed } from '../outcome.js';
+import { requireParams, validateParamsPresent } from '../step-input.js';
+import { callFailure, skippedInDryRun } from '../services/replies.js';
+import { httpRequest, statusExpected, withIdempotencyKey, type HttpReply } from '../services/http.js';
+import { redactUrl } from '../services/url.js';
+import { validateUrlField } from '../services/url.js';
 
 export function validateHttpCall(step: Step): string[] {
   const missing = validateParamsPresent(step, 'httpCall');

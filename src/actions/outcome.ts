@@ -1,0 +1,50 @@
+/** What an action returns: done, in progress, failed, or a plan refused before anything is sent. */
+import type { ActionOutcome, Plan } from './types.js';
+import { RemediatorError, type ErrorCode } from '../util/errors.js';
+
+/** How often a waiting action asks to be looked at again. */
+export const POLL_MS = 2000;
+
+export type Failed = Extract<ActionOutcome, { kind: 'failed' }>;
+
+export function done(
+  message: string,
+  extra: {
+    before?: Record<string, unknown>;
+    after?: Record<string, unknown>;
+    diff?: Record<string, unknown>;
+  } = {},
+): ActionOutcome {
+  return { kind: 'done', message, ...extra };
+}
+
+export function inProgress(message: string, requeueAfterMs = POLL_MS): ActionOutcome {
+  return { kind: 'inProgress', message, requeueAfterMs };
+}
+
+export function failed(code: ErrorCode, reason: string, message: string, retryable: boolean): Failed {
+  return { kind: 'failed', code, reason, message, retryable };
+}
+
+export function refusal(code: ErrorCode, reason: string, message: string): Plan {
+  return { refused: { code, reason, message } };
+}
+
+/**
+ * What plan() does with a failed read: a permanent failure (404, invalid, forbidden) refuses
+ * the step; a transient one (409, 5xx, unreachable) is thrown so the reconciler retries.
+ */
+export function planFailure(f: Failed): Plan {
+  if (f.retryable) throw new RemediatorError(f.code, f.message);
+  return refusal(f.code, f.reason, f.message);
+}
+
+/** A plan that was refused must never be applied; this guards apply against it. */
+export function refusedOutcome(plan: Plan): Failed | undefined {
+  const r = plan.refused;
+  return r ? failed(r.code, r.reason, r.message, false) : undefined;
+}
+
+export function isFailed(x: unknown): x is Failed {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'failed';
+}

@@ -1,0 +1,254 @@
+/** The Remediation kind: one alert occurrence answered by one run of steps, and its audit record. */
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  Conditions,
+  DNS1123_SUBDOMAIN,
+  FreeObject,
+  ObjectMeta,
+  StringEnum,
+  StringMap,
+  TargetRef,
+} from './shared-types.js';
+import { ACTIONS, Step } from './step-types.js';
+import { Bounds, Safety } from './runbook-types.js';
+
+export const ALERT_STATUSES = ['firing', 'resolved'] as const;
+
+export const AlertInfo = Type.Object(
+  {
+    name: Type.String({ description: 'The alertname.', minLength: 1, maxLength: 256 }),
+    fingerprint: Type.Optional(
+      Type.String({
+        description: "Alertmanager's fingerprint of the alert's labels.",
+        pattern: '^[0-9a-fA-F]{1,64}$',
+      }),
+    ),
+    startsAt: Type.Optional(
+      Type.String({ description: 'When the alert started firing.', format: 'date-time' }),
+    ),
+    endsAt: Type.Optional(
+      Type.String({ description: 'When the alert ended, if it did.', format: 'date-time' }),
+    ),
+    status: Type.Optional(StringEnum(ALERT_STATUSES, 'Last known alert status.')),
+    labels: Type.Optional(StringMap('Alert labels.')),
+    annotations: Type.Optional(StringMap('Alert annotations.')),
+    generatorURL: Type.Optional(
+      Type.String({ description: 'Link to the source of the alert.', maxLength: 2048 }),
+    ),
+  },
+  { description: 'The alert this remediation answers, as Alertmanager sent it.' },
+);
+export type AlertInfo = Static<typeof AlertInfo>;
+
+export const RemediationSpec = Type.Object(
+  {
+    runbookRef: Type.Optional(
+      Type.Object(
+        {
+          name: Type.String({
+            description: 'Name of a Runbook in the same namespace.',
+            pattern: DNS1123_SUBDOMAIN,
+            minLength: 1,
+            maxLength: 253,
+          }),
+        },
+        { description: 'The Runbook whose steps and safety rules to use. Either this or `steps`.' },
+      ),
+    ),
+    steps: Type.Optional(
+      Type.Array(Step, {
+        description:
+          'Inline steps, for a one-off remediation without a Runbook. Either this or `runbookRef`.',
+        maxItems: 50,
+      }),
+    ),
+    safety: Type.Optional(Safety),
+    params: Type.Optional(StringMap('Param values; they override values derived from the alert.')),
+    target: Type.Optional(TargetRef),
+    alert: Type.Optional(AlertInfo),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        description: 'Send every change with `dryRun=All`, record the would-be diff, change nothing.',
+        default: false,
+      }),
+    ),
+  },
+  { description: 'RemediationSpec: what to run, on what, and why.' },
+);
+export type RemediationSpec = Static<typeof RemediationSpec>;
+
+export const REMEDIATION_PHASES = [
+  'Pending',
+  'AwaitingApproval',
+  'Running',
+  'Verifying',
+  'Succeeded',
+  'Failed',
+  'Blocked',
+  'Reverting',
+  'Reverted',
+  'Skipped',
+  'DryRun',
+] as const;
+export type RemediationPhase = (typeof REMEDIATION_PHASES)[number];
+
+export const STEP_PHASES = [
+  'Pending',
+  'Running',
+  'Succeeded',
+  'Failed',
+  'Skipped',
+  'DryRun',
+  'Reverting',
+  'Reverted',
+] as const;
+export type StepPhase = (typeof STEP_PHASES)[number];
+
+export const LayeredOn = Type.Object(
+  {
+    remediation: Type.String({ description: 'The other Remediation, `namespace/name`.', maxLength: 317 }),
+    uid: Type.String({
+      description: 'Its uid (a Remediation created again under the name is another).',
+      maxLength: 64,
+    }),
+    step: Type.String({ description: 'Its step whose change this step changed again.', maxLength: 63 }),
+  },
+  { description: 'A change of another Remediation that a step changed again.' },
+);
+export type LayeredOn = Static<typeof LayeredOn>;
+
+export const StepStatus = Type.Object(
+  {
+    name: Type.String({ description: 'Name of the step.', maxLength: 63 }),
+    action: StringEnum(ACTIONS, 'Action of the step.'),
+    phase: StringEnum(STEP_PHASES, 'Where the step is.'),
+    attempt: Type.Optional(Type.Integer({ description: 'Attempt number, from 1.', minimum: 0 })),
+    startedAt: Type.Optional(
+      Type.String({
+        description: 'When the current attempt started (checkpointed before the side effect).',
+        format: 'date-time',
+      }),
+    ),
+    finishedAt: Type.Optional(Type.String({ description: 'When the step finished.', format: 'date-time' })),
+    nextAttemptAt: Type.Optional(
+      Type.String({ description: 'When the next retry is due.', format: 'date-time' }),
+    ),
+    message: Type.Optional(Type.String({ description: 'What happened, for people.', maxLength: 32768 })),
+    target: Type.Optional(
+      Type.String({ description: 'The resolved target, `Kind/namespace/name`.', maxLength: 600 }),
+    ),
+    spec: Type.Optional(
+      FreeObject(
+        'The step as it runs: copied from the Runbook (or spec.steps) at start with every param rendered, so that editing the Runbook never changes a Remediation in flight.',
+      ),
+    ),
+    before: Type.Optional(
+      FreeObject('The exact values the step changed, as they were before (used for revert).'),
+    ),
+    after: Type.Optional(FreeObject('The values after the step.')),
+    diff: Type.Optional(FreeObject('For dry runs: the would-be change.')),
+    revertedAt: Type.Optional(
+      Type.String({ description: 'When the step was reverted.', format: 'date-time' }),
+    ),
+    revertAttempt: Type.Optional(
+      Type.Integer({ description: 'Attempt number of the revert, from 1.', minimum: 0 }),
+    ),
+    revertedFrom: Type.Optional(
+      StringEnum(
+        ['Succeeded', 'Failed'] as const,
+        'The phase the step had when its revert started (restored if the revert fails).',
+      ),
+    ),
+    layeredOn: Type.Optional(
+      Type.Array(LayeredOn, {
+        description:
+          "Other Remediations whose change to the same fields of the same target was in place when this step planned: its `before` is their value. Their reverts wait until this step's change is reverted (reverts unwind newest first).",
+        maxItems: 64,
+      }),
+    ),
+  },
+  { description: 'The record of one step.' },
+);
+export type StepStatus = Static<typeof StepStatus>;
+
+const Signoff = Type.Object(
+  {
+    by: Type.String({ description: 'Who, as written in the annotation.', maxLength: 256 }),
+    at: Type.String({ description: 'When the controller saw it.', format: 'date-time' }),
+  },
+  { description: "A person's decision, recorded." },
+);
+
+export const RemediationStatus = Type.Object(
+  {
+    phase: Type.Optional(
+      StringEnum(
+        REMEDIATION_PHASES,
+        'Overall phase, derived from the steps and conditions. Pending: not started (waiting for its Runbook, a concurrency slot or the target lock). AwaitingApproval: waiting for the approved-by annotation. Running: steps are running. Verifying: the changes are made and only checks are left (waitForRollout, httpCheck, redisCheck, postgresCheck, prometheusQuery). Succeeded, Failed, Skipped (rejected, or resolved before start), Blocked (loop protection), DryRun: final. Reverting, Reverted: undoing the revertOnResolve steps, and done.',
+      ),
+    ),
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The generation the controller last acted on.', minimum: 0 }),
+    ),
+    conditions: Type.Optional(Conditions),
+    steps: Type.Optional(
+      Type.Array(StepStatus, { description: 'One record per step, in order.', maxItems: 50 }),
+    ),
+    progress: Type.Optional(
+      Type.String({ description: 'Steps done of all, e.g. `2/5` (for `kubectl get rem`).', maxLength: 16 }),
+    ),
+    target: Type.Optional(
+      Type.String({ description: 'The resolved main target, `Kind/name`.', maxLength: 600 }),
+    ),
+    runbookGeneration: Type.Optional(
+      Type.Integer({
+        description: 'Generation of the Runbook whose steps were copied at start.',
+        minimum: 0,
+      }),
+    ),
+    bounds: Type.Optional(
+      // Same fields as safety.bounds, own description: this is the copy, not the rule.
+      Type.Object(Bounds.properties, {
+        description:
+          'The `safety.bounds` every step of this run is checked against, copied with the steps (`{}` when there are none), so that editing or deleting the Runbook (or `spec.safety`) never loosens or drops them mid-run. Absent on runs started by a version without this field: those use the current bounds.',
+      }),
+    ),
+    startedAt: Type.Optional(
+      Type.String({ description: 'When the first step started.', format: 'date-time' }),
+    ),
+    dryRun: Type.Optional(
+      Type.Boolean({
+        description:
+          'Whether this run is a dry run, fixed when it starts; later changes to spec.dryRun are ignored.',
+      }),
+    ),
+    completedAt: Type.Optional(
+      Type.String({ description: 'When the remediation reached a final phase.', format: 'date-time' }),
+    ),
+    approval: Type.Optional(Signoff),
+    rejection: Type.Optional(Signoff),
+    revertRequestedAt: Type.Optional(
+      Type.String({
+        description: 'When a revert was asked for (alert resolved or annotation).',
+        format: 'date-time',
+      }),
+    ),
+    revertMode: Type.Optional(
+      StringEnum(
+        ['onResolve', 'onFailure'] as const,
+        'Which revert is under way, fixed when it starts: the steps marked revertOnResolve (a revert request) or every reversible step (onFailure.revert). Later changes to the Runbook do not change the set.',
+      ),
+    ),
+    message: Type.Optional(Type.String({ description: 'Summary for people.', maxLength: 32768 })),
+  },
+  { description: 'RemediationStatus: the audit record of what was done.' },
+);
+export type RemediationStatus = Static<typeof RemediationStatus>;
+
+export interface Remediation {
+  apiVersion: 'kube-remediator.io/v1alpha1';
+  kind: 'Remediation';
+  metadata: ObjectMeta;
+  spec: RemediationSpec;
+  status?: RemediationStatus;
+}

@@ -1,0 +1,257 @@
+/** The Runbook kind: which alerts it answers, which steps it runs, under which safety rules. */
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  Conditions,
+  DNS1123_LABEL,
+  DURATION,
+  LABEL_NAME,
+  ObjectMeta,
+  PARAM_NAME,
+  QUANTITY,
+  StringEnum,
+  TargetRef,
+} from './shared-types.js';
+import { NotifyParams, Step } from './step-types.js';
+
+export const MATCH_OPS = ['=', '!=', '=~', '!~'] as const;
+export type MatchOp = (typeof MATCH_OPS)[number];
+
+export const Matcher = Type.Object(
+  {
+    label: Type.String({ description: 'Alert label name.', pattern: LABEL_NAME, maxLength: 256 }),
+    op: StringEnum(
+      MATCH_OPS,
+      'Match operator as in Alertmanager: `=` equal, `!=` not equal, `=~` regex match, `!~` regex non-match. Regular expressions are anchored.',
+      { default: '=' },
+    ),
+    value: Type.String({
+      description: 'Value or regular expression to compare the label with.',
+      maxLength: 1024,
+    }),
+  },
+  { description: 'A condition on one alert label.' },
+);
+export type Matcher = Static<typeof Matcher>;
+
+export const Trigger = Type.Object(
+  {
+    alertname: Type.String({
+      description: 'The `alertname` label this trigger answers.',
+      minLength: 1,
+      maxLength: 256,
+    }),
+    matchers: Type.Optional(
+      Type.Array(Matcher, { description: 'Further label conditions; all must hold.', maxItems: 32 }),
+    ),
+    status: Type.Optional(
+      StringEnum(
+        ['firing'] as const,
+        'Alert status that starts a remediation; only `firing` (resolved alerts revert).',
+        { default: 'firing' },
+      ),
+    ),
+  },
+  { description: 'Which alerts start this runbook: an alertname plus label matchers.' },
+);
+export type Trigger = Static<typeof Trigger>;
+
+export const Param = Type.Object(
+  {
+    name: Type.String({
+      description: 'Name used in templates, e.g. `deployment` for `{{ deployment }}`.',
+      pattern: PARAM_NAME,
+      maxLength: 63,
+    }),
+    from: Type.Optional(
+      Type.String({
+        description:
+          'Where the value comes from: `labels.<name>` or `annotations.<name>` of the alert. A Remediation may also set the param directly in `spec.params`.',
+        pattern: '^(labels|annotations)\\.[a-zA-Z_][a-zA-Z0-9_]*$',
+        maxLength: 300,
+      }),
+    ),
+    default: Type.Optional(Type.String({ description: 'Value when the source is absent.', maxLength: 1024 })),
+    required: Type.Optional(
+      Type.Boolean({
+        description: 'Refuse to start (reason MissingParam) when the param has no value.',
+        default: true,
+      }),
+    ),
+  },
+  { description: 'A named value templated into steps from the alert.' },
+);
+export type Param = Static<typeof Param>;
+
+export const Bounds = Type.Object(
+  {
+    minReplicas: Type.Optional(
+      Type.Integer({
+        description: 'Lowest replica count a step may set (scale or patch). 0 allows scale-to-zero.',
+        minimum: 0,
+      }),
+    ),
+    maxReplicas: Type.Optional(
+      Type.Integer({ description: 'Highest replica count a step may set (scale or patch).', minimum: 0 }),
+    ),
+    maxMemory: Type.Optional(
+      Type.String({
+        description: 'Highest memory request or limit a patch may set on a container, e.g. `2Gi`.',
+        pattern: QUANTITY,
+      }),
+    ),
+    maxCpu: Type.Optional(
+      Type.String({
+        description: 'Highest CPU request or limit a patch may set on a container, e.g. `2` or `1500m`.',
+        pattern: QUANTITY,
+      }),
+    ),
+    maxStorage: Type.Optional(
+      Type.String({
+        description: 'Highest storage request a patch may set (PVCs, volumeClaimTemplates), e.g. `100Gi`.',
+        pattern: QUANTITY,
+      }),
+    ),
+    allowedPatchPaths: Type.Optional(
+      Type.Array(Type.String({ pattern: '^/', maxLength: 512 }), {
+        description:
+          'JSON-pointer prefixes a patch may touch, e.g. `/spec/template/spec/containers`. Any path outside is refused. Empty allows all.',
+        maxItems: 64,
+      }),
+    ),
+  },
+  { description: 'Limits that every mutating step is checked against before anything is sent.' },
+);
+export type Bounds = Static<typeof Bounds>;
+
+export const Safety = Type.Object(
+  {
+    allowedNamespaces: Type.Optional(
+      Type.Array(Type.String({ pattern: DNS1123_LABEL, maxLength: 63 }), {
+        description: "Namespaces the runbook may act in. Default: only the Runbook's own namespace.",
+        maxItems: 256,
+      }),
+    ),
+    cooldown: Type.Optional(
+      Type.String({
+        description:
+          'After a remediation starts, ignore new alerts for the same runbook and target for this long, e.g. `10m`.',
+        pattern: DURATION,
+      }),
+    ),
+    maxPerHour: Type.Optional(
+      Type.Integer({
+        description: 'At most this many remediations per hour for this runbook.',
+        minimum: 1,
+        maximum: 10000,
+      }),
+    ),
+    maxConcurrent: Type.Optional(
+      Type.Integer({
+        description:
+          'At most this many remediations of this runbook running at once; the rest wait in Pending.',
+        minimum: 1,
+        maximum: 1000,
+      }),
+    ),
+    requireApproval: Type.Optional(
+      Type.Boolean({
+        description:
+          'Wait in AwaitingApproval until a person annotates `kube-remediator.io/approved-by=<who>`.',
+        default: false,
+      }),
+    ),
+    maxConsecutiveFailures: Type.Optional(
+      Type.Integer({
+        description:
+          'After this many failures in a row on one target, new remediations end Blocked until a person clears it.',
+        minimum: 1,
+        maximum: 100,
+        default: 3,
+      }),
+    ),
+    bounds: Type.Optional(Bounds),
+  },
+  { description: 'Safety rules applied before and during execution.' },
+);
+export type Safety = Static<typeof Safety>;
+
+export const OnFailure = Type.Object(
+  {
+    revert: Type.Optional(
+      Type.Boolean({
+        description: 'Undo the reversible steps already done when a step fails.',
+        default: false,
+      }),
+    ),
+    notify: Type.Optional(NotifyParams),
+  },
+  { description: 'What to do when a step fails for good.' },
+);
+
+export const RunbookSpec = Type.Object(
+  {
+    description: Type.Optional(
+      Type.String({ description: 'What the runbook is for, in a sentence.', maxLength: 2048 }),
+    ),
+    triggers: Type.Optional(
+      Type.Array(Trigger, {
+        description:
+          'Alerts that start this runbook. Without triggers it runs only from hand-made Remediations.',
+        maxItems: 32,
+      }),
+    ),
+    params: Type.Optional(
+      Type.Array(Param, { description: 'Named values templated into the steps.', maxItems: 64 }),
+    ),
+    target: Type.Optional(TargetRef),
+    steps: Type.Array(Step, { description: 'The steps, run in order.', minItems: 1, maxItems: 50 }),
+    safety: Type.Optional(Safety),
+    onFailure: Type.Optional(OnFailure),
+    suspend: Type.Optional(
+      Type.Boolean({
+        description: 'Stop matching alerts to this runbook (hand-made Remediations still run).',
+        default: false,
+      }),
+    ),
+  },
+  { description: 'RunbookSpec: which alerts, which steps, which safety rules.' },
+);
+export type RunbookSpec = Static<typeof RunbookSpec>;
+
+export const RunbookStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The generation the controller last validated.', minimum: 0 }),
+    ),
+    conditions: Type.Optional(Conditions),
+    matchedAlerts: Type.Optional(
+      Type.Integer({ description: 'How many alerts matched this runbook since it was created.', minimum: 0 }),
+    ),
+    lastFiredAt: Type.Optional(
+      Type.String({
+        description: 'When an alert last started a remediation from this runbook.',
+        format: 'date-time',
+      }),
+    ),
+    stepCount: Type.Optional(
+      Type.Integer({ description: 'Number of steps (for `kubectl get rb`).', minimum: 0 }),
+    ),
+    activeRemediations: Type.Optional(
+      Type.Integer({
+        description:
+          'Remediations of this runbook not yet finished. A summary for `kubectl get rb`, recounted about 2 s after they start or finish (nothing decides on it).',
+        minimum: 0,
+      }),
+    ),
+  },
+  { description: 'RunbookStatus: validation result and usage.' },
+);
+export type RunbookStatus = Static<typeof RunbookStatus>;
+
+export interface Runbook {
+  apiVersion: 'kube-remediator.io/v1alpha1';
+  kind: 'Runbook';
+  metadata: ObjectMeta;
+  spec: RunbookSpec;
+  status?: RunbookStatus;
+}
