@@ -7,8 +7,8 @@ import * as k8s from '@kubernetes/client-node';
 import { allCrds } from './api/v1alpha1/crd.js';
 import { createAudit } from './audit/index.js';
 import type { Config } from './config/config.js';
-import { buildControllers } from './controllers.js';
-import { Manager } from './controller/runtime/manager.js';
+import { buildControllers } from './controller/index.js';
+import { Manager } from './runtime/manager.js';
 import { buildWebhookServer } from './intake/index.js';
 import {
   contextClusterName,

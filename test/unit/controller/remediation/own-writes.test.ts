@@ -1,6 +1,6 @@
 /** OwnWrites: read-your-writes over the informer cache (the reconciler's "expectations"). */
-import { OWN_WRITE_TTL_MS, OwnWrites } from '../../../src/controller/remediation/own-writes.js';
-import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
+import { OWN_WRITE_TTL_MS, OwnWrites } from '../../../../src/controller/remediation/own-writes.js';
+import type { Remediation } from '../../../../src/api/v1alpha1/schema.js';
 import { aRemediation } from './builders.js';
 
 const at = (rv: string, name = 'web-1'): Remediation => {

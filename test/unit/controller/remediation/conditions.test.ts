@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { conditionChanged, setCondition } from '../../../src/controller/remediation/conditions.js';
-import { derivePhase, progressOf, statusPatch } from '../../../src/controller/remediation/status.js';
+import { conditionChanged, setCondition } from '../../../../src/controller/remediation/conditions.js';
+import { derivePhase, progressOf, statusPatch } from '../../../../src/controller/remediation/status.js';
 import { cond, stepRec } from './builders.js';
 
 const t0 = new Date('2026-01-01T00:00:00Z');

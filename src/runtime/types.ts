@@ -3,8 +3,8 @@
  * The runtime owns informers, caches, the work queue, leader election and shutdown; a
  * reconciler only gets a key and re-reads the world.
  */
-import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
-import type { TargetReader } from '../../actions/types.js';
+import type { Remediation, Runbook } from '../api/v1alpha1/schema.js';
+import type { TargetReader } from '../actions/types.js';
 
 export interface Request {
   readonly namespace: string;

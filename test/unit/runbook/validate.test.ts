@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { RunbookSpec } from '../../../src/api/v1alpha1/schema.js';
-import { validateRunbook, validateSteps } from '../../../src/controller/runbook/validate.js';
-import { stampClearBlock } from '../../../src/controller/runbook/reconciler.js';
-import { parseClearBlock } from '../../../src/controller/remediation/policy.js';
-import { aRunbook, aStep } from './builders.js';
+import { validateRunbook, validateSteps } from '../../../src/runbook/validate.js';
+import { parseClearBlock, stampClearBlock } from '../../../src/runbook/clear-block.js';
+import { aRunbook, aStep } from '../controller/remediation/builders.js';
 
 const spec = (over: Partial<RunbookSpec> = {}): RunbookSpec => ({ ...aRunbook().spec, ...over });
 

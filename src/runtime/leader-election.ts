@@ -19,13 +19,13 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
-import type { Config } from '../../config/config.js';
-import { apiErrorMessage, isConflict, isNotFound, statusCode } from '../../kube/client.js';
-import type { Logger } from '../../observability/logger.js';
-import type { Metrics } from '../../observability/metrics.js';
-import { systemClock, type Clock } from '../../util/clock.js';
-import { parseDuration } from '../../util/duration.js';
-import { ERROR_CODES, RemediatorError } from '../../util/errors.js';
+import type { Config } from '../config/config.js';
+import { apiErrorMessage, isConflict, isNotFound, statusCode } from '../kube/client.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { parseDuration } from '../util/duration.js';
+import { ERROR_CODES, RemediatorError } from '../util/errors.js';
 
 /** client-go's JitterUntil factor for acquire retries: waits between 1x and 2.2x retryPeriod. */
 const ACQUIRE_JITTER = 1.2;

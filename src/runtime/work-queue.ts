@@ -9,7 +9,7 @@
  *   resets the count once a pass succeeds.
  * - `addAfter` is the requeue-after path: one pending timer per key, the earliest wins.
  */
-import type { Metrics } from '../../observability/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** controller-runtime's default per-item backoff starts at 5 ms. */
 export const DEFAULT_BASE_DELAY_MS = 5;

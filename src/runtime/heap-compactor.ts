@@ -13,7 +13,7 @@
  * It needs the `gc` function that `--expose-gc` installs (src/cli/node-flags.ts); without it
  * this does nothing. Go operators get the same from the Go runtime's background scavenger.
  */
-import type { Logger } from '../../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
 import { realTimers, type Timers } from './work-queue.js';
 
 /**

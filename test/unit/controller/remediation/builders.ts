@@ -1,5 +1,5 @@
 /** Object builders for the reconcile tables: only what a row cares about is spelled out. */
-import { API_VERSION, CONDITION_TYPES } from '../../../src/api/v1alpha1/constants.js';
+import { API_VERSION, CONDITION_TYPES } from '../../../../src/api/v1alpha1/constants.js';
 import type {
   Condition,
   Remediation,
@@ -9,10 +9,10 @@ import type {
   RunbookSpec,
   Step,
   StepStatus,
-} from '../../../src/api/v1alpha1/schema.js';
-import type { ActionName } from '../../../src/api/v1alpha1/schema.js';
-import type { ActionInfo, Observed } from '../../../src/controller/remediation/decide.js';
-import { FakeClock } from '../../../src/util/clock.js';
+} from '../../../../src/api/v1alpha1/schema.js';
+import type { ActionName } from '../../../../src/api/v1alpha1/schema.js';
+import type { ActionInfo, Observed } from '../../../../src/controller/remediation/decide.js';
+import { FakeClock } from '../../../../src/util/clock.js';
 
 export const NS = 'shop';
 export const T0 = new Date('2026-01-01T00:00:00Z');

@@ -17,9 +17,9 @@
  *   readObject hands out a copy.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { RawObjectApi, type KubeObject, type ObjectRef } from '../../kube/raw-object.js';
-import type { TargetReader } from '../../actions/types.js';
-import type { Logger } from '../../observability/logger.js';
+import { RawObjectApi, type KubeObject, type ObjectRef } from '../kube/raw-object.js';
+import type { TargetReader } from '../actions/types.js';
+import type { Logger } from '../observability/logger.js';
 import { LIST_PAGE_SIZE, ResourceInformer, type InformerFactory } from './informer.js';
 
 /** The kinds served from the cache (apps/v1): the workloads rolloutRestart, scale and setEnv plan on. */

@@ -5,7 +5,7 @@ import {
   layeredOnRequests,
   layers,
   overlaps,
-} from '../../../src/controller/remediation/layering.js';
+} from '../../../../src/controller/remediation/layering.js';
 import { aRemediation, stepRec } from './builders.js';
 
 describe('layering: which changes overlap', () => {

@@ -1,18 +1,21 @@
-/** The operator's two controllers, as the runtime Manager registers them. */
-import { ACTIONS_REGISTRY } from './actions/index.js';
-import type { AuditSink } from './audit/types.js';
-import type { Config } from './config/config.js';
-import { layeredOnRequests } from './controller/remediation/layering.js';
-import { remediationsForRunbook, runbookForRemediation } from './controller/remediation/mapping.js';
-import { RemediationReconciler } from './controller/remediation/reconciler.js';
-import { RunbookReconciler } from './controller/runbook/reconciler.js';
-import type { ControllerOptions } from './controller/runtime/manager.js';
-import type { Caches } from './controller/runtime/types.js';
-import type { KubeClients } from './kube/client.js';
-import type { EventRecorder } from './observability/events.js';
-import type { Logger } from './observability/logger.js';
-import type { Metrics } from './observability/metrics.js';
-import type { Clock } from './util/clock.js';
+/**
+ * The operator's two controllers (Remediation, Runbook) and their watches, as the runtime
+ * Manager (src/runtime, generic) registers them.
+ */
+import { ACTIONS_REGISTRY } from '../actions/index.js';
+import type { AuditSink } from '../audit/types.js';
+import type { Config } from '../config/config.js';
+import { layeredOnRequests } from './remediation/layering.js';
+import { remediationsForRunbook, runbookForRemediation } from './remediation/mapping.js';
+import { RemediationReconciler } from './remediation/reconciler.js';
+import { RunbookReconciler } from './runbook/reconciler.js';
+import type { ControllerOptions } from '../runtime/manager.js';
+import type { Caches } from '../runtime/types.js';
+import type { KubeClients } from '../kube/client.js';
+import type { EventRecorder } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * How long a Runbook's activeRemediations may lag its Remediations starting and finishing: the

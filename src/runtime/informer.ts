@@ -12,9 +12,9 @@
  * - `hasSynced()` and `waitForSync()`, so workers start on a complete cache.
  */
 import * as k8s from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../../api/v1alpha1/constants.js';
-import type { Logger } from '../../observability/logger.js';
-import { ERROR_CODES, RemediatorError, errorMessage } from '../../util/errors.js';
+import { GROUP, VERSION } from '../api/v1alpha1/constants.js';
+import type { Logger } from '../observability/logger.js';
+import { ERROR_CODES, RemediatorError, errorMessage } from '../util/errors.js';
 import type { Cache } from './types.js';
 import { realTimers, type Timers } from './work-queue.js';
 

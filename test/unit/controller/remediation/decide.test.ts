@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
-import type { Bounds, Remediation, Runbook } from '../../../src/api/v1alpha1/schema.js';
-import type { ActionOutcome, Plan } from '../../../src/actions/types.js';
+import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../../src/api/v1alpha1/constants.js';
+import type { Bounds, Remediation, Runbook } from '../../../../src/api/v1alpha1/schema.js';
+import type { ActionOutcome, Plan } from '../../../../src/actions/types.js';
 import {
   BLOCKED_REQUEUE_MS,
   REVERT_MAX_ATTEMPTS,
@@ -13,11 +13,11 @@ import {
   withFollowUp,
   type Decision,
   type Observed,
-} from '../../../src/controller/remediation/decide.js';
-import { findCondition } from '../../../src/controller/remediation/conditions.js';
-import { LocalStarts } from '../../../src/controller/remediation/local-starts.js';
-import { effectiveSafety } from '../../../src/controller/remediation/resolve.js';
-import { FakeClock } from '../../../src/util/clock.js';
+} from '../../../../src/controller/remediation/decide.js';
+import { findCondition } from '../../../../src/controller/remediation/conditions.js';
+import { LocalStarts } from '../../../../src/controller/remediation/local-starts.js';
+import { effectiveSafety } from '../../../../src/controller/remediation/resolve.js';
+import { FakeClock } from '../../../../src/util/clock.js';
 import {
   NS,
   T0,

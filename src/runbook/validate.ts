@@ -6,20 +6,15 @@
  * compile, each step carries the parameters of its action, bounds are sane, scope is valid.
  */
 import { Value } from '@sinclair/typebox/value';
-import {
-  ACTIONS,
-  RunbookSpec,
-  type ActionName,
-  type Step,
-  type TargetRef,
-} from '../../api/v1alpha1/schema.js';
-import type { Action } from '../../actions/types.js';
-import { TARGETED_ACTIONS, getAction } from '../../actions/index.js';
-import { parseQuantity } from '../../actions/kubernetes/quantity.js';
-import { compileMatcherRegex } from '../../runbook/match.js';
-import { templateRefs } from '../../runbook/template.js';
-import { parseDuration } from '../../util/duration.js';
-import { errorMessage } from '../../util/errors.js';
+import { ACTIONS, RunbookSpec, type ActionName, type Step, type TargetRef } from '../api/v1alpha1/schema.js';
+import type { Action } from '../actions/types.js';
+import { TARGETED_ACTIONS, getAction } from '../actions/index.js';
+import { parseQuantity } from '../actions/kubernetes/quantity.js';
+import { compileMatcherRegex } from './match.js';
+import { outOfScopeMessage, runbookScope } from './scope.js';
+import { checkValue, templateRefs } from './template.js';
+import { parseDuration } from '../util/duration.js';
+import { errorMessage } from '../util/errors.js';
 
 /** Finds an action by name; the registry of src/actions by default. */
 export type ActionLookup = (name: ActionName) => Pick<Action, 'validate' | 'reversible'> | undefined;
@@ -28,7 +23,6 @@ const defaultLookup: ActionLookup = (name) => getAction(name);
 
 /** Problems listed at most, so a broken Runbook cannot produce a condition too big to store. */
 const MAX_PROBLEMS = 20;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Actions whose parameter member has required fields, so it must be present. */
 const MEMBER_REQUIRED: ReadonlySet<ActionName> = new Set<ActionName>([
@@ -132,15 +126,13 @@ function checkBounds(spec: RunbookSpec, out: string[]): void {
 function checkScope(spec: RunbookSpec, namespace: string, out: string[]): void {
   const allowed = spec.safety?.allowedNamespaces ?? [];
   allowed.forEach((ns, i) => {
-    if (!DNS1123_LABEL.test(ns) || ns.length > 63)
+    if (checkValue(ns, 'namespace') !== undefined)
       out.push(`safety.allowedNamespaces[${i}]: "${ns}" is not a valid namespace name`);
   });
-  const scope = new Set([namespace, ...allowed]);
+  const scope = runbookScope(namespace, spec.safety);
   const literal = (ns: string | undefined, path: string): void => {
     if (ns && !ns.includes('{{') && !scope.has(ns)) {
-      out.push(
-        `${path}: namespace "${ns}" is outside the runbook's scope (${[...scope].join(', ')}): add it to safety.allowedNamespaces`,
-      );
+      out.push(`${path}: ${outOfScopeMessage(ns, scope)}`);
     }
   };
   literal(spec.target?.namespace, 'target.namespace');

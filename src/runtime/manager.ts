@@ -17,15 +17,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { RESOURCES } from '../../api/v1alpha1/constants.js';
-import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
-import type { Config } from '../../config/config.js';
-import type { KubeClients } from '../../kube/client.js';
-import type { Logger } from '../../observability/logger.js';
-import type { Metrics } from '../../observability/metrics.js';
-import { buildProbeServer, listenProbeServer, type ProbeCheck } from '../../server/probes.js';
-import { parseDuration } from '../../util/duration.js';
-import { RemediatorError, errorMessage } from '../../util/errors.js';
+import { RESOURCES } from '../api/v1alpha1/constants.js';
+import type { Remediation, Runbook } from '../api/v1alpha1/schema.js';
+import type { Config } from '../config/config.js';
+import type { KubeClients } from '../kube/client.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { buildProbeServer, listenProbeServer, type ProbeCheck } from '../server/probes.js';
+import { parseDuration } from '../util/duration.js';
+import { RemediatorError, errorMessage } from '../util/errors.js';
 import {
   clientNodeFactory,
   customObjectLister,

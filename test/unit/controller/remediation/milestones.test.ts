@@ -1,7 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import type { RemediationStatus, StepStatus } from '../../../src/api/v1alpha1/schema.js';
-import { isFirstEnd, milestones, secondsSinceAlert } from '../../../src/controller/remediation/milestones.js';
-import { createMetrics } from '../../../src/observability/metrics.js';
+import type { RemediationStatus, StepStatus } from '../../../../src/api/v1alpha1/schema.js';
+import {
+  isFirstEnd,
+  milestones,
+  secondsSinceAlert,
+} from '../../../../src/controller/remediation/milestones.js';
+import { createMetrics } from '../../../../src/observability/metrics.js';
 
 const T = '2026-11-24T01:00:00Z';
 const step = (o: Partial<StepStatus> = {}): StepStatus => ({
