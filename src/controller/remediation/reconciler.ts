@@ -42,6 +42,8 @@ import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { OwnWrites } from './own-writes.js';
 import { finishResult } from './finish-result.js';
+import type { FinishResult } from '../../observability/metrics.js';
+import { isFirstEnd, milestones, secondsSinceAlert } from './milestones.js';
 import { PhaseGauge } from './phase-gauge.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
@@ -523,12 +525,14 @@ export class RemediationReconciler implements Reconciler {
       ...(rem.metadata.uid ? { uid: rem.metadata.uid } : {}),
     };
     const runbook = rem.spec.runbookRef?.name;
+    const sinceAlert = secondsSinceAlert(rem.spec.alert?.startsAt, this.d.clock.now());
+    this.observeStart(rem, d, runbook ?? '', sinceAlert);
     for (const n of d.notes) {
       if (n.kind === 'event') {
         this.d.events.event(n.target ? { ...n.target } : ref, n.type, n.reason, n.message);
       } else {
-        const finished = finishResult(n);
-        if (finished) this.d.metrics.remediationsFinished.inc({ result: finished });
+        const result = finishResult(n);
+        if (result) this.observeEnd(runbook ?? '', result, sinceAlert);
         this.d.audit.record({
           at: this.d.clock.now(),
           event: n.event,
@@ -541,11 +545,29 @@ export class RemediationReconciler implements Reconciler {
           ...(n.step ? { step: n.step } : {}),
           phase: n.phase ?? d.status.phase,
           message: n.message,
+          ...(result ? { result } : {}),
           ...(n.details ? { details: n.details } : {}),
         });
       }
     }
     this.gauge.set(remKey(rem), runbook ?? '', d.status.phase ?? 'Pending');
+  }
+
+  /** The dashboard's start counter and first-action latency (milestones.ts). */
+  private observeStart(rem: Remediation, d: Decision, runbook: string, sinceAlert: number | undefined): void {
+    const m = this.d.metrics;
+    m.runbookSeen(runbook);
+    const reached = milestones(rem.status, d.status);
+    if (reached.started) m.remediationsStarted.inc({ runbook });
+    if (reached.firstAction && sinceAlert !== undefined)
+      m.alertToFirstAction.observe({ runbook }, sinceAlert);
+  }
+
+  /** An end (finish-result.ts): counted, and its latency from the alert when it is the first. */
+  private observeEnd(runbook: string, result: FinishResult, sinceAlert: number | undefined): void {
+    this.d.metrics.remediationsFinished.inc({ runbook, result });
+    if (isFirstEnd(result) && sinceAlert !== undefined)
+      this.d.metrics.alertToFinish.observe({ runbook }, sinceAlert);
   }
 }
 
