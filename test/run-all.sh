@@ -39,9 +39,10 @@ bash tools/cluster/build-control-plane.sh
 log "Redis and PostgreSQL on their standard ports"
 bash test/ensure-services.sh
 
-log "build, CRDs up to date, typecheck, lint"
+log "build, CRDs and dashboard up to date, typecheck, lint"
 npm run --silent build
 npx tsx scripts/gen-crds.ts --check
+npx tsx scripts/gen-dashboard.ts --check
 npm run --silent typecheck
 npm run --silent lint
 

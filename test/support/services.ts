@@ -324,6 +324,13 @@ export interface TestPrometheus {
   readonly url: string;
   /** An instant query's samples (`/api/v1/query`), as label sets with a number. */
   query(expr: string): Promise<{ metric: Record<string, string>; value: number }[]>;
+  /** A range query's series (`/api/v1/query_range`), as Grafana's time series panels ask it. */
+  queryRange(
+    expr: string,
+    range: { start: Date; end: Date; stepSeconds: number },
+  ): Promise<{ metric: Record<string, string>; values: number[] }[]>;
+  /** The values of a label among the series `match` selects (`/api/v1/label/NAME/values`). */
+  labelValues(label: string, match: string): Promise<string[]>;
   /** The alerts of its rules, pending or firing (`/api/v1/alerts`). */
   alerts(): Promise<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }[]>;
   destroy(): Promise<void>;
@@ -393,6 +400,21 @@ export async function startPrometheus(opts: {
           `/api/v1/query?query=${encodeURIComponent(expr)}`,
         )
       ).result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) })),
+    queryRange: async (expr, { start, end, stepSeconds }) =>
+      (
+        await api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>(
+          `/api/v1/query_range?${new URLSearchParams({
+            query: expr,
+            start: String(start.getTime() / 1000),
+            end: String(end.getTime() / 1000),
+            step: String(stepSeconds),
+          }).toString()}`,
+        )
+      ).result.map((r) => ({ metric: r.metric, values: r.values.map(([, v]) => Number(v)) })),
+    labelValues: async (label, match) =>
+      api<string[]>(
+        `/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`,
+      ),
     alerts: async () =>
       (
         await api<{

@@ -153,7 +153,7 @@ describe('config/samples', () => {
       }
     });
 
-    it('every address a step calls is a host and a port param with an in-cluster default (ADR 14)', () => {
+    it('every address a step calls is a host and a port param with an in-cluster default (ADR 16)', () => {
       const params = new Map((rb.spec.params ?? []).map((p) => [p.name, p]));
       const urls = rb.spec.steps.flatMap((s) => {
         const member = (s as unknown as Record<string, { url?: string } | undefined>)[s.action];
