@@ -69,22 +69,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
-interface Managed {
+/** A process started here: its child, a promise of its exit, its last 200 output lines. */
+export interface Managed {
   child: ChildProcess;
   exited: Promise<void>;
   output: string[];
 }
 
-function launch(
+export function launch(
   cmd: string,
   args: string[],
-  opts: { uid?: number; gid?: number; cwd?: string } = {},
+  opts: { uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Managed {
   const child = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,
     cwd: opts.cwd,
+    env: opts.env,
   });
   live.add(child);
   const output: string[] = [];
@@ -108,7 +110,8 @@ function launch(
   return { child, exited, output };
 }
 
-async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<void> {
+/** Stops it by its pid with `signal`, SIGKILL after 10 s, and waits for the exit. */
+export async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<void> {
   if (!m || m.child.exitCode !== null || m.child.signalCode !== null) return;
   try {
     process.kill(m.child.pid!, signal);
@@ -126,7 +129,8 @@ async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<voi
   clearTimeout(timer);
 }
 
-async function waitUntil(what: string, m: Managed, check: () => Promise<boolean>): Promise<void> {
+/** Polls `check` until it holds; fails early when the process exits. */
+export async function waitUntil(what: string, m: Managed, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (
@@ -341,10 +345,12 @@ export async function startPrometheus(opts: {
   targets: { job: string; address: string; labels?: Record<string, string> }[];
   rules?: string;
   alertmanager?: string;
+  /** Listen here instead of a free port (for rules that must name their own Prometheus). */
+  port?: number;
 }): Promise<TestPrometheus> {
   if (!existsSync('/usr/bin/prometheus'))
     throw new Error('/usr/bin/prometheus missing: install Debian\'s "prometheus" package (npm test does)');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'kr-prometheus-'));
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
