@@ -629,7 +629,7 @@ function failStep(p: Pass, idx: number, f: StepFailure): void {
   p.audit('step_finished', rec.message, {
     step: rec.name,
     phase: 'Failed',
-    details: { attempt, reason: f.reason },
+    details: { attempt, reason: f.reason, ...(rec.output ? { output: rec.output } : {}) },
   });
   if (!spec?.continueOnFailure) finishFailed(p, f.reason, `step ${rec.name} failed: ${rec.message}`);
   else p.requeue(CHECKPOINT_REQUEUE_MS);
@@ -739,6 +739,7 @@ export function afterApply(
       if (outcome.before && !((rec.attempt ?? 1) > 1 && rec.before)) rec.before = outcome.before;
       if (outcome.after) rec.after = outcome.after;
       if (outcome.diff) rec.diff = outcome.diff;
+      recordOutput(rec, outcome);
       p.event(
         'Normal',
         EVENT_REASONS.stepSucceeded,
@@ -756,7 +757,7 @@ export function afterApply(
       p.audit('step_finished', outcome.message, {
         step: rec.name,
         phase: rec.phase,
-        details: { before: rec.before, after: rec.after, diff: rec.diff },
+        details: { before: rec.before, after: rec.after, diff: rec.diff, output: rec.output },
       });
       p.requeue(CHECKPOINT_REQUEUE_MS);
       break;
@@ -764,6 +765,7 @@ export function afterApply(
     case 'inProgress': {
       // Kept so that a timeout can say where it was stuck (e.g. "1/3 ready; web-x CrashLoopBackOff").
       rec.message = outcome.message;
+      recordOutput(rec, outcome);
       const deadline = Date.parse(rec.startedAt ?? p.nowText) + stepTimeoutMs(rec, obs.config);
       p.requeue(Math.max(1, Math.min(outcome.requeueAfterMs, deadline - p.now.getTime() + TIMEOUT_SLACK_MS)));
       break;
@@ -774,6 +776,7 @@ export function afterApply(
         p.requeue(TRANSIENT_REQUEUE_MS);
         break;
       }
+      recordOutput(rec, outcome);
       failStep(p, op.index, {
         reason: outcome.reason,
         message: outcome.message,
@@ -782,6 +785,12 @@ export function afterApply(
       break;
   }
   return p.done();
+}
+
+/** What the attempt read (StepStatus.output): the latest outcome's, or none. */
+function recordOutput(rec: StepStatus, outcome: ActionOutcome): void {
+  if (outcome.output) rec.output = outcome.output;
+  else delete rec.output;
 }
 
 // ---------------------------------------------------------------------------------------
