@@ -33,7 +33,7 @@ export interface LogLimits {
 export const DEFAULT_LOG_LIMITS: LogLimits = { maxLineBytes: 2048, maxReadBytes: 4 << 20, timeoutMs: 10_000 };
 
 /** Splits a byte stream into lines, each cut to `max` bytes, without holding a long line whole. */
-class LineSplitter {
+export class LineSplitter {
   readonly lines: string[] = [];
   private parts: Buffer[] = [];
   private partBytes = 0;

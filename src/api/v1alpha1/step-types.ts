@@ -482,12 +482,14 @@ const PodLogsParams = Type.Object(
         maxLength: 63,
       }),
     ),
-    tailLines: Type.Integer({
-      description: 'How many of the newest lines of each container log to read.',
-      minimum: 1,
-      maximum: OUTPUT_LIMITS.tailLines,
-      default: 100,
-    }),
+    tailLines: Type.Optional(
+      Type.Integer({
+        description: 'How many of the newest lines of each container log to read.',
+        minimum: 1,
+        maximum: OUTPUT_LIMITS.tailLines,
+        default: 100,
+      }),
+    ),
     match: Type.Optional(
       Type.String({
         description:
@@ -496,20 +498,24 @@ const PodLogsParams = Type.Object(
         maxLength: 1024,
       }),
     ),
-    maxPods: Type.Integer({
-      description:
-        'Read at most this many pods of the target; pods that are not ready or restart come first, then by name.',
-      minimum: 1,
-      maximum: OUTPUT_LIMITS.maxPods,
-      default: 3,
-    }),
-    maxBytes: Type.Integer({
-      description:
-        'At most this many bytes of lines recorded, over all pods; the newest lines are kept and a cut is marked `truncated`.',
-      minimum: 256,
-      maximum: OUTPUT_LIMITS.podLogsBytes,
-      default: 8192,
-    }),
+    maxPods: Type.Optional(
+      Type.Integer({
+        description:
+          'Read at most this many pods of the target; pods that are not ready or restart come first, then by name.',
+        minimum: 1,
+        maximum: OUTPUT_LIMITS.maxPods,
+        default: 3,
+      }),
+    ),
+    maxBytes: Type.Optional(
+      Type.Integer({
+        description:
+          'At most this many bytes of lines recorded, over all pods; the newest lines are kept and a cut is marked `truncated`.',
+        minimum: 256,
+        maximum: OUTPUT_LIMITS.podLogsBytes,
+        default: 8192,
+      }),
+    ),
     previous: Type.Optional(
       Type.Boolean({
         description:
