@@ -3,20 +3,22 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { allCrds } from './api/v1alpha1/crd.js';
 import { createAudit } from './audit/index.js';
 import type { Config } from './config/config.js';
-import { buildControllers } from './controllers.js';
-import { Manager } from './controller/runtime/manager.js';
+import { buildControllers } from './controller/index.js';
+import { leaseNamespace } from './runtime/leader-election.js';
+import { Manager } from './runtime/manager.js';
 import { buildWebhookServer } from './intake/index.js';
-import { isNotFound, loadKubeConfig, makeClients, type KubeClients } from './kube/client.js';
+import { makeClients, type KubeClients } from './kube/client.js';
+import { loadKubeTarget } from './kube/kubeconfig.js';
+import { checkApiServer, installCrds, requireCrds } from './kube/preflight.js';
+import { listenOrExplain } from './server/listen.js';
 import { KubeEventRecorder } from './observability/events.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createLimitStore } from './stores/index.js';
 import { systemClock } from './util/clock.js';
-import { ERROR_CODES, errorMessage, RemediatorError } from './util/errors.js';
+import { ERROR_CODES, RemediatorError } from './util/errors.js';
 
 export interface RunningOperator {
   /** Resolves with the exit code when the operator has stopped (signal, lost leadership). */
@@ -39,16 +41,23 @@ export async function startOperator(
   opts: OperatorOptions,
 ): Promise<RunningOperator> {
   const { log } = opts;
-  const kc = loadKubeConfig(config.kubeconfig || undefined);
+  const { kc, target } = loadKubeTarget(config.kubeconfig);
   const clients = makeClients(kc);
   log.info('starting', {
-    server: kc.getCurrentCluster()?.server,
+    kubeconfig: target.source,
+    context: target.context,
+    server: target.server,
     namespace: config.watchNamespace || '(all)',
     store: config.store.kind,
     leaderElection: config.leaderElection.enabled,
   });
-  if (opts.installCrds) await installCrds(kc, log);
-  else await requireCrds(clients, config.watchNamespace);
+  await checkApiServer(clients, target, {
+    watchNamespace: config.watchNamespace,
+    ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),
+    installCrds: opts.installCrds ?? false,
+  });
+  if (opts.installCrds) await installCrds(kc, target, log);
+  await requireCrds(clients, target, config.watchNamespace);
 
   const metrics = createMetrics();
   const events = new KubeEventRecorder(clients.core, log);
@@ -94,7 +103,10 @@ export async function startOperator(
         clock: systemClock,
         config: withWebhookCredentials(config.webhook, log),
       });
-      await webhook.app.listen({ host: config.webhook.host, port: config.webhook.port });
+      await listenOrExplain(
+        () => webhook!.app.listen({ host: config.webhook.host, port: config.webhook.port }),
+        { what: 'webhook', host: config.webhook.host, port: config.webhook.port, setting: 'webhook.port' },
+      );
       const addr = webhook.app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
       const host = config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host;
@@ -152,59 +164,6 @@ function withWebhookCredentials(webhook: Readonly<Config['webhook']>, log: Logge
     hint: 'no credential configured: Alertmanager must send this bearer token (set KR_WEBHOOK_BEARER_TOKEN_FILE to choose your own)',
   });
   return { ...webhook, auth: { ...a, bearerTokenFile: file } };
-}
-
-async function installCrds(kc: k8s.KubeConfig, log: Logger): Promise<void> {
-  const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
-  for (const crd of allCrds() as unknown as k8s.V1CustomResourceDefinition[]) {
-    const name = crd.metadata!.name!;
-    try {
-      const cur = await api.readCustomResourceDefinition({ name });
-      crd.metadata!.resourceVersion = cur.metadata!.resourceVersion;
-      await api.replaceCustomResourceDefinition({ name, body: crd });
-      log.info('crd updated', { name });
-    } catch (err) {
-      if (!isNotFound(err))
-        throw new RemediatorError(
-          ERROR_CODES.kubeUnavailable,
-          `cannot install CRD ${name}: ${errorMessage(err)}`,
-          { cause: err },
-        );
-      await api.createCustomResourceDefinition({ body: crd });
-      log.info('crd created', { name });
-    }
-  }
-}
-
-/** Lists our resource once: a 404 means the CRD is missing, which deserves a clear answer. */
-async function requireCrds(clients: KubeClients, namespace: string): Promise<void> {
-  for (const crd of allCrds()) {
-    const { group, names } = crd.spec as { group: string; names: { plural: string } };
-    const version = (crd.spec as { versions: { name: string }[] }).versions[0]!.name;
-    try {
-      if (namespace)
-        await clients.custom.listNamespacedCustomObject({
-          group,
-          version,
-          plural: names.plural,
-          namespace,
-          limit: 1,
-        });
-      else await clients.custom.listClusterCustomObject({ group, version, plural: names.plural, limit: 1 });
-    } catch (err) {
-      if (isNotFound(err)) {
-        throw new RemediatorError(
-          ERROR_CODES.config,
-          `CRD ${names.plural}.${group} is not installed: run 'kubectl apply -f crds/' (or 'kube-remediator crds | kubectl apply -f -'), or start with --install-crds`,
-        );
-      }
-      throw new RemediatorError(
-        ERROR_CODES.kubeUnavailable,
-        `cannot list ${names.plural}: ${errorMessage(err)}`,
-        { cause: err },
-      );
-    }
-  }
 }
 
 export type { KubeClients };

@@ -48,7 +48,7 @@ export class PassReads {
 }
 
 /**
- * Cached reads of targets (controller/runtime/target-cache.ts), for plan() only: a guess that
+ * Cached reads of targets (runtime/target-cache.ts), for plan() only: a guess that
  * apply() confirms with a resourceVersion precondition (see readObject in kubernetes/reads.ts).
  */
 export interface TargetReader {

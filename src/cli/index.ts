@@ -6,7 +6,7 @@
 import yaml from 'js-yaml';
 import { allCrds } from '../api/v1alpha1/crd.js';
 import { ENV_VARS, loadConfig } from '../config/config.js';
-import { errorMessage, RemediatorError } from '../util/errors.js';
+import { exitCodeOf, failureText } from './exit-codes.js';
 import { RUN_USAGE, runCommand } from './run.js';
 
 export const VERSION = '0.1.0';
@@ -92,10 +92,9 @@ void main(process.argv.slice(2)).then(
     if (code !== 0 || process.argv[2] !== 'run') process.exitCode = code;
   },
   (err: unknown) => {
-    const code = err instanceof RemediatorError ? err.code : 'KR_ERR';
-    process.stderr.write(`kube-remediator: ${code}: ${errorMessage(err)}\n`);
+    process.stderr.write(failureText(err));
     // Exit now: a half-started operator may hold sockets that would keep the process alive.
-    process.exit(1);
+    process.exit(exitCodeOf(err));
   },
 );
 export { RUN_USAGE };

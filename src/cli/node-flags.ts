@@ -10,7 +10,7 @@
  * (docs/benchmarks.md).
  *
  * `--expose-gc` lets the manager ask for one memory-reducing collection after a burst of work
- * (a large first sync, a restart's reconciles) has settled (src/controller/runtime/heap-compactor.ts,
+ * (a large first sync, a restart's reconciles) has settled (src/runtime/heap-compactor.ts,
  * ADR 9): the burst's garbage otherwise stays until allocation triggers a major GC, which in a
  * quiet operator can take hours.
  */

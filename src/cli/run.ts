@@ -1,6 +1,7 @@
 /** `kube-remediator run`: loads the configuration and runs the operator until SIGTERM/SIGINT. */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, RUN_FLAGS } from '../config/config.js';
+import { exitCodesText } from './exit-codes.js';
 import { createLogger } from '../observability/logger.js';
 import { startOperator } from '../operator.js';
 
@@ -23,48 +24,61 @@ Options:
   --install-crds              create or update the CRDs at start (for development)
   --log-level <level>         error | warn | info | debug (default info)
   -h, --help                  show this help
+
+It never starts a cluster: with no kubeconfig it stops with exit code 4 and says where it
+looked. (\`npm start\` in the repository starts a sandbox cluster when there is none.)
+
+Exit codes:
+${exitCodesText()}
 `;
 
-export async function runCommand(argv: string[]): Promise<number> {
+export interface RunArgs {
+  help: boolean;
+  installCrds: boolean;
+  config?: string;
+  /** Config paths set by flags, e.g. `{'webhook.port': '9095'}`. */
+  overrides: Record<string, unknown>;
+}
+
+/** Parses `run`'s flags (also used by `npm start`, which must see them as `run` does). */
+export function parseRunArgs(argv: string[]): RunArgs {
+  const valued = Object.fromEntries(
+    Object.keys(RUN_FLAGS).map((f) => [f.slice(2), { type: 'string' as const }]),
+  );
   const { values } = parseArgs({
     args: argv,
     options: {
+      ...valued,
       config: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string' },
-      'probes-port': { type: 'string' },
-      'webhook-port': { type: 'string' },
-      store: { type: 'string' },
-      'redis-url': { type: 'string' },
-      'audit-postgres-url': { type: 'string' },
       'no-leader-election': { type: 'boolean' },
       'install-crds': { type: 'boolean' },
-      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
-  if (values.help) {
+  const overrides: Record<string, unknown> = {};
+  for (const [flag, path] of Object.entries(RUN_FLAGS)) {
+    const v = (values as Record<string, string | boolean | undefined>)[flag.slice(2)];
+    if (v !== undefined) overrides[path] = v;
+  }
+  if (values['no-leader-election']) overrides['leaderElection.enabled'] = false;
+  return {
+    help: values.help === true,
+    installCrds: values['install-crds'] === true,
+    ...(typeof values.config === 'string' ? { config: values.config } : {}),
+    overrides,
+  };
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const args = parseRunArgs(argv);
+  if (args.help) {
     process.stdout.write(RUN_USAGE);
     return 0;
   }
-  const overrides: Record<string, unknown> = {};
-  const map: [string | boolean | undefined, string][] = [
-    [values.kubeconfig, 'kubeconfig'],
-    [values.namespace, 'watchNamespace'],
-    [values['probes-port'], 'probes.port'],
-    [values['webhook-port'], 'webhook.port'],
-    [values.store, 'store.kind'],
-    [values['redis-url'], 'store.redisUrl'],
-    [values['audit-postgres-url'], 'audit.postgresUrl'],
-    [values['log-level'], 'logLevel'],
-  ];
-  for (const [v, path] of map) if (v !== undefined) overrides[path] = v;
-  if (values['no-leader-election']) overrides['leaderElection.enabled'] = false;
-
-  const config = loadConfig({ file: values.config, overrides });
+  const config = loadConfig({ file: args.config, overrides: args.overrides });
   const log = createLogger(config.logLevel);
-  const operator = await startOperator(config, { log, installCrds: values['install-crds'] ?? false });
+  const operator = await startOperator(config, { log, installCrds: args.installCrds });
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {

@@ -191,6 +191,26 @@ export const ENV_VARS: Record<string, string> = {
   KR_AUDIT_FLUSH_INTERVAL: 'audit.flushInterval',
 };
 
+/** Flags of `kube-remediator run` that set an option, and the config path each one sets. */
+export const RUN_FLAGS: Record<string, string> = {
+  '--kubeconfig': 'kubeconfig',
+  '--namespace': 'watchNamespace',
+  '--probes-port': 'probes.port',
+  '--webhook-port': 'webhook.port',
+  '--store': 'store.kind',
+  '--redis-url': 'store.redisUrl',
+  '--audit-postgres-url': 'audit.postgresUrl',
+  '--log-level': 'logLevel',
+};
+
+/** How a person sets an option, for messages: `webhook.port (env KR_WEBHOOK_PORT, flag --webhook-port)`. */
+export function settingName(path: string): string {
+  const env = Object.entries(ENV_VARS).find(([, p]) => p === path)?.[0];
+  const flag = Object.entries(RUN_FLAGS).find(([, p]) => p === path)?.[0];
+  const ways = [env && `env ${env}`, flag && `flag ${flag}`].filter(Boolean).join(', ');
+  return ways ? `${path} (${ways})` : path;
+}
+
 function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
   let cur = obj;

@@ -9,7 +9,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
-import { ERROR_CODES, RemediatorError } from '../util/errors.js';
+import { settingName } from '../config/config.js';
+import { ERROR_CODES, RemediatorError, StartupError, systemErrorWords } from '../util/errors.js';
 
 export type AuthConfig = Config['webhook']['auth'];
 
@@ -29,22 +30,33 @@ class Secret {
   private value: string;
   constructor(
     readonly what: string,
+    /** The config path of the file, e.g. `webhook.auth.bearerTokenFile`, for the error. */
+    private readonly setting: string,
     private readonly file: string,
     inline: string,
     private readonly log: Logger,
   ) {
-    this.value = file ? Secret.read(file, what) : inline;
+    this.value = file ? Secret.read(file, what, setting) : inline;
     if (file) watchFile(file, { interval: FILE_POLL_MS, persistent: false }, this.onChange);
   }
 
-  private static read(file: string, what: string): string {
+  private static read(file: string, what: string, setting: string): string {
     try {
       // A trailing newline is almost always an artefact of `echo` or an editor.
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new RemediatorError(
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new StartupError(
         ERROR_CODES.config,
-        `cannot read the webhook ${what} file ${file}: ${(err as Error).message}`,
+        `cannot read the webhook ${what} file ${file}: ${systemErrorWords(code) ?? (err as Error).message}`,
+        {
+          facts: [
+            ['file', file],
+            ['setting', settingName(setting)],
+          ],
+          cause: `${systemErrorWords(code) ?? (err as Error).message}${code === 'EACCES' ? ` for uid ${process.getuid?.() ?? '?'}` : ''}`,
+          fix: `write the ${what} into that file (e.g. a mounted Secret; \`openssl rand -hex 32 > FILE\`) readable by the operator's user, or point the setting above at the right file`,
+        },
         { cause: err },
       );
     }
@@ -53,7 +65,7 @@ class Secret {
   private readonly onChange = (cur: Stats, prev: Stats): void => {
     if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
     try {
-      const next = Secret.read(this.file, this.what);
+      const next = Secret.read(this.file, this.what, this.setting);
       if (next) {
         this.value = next;
         this.log.info('webhook secret reloaded', { secret: this.what, file: this.file });
@@ -103,9 +115,21 @@ export class WebhookAuth {
       return;
     }
     if (cfg.bearerTokenFile || cfg.bearerToken)
-      this.bearer = new Secret('bearer token', cfg.bearerTokenFile, cfg.bearerToken, log);
+      this.bearer = new Secret(
+        'bearer token',
+        'webhook.auth.bearerTokenFile',
+        cfg.bearerTokenFile,
+        cfg.bearerToken,
+        log,
+      );
     if (cfg.basicUsername && (cfg.basicPasswordFile || cfg.basicPassword)) {
-      this.basicPassword = new Secret('basic-auth password', cfg.basicPasswordFile, cfg.basicPassword, log);
+      this.basicPassword = new Secret(
+        'basic-auth password',
+        'webhook.auth.basicPasswordFile',
+        cfg.basicPasswordFile,
+        cfg.basicPassword,
+        log,
+      );
     }
     if (!this.bearer?.get() && !this.basicPassword?.get()) {
       this.close();

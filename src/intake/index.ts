@@ -15,6 +15,6 @@ export {
 } from './intake.js';
 export { listRunbookSource } from './runbook-source.js';
 export { remediationName, labelValue } from './naming.js';
-export { planRunbook, matchingRunbooks, isActive, scopeOf, nameFor } from './plan.js';
+export { planRunbook, matchingRunbooks, isActive, nameFor } from './plan.js';
 export { WebhookPayload, WebhookAlert, SUPPORTED_VERSION } from './payload.js';
 export { WebhookAuth } from './auth.js';

@@ -7,15 +7,17 @@ import {
   API_VERSION,
   CONDITION_TYPES,
   LABELS,
+  REASONS,
   RESOURCES,
   type AlertInfo,
   type Remediation,
   type Runbook,
-  type TargetRef,
 } from '../api/v1alpha1/index.js';
 import { matchTriggers } from '../runbook/match.js';
-import { renderStep, renderTarget, resolveParams } from '../runbook/template.js';
-import { ERROR_CODES, RemediatorError, type ErrorCode } from '../util/errors.js';
+import { isRenderFailure, renderSteps } from '../runbook/render.js';
+import { runbookScope } from '../runbook/scope.js';
+import { targetKey } from '../runbook/target.js';
+import { type ErrorCode } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { labelValue, remediationName } from './naming.js';
 import type { WebhookAlert } from './payload.js';
@@ -72,11 +74,6 @@ export function matchingRunbooks(runbooks: Iterable<Runbook>, alert: WebhookAler
   return out;
 }
 
-/** The namespaces a Runbook may act in: its own plus `safety.allowedNamespaces`. */
-export function scopeOf(rb: Runbook): Set<string> {
-  return new Set([rb.metadata.namespace ?? '', ...(rb.spec.safety?.allowedNamespaces ?? [])]);
-}
-
 /** The deterministic Remediation name of this runbook and alert occurrence. */
 export function nameFor(rb: Runbook, alert: Pick<WebhookAlert, 'fingerprint' | 'startsAt'>): string {
   return remediationName(
@@ -126,39 +123,21 @@ const refuse = (outcome: Suppression, code: ErrorCode, reason: string): RunbookP
  */
 export function planRunbook(rb: Runbook, alert: WebhookAlert): RunbookPlan {
   const namespace = rb.metadata.namespace ?? '';
-  const { values, missing } = resolveParams(rb.spec.params, alert);
-  if (missing.length > 0) {
-    return refuse(
-      'suppressed_invalid_param',
-      ERROR_CODES.missingParam,
-      `missing param: ${missing.join(', ')} (not in the alert and no default)`,
-    );
+  const r = renderSteps(
+    {
+      namespace,
+      params: rb.spec.params,
+      steps: rb.spec.steps,
+      target: rb.spec.target,
+      scope: runbookScope(namespace, rb.spec.safety),
+    },
+    alert,
+  );
+  if (isRenderFailure(r)) {
+    const outcome = r.reason === REASONS.outOfScope ? 'suppressed_out_of_scope' : 'suppressed_invalid_param';
+    return refuse(outcome, r.code, r.message);
   }
-
-  let target: Required<TargetRef> | undefined;
-  const targets: Required<TargetRef>[] = [];
-  try {
-    const main = rb.spec.target ?? rb.spec.steps.find((s) => s.target)?.target;
-    if (main) target = renderTarget(main, values, namespace);
-    if (target) targets.push(target);
-    for (const step of rb.spec.steps) {
-      if (step.target) targets.push(renderTarget(step.target, values, namespace));
-      renderStep(step, values);
-    }
-  } catch (err) {
-    const code = err instanceof RemediatorError ? err.code : ERROR_CODES.invalidParam;
-    return refuse('suppressed_invalid_param', code, err instanceof Error ? err.message : String(err));
-  }
-
-  const scope = scopeOf(rb);
-  const outside = targets.find((t) => !scope.has(t.namespace));
-  if (outside) {
-    return refuse(
-      'suppressed_out_of_scope',
-      ERROR_CODES.outOfScope,
-      `namespace "${outside.namespace}" of ${outside.kind}/${outside.name} is outside the runbook's scope (${[...scope].join(', ')}): add it to safety.allowedNamespaces`,
-    );
-  }
+  const { values, main: target } = r;
 
   const name = nameFor(rb, alert);
   const remediation: Remediation = {
@@ -185,7 +164,7 @@ export function planRunbook(rb: Runbook, alert: WebhookAlert): RunbookPlan {
   const plan: RunbookPlan = { kind: 'create', name, remediation };
   const safety = rb.spec.safety;
   if (safety?.cooldown) {
-    const t = target ? `${target.kind}/${target.namespace}/${target.name}` : '-';
+    const t = target ? targetKey(target) : '-';
     plan.cooldown = { key: `cooldown:${runbookKey(rb)}:${t}`, ttlMs: parseDuration(safety.cooldown) };
   }
   if (safety?.maxPerHour) {

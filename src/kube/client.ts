@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Agent } from 'node:http';
 import * as k8s from '@kubernetes/client-node';
+import { loadKubeTarget } from './kubeconfig.js';
 
 export interface KubeClients {
   readonly kc: k8s.KubeConfig;
@@ -16,12 +17,12 @@ export interface KubeClients {
   readonly objects: k8s.KubernetesObjectApi;
 }
 
-/** Loads a kubeconfig: the given path, else $KUBECONFIG, ~/.kube/config, then in-cluster. */
+/**
+ * Loads a kubeconfig: the given path, else $KUBECONFIG, ~/.kube/config, then in-cluster; a
+ * KR_ERR_KUBECONFIG naming what is wrong when none is usable (src/kube/kubeconfig.ts).
+ */
 export function loadKubeConfig(path?: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
+  return loadKubeTarget(path ?? process.env.KUBECONFIG ?? '').kc;
 }
 
 type AgentOptions = Record<string, unknown> & { keepAlive?: boolean };

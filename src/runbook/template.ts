@@ -7,13 +7,19 @@
  * Where a value lands decides how it is checked: names must be DNS-1123, namespaces DNS-1123
  * labels, URLs get the value percent-encoded, and text refuses control characters.
  */
-import type { Param, Step, TargetRef } from '../api/v1alpha1/schema.js';
+import {
+  DNS1123_LABEL,
+  DNS1123_SUBDOMAIN,
+  type Param,
+  type Step,
+  type TargetRef,
+} from '../api/v1alpha1/schema.js';
 import { ERROR_CODES, RemediatorError } from '../util/errors.js';
 
 const TEMPLATE = /\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g;
 const ANY_TEMPLATE = /\{\{(.*?)\}\}/g;
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_LABEL_RE = new RegExp(DNS1123_LABEL);
+const DNS1123_SUBDOMAIN_RE = new RegExp(DNS1123_SUBDOMAIN);
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
@@ -72,12 +78,12 @@ export function resolveParams(
 export function checkValue(value: string, ctx: ValueContext): string | undefined {
   switch (ctx) {
     case 'name':
-      if (value.length > 253 || !DNS1123_SUBDOMAIN.test(value)) {
+      if (value.length > 253 || !DNS1123_SUBDOMAIN_RE.test(value)) {
         return `"${preview(value)}" is not a valid Kubernetes name (lower case alphanumerics, '-' and '.', at most 253 characters)`;
       }
       return undefined;
     case 'namespace':
-      if (value.length > 63 || !DNS1123_LABEL.test(value)) {
+      if (value.length > 63 || !DNS1123_LABEL_RE.test(value)) {
         return `"${preview(value)}" is not a valid namespace (DNS-1123 label, at most 63 characters)`;
       }
       return undefined;

@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { errorMessage } from '../util/errors.js';
+import { listenOrExplain } from './listen.js';
 
 export interface ProbeCheck {
   ok: boolean;
@@ -61,7 +62,11 @@ export async function listenProbeServer(
   app: FastifyInstance,
   opts: { host: string; port: number },
 ): Promise<string> {
-  await app.listen({ host: opts.host, port: opts.port });
+  await listenOrExplain(() => app.listen({ host: opts.host, port: opts.port }), {
+    what: 'probes (/healthz, /readyz, /metrics)',
+    ...opts,
+    setting: 'probes.port',
+  });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;

@@ -53,7 +53,7 @@ process.on('exit', () => {
 });
 
 export function startOperator(opts: { env?: Record<string, string>; args?: string[] } = {}): OperatorProcess {
-  const child = spawn(
+  return spawnLogged(
     process.execPath,
     [...OPERATOR_NODE_FLAGS, isolatedOperatorEntry(), 'run', ...(opts.args ?? [])],
     {
@@ -63,9 +63,24 @@ export function startOperator(opts: { env?: Record<string, string>; args?: strin
         KUBECONFIG: process.env.KUBECONFIG,
         ...opts.env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+}
+
+/**
+ * Any command whose output a test waits on line by line (the operator, `npm start`). Stopped by
+ * its pid when the test process exits, whatever happened to the test.
+ */
+export function spawnLogged(
+  command: string,
+  args: string[],
+  opts: { env: Record<string, string | undefined>; cwd?: string },
+): OperatorProcess {
+  const child = spawn(command, args, {
+    env: opts.env,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(child);
   const lines: string[] = [];
   const waiters: { text: string; resolve: (l: string) => void }[] = [];
@@ -112,7 +127,7 @@ export function startOperator(opts: { env?: Record<string, string>; args?: strin
             waiters.splice(i, 1);
             reject(
               new Error(
-                `operator did not log "${text}" within ${timeoutMs} ms; last lines:\n${lines.slice(-20).join('\n')}`,
+                `${command} did not log "${text}" within ${timeoutMs} ms; last lines:\n${lines.slice(-20).join('\n')}`,
               ),
             );
           }

@@ -32,6 +32,11 @@ export interface ClusterOptions {
   controllerManager?: boolean;
   /** Extra kube-apiserver flags. */
   apiserverArgs?: string[];
+  /**
+   * Each process in a process group of its own, so a terminal's Ctrl-C reaches only the owner,
+   * which then stops them in order (the operator before the API server it releases its Lease on).
+   */
+  detached?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -65,9 +70,15 @@ function installExitHook(): void {
   });
 }
 
-function startProcess(dir: string, name: string, bin: string, args: string[]): ChildProcess {
+function startProcess(
+  dir: string,
+  name: string,
+  bin: string,
+  args: string[],
+  detached = false,
+): ChildProcess {
   const log = createWriteStream(join(dir, `${name}.log`));
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   live.add(child);
@@ -210,36 +221,48 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   };
 
   try {
-    const etcd = startProcess(dir, 'etcd', ETCD, [
-      '--name=default',
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-      '--log-level=warn',
-    ]);
+    const etcd = startProcess(
+      dir,
+      'etcd',
+      ETCD,
+      [
+        '--name=default',
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        '--log-level=warn',
+      ],
+      opts.detached,
+    );
     procs.push(etcd);
     await waitEtcd(etcdPort, etcd, dir);
 
-    const apiserver = startProcess(dir, 'kube-apiserver', join(BIN_DIR, 'kube-apiserver'), [
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      `--secure-port=${apiPort}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--cert-dir=${certDir}`,
-      `--token-auth-file=${join(dir, 'tokens.csv')}`,
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-account-issuer=https://kubernetes.default.svc',
-      '--authorization-mode=RBAC',
-      '--service-cluster-ip-range=10.0.0.0/24',
-      '--insecure-port=0',
-      '--profiling=false',
-      '--v=0',
-      ...(opts.apiserverArgs ?? []),
-    ]);
+    const apiserver = startProcess(
+      dir,
+      'kube-apiserver',
+      join(BIN_DIR, 'kube-apiserver'),
+      [
+        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+        `--secure-port=${apiPort}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--cert-dir=${certDir}`,
+        `--token-auth-file=${join(dir, 'tokens.csv')}`,
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--service-account-issuer=https://kubernetes.default.svc',
+        '--authorization-mode=RBAC',
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--insecure-port=0',
+        '--profiling=false',
+        '--v=0',
+        ...(opts.apiserverArgs ?? []),
+      ],
+      opts.detached,
+    );
     procs.push(apiserver);
     const server = `https://127.0.0.1:${apiPort}`;
     await waitReady(`${server}/readyz`, token, 'kube-apiserver', apiserver, dir);
@@ -248,20 +271,26 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, token), { mode: 0o600 });
 
     if (opts.controllerManager ?? true) {
-      const kcm = startProcess(dir, 'kube-controller-manager', join(BIN_DIR, 'kube-controller-manager'), [
-        `--kubeconfig=${kubeconfigPath}`,
-        `--service-account-private-key-file=${saKey}`,
-        `--root-ca-file=${join(certDir, 'apiserver.crt')}`,
-        '--use-service-account-credentials=false',
-        '--leader-elect=false',
-        '--port=0',
-        '--secure-port=0',
-        // Only what Deployments, StatefulSets, DaemonSets and Pods need; fewer loops, less CPU.
-        '--controllers=deployment,replicaset,statefulset,daemonset,serviceaccount,serviceaccount-token,namespace,garbagecollector',
-        '--concurrent-deployment-syncs=5',
-        '--concurrent-replicaset-syncs=5',
-        '--v=0',
-      ]);
+      const kcm = startProcess(
+        dir,
+        'kube-controller-manager',
+        join(BIN_DIR, 'kube-controller-manager'),
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          `--service-account-private-key-file=${saKey}`,
+          `--root-ca-file=${join(certDir, 'apiserver.crt')}`,
+          '--use-service-account-credentials=false',
+          '--leader-elect=false',
+          '--port=0',
+          '--secure-port=0',
+          // Only what Deployments, StatefulSets, DaemonSets and Pods need; fewer loops, less CPU.
+          '--controllers=deployment,replicaset,statefulset,daemonset,serviceaccount,serviceaccount-token,namespace,garbagecollector',
+          '--concurrent-deployment-syncs=5',
+          '--concurrent-replicaset-syncs=5',
+          '--v=0',
+        ],
+        opts.detached,
+      );
       procs.push(kcm);
       await waitServiceAccount(kubeconfigPath, kcm, dir);
     }

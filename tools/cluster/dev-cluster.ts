@@ -2,17 +2,14 @@
  * `npm run cluster`: starts one control plane for manual tries, installs the CRDs, starts the
  * fake kubelet and prints the `export KUBECONFIG=...` line. Ctrl-C stops everything.
  */
-import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
-import { binariesPresent, startCluster } from './cluster.js';
-import { installCrds, REPO_ROOT } from './crds.js';
+import { ensureControlPlane } from './build.js';
+import { startCluster } from './cluster.js';
+import { installCrds } from './crds.js';
 import { startFakeKubelet } from './fake-kubelet.js';
 
 async function main(): Promise<void> {
-  if (!binariesPresent()) {
-    console.error('building the control plane once (about 5 minutes)...');
-    execFileSync('bash', [`${REPO_ROOT}/tools/cluster/build-control-plane.sh`], { stdio: 'inherit' });
-  }
+  await ensureControlPlane().done;
   const cluster = await startCluster({ controllerManager: true });
   await installCrds(cluster.kubeconfigPath);
   const kc = new k8s.KubeConfig();

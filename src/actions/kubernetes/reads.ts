@@ -13,7 +13,7 @@ const cachedReads = new WeakSet<object>();
 /**
  * The object came from the target cache, which may be a moment behind: a change based on it
  * must carry its resourceVersion as a precondition, and a refusal based on it must be
- * confirmed by reading the API server (see controller/runtime/target-cache.ts).
+ * confirmed by reading the API server (see runtime/target-cache.ts).
  */
 export function isCachedRead(obj: KubeObject): boolean {
   return cachedReads.has(obj);

@@ -33,7 +33,8 @@ import { ERROR_CODES } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { conditionChanged, findCondition, setCondition, type ConditionInput } from './conditions.js';
 import { failedAbove, layeredOn, revertHold } from './layering.js';
-import { displayTarget, lockHolder, loopProtection, startBlocker, targetKey } from './policy.js';
+import { displayTarget, targetKey } from '../../runbook/target.js';
+import { lockHolder, loopProtection, startBlocker } from './policy.js';
 import {
   boundsToCopy,
   effectiveSafety,

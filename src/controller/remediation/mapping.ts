@@ -4,7 +4,7 @@
  * be valid, for approval rules, for a concurrency slot) — not the finished ones.
  */
 import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
-import type { Cache, Request } from '../runtime/types.js';
+import type { Cache, Request } from '../../runtime/types.js';
 import { isFinished } from './status.js';
 
 export function isFinal(rem: Remediation): boolean {

@@ -20,7 +20,7 @@
  */
 import { ANNOTATIONS, CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { Remediation, RemediationPhase, Runbook } from '../../api/v1alpha1/schema.js';
-import type { ResolvedTarget } from '../../actions/types.js';
+import { parseClearBlock } from '../../runbook/clear-block.js';
 import { findCondition } from './conditions.js';
 
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
@@ -34,19 +34,6 @@ const ACTIVE_PHASES: ReadonlySet<RemediationPhase> = new Set<RemediationPhase>([
 
 export function isActive(rem: Remediation): boolean {
   return rem.status?.phase !== undefined && ACTIVE_PHASES.has(rem.status.phase);
-}
-
-/** `Kind/name` when the target is in the Remediation's namespace, else `Kind/namespace/name`. */
-export function displayTarget(
-  t: Pick<ResolvedTarget, 'kind' | 'namespace' | 'name'>,
-  ownNamespace: string,
-): string {
-  return t.namespace === ownNamespace ? `${t.kind}/${t.name}` : `${t.kind}/${t.namespace}/${t.name}`;
-}
-
-/** `Kind/namespace/name`, the key of the lock and of loop protection. */
-export function targetKey(t: Pick<ResolvedTarget, 'kind' | 'namespace' | 'name'>): string {
-  return `${t.kind}/${t.namespace}/${t.name}`;
 }
 
 /** The target key of a Remediation from its `status.target`, or undefined before it was resolved. */
@@ -125,36 +112,6 @@ export function lockHolder(
 ): Remediation | undefined {
   if (!key) return undefined;
   return peers.find((p) => !sameObject(p, me) && isActive(p) && targetKeyOf(p) === key && isOlder(p, me));
-}
-
-export interface ClearEntry {
-  target: string;
-  at?: Date;
-}
-
-/** Parses `kube-remediator.io/clear-block`: `target[@RFC3339]` entries, comma-separated; `*` is every target. */
-export function parseClearBlock(value: string | undefined): ClearEntry[] {
-  if (!value) return [];
-  const out: ClearEntry[] = [];
-  for (const raw of value.split(',')) {
-    const entry = raw.trim();
-    if (!entry) continue;
-    const at = entry.lastIndexOf('@');
-    if (at > 0) {
-      const t = Date.parse(entry.slice(at + 1));
-      out.push(
-        Number.isNaN(t) ? { target: entry.slice(0, at) } : { target: entry.slice(0, at), at: new Date(t) },
-      );
-    } else out.push({ target: entry });
-  }
-  return out;
-}
-
-/** Formats entries back into the annotation value. */
-export function formatClearBlock(entries: readonly ClearEntry[]): string {
-  return entries
-    .map((e) => (e.at ? `${e.target}@${e.at.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : e.target))
-    .join(',');
 }
 
 export interface LoopVerdict {

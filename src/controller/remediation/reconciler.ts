@@ -23,8 +23,8 @@ import type { Clock } from '../../util/clock.js';
 import { parseDuration } from '../../util/duration.js';
 import { FAILPOINTS, failpoint } from '../../util/failpoints.js';
 import { ERROR_CODES, RemediatorError } from '../../util/errors.js';
-import { validateRunbook, validateSteps } from '../runbook/validate.js';
-import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
+import { validateRunbook, validateSteps } from '../../runbook/validate.js';
+import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
   CHECKPOINT_REQUEUE_MS,

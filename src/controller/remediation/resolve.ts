@@ -4,19 +4,11 @@
  * Anything refused here is refused before a single request reaches the API server.
  */
 import { REASONS } from '../../api/v1alpha1/constants.js';
-import type {
-  Bounds,
-  Remediation,
-  Runbook,
-  Safety,
-  Step,
-  StepStatus,
-  TargetRef,
-} from '../../api/v1alpha1/schema.js';
+import type { Bounds, Remediation, Runbook, Safety, Step, StepStatus } from '../../api/v1alpha1/schema.js';
 import type { ResolvedTarget } from '../../actions/types.js';
-import { renderStep, renderTarget, resolveParams } from '../../runbook/template.js';
-import { ERROR_CODES, RemediatorError, errorMessage } from '../../util/errors.js';
-import { displayTarget, targetKey } from './policy.js';
+import { isRenderFailure, renderSteps } from '../../runbook/render.js';
+import { remediationScope } from '../../runbook/scope.js';
+import { targetKey } from '../../runbook/target.js';
 
 export interface Resolved {
   steps: StepStatus[];
@@ -54,27 +46,7 @@ export function boundsToCopy(rem: Remediation, runbook: Runbook | undefined): Bo
   return structuredClone(effectiveSafety(rem, runbook)?.bounds ?? {});
 }
 
-/**
- * Namespaces the steps may act in: the Runbook's own plus `safety.allowedNamespaces`. Inline
- * steps may act only in the Remediation's namespace, because whoever may create a
- * Remediation must not reach further through the operator than their own namespace.
- */
-export function scopeOf(rem: Remediation, runbook: Runbook | undefined): Set<string> {
-  const own = rem.metadata.namespace ?? '';
-  if (!rem.spec.runbookRef) return new Set([own]);
-  return new Set([runbook?.metadata.namespace ?? own, ...(runbook?.spec.safety?.allowedNamespaces ?? [])]);
-}
-
-function templateFailure(err: unknown, where: string): ResolveFailure {
-  const missing = err instanceof RemediatorError && err.code === ERROR_CODES.missingParam;
-  return {
-    reason: missing ? REASONS.missingParam : REASONS.invalid,
-    message: `${where}: ${errorMessage(err)}`,
-  };
-}
-
 export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Resolved | ResolveFailure {
-  const ns = rem.metadata.namespace ?? '';
   const source: readonly Step[] | undefined = rem.spec.runbookRef ? runbook?.spec.steps : rem.spec.steps;
   if (!source || source.length === 0) {
     return {
@@ -82,57 +54,26 @@ export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Re
       message: 'no steps: set spec.runbookRef to a Runbook with steps, or spec.steps',
     };
   }
-  const { values, missing } = resolveParams(runbook?.spec.params, rem.spec.alert, rem.spec.params ?? {});
-  if (missing.length > 0) {
-    return {
-      reason: REASONS.missingParam,
-      message: `missing param: ${missing.join(', ')} (not in the alert, not in spec.params, no default)`,
-    };
-  }
-  const scope = scopeOf(rem, runbook);
-  const defaultRef: TargetRef | undefined = rem.spec.target ?? runbook?.spec.target;
-
-  let main: ResolvedTarget | undefined;
-  try {
-    if (defaultRef) main = renderTarget(defaultRef, values, ns);
-  } catch (err) {
-    return templateFailure(err, 'target');
-  }
-
-  const steps: StepStatus[] = [];
-  for (const [i, step] of source.entries()) {
-    let spec: Step;
-    let target: ResolvedTarget | undefined;
-    try {
-      spec = renderStep(step, values);
-      target = step.target ? renderTarget(step.target, values, ns) : main;
-    } catch (err) {
-      return templateFailure(err, `steps[${i}] (${step.name})`);
-    }
-    if (target) spec = { ...spec, target };
-    steps.push({
-      name: step.name,
-      action: step.action,
-      phase: 'Pending',
-      ...(target ? { target: targetKey(target) } : {}),
-      spec: spec,
-    });
-  }
-  main ??= steps
-    .map((s) => (s.spec as Step | undefined)?.target)
-    .find((t): t is Required<TargetRef> => t !== undefined);
-
-  const all = [main, ...steps.map((s) => (s.spec as Step | undefined)?.target)].filter(
-    (t): t is ResolvedTarget => !!t?.namespace,
+  const r = renderSteps(
+    {
+      namespace: rem.metadata.namespace ?? '',
+      params: runbook?.spec.params,
+      steps: source,
+      target: rem.spec.target ?? runbook?.spec.target,
+      scope: remediationScope(rem, runbook),
+    },
+    rem.spec.alert,
+    rem.spec.params ?? {},
   );
-  const outside = all.find((t) => !scope.has(t.namespace));
-  if (outside) {
-    return {
-      reason: REASONS.outOfScope,
-      message: `namespace "${outside.namespace}" of ${outside.kind}/${outside.name} is outside the runbook's scope (${[...scope].join(', ')}): add it to safety.allowedNamespaces`,
-    };
-  }
-  return main ? { steps, target: main } : { steps };
+  if (isRenderFailure(r)) return { reason: r.reason, message: r.message };
+  const steps: StepStatus[] = r.steps.map(({ step, target }) => ({
+    name: step.name,
+    action: step.action,
+    phase: 'Pending',
+    ...(target ? { target: targetKey(target) } : {}),
+    spec: step,
+  }));
+  return r.main ? { steps, target: r.main } : { steps };
 }
 
 export function isResolveFailure(r: Resolved | ResolveFailure): r is ResolveFailure {
@@ -150,5 +91,3 @@ export function stepTarget(rec: StepStatus): ResolvedTarget | undefined {
     ? { apiVersion: t.apiVersion, kind: t.kind, name: t.name, namespace: t.namespace }
     : undefined;
 }
-
-export { displayTarget };

@@ -1,2 +1,1 @@
-export { RunbookReconciler, stampClearBlock, type RunbookReconcilerDeps } from './reconciler.js';
-export { validateRunbook, validateSteps, type ActionLookup } from './validate.js';
+export { RunbookReconciler, type RunbookReconcilerDeps } from './reconciler.js';

@@ -19,10 +19,10 @@ import type { Logger } from '../../observability/logger.js';
 import type { Clock } from '../../util/clock.js';
 import { conditionChanged, findCondition, setCondition } from '../remediation/conditions.js';
 import { isFinal } from '../remediation/mapping.js';
-import { formatClearBlock, parseClearBlock } from '../remediation/policy.js';
+import { stampClearBlock } from '../../runbook/clear-block.js';
 import { deepEqual } from '../remediation/status.js';
-import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../runtime/types.js';
-import { validateRunbook, type ActionLookup } from './validate.js';
+import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 
 /** After stamping the annotation: look again at once (the metadata change also triggers us). */
 export const STAMP_REQUEUE_MS = 1;
@@ -141,11 +141,4 @@ export class RunbookReconciler implements Reconciler {
     }
     return {};
   }
-}
-
-/** The annotation with every unstamped entry stamped `@now`; undefined when nothing to stamp. */
-export function stampClearBlock(value: string | undefined, now: Date): string | undefined {
-  const entries = parseClearBlock(value);
-  if (!entries.some((e) => !e.at)) return undefined;
-  return formatClearBlock(entries.map((e) => (e.at ? e : { ...e, at: now })));
 }

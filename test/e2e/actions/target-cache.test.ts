@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { RawObjectApi, type KubeObject } from '../../../src/kube/raw-object.js';
 import { PassReads, type ResolvedTarget, type TargetReader } from '../../../src/actions/types.js';
-import { clientNodeFactory } from '../../../src/controller/runtime/informer.js';
-import { TargetCache } from '../../../src/controller/runtime/target-cache.js';
+import { clientNodeFactory } from '../../../src/runtime/informer.js';
+import { TargetCache } from '../../../src/runtime/target-cache.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {

@@ -374,14 +374,14 @@ describe('kube-remediator run', () => {
     expect(b.proc.logs().some((l) => l.includes('"message":"phase changed"'))).toBe(true);
   });
 
-  it('exits 1 with a message that says what to do when it cannot start (and does not hang on Redis)', async () => {
+  it('exits 3 with a message that says what to do when it cannot start (and does not hang on Redis)', async () => {
     const { proc } = await operator({
       KR_WEBHOOK_BEARER_TOKEN: '',
       KR_WEBHOOK_BEARER_TOKEN_FILE: '/nonexistent/webhook-token',
       KR_STORE: 'redis',
       KR_REDIS_URL: 'redis://127.0.0.1:1/0',
     });
-    expect(await proc.exited).toBe(1);
+    expect(await proc.exited).toBe(3);
     expect(proc.logs().join('\n')).toMatch(/KR_ERR_CONFIG/);
   });
 

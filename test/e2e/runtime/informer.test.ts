@@ -1,11 +1,7 @@
 /** The informer against a real API server: events, cache, and recovery after its watch dies. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
-import {
-  clientNodeFactory,
-  customObjectLister,
-  ResourceInformer,
-} from '../../../src/controller/runtime/informer.js';
+import { clientNodeFactory, customObjectLister, ResourceInformer } from '../../../src/runtime/informer.js';
 import { remediations } from '../../../src/kube/resources.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import type { Logger } from '../../../src/observability/logger.js';

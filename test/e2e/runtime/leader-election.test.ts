@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { LeaderElector } from '../../../src/controller/runtime/leader-election.js';
+import { LeaderElector } from '../../../src/runtime/leader-election.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { REPO_ROOT } from '../../../tools/cluster/crds.js';

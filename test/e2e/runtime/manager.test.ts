@@ -6,12 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../../src/config/config.js';
-import {
-  installSignalHandlers,
-  Manager,
-  type ManagerOptions,
-} from '../../../src/controller/runtime/manager.js';
-import type { ReconcileContext, Request, Result } from '../../../src/controller/runtime/types.js';
+import { installSignalHandlers, Manager, type ManagerOptions } from '../../../src/runtime/manager.js';
+import type { ReconcileContext, Request, Result } from '../../../src/runtime/types.js';
 import { remediations } from '../../../src/kube/resources.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { createNamespace, deleteNamespace, testClients } from '../../support/kube.js';

@@ -1,4 +1,4 @@
-import type { Timers } from '../../../src/controller/runtime/work-queue.js';
+import type { Timers } from '../../../src/runtime/work-queue.js';
 
 /** Timers driven by hand: `advance(ms)` fires what is due, in order. No wall clock involved. */
 export class FakeTimers implements Timers {

@@ -1,6 +1,6 @@
 /** When the heap compactor asks V8 for a collection (ADR 9). The gc function is a recording stand-in. */
 import { describe, expect, it } from '@jest/globals';
-import { HeapCompactor, type GcFunction } from '../../../src/controller/runtime/heap-compactor.js';
+import { HeapCompactor, type GcFunction } from '../../../src/runtime/heap-compactor.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeTimers } from './fake-timers.js';
 

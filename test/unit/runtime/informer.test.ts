@@ -10,7 +10,7 @@ import {
   slim,
   WATCH_TIMEOUT_SECONDS,
   type ListFn,
-} from '../../../src/controller/runtime/informer.js';
+} from '../../../src/runtime/informer.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeTimers } from './fake-timers.js';
 import { ScriptedWatch } from './scripted-watch.js';

@@ -10,7 +10,7 @@ import {
   leaderTimings,
   leaseNamespace,
   type LeaseApi,
-} from '../../../src/controller/runtime/leader-election.js';
+} from '../../../src/runtime/leader-election.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { FakeClock } from '../../../src/util/clock.js';
 

@@ -7,13 +7,9 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import type { Remediation, Runbook } from '../../../src/api/v1alpha1/schema.js';
 import { loadConfig } from '../../../src/config/config.js';
-import type { ListFn } from '../../../src/controller/runtime/informer.js';
-import {
-  installSignalHandlers,
-  Manager,
-  type ControllerOptions,
-} from '../../../src/controller/runtime/manager.js';
-import type { Reconciler, Request } from '../../../src/controller/runtime/types.js';
+import type { ListFn } from '../../../src/runtime/informer.js';
+import { installSignalHandlers, Manager, type ControllerOptions } from '../../../src/runtime/manager.js';
+import type { Reconciler, Request } from '../../../src/runtime/types.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';

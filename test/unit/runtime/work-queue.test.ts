@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { WorkQueue } from '../../../src/controller/runtime/work-queue.js';
+import { WorkQueue } from '../../../src/runtime/work-queue.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { FakeTimers } from './fake-timers.js';
 

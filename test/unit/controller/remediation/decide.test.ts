@@ -1,0 +1,1507 @@
+import { describe, expect, it } from '@jest/globals';
+import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../../src/api/v1alpha1/constants.js';
+import type { Bounds, Remediation, Runbook } from '../../../../src/api/v1alpha1/schema.js';
+import type { ActionOutcome, Plan } from '../../../../src/actions/types.js';
+import {
+  BLOCKED_REQUEUE_MS,
+  REVERT_MAX_ATTEMPTS,
+  STEP_RETRY_BASE_MS,
+  afterApply,
+  afterPlan,
+  afterRevert,
+  decide,
+  withFollowUp,
+  type Decision,
+  type Observed,
+} from '../../../../src/controller/remediation/decide.js';
+import { findCondition } from '../../../../src/controller/remediation/conditions.js';
+import { LocalStarts } from '../../../../src/controller/remediation/local-starts.js';
+import { effectiveSafety } from '../../../../src/controller/remediation/resolve.js';
+import { FakeClock } from '../../../../src/util/clock.js';
+import {
+  NS,
+  T0,
+  aFinished,
+  aRemediation,
+  aRunbook,
+  aReversibleStep,
+  aRunning,
+  aStep,
+  cond,
+  observed,
+  stepRec,
+  withStatus,
+} from './builders.js';
+
+const condOf = (d: Decision, type: string) => findCondition(d.status.conditions, type);
+const events = (d: Decision) =>
+  d.notes.filter((n) => n.kind === 'event').map((n) => (n.kind === 'event' ? n.reason : ''));
+const audits = (d: Decision) =>
+  d.notes.filter((n) => n.kind === 'audit').map((n) => (n.kind === 'audit' ? n.event : ''));
+
+const done = (
+  message = 'ok',
+  extra: Partial<Extract<ActionOutcome, { kind: 'done' }>> = {},
+): ActionOutcome => ({ kind: 'done', message, ...extra });
+const failed = (retryable = true, reason = 'StepFailed'): ActionOutcome => ({
+  kind: 'failed',
+  message: 'boom',
+  code: 'KR_ERR_ACTION_FAILED',
+  reason,
+  retryable,
+});
+
+/**
+ * Drives decide + afterPlan/afterApply/afterRevert like the reconciler, writing each status
+ * back, until nothing more happens or `maxPasses`. `outcome` answers apply/revert calls.
+ */
+function drive(
+  rem: Remediation,
+  opts: {
+    obs?: (r: Remediation) => Observed;
+    plan?: (index: number) => Plan;
+    outcome?: (index: number, n: number) => ActionOutcome;
+    revert?: (index: number) => ActionOutcome;
+    clock?: FakeClock;
+    maxPasses?: number;
+  } = {},
+): { rem: Remediation; ops: string[]; decisions: Decision[] } {
+  const ops: string[] = [];
+  const decisions: Decision[] = [];
+  const calls = new Map<number, number>();
+  let cur = rem;
+  for (let i = 0; i < (opts.maxPasses ?? 50); i++) {
+    const obs = (opts.obs ?? ((r) => observed(r, { clock: opts.clock })))(cur);
+    let d = decide(obs);
+    const op = d.op;
+    if (op.kind === 'plan') {
+      ops.push(`plan ${op.index}#${op.attempt}`);
+      d = afterPlan(obs, d, op, {
+        plan: opts.plan?.(op.index) ?? { before: { n: op.index }, after: { n: op.index + 1 } },
+      });
+    } else if (op.kind === 'apply') {
+      const n = (calls.get(op.index) ?? 0) + 1;
+      calls.set(op.index, n);
+      ops.push(`apply ${op.index}`);
+      d = afterApply(obs, d, op, opts.outcome?.(op.index, n) ?? done());
+    } else if (op.kind === 'revert') {
+      ops.push(`revert ${op.index}`);
+      d = afterRevert(obs, d, op, opts.revert?.(op.index) ?? done('restored'));
+    }
+    decisions.push(d);
+    const next = withStatus(cur, d.status);
+    if (op.kind === 'none' && JSON.stringify(next.status) === JSON.stringify(cur.status)) break;
+    cur = next;
+    if (op.kind === 'none' && d.requeueAfterMs === undefined) {
+      // waiting for an event; stop like the runtime would
+      break;
+    }
+    if (opts.clock && d.requeueAfterMs && d.requeueAfterMs > 1) opts.clock.advance(d.requeueAfterMs);
+  }
+  return { rem: cur, ops, decisions };
+}
+
+const threeSteps = aRunbook({
+  spec: {
+    steps: [
+      aStep({ name: 'restart' }),
+      aStep({
+        name: 'scale-up',
+        action: 'scale',
+        rolloutRestart: undefined,
+        scale: { replicas: 3 },
+        revertOnResolve: true,
+      }),
+      aStep({
+        name: 'env',
+        action: 'setEnv',
+        rolloutRestart: undefined,
+        setEnv: { env: [{ name: 'A', value: '1' }] },
+        revertOnResolve: true,
+      }),
+    ],
+  },
+});
+
+describe('decide: start', () => {
+  it('first pass copies and renders the steps, starts and plans step 0 at once', () => {
+    const d = decide(observed(aRemediation()));
+    expect(d.op).toEqual({ kind: 'plan', index: 0, attempt: 1 });
+    expect(d.status.phase).toBe('Running');
+    expect(d.status.target).toBe('Deployment/web');
+    expect(d.status.progress).toBe('0/1');
+    expect(d.status.steps?.[0]).toMatchObject({
+      name: 'restart',
+      phase: 'Pending',
+      target: `Deployment/${NS}/web`,
+    });
+    expect((d.status.steps?.[0]?.spec as { target: unknown }).target).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'web',
+      namespace: NS,
+    });
+    expect(d.status.runbookGeneration).toBe(1);
+    expect(d.status.observedGeneration).toBe(1);
+    expect(events(d)).toContain('RemediationStarted');
+    expect(audits(d)).toEqual(['created']);
+  });
+
+  it('spec.params override values from the alert', () => {
+    const d = decide(observed(aRemediation({ spec: { params: { deployment: 'api' } } })));
+    expect(d.status.target).toBe('Deployment/api');
+  });
+
+  it('inline steps without a Runbook', () => {
+    const rem = aRemediation({
+      spec: {
+        runbookRef: undefined,
+        steps: [aStep()],
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      },
+    });
+    const d = decide(observed(rem));
+    expect(d.op.kind).toBe('plan');
+    expect(d.status.target).toBe('Deployment/web');
+  });
+
+  it.each([
+    [
+      'missing param',
+      aRemediation({ spec: { alert: { name: 'WebDown', labels: {} } } }),
+      REASONS.missingParam,
+      'Failed',
+    ],
+    [
+      'invalid param value',
+      aRemediation({ spec: { alert: { name: 'WebDown', labels: { deployment: '../x' } } } }),
+      REASONS.invalid,
+      'Failed',
+    ],
+    [
+      'namespace out of scope',
+      aRemediation({
+        spec: {
+          target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'kube-system' },
+        },
+      }),
+      REASONS.outOfScope,
+      'Failed',
+    ],
+  ])('%s ends it before anything is sent', (_name, rem, reason, phase) => {
+    const d = decide(observed(rem));
+    expect(d.op.kind).toBe('none');
+    expect(d.status.phase).toBe(phase);
+    expect(condOf(d, CONDITION_TYPES.succeeded)).toMatchObject({ status: 'False', reason });
+    expect(d.status.completedAt).toBeDefined();
+    expect(events(d)).toContain('RemediationFailed');
+  });
+
+  it('OutOfScope also sets Blocked with the reason', () => {
+    const rem = aRemediation({
+      spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
+    });
+    expect(condOf(decide(observed(rem)), CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.outOfScope,
+    });
+  });
+
+  it('allowedNamespaces widen the scope', () => {
+    const rem = aRemediation({
+      spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
+    });
+    const d = decide(
+      observed(rem, { runbook: aRunbook({ spec: { safety: { allowedNamespaces: ['other'] } } }) }),
+    );
+    expect(d.op.kind).toBe('plan');
+    expect(d.status.target).toBe('Deployment/other/web');
+  });
+
+  it('inline steps may not leave their namespace even with spec.safety.allowedNamespaces', () => {
+    const rem = aRemediation({
+      spec: {
+        runbookRef: undefined,
+        steps: [aStep()],
+        safety: { allowedNamespaces: ['other'] },
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' },
+      },
+    });
+    expect(condOf(decide(observed(rem)), CONDITION_TYPES.succeeded)?.reason).toBe(REASONS.outOfScope);
+  });
+
+  it('a missing Runbook waits in Pending', () => {
+    const d = decide(observed(aRemediation(), { runbook: undefined, runbookMissing: true }));
+    expect(d.status.phase).toBe('Pending');
+    expect(condOf(d, CONDITION_TYPES.progressing)).toMatchObject({
+      status: 'False',
+      reason: REASONS.runbookNotFound,
+    });
+    expect(d.requeueAfterMs).toBeGreaterThan(0);
+  });
+
+  it('an invalid Runbook waits in Pending with its problems', () => {
+    const d = decide(observed(aRemediation(), { runbookProblems: ['steps[0].scale: missing'] }));
+    expect(d.status.phase).toBe('Pending');
+    expect(condOf(d, CONDITION_TYPES.progressing)).toMatchObject({ reason: REASONS.runbookNotReady });
+    expect(condOf(d, CONDITION_TYPES.progressing)?.message).toContain('steps[0].scale: missing');
+  });
+
+  it('invalid inline steps fail', () => {
+    const rem = aRemediation({ spec: { runbookRef: undefined, steps: [aStep()] } });
+    const d = decide(observed(rem, { runbookProblems: ['steps[0].x: bad'] }));
+    expect(d.status.phase).toBe('Failed');
+  });
+
+  it('a resolved alert before start skips it', () => {
+    const d = decide(
+      observed(
+        aRemediation({
+          spec: { alert: { name: 'WebDown', status: 'resolved', labels: { deployment: 'web' } } },
+        }),
+      ),
+    );
+    expect(d.status.phase).toBe('Skipped');
+    expect(d.op.kind).toBe('none');
+  });
+});
+
+describe('decide: the bounds are copied with the steps', () => {
+  const inline = (bounds?: Bounds): Remediation =>
+    aRemediation({
+      spec: {
+        runbookRef: undefined,
+        steps: [aStep()],
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        ...(bounds ? { safety: { bounds } } : {}),
+      },
+    });
+  const withBounds = (bounds?: Bounds): Runbook =>
+    aRunbook({ spec: bounds ? { safety: { requireApproval: false, bounds } } : {} });
+
+  it.each<[string, Remediation, Runbook | undefined, Bounds]>([
+    ["the Runbook's", aRemediation(), withBounds({ maxReplicas: 5 }), { maxReplicas: 5 }],
+    ['{} when the Runbook has none', aRemediation(), withBounds(), {}],
+    [
+      "the Runbook's, not the Remediation's spec.safety",
+      aRemediation({ spec: { safety: { bounds: { maxReplicas: 500 } } } }),
+      withBounds({ maxReplicas: 5 }),
+      { maxReplicas: 5 },
+    ],
+    ["inline steps: the Remediation's own", inline({ maxMemory: '1Gi' }), undefined, { maxMemory: '1Gi' }],
+    ['inline steps without bounds: {}', inline(), undefined, {}],
+  ])('%s', (_name, rem, runbook, bounds) => {
+    const d = decide(observed(rem, runbook ? { runbook } : {}));
+    expect(d.status.bounds).toEqual(bounds);
+  });
+
+  it('the copy is taken before approval, with the steps, and kept while waiting', () => {
+    const rb = aRunbook({ spec: { safety: { requireApproval: true, bounds: { maxReplicas: 5 } } } });
+    const waiting = withStatus(aRemediation(), decide(observed(aRemediation(), { runbook: rb })).status);
+    expect(waiting.status?.phase).toBe('AwaitingApproval');
+    expect(waiting.status?.bounds).toEqual({ maxReplicas: 5 });
+    const loosened = aRunbook({ spec: { safety: { requireApproval: true, bounds: { maxReplicas: 50 } } } });
+    const approved = {
+      ...waiting,
+      metadata: { ...waiting.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'ana' } },
+    };
+    const d = decide(observed(approved, { runbook: loosened }));
+    expect(d.op.kind).toBe('plan');
+    expect(d.status.bounds).toEqual({ maxReplicas: 5 });
+  });
+
+  it('a Runbook deleted, then loosened mid-run: later passes keep the copy and act under it', () => {
+    const twoSteps = (bounds: Bounds): Runbook =>
+      aRunbook({
+        spec: {
+          steps: [aStep(), aStep({ name: 'patch', action: 'patch', patch: { type: 'merge', patch: {} } })],
+          safety: { bounds },
+        },
+      });
+    // What each pass sees: the Runbook at start, then nothing, then a loosened one.
+    const seen: Partial<Observed>[] = [
+      { runbook: twoSteps({ maxReplicas: 5 }) },
+      { runbook: undefined, runbookMissing: true },
+      { runbook: undefined, runbookMissing: true },
+    ];
+    const boundsInForce: (Bounds | undefined)[] = [];
+    let pass = 0;
+    const { rem: end } = drive(aRemediation(), {
+      obs: (r) => {
+        const o = observed(r, seen[pass++] ?? { runbook: twoSteps({ maxReplicas: 50 }) });
+        // what the reconciler hands the action (ActionContext.bounds)
+        boundsInForce.push(effectiveSafety(r, o.runbook)?.bounds);
+        return o;
+      },
+    });
+    expect(end.status?.phase).toBe('Succeeded');
+    expect(end.status?.bounds).toEqual({ maxReplicas: 5 });
+    expect(boundsInForce.length).toBeGreaterThan(seen.length);
+    expect(new Set(boundsInForce.map((b) => JSON.stringify(b)))).toEqual(new Set(['{"maxReplicas":5}']));
+  });
+});
+
+describe('effectiveSafety: the copied bounds win once the steps are copied', () => {
+  const started = (bounds: Bounds | undefined, spec: Partial<Remediation['spec']> = {}): Remediation =>
+    aRemediation({
+      spec,
+      status: {
+        startedAt: T0.toISOString(),
+        steps: [stepRec({})],
+        ...(bounds ? { bounds } : {}),
+      },
+    });
+  const rb = (safety?: Runbook['spec']['safety']): Runbook => aRunbook({ spec: safety ? { safety } : {} });
+  const inlineSpec = (bounds: Bounds): Partial<Remediation['spec']> => ({
+    runbookRef: undefined,
+    steps: [aStep()],
+    safety: { bounds },
+  });
+
+  it.each<[string, Remediation, Runbook | undefined, Bounds | undefined]>([
+    [
+      'no copy (started by an older version): the current bounds',
+      started(undefined),
+      rb({ bounds: { maxReplicas: 5 } }),
+      { maxReplicas: 5 },
+    ],
+    ['no copy, Runbook deleted: none', started(undefined), undefined, undefined],
+    ['Runbook deleted mid-run: the copy', started({ maxReplicas: 5 }), undefined, { maxReplicas: 5 }],
+    [
+      'Runbook loosened mid-run: the copy',
+      started({ maxReplicas: 5 }),
+      rb({ bounds: { maxReplicas: 50 } }),
+      { maxReplicas: 5 },
+    ],
+    [
+      'Runbook bounds removed mid-run: the copy',
+      started({ maxReplicas: 5 }),
+      rb({ maxPerHour: 3 }),
+      { maxReplicas: 5 },
+    ],
+    [
+      'none at start, Runbook gains some mid-run: still none',
+      started({}),
+      rb({ bounds: { maxReplicas: 1 } }),
+      undefined,
+    ],
+    [
+      'inline spec.safety loosened mid-run: the copy',
+      started({ maxCpu: '1' }, inlineSpec({ maxCpu: '64' })),
+      undefined,
+      { maxCpu: '1' },
+    ],
+  ])('%s', (_name, rem, runbook, bounds) => {
+    expect(effectiveSafety(rem, runbook)?.bounds).toEqual(bounds);
+  });
+
+  it('the other rules are still read from the current Runbook', () => {
+    const safety = effectiveSafety(
+      started({ maxReplicas: 5 }),
+      rb({ requireApproval: true, maxConcurrent: 2 }),
+    );
+    expect(safety).toEqual({ requireApproval: true, maxConcurrent: 2, bounds: { maxReplicas: 5 } });
+  });
+});
+
+describe('decide: approval', () => {
+  const rb = aRunbook({ spec: { safety: { requireApproval: true } } });
+
+  it('waits in AwaitingApproval with one Event', () => {
+    const rem = aRemediation();
+    const d = decide(observed(rem, { runbook: rb }));
+    expect(d.status.phase).toBe('AwaitingApproval');
+    expect(d.op.kind).toBe('none');
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
+      status: 'False',
+      reason: REASONS.awaitingApproval,
+    });
+    expect(events(d)).toEqual(['AwaitingApproval']);
+    // the steps are already copied, so an approver sees what will run
+    expect(d.status.steps).toHaveLength(1);
+    const again = decide(observed(withStatus(rem, d.status), { runbook: rb }));
+    expect(events(again)).toEqual([]);
+    expect(again.status).toEqual(d.status);
+  });
+
+  it('approval records who and when, then starts', () => {
+    const rem = aRemediation();
+    const waiting = decide(observed(rem, { runbook: rb }));
+    const approved = {
+      ...withStatus(rem, waiting.status),
+      metadata: { ...rem.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'alice' } },
+    };
+    const clock = new FakeClock(new Date(T0.getTime() + 60_000));
+    const d = decide(observed(approved, { runbook: rb, clock }));
+    expect(d.status.approval).toEqual({ by: 'alice', at: '2026-01-01T00:01:00Z' });
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
+      status: 'True',
+      reason: REASONS.approved,
+      lastTransitionTime: '2026-01-01T00:01:00Z',
+    });
+    expect(d.status.phase).toBe('Running');
+    expect(d.op.kind).toBe('plan');
+    expect(events(d)).toEqual(expect.arrayContaining(['Approved', 'RemediationStarted']));
+    expect(audits(d)).toContain('approved');
+  });
+
+  it('rejection ends it Skipped, nothing runs', () => {
+    const rem = aRemediation({ annotations: { [ANNOTATIONS.rejectedBy]: 'bob' } });
+    const d = decide(observed(rem, { runbook: rb }));
+    expect(d.status.phase).toBe('Skipped');
+    expect(d.status.rejection?.by).toBe('bob');
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ status: 'False', reason: REASONS.rejected });
+    expect(d.op.kind).toBe('none');
+    expect(audits(d)).toContain('rejected');
+  });
+
+  it('dry runs need no approval', () => {
+    const d = decide(observed(aRemediation({ spec: { dryRun: true } }), { runbook: rb }));
+    expect(d.op.kind).toBe('plan');
+  });
+});
+
+describe('decide: budgets and lock', () => {
+  it.each([
+    [
+      'runbook maxConcurrent',
+      [aRunning({ target: 'Deployment/api' })],
+      { maxConcurrent: 1 },
+      20,
+      REASONS.concurrencyLimit,
+    ],
+    [
+      'cluster budget',
+      [
+        aRunning({ target: 'Deployment/a', runbook: 'x' }),
+        aRunning({ target: 'Deployment/b', runbook: 'y' }),
+      ],
+      {},
+      2,
+      REASONS.clusterBudget,
+    ],
+    ['target lock', [aRunning({ target: 'Deployment/web', runbook: 'other' })], {}, 20, REASONS.targetLocked],
+  ])('%s: waits in Pending with Blocked and why', (_n, peers, safety, budget, reason) => {
+    const rem = aRemediation();
+    const d = decide(
+      observed(rem, {
+        peers: [rem, ...peers],
+        runbook: aRunbook({ spec: { safety } }),
+        config: { maxConcurrentRemediations: budget, defaultStepTimeoutMs: 120_000 },
+      }),
+    );
+    expect(d.status.phase).toBe('Pending');
+    expect(d.op.kind).toBe('none');
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason });
+    expect(d.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
+    expect(events(d)).toContain('RemediationBlocked');
+  });
+
+  it('finished peers and peers on other targets do not count', () => {
+    const rem = aRemediation();
+    const peers = [aFinished('Succeeded'), aRunning({ target: 'Deployment/api', runbook: 'x' })];
+    const d = decide(observed(rem, { peers, runbook: aRunbook({ spec: { safety: { maxConcurrent: 1 } } }) }));
+    expect(d.op.kind).toBe('plan');
+  });
+
+  it('the same name in another namespace is another target', () => {
+    const d = decide(
+      observed(aRemediation(), { peers: [aRunning({ namespace: 'elsewhere', target: 'Deployment/web' })] }),
+    );
+    expect(d.op.kind).toBe('plan');
+  });
+
+  it('when the slot frees, Blocked flips to False and it starts', () => {
+    const rem = aRemediation();
+    const blocked = decide(observed(rem, { peers: [aRunning({ runbook: 'other' })] }));
+    const clock = new FakeClock(new Date(T0.getTime() + 10_000));
+    const d = decide(observed(withStatus(rem, blocked.status), { clock }));
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      lastTransitionTime: '2026-01-01T00:00:10Z',
+    });
+    expect(d.op.kind).toBe('plan');
+  });
+
+  it('while running, a younger Remediation yields to an older one on the same target', () => {
+    const rem = aRemediation({ name: 'young', created: '2026-01-01T00:00:05Z' });
+    const started = decide(observed(rem));
+    const running = withStatus(
+      rem,
+      afterPlan(observed(rem), started, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    );
+    const afterDone = withStatus(
+      running,
+      afterApply(observed(running), decide(observed(running)), { kind: 'apply', index: 0 }, done()).status,
+    );
+    // add a second step so there is a next step to gate
+    const two = withStatus(afterDone, {
+      ...afterDone.status!,
+      steps: [...afterDone.status!.steps!, stepRec({ name: 'second' })],
+    });
+    const older = aRunning({ name: 'old', created: '2026-01-01T00:00:00Z', runbook: 'other' });
+    const d = decide(observed(two, { peers: [older] }));
+    expect(d.op.kind).toBe('none');
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.targetLocked,
+    });
+    expect(d.status.phase).toBe('Running');
+  });
+});
+
+describe('decide: concurrent starts seen only through the in-memory starts', () => {
+  /** The cache lags: it shows both Remediations as created, neither with a status. */
+  const pair = () => ({
+    old: aRemediation({ name: 'old', created: '2026-01-01T00:00:00Z' }),
+    young: aRemediation({ name: 'young', created: '2026-01-01T00:00:01Z' }),
+  });
+
+  it.each([
+    ['target lock', aRunbook(), () => ({ deployment: 'web' }), REASONS.targetLocked],
+    [
+      'runbook maxConcurrent',
+      aRunbook({ spec: { safety: { maxConcurrent: 1 } } }),
+      (n: string) => ({ deployment: n === 'old' ? 'web' : 'api' }),
+      REASONS.concurrencyLimit,
+    ],
+  ])('two Pending, %s: the second waits', (_n, runbook, labels, reason) => {
+    const { old, young } = pair();
+    old.spec.alert = { name: 'WebDown', status: 'firing', labels: labels('old') };
+    young.spec.alert = { name: 'WebDown', status: 'firing', labels: labels('young') };
+    const cache = [old, young];
+    const local = new LocalStarts();
+    const obsOf = (rem: Remediation) => observed(rem, { runbook, peers: local.merge(cache, T0) });
+    const first = decide(obsOf(old));
+    expect(first.op.kind).toBe('plan');
+    local.note(old, first.status, T0);
+    const second = decide(obsOf(young));
+    expect(second.op.kind).toBe('none');
+    expect(second.status.phase).toBe('Pending');
+    expect(condOf(second, CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason });
+    // once the cache shows the start, the entry gives way to it
+    const cached = withStatus(old, first.status);
+    expect(local.merge([cached, young], T0)).toEqual([cached, young]);
+    expect(local.size).toBe(0);
+  });
+
+  it('the cluster budget counts our own starts', () => {
+    const { old, young } = pair();
+    young.spec.alert = { name: 'WebDown', status: 'firing', labels: { deployment: 'api' } };
+    const local = new LocalStarts();
+    const cfg = { maxConcurrentRemediations: 1, defaultStepTimeoutMs: 120_000 };
+    const first = decide(observed(old, { peers: local.merge([old, young], T0), config: cfg }));
+    local.note(old, first.status, T0);
+    const second = decide(observed(young, { peers: local.merge([old, young], T0), config: cfg }));
+    expect(condOf(second, CONDITION_TYPES.blocked)?.reason).toBe(REASONS.clusterBudget);
+  });
+
+  it('both checkpointed on a stale view: only the oldest applies step 0, the other waits', () => {
+    const { old, young } = pair();
+    const checkpoint = (rem: Remediation) => {
+      const obs = observed(rem);
+      const d = decide(obs);
+      return withStatus(rem, afterPlan(obs, d, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status);
+    };
+    const o = checkpoint(old);
+    const y = checkpoint(young);
+    const local = new LocalStarts();
+    local.note(o, o.status!, T0);
+    local.note(y, y.status!, T0);
+    const later = new FakeClock(new Date(T0.getTime() + 30_000));
+    const peers = local.merge([old, young], later.now());
+    const dy = decide(observed(y, { peers, clock: later }));
+    expect(dy.op.kind).toBe('none');
+    expect(dy.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
+    expect(condOf(dy, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.targetLocked,
+    });
+    // the wait does not count against the step timeout
+    expect(dy.status.steps?.[0]?.startedAt).toBe('2026-01-01T00:00:30Z');
+    expect(decide(observed(o, { peers, clock: later })).op).toEqual({ kind: 'apply', index: 0 });
+  });
+});
+
+describe('decide: loop protection', () => {
+  const fails = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      aFinished('Failed', { name: `f${i}`, completedAt: `2025-12-31T0${i}:00:00Z` }),
+    );
+
+  it('three failures in a row on the target: Blocked, final, nothing runs', () => {
+    const d = decide(observed(aRemediation(), { peers: fails(3) }));
+    expect(d.status.phase).toBe('Blocked');
+    expect(d.op.kind).toBe('none');
+    expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.loopProtection,
+    });
+    expect(condOf(d, CONDITION_TYPES.blocked)?.message).toContain(ANNOTATIONS.clearBlock);
+    expect(audits(d)).toContain('blocked');
+  });
+
+  it.each([
+    ['two failures', fails(2), 'Running'],
+    [
+      'a success after the failures',
+      [...fails(3), aFinished('Succeeded', { completedAt: '2025-12-31T09:00:00Z' })],
+      'Running',
+    ],
+    [
+      'failures on another target',
+      fails(3).map((r) => ({ ...r, status: { ...r.status, target: 'Deployment/api' } })),
+      'Running',
+    ],
+  ])('%s: runs', (_n, peers, phase) => {
+    expect(decide(observed(aRemediation(), { peers })).status.phase).toBe(phase);
+  });
+
+  it('maxConsecutiveFailures sets N', () => {
+    const rb = aRunbook({ spec: { safety: { maxConsecutiveFailures: 2 } } });
+    expect(decide(observed(aRemediation(), { peers: fails(2), runbook: rb })).status.phase).toBe('Blocked');
+  });
+
+  it('blocked Remediations do not break the chain', () => {
+    const blocked = aRemediation({
+      status: {
+        phase: 'Blocked',
+        target: 'Deployment/web',
+        completedAt: '2025-12-31T09:00:00Z',
+        conditions: [cond(CONDITION_TYPES.succeeded, 'False', REASONS.loopProtection)],
+      },
+    });
+    expect(decide(observed(aRemediation(), { peers: [...fails(3), blocked] })).status.phase).toBe('Blocked');
+  });
+
+  it.each([
+    ['the target, stamped after the failures', 'Deployment/shop/web@2025-12-31T05:00:00Z', 'Running'],
+    ['every target', '*@2025-12-31T05:00:00Z', 'Running'],
+    ['not yet stamped', 'Deployment/shop/web', 'Running'],
+    ['another target', 'Deployment/shop/api', 'Blocked'],
+    ['stamped before all the failures', 'Deployment/shop/web@2025-12-30T00:00:00Z', 'Blocked'],
+    ['stamped between: two failures left', 'Deployment/shop/web@2025-12-31T00:30:00Z', 'Running'],
+  ])('clear-block annotation on the Runbook: %s', (_n, value, phase) => {
+    const rb = aRunbook({ annotations: { [ANNOTATIONS.clearBlock]: value } });
+    expect(decide(observed(aRemediation(), { peers: fails(3), runbook: rb })).status.phase).toBe(phase);
+  });
+
+  it('dry runs are never blocked', () => {
+    expect(decide(observed(aRemediation({ spec: { dryRun: true } }), { peers: fails(3) })).op.kind).toBe(
+      'plan',
+    );
+  });
+});
+
+describe('decide: steps', () => {
+  it('runs plan → checkpoint → apply for each step, then Succeeded', () => {
+    const rem = aRemediation();
+    const { rem: end, ops, decisions } = drive(rem, { obs: (r) => observed(r, { runbook: threeSteps }) });
+    expect(ops).toEqual(['plan 0#1', 'apply 0', 'plan 1#1', 'apply 1', 'plan 2#1', 'apply 2']);
+    expect(end.status?.phase).toBe('Succeeded');
+    expect(end.status?.progress).toBe('3/3');
+    expect(end.status?.steps?.map((s) => s.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+    expect(end.status?.steps?.[1]).toMatchObject({ attempt: 1, before: { n: 1 }, after: { n: 2 } });
+    expect(condOf(decisions.at(-1)!, CONDITION_TYPES.succeeded)).toMatchObject({
+      status: 'True',
+      reason: REASONS.allStepsSucceeded,
+    });
+    expect(condOf(decisions.at(-1)!, CONDITION_TYPES.progressing)).toMatchObject({ status: 'False' });
+    const all = decisions.flatMap(events);
+    expect(all.filter((e) => e === 'StepStarted')).toHaveLength(3);
+    expect(all.filter((e) => e === 'StepSucceeded')).toHaveLength(3);
+    expect(all.filter((e) => e === 'RemediationSucceeded')).toHaveLength(1);
+  });
+
+  it('the checkpoint is written before apply: Running, attempt, startedAt, before/after', () => {
+    const rem = aRemediation();
+    const obs = observed(rem);
+    const d0 = decide(obs);
+    const cp = afterPlan(
+      obs,
+      d0,
+      { kind: 'plan', index: 0, attempt: 1 },
+      { plan: { before: { restartedAt: null }, after: { restartedAt: 'x' } } },
+    );
+    expect(cp.status.steps?.[0]).toMatchObject({
+      phase: 'Running',
+      attempt: 1,
+      startedAt: '2026-01-01T00:00:00Z',
+      before: { restartedAt: null },
+      after: { restartedAt: 'x' },
+    });
+    // a crash here and a fresh pass: apply, never plan again
+    expect(decide(observed(withStatus(rem, cp.status))).op).toEqual({ kind: 'apply', index: 0 });
+  });
+
+  it('inProgress keeps the step Running and requeues', () => {
+    const rem = aRemediation();
+    const obs = observed(rem);
+    const cp = withStatus(
+      rem,
+      afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    );
+    const d = afterApply(
+      observed(cp),
+      decide(observed(cp)),
+      { kind: 'apply', index: 0 },
+      { kind: 'inProgress', message: '1/3 ready', requeueAfterMs: 2000 },
+    );
+    expect(d.status.steps?.[0]).toMatchObject({ phase: 'Running', message: '1/3 ready' });
+    expect(d.requeueAfterMs).toBe(2000);
+  });
+
+  it('timeout from startedAt fails with the stuck reason', () => {
+    const clock = new FakeClock(T0);
+    const rb = aRunbook({
+      spec: {
+        steps: [
+          aStep({
+            name: 'wait',
+            action: 'waitForRollout',
+            rolloutRestart: undefined,
+            waitForRollout: {},
+            timeout: '1m',
+          }),
+        ],
+      },
+    });
+    const { rem: end, ops } = drive(aRemediation(), {
+      clock,
+      obs: (r) => observed(r, { runbook: rb, clock }),
+      outcome: () => ({
+        kind: 'inProgress',
+        message: '0/3 ready: web-1 CrashLoopBackOff',
+        requeueAfterMs: 20_000,
+      }),
+    });
+    expect(ops.filter((o) => o === 'apply 0').length).toBe(3);
+    expect(end.status?.phase).toBe('Failed');
+    expect(end.status?.steps?.[0]?.message).toContain(
+      'timed out after 1m: 0/3 ready: web-1 CrashLoopBackOff',
+    );
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain(
+      'CrashLoopBackOff',
+    );
+  });
+
+  it('default step timeout from config', () => {
+    const rem = aRemediation();
+    const obs = observed(rem);
+    const cp = withStatus(
+      rem,
+      afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    );
+    const late = new FakeClock(new Date(T0.getTime() + 120_000));
+    const d = decide(observed(cp, { clock: late }));
+    expect(d.status.phase).toBe('Failed');
+    expect(d.status.steps?.[0]?.message).toContain('timed out after 2m');
+  });
+
+  it('retries with exponential backoff (nextAttemptAt), then fails with the reason', () => {
+    const clock = new FakeClock(T0);
+    const rb = aRunbook({ spec: { steps: [aStep({ retries: 2 })] } });
+    const {
+      rem: end,
+      ops,
+      decisions,
+    } = drive(aRemediation(), {
+      clock,
+      obs: (r) => observed(r, { runbook: rb, clock }),
+      outcome: () => failed(true, 'Conflict'),
+    });
+    expect(ops).toEqual(['plan 0#1', 'apply 0', 'plan 0#2', 'apply 0', 'plan 0#3', 'apply 0']);
+    const retries = decisions.filter((d) => d.status.steps?.[0]?.nextAttemptAt);
+    expect(retries.map((d) => d.requeueAfterMs)).toEqual([STEP_RETRY_BASE_MS, STEP_RETRY_BASE_MS * 2]);
+    expect(end.status?.phase).toBe('Failed');
+    expect(end.status?.steps?.[0]).toMatchObject({ phase: 'Failed', attempt: 3 });
+    expect(end.status?.steps?.[0]?.nextAttemptAt).toBeUndefined();
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({
+      status: 'False',
+      reason: 'Conflict',
+    });
+  });
+
+  it('a retry is not due before nextAttemptAt', () => {
+    const rem = aRemediation({
+      status: {
+        phase: 'Running',
+        startedAt: '2026-01-01T00:00:00Z',
+        steps: [stepRec({ phase: 'Pending', attempt: 1, nextAttemptAt: '2026-01-01T00:00:05Z' })],
+      },
+    });
+    const d = decide(observed(rem));
+    expect(d.op.kind).toBe('none');
+    expect(d.requeueAfterMs).toBe(5000);
+  });
+
+  it('non-retryable failures fail at once', () => {
+    const rb = aRunbook({ spec: { steps: [aStep({ retries: 3 })] } });
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: () => failed(false),
+    });
+    expect(ops).toEqual(['plan 0#1', 'apply 0']);
+    expect(end.status?.phase).toBe('Failed');
+  });
+
+  it('continueOnFailure goes on with the next step', () => {
+    const rb = aRunbook({
+      spec: { steps: [aStep({ name: 'a', continueOnFailure: true }), aStep({ name: 'b' })] },
+    });
+    const { rem: end } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: (i) => (i === 0 ? failed(false) : done()),
+    });
+    expect(end.status?.steps?.map((s) => s.phase)).toEqual(['Failed', 'Succeeded']);
+    expect(end.status?.phase).toBe('Succeeded');
+    expect(end.status?.progress).toBe('2/2');
+  });
+
+  it('a bound refused at plan: Failed with the reason, apply never called', () => {
+    const { rem: end, ops } = drive(aRemediation(), {
+      plan: () => ({
+        refused: {
+          code: 'KR_ERR_BOUND_EXCEEDED',
+          reason: REASONS.boundExceeded,
+          message: 'replicas 50 exceeds maxReplicas 10',
+        },
+      }),
+    });
+    expect(ops).toEqual(['plan 0#1']);
+    expect(end.status?.phase).toBe('Failed');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)).toMatchObject({
+      reason: REASONS.boundExceeded,
+    });
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.message).toContain(
+      'maxReplicas 10',
+    );
+  });
+
+  it('a plan error (not the API being down) counts as a failed attempt', () => {
+    const rem = aRemediation();
+    const obs = observed(rem);
+    const d = afterPlan(
+      obs,
+      decide(obs),
+      { kind: 'plan', index: 0, attempt: 1 },
+      { error: { reason: REASONS.stepFailed, message: 'deployments "web" not found', retryable: false } },
+    );
+    expect(d.status.phase).toBe('Failed');
+  });
+});
+
+describe('decide: dry run', () => {
+  it('records diffs and ends in DryRun', () => {
+    const rem = aRemediation({ spec: { dryRun: true } });
+    const { rem: end, decisions } = drive(rem, {
+      obs: (r) => observed(r, { runbook: threeSteps }),
+      outcome: (i) => done('would change', { diff: { step: i } }),
+    });
+    expect(end.status?.phase).toBe('DryRun');
+    expect(end.status?.steps?.map((s) => s.phase)).toEqual(['DryRun', 'DryRun', 'DryRun']);
+    expect(end.status?.steps?.[2]?.diff).toEqual({ step: 2 });
+    expect(decisions.flatMap(events)).toContain('DryRun');
+    // no Events on the target
+    expect(decisions.flatMap((d) => d.notes).some((n) => n.kind === 'event' && n.target)).toBe(false);
+  });
+
+  it.each([
+    ['a real run flipped to dry run', false, 'Succeeded', 'Succeeded'],
+    ['a dry run flipped to real', true, 'DryRun', 'DryRun'],
+  ])('%s after the start: the flip is ignored', (_n, dryRun, stepPhase, phase) => {
+    const rem = aRemediation({ spec: { dryRun } });
+    const { rem: end } = drive(rem, {
+      obs: (r) =>
+        observed(r.status?.startedAt ? { ...r, spec: { ...r.spec, dryRun: !dryRun } } : r, {
+          runbook: threeSteps,
+        }),
+    });
+    expect(end.status?.dryRun).toBe(dryRun);
+    expect(end.status?.steps?.map((x) => x.phase)).toEqual([stepPhase, stepPhase, stepPhase]);
+    expect(end.status?.phase).toBe(phase);
+  });
+
+  it('a dry run flipped to real mid-run does not take the lock or the budget', () => {
+    const rem = aRemediation({ spec: { dryRun: true } });
+    const started = withStatus(rem, decide(observed(rem)).status);
+    const flipped = { ...started, spec: { ...started.spec, dryRun: false } };
+    const d = decide(observed(flipped, { peers: [aRunning({ runbook: 'other' })] }));
+    expect(d.op.kind).toBe('plan');
+    expect(condOf(d, CONDITION_TYPES.blocked)).toBeUndefined();
+  });
+
+  it('a real run flipped to dry run is still reverted', () => {
+    const s = drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
+    const flipped = {
+      ...s,
+      spec: { ...s.spec, dryRun: true },
+      metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+    };
+    const { ops } = drive(flipped, { obs: (r) => observed(r, { runbook: threeSteps }) });
+    expect(ops).toEqual(['revert 2', 'revert 1']);
+  });
+
+  it('a dry run is not reverted', () => {
+    const rem = aRemediation({ spec: { dryRun: true }, annotations: { [ANNOTATIONS.revert]: 'true' } });
+    // the annotation before start skips it
+    expect(decide(observed(rem, { runbook: threeSteps })).status.phase).toBe('Skipped');
+  });
+});
+
+describe('decide: revert', () => {
+  function succeeded(): Remediation {
+    return drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
+  }
+
+  it('on annotation: reverts revertOnResolve steps in reverse order, each checkpointed', () => {
+    const s = succeeded();
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const {
+      rem: end,
+      ops,
+      decisions,
+    } = drive(annotated, { obs: (r) => observed(r, { runbook: threeSteps }) });
+    expect(ops).toEqual(['revert 2', 'revert 1']);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(end.status?.steps?.map((x) => x.phase)).toEqual(['Succeeded', 'Reverted', 'Reverted']);
+    expect(end.status?.steps?.[1]?.revertedAt).toBeDefined();
+    expect(end.status?.revertRequestedAt).toBeDefined();
+    // each revert was checkpointed (Reverting) in a pass of its own before revert() ran
+    const phases = decisions.map((d) => d.status.steps?.map((x) => x.phase).join(','));
+    expect(phases).toContain('Succeeded,Succeeded,Reverting');
+    expect(phases).toContain('Succeeded,Reverting,Reverted');
+    expect(decisions.map((d) => d.status.phase)).toContain('Reverting');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({
+      status: 'True',
+      reason: REASONS.revertSucceeded,
+    });
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.status).toBe('True');
+  });
+
+  it('on a resolved alert', () => {
+    const s = succeeded();
+    const resolved = { ...s, spec: { ...s.spec, alert: { ...s.spec.alert!, status: 'resolved' as const } } };
+    expect(drive(resolved, { obs: (r) => observed(r, { runbook: threeSteps }) }).ops).toEqual([
+      'revert 2',
+      'revert 1',
+    ]);
+  });
+
+  it('requested while running: after the forward steps are done', () => {
+    const rem = aRemediation();
+    let n = 0;
+    const { ops, rem: end } = drive(rem, {
+      obs: (r) => {
+        n++;
+        // the alert resolves after the first pass
+        const rr =
+          n > 1 ? { ...r, metadata: { ...r.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } } : r;
+        return observed(rr, { runbook: threeSteps });
+      },
+    });
+    expect(ops).toEqual([
+      'plan 0#1',
+      'apply 0',
+      'plan 1#1',
+      'apply 1',
+      'plan 2#1',
+      'apply 2',
+      'revert 2',
+      'revert 1',
+    ]);
+    expect(end.status?.phase).toBe('Reverted');
+  });
+
+  it('a crash after the Reverting checkpoint resumes with revert()', () => {
+    const s = succeeded();
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const cp = decide(observed(annotated, { runbook: threeSteps }));
+    expect(cp.op.kind).toBe('none');
+    expect(cp.status.steps?.[2]?.phase).toBe('Reverting');
+    expect(decide(observed(withStatus(annotated, cp.status), { runbook: threeSteps })).op).toEqual({
+      kind: 'revert',
+      index: 2,
+    });
+  });
+
+  it('nothing to revert: stays Succeeded', () => {
+    const s = drive(aRemediation()).rem; // restart only, not reversible
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const d = decide(observed(annotated));
+    expect(d.status.phase).toBe('Succeeded');
+    expect(d.op.kind).toBe('none');
+  });
+
+  it('a failed revert ends Failed with RevertFailed', () => {
+    const s = succeeded();
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const { rem: end } = drive(annotated, {
+      obs: (r) => observed(r, { runbook: threeSteps }),
+      revert: () => failed(false),
+    });
+    expect(end.status?.phase).toBe('Failed');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertFailed,
+    });
+  });
+
+  it('a retryable revert failure is retried with the step backoff, then succeeds', () => {
+    const s = succeeded();
+    const clock = new FakeClock(new Date(T0.getTime() + 60_000));
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    let n = 0;
+    const {
+      rem: end,
+      ops,
+      decisions,
+    } = drive(annotated, {
+      clock,
+      obs: (r) => observed(r, { runbook: threeSteps, clock }),
+      revert: (i) => (i === 2 && ++n <= 2 ? failed(true) : done('restored')),
+    });
+    expect(ops).toEqual(['revert 2', 'revert 2', 'revert 2', 'revert 1']);
+    const retries = decisions.filter((d) => d.status.steps?.[2]?.nextAttemptAt);
+    expect(retries.map((d) => d.requeueAfterMs)).toEqual([STEP_RETRY_BASE_MS, STEP_RETRY_BASE_MS * 2]);
+    expect(retries.map((d) => d.status.phase)).toEqual(['Reverting', 'Reverting']);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(end.status?.steps?.[2]).toMatchObject({ phase: 'Reverted', revertAttempt: 3 });
+    expect(end.status?.steps?.[2]?.nextAttemptAt).toBeUndefined();
+  });
+
+  it('a retryable revert failure ends RevertFailed after the bound', () => {
+    const s = succeeded();
+    const clock = new FakeClock(new Date(T0.getTime() + 60_000));
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const { rem: end, ops } = drive(annotated, {
+      clock,
+      obs: (r) => observed(r, { runbook: threeSteps, clock }),
+      revert: () => failed(true),
+    });
+    expect(ops).toEqual(Array.from({ length: REVERT_MAX_ATTEMPTS }, () => 'revert 2'));
+    expect(end.status?.phase).toBe('Failed');
+    expect(end.status?.steps?.[2]).toMatchObject({ phase: 'Succeeded', revertAttempt: REVERT_MAX_ATTEMPTS });
+    expect(end.status?.steps?.[2]?.message).toContain(`failed after ${REVERT_MAX_ATTEMPTS} attempts`);
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertFailed,
+    });
+  });
+
+  it('a revert retry is not due before nextAttemptAt', () => {
+    const s = succeeded();
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const cp = withStatus(annotated, decide(observed(annotated, { runbook: threeSteps })).status);
+    const d = afterRevert(
+      observed(cp, { runbook: threeSteps }),
+      decide(observed(cp, { runbook: threeSteps })),
+      { kind: 'revert', index: 2 },
+      failed(true),
+    );
+    const again = decide(observed(withStatus(cp, d.status), { runbook: threeSteps }));
+    expect(again.op.kind).toBe('none');
+    expect(again.requeueAfterMs).toBe(STEP_RETRY_BASE_MS);
+  });
+
+  it('onFailure.revert undoes every reversible done step after a failure', () => {
+    const rb = aRunbook({
+      spec: {
+        onFailure: { revert: true },
+        steps: [
+          aStep({ name: 'scale', action: 'scale', rolloutRestart: undefined, scale: { replicas: 3 } }),
+          aStep({
+            name: 'env',
+            action: 'setEnv',
+            rolloutRestart: undefined,
+            setEnv: { env: [{ name: 'A', value: '1' }] },
+          }),
+          aStep({ name: 'restart' }),
+        ],
+      },
+    });
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: (i) => (i === 2 ? failed(false) : done()),
+    });
+    expect(ops).toEqual([
+      'plan 0#1',
+      'apply 0',
+      'plan 1#1',
+      'apply 1',
+      'plan 2#1',
+      'apply 2',
+      'revert 1',
+      'revert 0',
+    ]);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.succeeded)?.status).toBe('False');
+  });
+});
+
+describe('decide: the revert kind is fixed when the revert starts', () => {
+  const steps = [
+    aStep({ name: 'scale', action: 'scale', rolloutRestart: undefined, scale: { replicas: 3 } }),
+    aStep({
+      name: 'env',
+      action: 'setEnv',
+      rolloutRestart: undefined,
+      setEnv: { env: [{ name: 'A', value: '1' }] },
+    }),
+    aStep({ name: 'restart' }),
+  ];
+  const rb = aRunbook({ spec: { onFailure: { revert: true }, steps } });
+
+  it.each([
+    ['deleted', undefined],
+    ['edited to onFailure.revert=false', aRunbook({ spec: { onFailure: { revert: false }, steps } })],
+  ])('the Runbook %s mid-revert: every reversible step is still undone', (_n, later) => {
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => {
+        const reverting = r.status?.steps?.some((x) => x.phase === 'Reverting' || x.phase === 'Reverted');
+        return observed(r, reverting ? { runbook: later, runbookMissing: !later } : { runbook: rb });
+      },
+      outcome: (i) => (i === 2 ? failed(false) : done()),
+    });
+    expect(ops.slice(-2)).toEqual(['revert 1', 'revert 0']);
+    expect(end.status?.revertMode).toBe('onFailure');
+    expect(end.status?.phase).toBe('Reverted');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)?.message).toBe('reverted 2 steps');
+  });
+
+  it('a revert request records onResolve', () => {
+    const s = drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
+    const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
+    const d = decide(observed(annotated, { runbook: threeSteps }));
+    expect(d.status.revertMode).toBe('onResolve');
+  });
+});
+
+describe('decide: a failed attempt may have landed', () => {
+  const envStep = aStep({
+    name: 'env',
+    action: 'setEnv',
+    rolloutRestart: undefined,
+    setEnv: { env: [{ name: 'A', value: '1' }] },
+    revertOnResolve: true,
+  });
+
+  it('a retry keeps the before of the first attempt', () => {
+    const clock = new FakeClock(T0);
+    const rb = aRunbook({ spec: { steps: [{ ...envStep, retries: 2 }] } });
+    let plans = 0;
+    const { rem: end } = drive(aRemediation(), {
+      clock,
+      obs: (r) => observed(r, { runbook: rb, clock }),
+      // the first attempt landed: the second plan reads the changed value
+      plan: () =>
+        ++plans === 1
+          ? { before: { A: null }, after: { A: '1' } }
+          : { before: { A: '1' }, after: { A: '1' } },
+      outcome: (_i, n) => (n === 1 ? failed(true) : done('ok', { before: { A: '1' } })),
+    });
+    expect(plans).toBe(2);
+    expect(end.status?.steps?.[0]).toMatchObject({ phase: 'Succeeded', attempt: 2, before: { A: null } });
+  });
+
+  it.each([
+    ['on resolve', aRunbook({ spec: { steps: [envStep] } }), true],
+    ['onFailure.revert', aRunbook({ spec: { onFailure: { revert: true }, steps: [envStep] } }), false],
+  ])('a Failed reversible step with a before is reverted %s', (_n, rb, annotate) => {
+    const failedRun = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: () => failed(false),
+    });
+    const rem = annotate
+      ? {
+          ...failedRun.rem,
+          metadata: { ...failedRun.rem.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+        }
+      : failedRun.rem;
+    const { rem: end, ops } = drive(rem, { obs: (r) => observed(r, { runbook: rb }) });
+    expect([...failedRun.ops, ...ops]).toEqual(['plan 0#1', 'apply 0', 'revert 0']);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(end.status?.steps?.[0]).toMatchObject({ phase: 'Reverted', revertedFrom: 'Failed' });
+  });
+
+  it('a Failed step without a before (refused at plan) is not reverted', () => {
+    const rb = aRunbook({ spec: { onFailure: { revert: true }, steps: [envStep] } });
+    const { rem: end, ops } = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      plan: () => ({
+        refused: { code: 'KR_ERR_BOUND_EXCEEDED', reason: REASONS.boundExceeded, message: 'no' },
+      }),
+    });
+    expect(ops).toEqual(['plan 0#1']);
+    expect(end.status?.phase).toBe('Failed');
+  });
+
+  it('a failed revert of a Failed step leaves it Failed', () => {
+    const rb = aRunbook({ spec: { steps: [envStep] } });
+    const f = drive(aRemediation(), {
+      obs: (r) => observed(r, { runbook: rb }),
+      outcome: () => failed(false),
+    });
+    const annotated = {
+      ...f.rem,
+      metadata: { ...f.rem.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+    };
+    const { rem: end } = drive(annotated, {
+      obs: (r) => observed(r, { runbook: rb }),
+      revert: () => failed(false),
+    });
+    expect(end.status?.steps?.[0]?.phase).toBe('Failed');
+    expect(findCondition(end.status?.conditions, CONDITION_TYPES.reverted)?.reason).toBe(
+      REASONS.revertFailed,
+    );
+  });
+});
+
+describe('decide: level-based', () => {
+  it('a final Remediation decides nothing and writes nothing new', () => {
+    const s = drive(aRemediation()).rem;
+    const d = decide(observed(s, { now: new Date(T0.getTime() + 3_600_000) }));
+    expect(d.op.kind).toBe('none');
+    expect(d.status).toEqual(s.status);
+    expect(d.notes).toEqual([]);
+  });
+
+  it('observedGeneration follows metadata.generation', () => {
+    const d = decide(observed(aRemediation({ generation: 4 })));
+    expect(d.status.observedGeneration).toBe(4);
+  });
+});
+
+describe('decide: layered changes revert newest first', () => {
+  const degrade = aReversibleStep({
+    name: 'degrade',
+    action: 'setEnv',
+    setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+  });
+  const rb = aRunbook({ spec: { steps: [degrade] } });
+  const absentToTrue: Plan = {
+    before: { containers: { app: { DEGRADED: { absent: true } } } },
+    after: { containers: { app: { DEGRADED: { value: 'true' } } } },
+  };
+  const trueToTrue: Plan = {
+    before: { containers: { app: { DEGRADED: { value: 'true' } } } },
+    after: { containers: { app: { DEGRADED: { value: 'true' } } } },
+  };
+  const run = (name: string, plan: Plan, peers: Remediation[] = [], runbook = rb): Remediation =>
+    drive(aRemediation({ name }), { obs: (r) => observed(r, { runbook, peers }), plan: () => plan }).rem;
+  const resolve = (r: Remediation): Remediation => ({
+    ...r,
+    spec: { ...r.spec, alert: { ...r.spec.alert!, status: 'resolved' } },
+  });
+  const revert = (r: Remediation, peers: Remediation[]) =>
+    drive(resolve(r), { obs: (x) => observed(x, { runbook: rb, peers }) });
+
+  it('a step records the changes of others still in place on the same fields', () => {
+    const r1 = run('r1', absentToTrue);
+    expect(r1.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    const r2 = run('r2', trueToTrue, [r1]);
+    expect(r2.status?.steps?.[0]?.layeredOn).toEqual([
+      { remediation: `${NS}/r1`, uid: 'uid-r1', step: 'degrade' },
+    ]);
+  });
+
+  it('the older revert waits for the newer one, then goes on', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    // r1's alert resolves first: its revert is held, nothing is sent, it keeps no lock
+    const held = revert(r1, [r2]);
+    expect(held.ops).toEqual([]);
+    expect(held.rem.status?.phase).toBe('Succeeded');
+    expect(findCondition(held.rem.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'True',
+      reason: REASONS.revertHeld,
+    });
+    expect(held.rem.status?.message).toContain(`${NS}/r2`);
+    expect(held.decisions.flatMap(events)).toEqual(['RevertHeld']);
+    expect(held.decisions.at(-1)?.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
+    // r2's resolves: it reverts at once (r1, held, is not active and holds no lock)
+    const r2done = revert(r2, [held.rem]);
+    expect(r2done.ops).toEqual(['revert 0']);
+    expect(r2done.rem.status?.phase).toBe('Reverted');
+    // now r1 goes on
+    const r1done = revert(held.rem, [r2done.rem]);
+    expect(r1done.ops).toEqual(['revert 0']);
+    expect(r1done.rem.status?.phase).toBe('Reverted');
+    expect(findCondition(r1done.rem.status?.conditions, CONDITION_TYPES.blocked)?.status).toBe('False');
+  });
+
+  it('a newer revert that failed (final) holds nothing: the older goes on, compare-and-swap', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const held = revert(r1, [r2]);
+    expect(held.ops).toEqual([]);
+    // r2's revert fails for good (e.g. ChangedSince): Reverted=False, its change still recorded in place
+    const r2failed = drive(resolve(r2), {
+      obs: (x) => observed(x, { runbook: rb, peers: [held.rem] }),
+      revert: () => failed(false),
+    }).rem;
+    expect(findCondition(r2failed.status?.conditions, CONDITION_TYPES.reverted)?.reason).toBe(
+      REASONS.revertFailed,
+    );
+    expect(r2failed.status?.steps?.[0]?.phase).toBe('Succeeded');
+    const r1done = revert(held.rem, [r2failed]);
+    expect(r1done.ops).toEqual(['revert 0']);
+    expect(findCondition(r1done.rem.status?.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertHeld,
+      message: expect.stringMatching(new RegExp(`revert of remediation ${NS}/r2 \\(step degrade\\) failed`)),
+    });
+  });
+
+  it('the newer revert never waits for the older one', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    expect(revert(r2, [r1]).ops).toEqual(['revert 0']);
+  });
+
+  it('a newer change to other fields, a dry run or a deleted Remediation hold nothing', () => {
+    const r1 = run('r1', absentToTrue);
+    const other = run(
+      'other',
+      {
+        before: { containers: { app: { OTHER: { absent: true } } } },
+        after: { containers: { app: { OTHER: { value: '1' } } } },
+      },
+      [r1],
+    );
+    expect(other.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    const dry = drive(aRemediation({ name: 'dry', spec: { dryRun: true } }), {
+      obs: (r) => observed(r, { runbook: rb, peers: [r1] }),
+      plan: () => trueToTrue,
+    }).rem;
+    expect(dry.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    expect(revert(r1, [other, dry]).ops).toEqual(['revert 0']);
+    // r2 layered on r1, then deleted: gone from the cache, it holds nothing
+    expect(revert(r1, []).ops).toEqual(['revert 0']);
+  });
+
+  it('a Remediation created again under the older name is not held by the old layering', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const again = { ...r1, metadata: { ...r1.metadata, uid: 'uid-r1-again' } };
+    expect(revert(again, [r2]).ops).toEqual(['revert 0']);
+  });
+
+  it('never layered both ways: a retry keeps its layers, a new one skips those above it', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    // r1 plans again on the same fields (a second step, or a retry that lost its record):
+    // r2 is layered on r1, so r1 does not record r2, and r2's revert never waits for r1.
+    const again = run('r1', trueToTrue, [r2]);
+    expect(again.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    expect(revert(r2, [again]).ops).toEqual(['revert 0']);
+  });
+
+  it('steps not undone on resolve neither record nor hold layers', () => {
+    const keep = aRunbook({ spec: { steps: [{ ...degrade, revertOnResolve: false }] } });
+    const r1 = run('r1', absentToTrue);
+    const permanent = run('perm', trueToTrue, [r1], keep);
+    expect(permanent.status?.steps?.[0]?.layeredOn).toBeUndefined();
+    expect(revert(r1, [permanent]).ops).toEqual(['revert 0']);
+  });
+
+  it('a scale and a patch of the replicas are changes to the same field', () => {
+    const scaleUp = aRunbook({
+      spec: { steps: [aReversibleStep({ name: 'up', action: 'scale', scale: { replicas: 5 } })] },
+    });
+    const patchUp = aRunbook({
+      spec: {
+        steps: [
+          aReversibleStep({
+            name: 'more',
+            action: 'patch',
+            patch: { type: 'merge', patch: { spec: { replicas: 8 } } },
+          }),
+        ],
+      },
+    });
+    const r1 = run('s1', { before: { replicas: 3 }, after: { replicas: 5 } }, [], scaleUp);
+    const r2 = run(
+      'p2',
+      {
+        before: { paths: { '/spec/replicas': { value: 5 } } },
+        after: { paths: { '/spec/replicas': { value: 8 } } },
+      },
+      [r1],
+      patchUp,
+    );
+    expect(r2.status?.steps?.[0]?.layeredOn).toEqual([
+      { remediation: `${NS}/s1`, uid: 'uid-s1', step: 'up' },
+    ]);
+    expect(revert(r1, [r2]).ops).toEqual([]);
+  });
+
+  it('a held revert that is no longer asked for is released', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const held = revert(r1, [r2]).rem;
+    const firing = {
+      ...held,
+      spec: { ...held.spec, alert: { ...held.spec.alert!, status: 'firing' as const } },
+    };
+    const d = decide(observed(firing, { runbook: rb, peers: [r2] }));
+    expect(findCondition(d.status.conditions, CONDITION_TYPES.blocked)).toMatchObject({
+      status: 'False',
+      reason: REASONS.revertHeld,
+    });
+    expect(d.op.kind).toBe('none');
+  });
+});
+
+describe('decide: the outcome write carries what follows without an operation', () => {
+  /** Up to the apply of step `index`, as the reconciler gets there. */
+  function applying(runbook: Runbook | undefined, index: number) {
+    let rem = aRemediation();
+    for (;;) {
+      const obs = observed(rem, runbook ? { runbook } : {});
+      const d = decide(obs);
+      if (d.op.kind === 'apply' && d.op.index === index) return { obs, d, op: d.op };
+      const next =
+        d.op.kind === 'plan' ? afterPlan(obs, d, d.op, { plan: { before: { n: 1 }, after: { n: 2 } } }) : d;
+      const after = d.op.kind === 'apply' ? withFollowUp(obs, afterApply(obs, next, d.op, done())) : next;
+      rem = withStatus(rem, after.status);
+    }
+  }
+
+  it('the last step: its outcome and the finish in one write', () => {
+    const { obs, d, op } = applying(undefined, 0);
+    const merged = withFollowUp(obs, afterApply(obs, d, op, done()));
+    expect(merged.op.kind).toBe('none');
+    expect(merged.status.phase).toBe('Succeeded');
+    expect(merged.status.steps?.[0]?.phase).toBe('Succeeded');
+    expect(events(merged)).toEqual(expect.arrayContaining(['StepSucceeded', 'RemediationSucceeded']));
+    // nothing is left for the next pass to write
+    const again = decide(observed(withStatus(obs.remediation, merged.status)));
+    expect(again.op.kind).toBe('none');
+    expect(again.status).toEqual(merged.status);
+  });
+
+  it('a revert asked for meanwhile: the outcome alone; its checkpoint waits for the next pass', () => {
+    const rb = aRunbook({
+      spec: {
+        steps: [
+          aReversibleStep({ name: 'env', action: 'setEnv', setEnv: { env: [{ name: 'A', value: '1' }] } }),
+        ],
+      },
+    });
+    const { obs, d, op } = applying(rb, 0);
+    const annotated = {
+      ...obs.remediation,
+      metadata: { ...obs.remediation.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
+    };
+    const o2 = observed(annotated, { runbook: rb });
+    const outcome = afterApply(o2, d, op, done());
+    expect(withFollowUp(o2, outcome)).toBe(outcome);
+  });
+
+  it('a step with another after it: the outcome alone, the next pass plans', () => {
+    const { obs, d, op } = applying(threeSteps, 0);
+    const outcome = afterApply(obs, d, op, done());
+    expect(withFollowUp(obs, outcome)).toBe(outcome);
+  });
+});
