@@ -2,7 +2,11 @@
 import { describe, expect, test } from '@jest/globals';
 import { cutToBytes, maskSecrets, recordedText } from '../../../../src/actions/output.js';
 import { jsonText, parseJsonPath, selectJsonPath } from '../../../../src/actions/services/json-path.js';
-import { responseOutput, responseProblem, validateHttpCall } from '../../../../src/actions/calls/http-call.js';
+import {
+  responseOutput,
+  responseProblem,
+  validateHttpCall,
+} from '../../../../src/actions/calls/http-call.js';
 import { choosePods, containerOf, keepLines } from '../../../../src/actions/checks/pod-logs.js';
 import { LineSplitter } from '../../../../src/kube/pod-logs.js';
 import type { KubeObject } from '../../../../src/kube/raw-object.js';
