@@ -9,7 +9,7 @@ import { buildControllers } from './controller/index.js';
 import { leaseNamespace } from './runtime/leader-election.js';
 import { Manager } from './runtime/manager.js';
 import { buildWebhookServer } from './intake/index.js';
-import { makeClients, type KubeClients } from './kube/client.js';
+import { contextClusterName, makeClients, type KubeClients } from './kube/client.js';
 import { loadKubeTarget } from './kube/kubeconfig.js';
 import { checkApiServer, installCrds, requireCrds } from './kube/preflight.js';
 import { listenOrExplain } from './server/listen.js';
@@ -43,10 +43,12 @@ export async function startOperator(
   const { log } = opts;
   const { kc, target } = loadKubeTarget(config.kubeconfig);
   const clients = makeClients(kc);
+  const clusterName = config.clusterName || contextClusterName(kc) || '';
   log.info('starting', {
     kubeconfig: target.source,
     context: target.context,
     server: target.server,
+    cluster: clusterName || null,
     namespace: config.watchNamespace || '(all)',
     store: config.store.kind,
     leaderElection: config.leaderElection.enabled,
@@ -62,7 +64,7 @@ export async function startOperator(
   const metrics = createMetrics();
   const events = new KubeEventRecorder(clients.core, log);
   const store = await createLimitStore(config, { logger: log, metrics });
-  const audit = await createAudit(config, { logger: log, metrics });
+  const audit = await createAudit(config, { logger: log, metrics, clusterName });
   let webhook: ReturnType<typeof buildWebhookServer> | undefined;
   // After the reconciles have drained, so the last pass's Events and audit rows are kept.
   const closeSinks = async (): Promise<void> => {

@@ -18,6 +18,9 @@ command -v kubectl >/dev/null || need_pkgs+=(kubernetes-client)
 # promtool (rule tests) and prometheus (the alert pipeline e2e) come in one package.
 command -v promtool >/dev/null && command -v prometheus >/dev/null || need_pkgs+=(prometheus)
 command -v unzip >/dev/null || need_pkgs+=(unzip)
+# The seed labs (`npm run lab`, test/e2e/lab) read real exporter series (redis_up, pg_stat_*).
+[ -x /usr/bin/prometheus-redis-exporter ] || need_pkgs+=(prometheus-redis-exporter)
+[ -x /usr/bin/prometheus-postgres-exporter ] || need_pkgs+=(prometheus-postgres-exporter)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   $SUDO apt-get update -qq
@@ -36,9 +39,10 @@ bash tools/cluster/build-control-plane.sh
 log "Redis and PostgreSQL on their standard ports"
 bash test/ensure-services.sh
 
-log "build, CRDs up to date, typecheck, lint"
+log "build, CRDs and dashboard up to date, typecheck, lint"
 npm run --silent build
 npx tsx scripts/gen-crds.ts --check
+npx tsx scripts/gen-dashboard.ts --check
 npm run --silent typecheck
 npm run --silent lint
 

@@ -14,6 +14,8 @@ export interface AuditDeps {
   logger: Logger;
   metrics?: Pick<Metrics, 'auditWritten' | 'auditDropped' | 'auditOutboxDepth'>;
   clock?: Clock;
+  /** Stored on every row; empty: rows carry no cluster. */
+  clusterName?: string;
 }
 
 /** Never rejects: a database that is down at start only delays the first writes. */
@@ -25,9 +27,15 @@ export async function createAudit(config: Pick<Config, 'audit'>, deps: AuditDeps
     });
     return noopAudit;
   }
+  if (!deps.clusterName) {
+    deps.logger.warn('audit rows carry no cluster name', {
+      hint: 'set clusterName (env KR_CLUSTER_NAME, chart value clusterName) so that rows of several clusters sharing this database can be told apart',
+    });
+  }
   const { PostgresAudit } = await import('./postgres.js');
   return new PostgresAudit({
     url: audit.postgresUrl,
+    cluster: deps.clusterName || undefined,
     logger: deps.logger,
     metrics: deps.metrics,
     outboxLimit: audit.outboxLimit,

@@ -15,17 +15,19 @@
  * a batch whose COMMIT landed but whose answer was lost is not written twice on retry.
  */
 import { randomUUID } from 'node:crypto';
-import { escapeIdentifier, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../stores/backend.js';
-import { createPgPool, isMissingRelation, migrate, qualified } from '../stores/pg.js';
+import { createPgPool, isMissingRelation, migrateVersions, qualified } from '../stores/pg.js';
+import { AUDIT_TABLE, auditMigrations } from './schema.js';
+
+export { AUDIT_TABLE };
 import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { AuditRow, AuditSink } from './types.js';
 
-export const AUDIT_TABLE = 'kube_remediator_audit';
-/** 13 parameters a row: 500 rows stay far below PostgreSQL's 65535 parameters a statement. */
+/** 15 parameters a row: 500 rows stay far below PostgreSQL's 65535 parameters a statement. */
 const BATCH_SIZE = 500;
 /** Drops are logged at most this often, with the count since the last line, to stay loud without flooding. */
 const DROP_LOG_INTERVAL_MS = 10_000;
@@ -33,6 +35,7 @@ const DEFAULT_CLOSE_DEADLINE_MS = 5_000;
 
 const COLUMNS = [
   'row_key',
+  'cluster',
   'at',
   'event',
   'namespace',
@@ -44,6 +47,7 @@ const COLUMNS = [
   'step',
   'phase',
   'message',
+  'result',
   'details',
 ] as const;
 
@@ -54,6 +58,8 @@ interface OutboxRow {
 
 export interface PostgresAuditOptions {
   url: string;
+  /** Stored on every row, so that several clusters can share the table; undefined: NULL. */
+  cluster?: string;
   logger: Logger;
   metrics?: Pick<Metrics, 'auditWritten' | 'auditDropped' | 'auditOutboxDepth'>;
   outboxLimit: number;
@@ -203,6 +209,7 @@ export class PostgresAudit implements AuditSink {
     const tuples = batch.map(({ key, row }, i) => {
       values.push(
         key,
+        this.opts.cluster ?? null,
         row.at,
         row.event,
         row.namespace,
@@ -214,6 +221,7 @@ export class PostgresAudit implements AuditSink {
         row.step ?? null,
         row.phase ?? null,
         row.message ?? null,
+        row.result ?? null,
         row.details === undefined ? null : JSON.stringify(row.details),
       );
       const base = i * COLUMNS.length;
@@ -227,27 +235,13 @@ export class PostgresAudit implements AuditSink {
 
   private async ensureSchema(): Promise<void> {
     if (this.migrated) return;
-    const schema = escapeIdentifier(this.schema);
-    await migrate(this.pool, 'kube_remediator_audit', [
-      `CREATE SCHEMA IF NOT EXISTS ${schema}`,
-      `CREATE TABLE IF NOT EXISTS ${this.table} (
-         id bigserial PRIMARY KEY,
-         row_key uuid NOT NULL UNIQUE,
-         at timestamptz NOT NULL,
-         event text NOT NULL,
-         namespace text NOT NULL,
-         remediation text NOT NULL,
-         uid text,
-         runbook text,
-         target text,
-         alertname text,
-         step text,
-         phase text,
-         message text,
-         details jsonb)`,
-      `CREATE INDEX IF NOT EXISTS ${escapeIdentifier(`${AUDIT_TABLE}_at`)} ON ${this.table} (at)`,
-      `CREATE INDEX IF NOT EXISTS ${escapeIdentifier(`${AUDIT_TABLE}_runbook_at`)} ON ${this.table} (runbook, at)`,
-    ]);
+    const { from, to } = await migrateVersions(this.pool, {
+      schema: this.schema,
+      component: AUDIT_TABLE,
+      table: this.table,
+      migrations: auditMigrations(this.schema),
+    });
+    if (from !== to) this.opts.logger.info('audit schema migrated', { from, to });
     this.migrated = true;
   }
 

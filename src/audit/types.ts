@@ -1,4 +1,6 @@
 /** The audit trail: every Remediation transition, written to PostgreSQL through an outbox. */
+import type { FinishResult } from '../observability/metrics.js';
+
 export const AUDIT_EVENTS = [
   'created',
   'step_started',
@@ -12,6 +14,8 @@ export const AUDIT_EVENTS = [
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditRow {
+  /** Set by the sink from its configured cluster name; undefined on rows of an unnamed cluster. */
+  cluster?: string;
   at: Date;
   event: AuditEventType;
   namespace: string;
@@ -23,6 +27,8 @@ export interface AuditRow {
   step?: string;
   phase?: string;
   message?: string;
+  /** On the row of an end: the result counted by kube_remediator_remediations_finished_total. */
+  result?: FinishResult;
   details?: Record<string, unknown>;
 }
 

@@ -4,16 +4,26 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { queryAudit, type AuditQuery, type AuditRecord } from '../audit/query.js';
+import {
+  queryAudit,
+  summarizeAudit,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditSummary,
+} from '../audit/query.js';
 import { parseDuration } from '../util/duration.js';
 import { errorMessage } from '../util/errors.js';
 
 export const AUDIT_USAGE = `Usage: kube-remediator audit [options]
 
-Prints the audit log (Remediation transitions), oldest first.
+Prints the audit log (Remediation transitions), oldest first, of every cluster that writes to
+the database; or, with --summary, per cluster and runbook: runs, success ratio, median time
+to finish and reverts.
 
 Options:
   --since <dur|time>      how far back: a duration (24h, 30m) or an RFC 3339 time (default 24h)
+  --cluster <name>        only this cluster (its operator's clusterName)
+  --summary               one line per cluster and runbook instead of the rows
   --runbook <name>        only this Runbook
   --namespace <ns>        only Remediations in this namespace
   --remediation <name>    only this Remediation
@@ -60,8 +70,14 @@ export async function runAuditCommand(argv: string[], io: AuditCommandIO): Promi
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const rows = await queryAudit(client, opts.query);
-    io.stdout.write(opts.output === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
+    const found = opts.summary
+      ? await summarizeAudit(client, opts.query)
+      : await queryAudit(client, opts.query);
+    if (opts.output === 'json') io.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+    else
+      io.stdout.write(
+        opts.summary ? formatSummary(found as AuditSummary[]) : formatTable(found as AuditRecord[]),
+      );
     return 0;
   } catch (err) {
     const code = (err as { code?: string }).code;
@@ -79,6 +95,7 @@ export async function runAuditCommand(argv: string[], io: AuditCommandIO): Promi
 interface ParsedOptions {
   url: string;
   output: 'table' | 'json';
+  summary: boolean;
   query: AuditQuery;
 }
 
@@ -89,6 +106,8 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv, now: Date): Parsed
     allowPositionals: false,
     options: {
       since: { type: 'string', default: '24h' },
+      cluster: { type: 'string' },
+      summary: { type: 'boolean', default: false },
       runbook: { type: 'string' },
       namespace: { type: 'string' },
       remediation: { type: 'string' },
@@ -107,11 +126,14 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv, now: Date): Parsed
     throw new Error(`--output must be table or json, got "${values.output}"`);
   const url = values['postgres-url'] ?? env.KR_AUDIT_POSTGRES_URL ?? '';
   if (!url) throw new Error('no audit database: pass --postgres-url or set KR_AUDIT_POSTGRES_URL');
+  if (values.cluster === '') throw new Error('--cluster needs a name (leave it out for every cluster)');
   return {
     url,
     output: values.output,
+    summary: values.summary,
     query: {
       since: parseSince(values.since, now),
+      cluster: values.cluster,
       runbook: values.runbook,
       namespace: values.namespace,
       remediation: values.remediation,
@@ -134,12 +156,13 @@ function parseSince(text: string, now: Date): Date {
   }
 }
 
-const HEADERS = ['TIME', 'EVENT', 'REMEDIATION', 'RUNBOOK', 'STEP', 'PHASE', 'MESSAGE'] as const;
+const HEADERS = ['CLUSTER', 'TIME', 'EVENT', 'REMEDIATION', 'RUNBOOK', 'STEP', 'PHASE', 'MESSAGE'] as const;
 
 /** kubectl-style columns: left-aligned, three spaces apart, the message last and unpadded. */
 export function formatTable(rows: AuditRecord[]): string {
   if (rows.length === 0) return 'No audit rows found.\n';
   const cells = rows.map((r) => [
+    r.cluster ?? '-',
     r.at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     r.event,
     `${r.namespace}/${r.remediation}`,
@@ -148,11 +171,48 @@ export function formatTable(rows: AuditRecord[]): string {
     r.phase ?? '-',
     (r.message ?? '').replace(/\s*\n\s*/g, ' '),
   ]);
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  return columns(HEADERS, cells);
+}
+
+const SUMMARY_HEADERS = [
+  'CLUSTER',
+  'RUNBOOK',
+  'RUNS',
+  'SUCCESS',
+  'MEDIAN TO FINISH',
+  'REVERTS',
+  'REVERT FAILURES',
+] as const;
+
+/** One line per cluster and runbook; `-` where there is no cluster, runbook, run or duration. */
+export function formatSummary(lines: AuditSummary[]): string {
+  if (lines.length === 0) return 'No remediation ended in this range.\n';
+  const cells = lines.map((l) => [
+    l.cluster ?? '-',
+    l.runbook ?? '-',
+    String(l.runs),
+    l.successRatio === undefined ? '-' : `${Math.round(l.successRatio * 100)}%`,
+    l.medianSecondsToFinish === undefined ? '-' : formatSeconds(l.medianSecondsToFinish),
+    String(l.reverted),
+    String(l.revertFailed),
+  ]);
+  return columns(SUMMARY_HEADERS, cells);
+}
+
+/** `4.2s`, `3m4s`, `2h5m`: as precise as a person reading a summary needs. */
+export function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds * 10) / 10}s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+function columns(headers: readonly string[], cells: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]): string =>
     c
       .map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!)))
       .join('   ')
       .trimEnd();
-  return `${[line(HEADERS), ...cells.map(line)].join('\n')}\n`;
+  return `${[line(headers), ...cells.map(line)].join('\n')}\n`;
 }

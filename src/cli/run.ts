@@ -14,6 +14,7 @@ Runs the operator: the Remediation and Runbook controllers, the Alertmanager web
 Options:
   --config <file>             YAML configuration file (env KR_CONFIG)
   --kubeconfig <file>         kubeconfig (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --cluster-name <name>       name of this cluster on audit rows (default: the kubeconfig context)
   --namespace <ns>            watch only this namespace (default all)
   --probes-port <port>        port of /healthz, /readyz, /metrics (default 8080)
   --webhook-port <port>       port of the Alertmanager webhook (default 9095)

@@ -19,6 +19,13 @@ export const ConfigSchema = Type.Object({
     default: '',
     description: 'Path to a kubeconfig; empty means $KUBECONFIG, ~/.kube/config, then in-cluster.',
   }),
+  clusterName: Type.String({
+    default: '',
+    maxLength: 253,
+    pattern: '^\\S*$',
+    description:
+      "Name of this cluster, stored on every audit row so that several clusters can share one audit database; empty means the kubeconfig's current context (none in a pod: set it there).",
+  }),
   watchNamespace: Type.String({
     default: '',
     description: 'Only watch this namespace; empty watches all namespaces.',
@@ -153,6 +160,7 @@ export type Config = Static<typeof ConfigSchema>;
 /** Environment variables and the config path each one sets. */
 export const ENV_VARS: Record<string, string> = {
   KUBECONFIG: 'kubeconfig',
+  KR_CLUSTER_NAME: 'clusterName',
   KR_WATCH_NAMESPACE: 'watchNamespace',
   KR_LOG_LEVEL: 'logLevel',
   KR_PROBES_HOST: 'probes.host',
@@ -194,6 +202,7 @@ export const ENV_VARS: Record<string, string> = {
 /** Flags of `kube-remediator run` that set an option, and the config path each one sets. */
 export const RUN_FLAGS: Record<string, string> = {
   '--kubeconfig': 'kubeconfig',
+  '--cluster-name': 'clusterName',
   '--namespace': 'watchNamespace',
   '--probes-port': 'probes.port',
   '--webhook-port': 'webhook.port',

@@ -56,6 +56,7 @@ export function buildControllers(d: ControllerDeps): ControllerOptions[] {
     clock: d.clock,
     log: d.log.child({ controller: 'runbook' }),
     events: d.events,
+    metrics: d.metrics,
   });
   return [
     {

@@ -45,6 +45,9 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ERROR_CODES.storeUnavailable]: 503,
 };
 
+/** Every status the webhook answers with, pre-initialised so that the first 401 or 503 is an increase. */
+const ANSWERED_STATUSES = [200, ...new Set(Object.values(HTTP_STATUS)), 500].sort((a, b) => a - b);
+
 export function httpStatusOf(code: ErrorCode): number {
   return HTTP_STATUS[code] ?? 500;
 }
@@ -115,6 +118,7 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
   // Only JSON: fastify would also take text/plain, which Alertmanager never sends.
   app.removeContentTypeParser('text/plain');
 
+  for (const code of ANSWERED_STATUSES) metrics.webhookRequests.inc({ code: String(code) }, 0);
   app.addHook('onResponse', (_req, reply, done) => {
     metrics.webhookRequests.inc({ code: String(reply.statusCode) });
     done();

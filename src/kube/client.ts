@@ -25,6 +25,18 @@ export function loadKubeConfig(path?: string): k8s.KubeConfig {
   return loadKubeTarget(path ?? process.env.KUBECONFIG ?? '').kc;
 }
 
+/** Context names client-node makes up when there is no kubeconfig (in a pod, or nothing found). */
+const MADE_UP_CONTEXTS = new Set(['inClusterContext', 'loaded-context']);
+
+/**
+ * The kubeconfig's current context: what people call a cluster outside it (`kind-dev`,
+ * `prod-eu`). Undefined in a pod, whose made-up context names nothing.
+ */
+export function contextClusterName(kc: k8s.KubeConfig): string | undefined {
+  const name = kc.getCurrentContext();
+  return name && !MADE_UP_CONTEXTS.has(name) ? name : undefined;
+}
+
 type AgentOptions = Record<string, unknown> & { keepAlive?: boolean };
 type CreateAgent = (cluster: k8s.Cluster | null, options: AgentOptions) => Agent;
 

@@ -33,6 +33,12 @@ export const FINISH_RESULTS = [
 export type FinishResult = (typeof FINISH_RESULTS)[number];
 
 export const STORES = ['redis', 'postgres'] as const;
+/**
+ * From an alert to a remediation's first action or end: seconds when the operator is keeping
+ * up, minutes when a person approves or a rollout waits, an hour and more for an alert that
+ * fired long before its Remediation (a cooldown that ran out while it kept firing).
+ */
+const LATENCY_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
 const ACTION_RESULTS = ['success', 'failure', 'dry_run', 'refused'] as const;
 export const CONTROLLERS = ['remediation', 'runbook'] as const;
@@ -49,7 +55,10 @@ export interface Metrics {
   readonly queueRetries: Counter<'name'>;
   readonly leaderStatus: Gauge<'name'>;
   readonly remediations: Gauge<'runbook' | 'phase'>;
-  readonly remediationsFinished: Counter<'result'>;
+  readonly remediationsStarted: Counter<'runbook'>;
+  readonly remediationsFinished: Counter<'runbook' | 'result'>;
+  readonly alertToFirstAction: Histogram<'runbook'>;
+  readonly alertToFinish: Histogram<'runbook'>;
   readonly actionsTotal: Counter<'action' | 'result'>;
   readonly actionDuration: Histogram<'action'>;
   readonly alertsTotal: Counter<'outcome'>;
@@ -58,6 +67,12 @@ export interface Metrics {
   readonly auditWritten: Counter;
   readonly auditDropped: Counter;
   readonly auditOutboxDepth: Gauge;
+  /**
+   * Pre-initialises a runbook's series to 0 the first time it is named, so that the first
+   * remediation a runbook finishes is an increase that rate() and the chart's alerts see, not a
+   * series that appears at 1. Called when a Runbook or a Remediation of it is seen.
+   */
+  readonly runbookSeen: (runbook: string) => void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -65,8 +80,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
+  // Once per runbook: zero() on a histogram would wipe what it observed since.
+  const seenRunbooks = new Set<string>();
   const m: Metrics = {
     registry,
+    runbookSeen: (runbook) => {
+      if (seenRunbooks.has(runbook)) return;
+      seenRunbooks.add(runbook);
+      m.remediationsStarted.inc({ runbook }, 0);
+      for (const result of FINISH_RESULTS) m.remediationsFinished.inc({ runbook, result }, 0);
+      m.alertToFirstAction.zero({ runbook });
+      m.alertToFinish.zero({ runbook });
+    },
     reconcileTotal: new Counter({
       name: 'controller_runtime_reconcile_total',
       help: 'Total number of reconciliations per controller and result.',
@@ -132,12 +157,38 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       labelNames: ['runbook', 'phase'],
       registers,
     }),
+    remediationsStarted: new Counter({
+      name: 'kube_remediator_remediations_started_total',
+      help:
+        'Remediations started (past approval and the concurrency budgets), by runbook. Counted by ' +
+        'the leader when it records the start.',
+      labelNames: ['runbook'],
+      registers,
+    }),
     remediationsFinished: new Counter({
       name: 'kube_remediator_remediations_finished_total',
       help:
-        'Remediations that reached an end, by result: succeeded, failed, skipped, dry_run, blocked ' +
-        '(loop protection), reverted, revert_failed. Counted by the leader when it records the end.',
-      labelNames: ['result'],
+        'Remediations that reached an end, by runbook and result: succeeded, failed, skipped, dry_run, ' +
+        'blocked (loop protection), reverted, revert_failed. Counted by the leader when it records the end.',
+      labelNames: ['runbook', 'result'],
+      registers,
+    }),
+    alertToFirstAction: new Histogram({
+      name: 'kube_remediator_alert_to_first_action_seconds',
+      help:
+        "Time from the alert's startsAt to the start of the Remediation's first step, by runbook " +
+        '(approval waits included). Remediations made by hand, without an alert, are not observed.',
+      labelNames: ['runbook'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    alertToFinish: new Histogram({
+      name: 'kube_remediator_alert_to_finish_seconds',
+      help:
+        "Time from the alert's startsAt to the Remediation's end (succeeded, failed, skipped, dry_run " +
+        'or blocked; reverts later are not included), by runbook. Without an alert, not observed.',
+      labelNames: ['runbook'],
+      buckets: LATENCY_BUCKETS,
       registers,
     }),
     actionsTotal: new Counter({
@@ -201,7 +252,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   for (const action of ACTIONS)
     for (const result of ACTION_RESULTS) m.actionsTotal.inc({ action, result }, 0);
   for (const outcome of ALERT_OUTCOMES) m.alertsTotal.inc({ outcome }, 0);
-  for (const result of FINISH_RESULTS) m.remediationsFinished.inc({ result }, 0);
   for (const store of STORES) m.storeFallback.set({ store }, 0);
   return m;
 }

@@ -69,22 +69,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
-interface Managed {
+/** A process started here: its child, a promise of its exit, its last 200 output lines. */
+export interface Managed {
   child: ChildProcess;
   exited: Promise<void>;
   output: string[];
 }
 
-function launch(
+export function launch(
   cmd: string,
   args: string[],
-  opts: { uid?: number; gid?: number; cwd?: string } = {},
+  opts: { uid?: number; gid?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Managed {
   const child = spawn(cmd, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,
     cwd: opts.cwd,
+    env: opts.env,
   });
   live.add(child);
   const output: string[] = [];
@@ -108,7 +110,8 @@ function launch(
   return { child, exited, output };
 }
 
-async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<void> {
+/** Stops it by its pid with `signal`, SIGKILL after 10 s, and waits for the exit. */
+export async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<void> {
   if (!m || m.child.exitCode !== null || m.child.signalCode !== null) return;
   try {
     process.kill(m.child.pid!, signal);
@@ -126,7 +129,8 @@ async function kill(m: Managed | undefined, signal: NodeJS.Signals): Promise<voi
   clearTimeout(timer);
 }
 
-async function waitUntil(what: string, m: Managed, check: () => Promise<boolean>): Promise<void> {
+/** Polls `check` until it holds; fails early when the process exits. */
+export async function waitUntil(what: string, m: Managed, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (
@@ -320,6 +324,13 @@ export interface TestPrometheus {
   readonly url: string;
   /** An instant query's samples (`/api/v1/query`), as label sets with a number. */
   query(expr: string): Promise<{ metric: Record<string, string>; value: number }[]>;
+  /** A range query's series (`/api/v1/query_range`), as Grafana's time series panels ask it. */
+  queryRange(
+    expr: string,
+    range: { start: Date; end: Date; stepSeconds: number },
+  ): Promise<{ metric: Record<string, string>; values: number[] }[]>;
+  /** The values of a label among the series `match` selects (`/api/v1/label/NAME/values`). */
+  labelValues(label: string, match: string): Promise<string[]>;
   /** The alerts of its rules, pending or firing (`/api/v1/alerts`). */
   alerts(): Promise<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }[]>;
   destroy(): Promise<void>;
@@ -334,10 +345,12 @@ export async function startPrometheus(opts: {
   targets: { job: string; address: string; labels?: Record<string, string> }[];
   rules?: string;
   alertmanager?: string;
+  /** Listen here instead of a free port (for rules that must name their own Prometheus). */
+  port?: number;
 }): Promise<TestPrometheus> {
   if (!existsSync('/usr/bin/prometheus'))
     throw new Error('/usr/bin/prometheus missing: install Debian\'s "prometheus" package (npm test does)');
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'kr-prometheus-'));
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
@@ -387,6 +400,21 @@ export async function startPrometheus(opts: {
           `/api/v1/query?query=${encodeURIComponent(expr)}`,
         )
       ).result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) })),
+    queryRange: async (expr, { start, end, stepSeconds }) =>
+      (
+        await api<{ result: { metric: Record<string, string>; values: [number, string][] }[] }>(
+          `/api/v1/query_range?${new URLSearchParams({
+            query: expr,
+            start: String(start.getTime() / 1000),
+            end: String(end.getTime() / 1000),
+            step: String(stepSeconds),
+          }).toString()}`,
+        )
+      ).result.map((r) => ({ metric: r.metric, values: r.values.map(([, v]) => Number(v)) })),
+    labelValues: async (label, match) =>
+      api<string[]>(
+        `/api/v1/label/${encodeURIComponent(label)}/values?${new URLSearchParams({ 'match[]': match }).toString()}`,
+      ),
     alerts: async () =>
       (
         await api<{

@@ -5,7 +5,7 @@
  * transition, so a standby or a repeated pass counts nothing.
  */
 import type { FinishResult } from '../../observability/metrics.js';
-import type { Note } from './decide.js';
+import type { Note } from './decision.js';
 
 /** The end an audit note records, or undefined for a note along the way. */
 export function finishResult(note: Extract<Note, { kind: 'audit' }>): FinishResult | undefined {

@@ -7,12 +7,5 @@ export {
   type ActionRegistry,
 } from './reconciler.js';
 export { remediationsForRunbook, runbookForRemediation, isFinal } from './mapping.js';
-export {
-  decide,
-  afterPlan,
-  afterApply,
-  afterRevert,
-  type Observed,
-  type Decision,
-  type Operation,
-} from './decide.js';
+export { next, needsPeers } from './protocol.js';
+export type { Decision, Effect, Observed, Operation } from './decision.js';

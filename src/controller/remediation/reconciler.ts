@@ -1,8 +1,9 @@
 /**
  * The Remediation reconciler: gather → decide → act → record, one side effect at most per
- * pass. The decision is `decide()` (pure); this file only reads the world, runs the one
- * operation decide asked for, writes the status (skipping empty diffs) and, only once the
- * write succeeded, emits the Events, audit rows and metrics that describe it.
+ * pass. The decision is `next()` (protocol.ts, pure); this file only reads the world, runs the
+ * one operation `next` asked for, hands its effect back to `next`, writes the status (skipping
+ * empty diffs) and, only once the write succeeded, emits the Events, audit rows and metrics
+ * that describe it.
  */
 import type { Remediation, Runbook, StepStatus } from '../../api/v1alpha1/schema.js';
 import { RESOURCES } from '../../api/v1alpha1/constants.js';
@@ -28,22 +29,21 @@ import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../.
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
   CHECKPOINT_REQUEUE_MS,
-  afterApply,
-  afterPlan,
-  afterRevert,
-  decide,
-  withFollowUp,
   type ActionInfo,
   type Decision,
+  type Effect,
   type Observed,
   type Operation,
   type PlanResult,
-} from './decide.js';
+} from './decision.js';
+import { needsPeers, next } from './protocol.js';
 import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
 import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { OwnWrites } from './own-writes.js';
 import { finishResult } from './finish-result.js';
+import type { FinishResult } from '../../observability/metrics.js';
+import { isFirstEnd, milestones, secondsSinceAlert } from './milestones.js';
 import { PhaseGauge } from './phase-gauge.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
@@ -175,7 +175,10 @@ export class RemediationReconciler implements Reconciler {
     return this.observeWorld(req, rem);
   }
 
-  /** Everything decide() needs besides the Remediation: its Runbook, peers, config, now. */
+  /**
+   * Everything the decision needs besides the Remediation and its peers: its Runbook, the
+   * validation of its steps, config, now. The peers are added in `decideNow`, synchronously.
+   */
   private async observeWorld(req: Request, rem: Remediation): Promise<Gathered> {
     let runbook: Runbook | undefined;
     let runbookMissing = false;
@@ -213,39 +216,39 @@ export class RemediationReconciler implements Reconciler {
         );
       }
     }
-    const now = this.d.clock.now();
-    const cache = this.d.caches.remediations;
-    const local = this.local;
-    let peers: readonly Remediation[] | undefined;
     const obs: Observed = {
       remediation: rem,
       ...(runbook ? { runbook } : {}),
       runbookMissing,
       runbookProblems,
-      // Only starts and running steps look at peers (budgets, the lock, loop protection), and
-      // listing a large cache on every pass made a restart with 10,000 finished Remediations
-      // quadratic. Built on first use, inside decide(), in the same tick as LocalStarts.note():
-      // this process's own starts laid over the cache (see decideNow).
-      get peers(): readonly Remediation[] {
-        return (peers ??= local.merge(cache.list(), now));
-      },
       actionInfo: (name) => this.actionInfo(name),
       config: {
         maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations,
         defaultStepTimeoutMs: this.defaultStepTimeoutMs,
       },
-      now,
+      now: this.d.clock.now(),
     };
     return { obs, rem };
   }
 
   /**
-   * decide() on the cache's peers with this process's own starts laid over them, and the
-   * start (or end) noted at once, in the same tick: no other pass of this process can start
-   * on a view that misses it. Returns whether a new entry was made (to undo if the write fails).
+   * The peers, when the pass may look at them (needsPeers: listing a large cache on every pass
+   * made a restart with 10,000 finished Remediations quadratic): the cache with this process's
+   * own starts laid over it. Called in the same tick as the decision and LocalStarts.note().
    */
-  private decideNow(obs: Observed): { obs: Observed; d: Decision; reserved: boolean } {
-    const d = decide(obs);
+  private withPeers(obs: Observed): Observed {
+    if (!needsPeers(obs.remediation, obs.actionInfo)) return obs;
+    return { ...obs, peers: this.local.merge(this.d.caches.remediations.list(), obs.now) };
+  }
+
+  /**
+   * The decision on the peers, and the start (or end) noted at once, in the same tick: no other
+   * pass of this process can start on a view that misses it. Returns whether a new entry was
+   * made (to undo if the write fails).
+   */
+  private decideNow(gathered: Observed): { obs: Observed; d: Decision; reserved: boolean } {
+    const obs = this.withPeers(gathered);
+    const d = next(obs);
     const reserved = this.local.note(obs.remediation, d.status, obs.now);
     return { obs, d, reserved };
   }
@@ -264,7 +267,7 @@ export class RemediationReconciler implements Reconciler {
 
   /**
    * One pass: at most one side effect (an action's apply or revert). The status writes before
-   * it are checkpoints (the start, the planned step): after each, decide() runs again on the
+   * it are checkpoints (the start, the planned step): after each, `next` runs again on the
    * object the write returned, so a step is planned, checkpointed and applied in one pass
    * instead of three passes with a requeue and a re-read between them.
    */
@@ -323,37 +326,26 @@ export class RemediationReconciler implements Reconciler {
     }
     const slog = log.child({ step: rec.name, action: rec.action });
 
+    const actx = this.context(obs, d, op.index, op.attempt, slog, reads);
     if (op.kind === 'plan') {
-      const result = await this.plan(action, this.context(obs, d, op.index, op.attempt, slog, reads));
-      const next = afterPlan(obs, d, op, result);
+      const result = await this.plan(action, actx);
       if ('plan' in result && result.plan.refused)
         this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
       // The checkpoint: written before apply() can run. A conflict re-runs the pass (plan reads only).
-      const acted = await this.commit(rem, next, slog);
+      const acted = await this.commit(rem, next(obs, { op, result }), slog);
       failpoint(FAILPOINTS.afterCheckpoint);
       return acted;
     }
 
     const started = performance.now();
     reads.startApply();
-    const outcome = await this.run(
-      op,
-      action,
-      this.context(obs, d, op.index, rec.attempt ?? 1, slog, reads),
-      rec,
-    );
+    const outcome = await this.run(op, action, actx, rec);
     failpoint(FAILPOINTS.afterApply);
     this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
-    // The outcome, and what follows from it without another operation (the finish), in one
-    // write. A step still under way or an unreachable API server has nothing to follow.
-    const settled =
-      outcome.kind === 'done' || (outcome.kind === 'failed' && outcome.code !== ERROR_CODES.kubeUnavailable);
-    const record = (o: Observed, dd: Decision): Decision => {
-      const recorded = op.kind === 'apply' ? afterApply(o, dd, op, outcome) : afterRevert(o, dd, op, outcome);
-      return settled ? withFollowUp(o, recorded, this.d.clock.now()) : recorded;
-    };
-    const result = await this.commitAfterEffect(req, rem, record(obs, d), op, rec, record, slog);
+    // The outcome, and what follows from it without another operation (the finish), in one write.
+    const effect: Effect = { op, outcome, at: this.d.clock.now() };
+    const result = await this.commitAfterEffect(req, rem, next(obs, effect), effect, slog);
     return { result, effect: true, checkpoint: false };
   }
 
@@ -495,43 +487,32 @@ export class RemediationReconciler implements Reconciler {
   }
 
   /**
-   * After a side effect, a conflict must not redo the effect: re-read, check that the step is
-   * still the one we ran (same checkpoint), and record the same outcome on the fresh state.
+   * After a side effect, a conflict must not redo the effect: re-read and record the same
+   * effect on the fresh state, unless the step is no longer the one we ran (`effectLost`).
    */
   private async commitAfterEffect(
     req: Request,
     rem: Remediation,
     first: Decision,
-    op: Operation,
-    rec: StepStatus,
-    record: (o: Observed, d: Decision) => Decision,
+    effect: Effect,
     log: Logger,
   ): Promise<Result> {
     let cur = rem;
-    let next = first;
+    let d = first;
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await this.commit(cur, next, log)).result;
+        return (await this.commit(cur, d, log)).result;
       } catch (err) {
         if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
       const g = await this.gather(req, true);
       if (!g) return {};
-      const { obs: freshObs, d: fresh } = this.decideNow(g.obs);
-      const freshRec = op.kind !== 'none' ? fresh.status.steps?.[op.index] : undefined;
-      const same =
-        fresh.op.kind === op.kind &&
-        'index' in fresh.op &&
-        op.kind !== 'none' &&
-        fresh.op.index === op.index &&
-        freshRec?.attempt === rec.attempt &&
-        freshRec?.phase === rec.phase;
-      if (!same) {
-        log.warn('outcome not recorded: the step changed meanwhile', { op: op.kind });
+      d = next(this.withPeers(g.obs), effect);
+      if (d.effectLost) {
+        log.warn('outcome not recorded: the step changed meanwhile', { op: effect.op.kind });
         return {};
       }
       cur = g.rem;
-      next = record(freshObs, fresh);
     }
   }
 
@@ -544,12 +525,14 @@ export class RemediationReconciler implements Reconciler {
       ...(rem.metadata.uid ? { uid: rem.metadata.uid } : {}),
     };
     const runbook = rem.spec.runbookRef?.name;
+    const sinceAlert = secondsSinceAlert(rem.spec.alert?.startsAt, this.d.clock.now());
+    this.observeStart(rem, d, runbook ?? '', sinceAlert);
     for (const n of d.notes) {
       if (n.kind === 'event') {
         this.d.events.event(n.target ? { ...n.target } : ref, n.type, n.reason, n.message);
       } else {
-        const finished = finishResult(n);
-        if (finished) this.d.metrics.remediationsFinished.inc({ result: finished });
+        const result = finishResult(n);
+        if (result) this.observeEnd(runbook ?? '', result, sinceAlert);
         this.d.audit.record({
           at: this.d.clock.now(),
           event: n.event,
@@ -562,11 +545,29 @@ export class RemediationReconciler implements Reconciler {
           ...(n.step ? { step: n.step } : {}),
           phase: n.phase ?? d.status.phase,
           message: n.message,
+          ...(result ? { result } : {}),
           ...(n.details ? { details: n.details } : {}),
         });
       }
     }
     this.gauge.set(remKey(rem), runbook ?? '', d.status.phase ?? 'Pending');
+  }
+
+  /** The dashboard's start counter and first-action latency (milestones.ts). */
+  private observeStart(rem: Remediation, d: Decision, runbook: string, sinceAlert: number | undefined): void {
+    const m = this.d.metrics;
+    m.runbookSeen(runbook);
+    const reached = milestones(rem.status, d.status);
+    if (reached.started) m.remediationsStarted.inc({ runbook });
+    if (reached.firstAction && sinceAlert !== undefined)
+      m.alertToFirstAction.observe({ runbook }, sinceAlert);
+  }
+
+  /** An end (finish-result.ts): counted, and its latency from the alert when it is the first. */
+  private observeEnd(runbook: string, result: FinishResult, sinceAlert: number | undefined): void {
+    this.d.metrics.remediationsFinished.inc({ runbook, result });
+    if (isFirstEnd(result) && sinceAlert !== undefined)
+      this.d.metrics.alertToFinish.observe({ runbook }, sinceAlert);
   }
 }
 

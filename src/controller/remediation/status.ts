@@ -7,6 +7,7 @@ import {
   type RemediationStatus,
   type StepStatus,
 } from '../../api/v1alpha1/schema.js';
+import { deepEqual } from '../../util/deep-equal.js';
 import { findCondition } from './conditions.js';
 
 const STEP_DONE = new Set<StepStatus['phase']>([
@@ -86,21 +87,6 @@ export function isFinished(s: RemediationStatus | undefined): boolean {
   );
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
-  for (const k of keys) if (!deepEqual(ao[k], bo[k])) return false;
-  return true;
-}
-
 /**
  * A JSON merge patch of the status from `before` to `after`, top-level keys only (arrays are
  * replaced whole by merge patch anyway), removed keys as null. Undefined when nothing changed,
@@ -120,5 +106,3 @@ export function statusPatch(
   }
   return Object.keys(patch).length > 0 ? patch : undefined;
 }
-
-export { deepEqual };

@@ -16,11 +16,12 @@ import { isNotFound, type KubeClients } from '../../kube/client.js';
 import { runbooks, type CustomResources } from '../../kube/resources.js';
 import type { EventRecorder } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
 import type { Clock } from '../../util/clock.js';
 import { conditionChanged, findCondition, setCondition } from '../remediation/conditions.js';
 import { isFinal } from '../remediation/mapping.js';
 import { stampClearBlock } from '../../runbook/clear-block.js';
-import { deepEqual } from '../remediation/status.js';
+import { deepEqual } from '../../util/deep-equal.js';
 import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
 import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 
@@ -33,6 +34,8 @@ export interface RunbookReconcilerDeps {
   clock: Clock;
   log: Logger;
   events: EventRecorder;
+  /** Its series start at 0 when a Runbook is first seen, long before its first remediation ends. */
+  metrics?: Pick<Metrics, 'runbookSeen'>;
   /** Replaces the action registry (tests); default src/actions. */
   lookup?: ActionLookup;
 }
@@ -67,6 +70,7 @@ export class RunbookReconciler implements Reconciler {
     // request per Remediation started or finished.
     let rb = this.d.caches.runbooks.get(req.namespace, req.name) ?? (await this.read(req));
     if (!rb || rb.metadata.deletionTimestamp) return {};
+    this.d.metrics?.runbookSeen(req.name);
     const log = this.d.log.child({ runbook: `${req.namespace}/${req.name}`, reconcileId: ctx.reconcileId });
     const now = this.d.clock.now();
 

@@ -120,7 +120,7 @@ describe('PostgresAudit (shared PostgreSQL)', () => {
       ),
     ).toBe(0);
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TIME\s+EVENT\s+REMEDIATION\s+RUNBOOK\s+STEP\s+PHASE\s+MESSAGE$/);
+    expect(lines[0]).toMatch(/^CLUSTER\s+TIME\s+EVENT\s+REMEDIATION\s+RUNBOOK\s+STEP\s+PHASE\s+MESSAGE$/);
     // The newest three of the range, oldest first.
     expect(lines.slice(1).map((l) => l.split(/\s+/).pop())).toEqual(['1197', '1198', '1199']);
     expect(lines[1]).toContain('shop/web-299');

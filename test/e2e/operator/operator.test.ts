@@ -525,6 +525,17 @@ describe('kube-remediator run, scraped by a real Prometheus that evaluates the c
       await apply(
         runbook('rb-prom-fail', 'prom-web', [{ name: 'up', action: 'scale', scale: { replicas: 2 } }]),
       );
+      // A runbook's series start at 0 when the Runbook is seen: once scraped, its first end is
+      // an increase (a Runbook older than a scrape interval, as in production, needs no wait).
+      await waitFor(
+        async () =>
+          (
+            await prom.query(
+              'kube_remediator_remediations_finished_total{runbook="rb-prom-fail",result="failed"}',
+            )
+          )[0]?.value === 0,
+        { what: 'rb-prom-fail’s series scraped at 0' },
+      );
       await apply(handMade('rem-prom-fail', 'rb-prom-fail', 'no-such-deployment'));
       await waitPhase('rem-prom-fail', 'Failed');
       const firing = await waitFor(

@@ -153,6 +153,25 @@ describe('config/samples', () => {
       }
     });
 
+    it('every address a step calls is a host and a port param with an in-cluster default (ADR 16)', () => {
+      const params = new Map((rb.spec.params ?? []).map((p) => [p.name, p]));
+      const urls = rb.spec.steps.flatMap((s) => {
+        const member = (s as unknown as Record<string, { url?: string } | undefined>)[s.action];
+        return member?.url ? [member.url] : [];
+      });
+      for (const url of urls) {
+        const m = /^[a-z]+:\/\/\{\{ ([a-z_]+)_host \}\}:\{\{ \1_port \}\}(\/|$)/.exec(url);
+        expect(m).not.toBeNull();
+        const host = params.get(`${m![1]}_host`);
+        const port = params.get(`${m![1]}_port`);
+        expect(host).toMatchObject({
+          from: `labels.${m![1]}_host`,
+          default: expect.stringMatching(/\.svc$/),
+        });
+        expect(port).toMatchObject({ from: `labels.${m![1]}_port`, default: expect.stringMatching(/^\d+$/) });
+      }
+    });
+
     it('scale steps stay within the bounds, and the params of the alert equal those the Remediation sets', () => {
       const b = rb.spec.safety?.bounds ?? {};
       for (const s of rb.spec.steps.filter((x) => x.action === 'scale')) {
@@ -177,7 +196,7 @@ describe('config/samples', () => {
       expect.arrayContaining(['rolloutRestart', 'waitForRollout', 'redisCheck']),
     );
     expect(actionsOf('fluxa-pipeline')).toEqual(
-      expect.arrayContaining(['postgresCheck', 'scale', 'waitForRollout']),
+      expect.arrayContaining(['postgresCheck', 'postgresQuery', 'scale', 'waitForRollout', 'httpCall']),
     );
     expect(actionsOf('data-storage-service')).toEqual(
       expect.arrayContaining(['rolloutUndo', 'waitForRollout', 'httpCheck']),

@@ -11,7 +11,8 @@ import type {
   StepStatus,
 } from '../../../../src/api/v1alpha1/schema.js';
 import type { ActionName } from '../../../../src/api/v1alpha1/schema.js';
-import type { ActionInfo, Observed } from '../../../../src/controller/remediation/decide.js';
+import type { ActionInfo, Observed } from '../../../../src/controller/remediation/decision.js';
+import { needsPeers } from '../../../../src/controller/remediation/protocol.js';
 import { FakeClock } from '../../../../src/util/clock.js';
 
 export const NS = 'shop';
@@ -142,14 +143,20 @@ export const ACTION_INFO: Partial<Record<ActionName, ActionInfo>> = {
   notify: { mutating: false, reversible: false },
 };
 
+/**
+ * What the reconciler gathers for `rem`. The peers (default none) are there only when
+ * `needsPeers` says the pass may look at them, as in the reconciler: a decision that looks at
+ * peers the rule did not gather throws, so every table row also checks the rule.
+ */
 export function observed(rem: Remediation, over: Partial<Observed> & { clock?: FakeClock } = {}): Observed {
-  const { clock, ...rest } = over;
+  const { clock, peers, ...rest } = over;
+  const actionInfo = (n: ActionName): ActionInfo | undefined => ACTION_INFO[n];
   return {
     remediation: rem,
     runbook: rem.spec.runbookRef ? aRunbook() : undefined,
     runbookProblems: [],
-    peers: [],
-    actionInfo: (n) => ACTION_INFO[n],
+    ...(needsPeers(rem, actionInfo) ? { peers: peers ?? [] } : {}),
+    actionInfo,
     config: { maxConcurrentRemediations: 20, defaultStepTimeoutMs: 120_000 },
     now: clock?.now() ?? T0,
     ...rest,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { finishResult } from '../../../../src/controller/remediation/finish-result.js';
-import type { Note } from '../../../../src/controller/remediation/decide.js';
+import type { Note } from '../../../../src/controller/remediation/decision.js';
 
 type AuditNote = Extract<Note, { kind: 'audit' }>;
 const note = (n: Omit<AuditNote, 'kind' | 'message'>): AuditNote => ({ kind: 'audit', message: 'm', ...n });

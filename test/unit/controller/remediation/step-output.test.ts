@@ -1,21 +1,26 @@
 /** What a step read (ActionOutcome.output) lands in status.steps[i].output and its audit row. */
 import { describe, expect, it } from '@jest/globals';
-import { afterApply, afterPlan, decide } from '../../../../src/controller/remediation/decide.js';
+import { next } from '../../../../src/controller/remediation/protocol.js';
 import type { ActionOutcome } from '../../../../src/actions/types.js';
 import { aRemediation, observed, withStatus } from './builders.js';
 
+/** `next` after apply() gave `outcome` for the first step of a Remediation, checkpointed. */
 function applied(outcome: ActionOutcome) {
   const rem = aRemediation();
   const obs = observed(rem);
   const running = withStatus(
     rem,
-    afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
+    next(obs, { op: { kind: 'plan', index: 0, attempt: 1 }, result: { plan: {} } }).status,
   );
-  return afterApply(observed(running), decide(observed(running)), { kind: 'apply', index: 0 }, outcome);
+  const now = observed(running);
+  return next(now, { op: { kind: 'apply', index: 0, attempt: 1 }, outcome, at: now.now });
 }
 
 const audits = (d: ReturnType<typeof applied>) =>
-  d.notes.filter((n) => n.kind === 'audit') as { event: string; details?: Record<string, unknown> }[];
+  d.notes.filter((n) => n.kind === 'audit') as unknown as {
+    event: string;
+    details?: Record<string, unknown>;
+  }[];
 
 describe('StepStatus.output', () => {
   it('a finished step records its output, in status and in the audit row', () => {

@@ -4,16 +4,11 @@ import type { Bounds, Remediation, Runbook } from '../../../../src/api/v1alpha1/
 import type { ActionOutcome, Plan } from '../../../../src/actions/types.js';
 import {
   BLOCKED_REQUEUE_MS,
-  REVERT_MAX_ATTEMPTS,
-  STEP_RETRY_BASE_MS,
-  afterApply,
-  afterPlan,
-  afterRevert,
-  decide,
-  withFollowUp,
   type Decision,
   type Observed,
-} from '../../../../src/controller/remediation/decide.js';
+} from '../../../../src/controller/remediation/decision.js';
+import { next } from '../../../../src/controller/remediation/protocol.js';
+import { REVERT_MAX_ATTEMPTS, STEP_RETRY_BASE_MS } from '../../../../src/controller/remediation/retry.js';
 import { findCondition } from '../../../../src/controller/remediation/conditions.js';
 import { LocalStarts } from '../../../../src/controller/remediation/local-starts.js';
 import { effectiveSafety } from '../../../../src/controller/remediation/resolve.js';
@@ -51,9 +46,22 @@ const failed = (retryable = true, reason = 'StepFailed'): ActionOutcome => ({
   retryable,
 });
 
+const planOp = (index = 0, attempt = 1) => ({ kind: 'plan', index, attempt }) as const;
+const applyOp = (index = 0, attempt = 1) => ({ kind: 'apply', index, attempt }) as const;
+const revertOp = (index: number, attempt = 1) => ({ kind: 'revert', index, attempt }) as const;
+/** `next` after plan() gave `plan` for step `index` of `obs`. */
+const planned = (obs: Observed, plan: Plan = {}, op = planOp()) => next(obs, { op, result: { plan } });
+/** `next` after apply() gave `outcome` for the checkpointed step of `obs`. */
+const applied = (obs: Observed, outcome: ActionOutcome, op = applyOp()) =>
+  next(obs, { op, outcome, at: obs.now });
+/** `next` after revert() gave `outcome` for step `index` of `obs`. */
+const reverted = (obs: Observed, outcome: ActionOutcome, index: number) =>
+  next(obs, { op: revertOp(index), outcome, at: obs.now });
+
 /**
- * Drives decide + afterPlan/afterApply/afterRevert like the reconciler, writing each status
- * back, until nothing more happens or `maxPasses`. `outcome` answers apply/revert calls.
+ * Passes as the reconciler makes them: `next(obs)`; the operation it asks for (`plan`,
+ * `outcome`, `revert` answer); `next(obs, effect)`; the status written back. Until nothing more
+ * happens or `maxPasses`.
  */
 function drive(
   rem: Remediation,
@@ -72,26 +80,24 @@ function drive(
   let cur = rem;
   for (let i = 0; i < (opts.maxPasses ?? 50); i++) {
     const obs = (opts.obs ?? ((r) => observed(r, { clock: opts.clock })))(cur);
-    let d = decide(obs);
+    let d = next(obs);
     const op = d.op;
     if (op.kind === 'plan') {
       ops.push(`plan ${op.index}#${op.attempt}`);
-      d = afterPlan(obs, d, op, {
-        plan: opts.plan?.(op.index) ?? { before: { n: op.index }, after: { n: op.index + 1 } },
-      });
+      d = planned(obs, opts.plan?.(op.index) ?? { before: { n: op.index }, after: { n: op.index + 1 } }, op);
     } else if (op.kind === 'apply') {
       const n = (calls.get(op.index) ?? 0) + 1;
       calls.set(op.index, n);
       ops.push(`apply ${op.index}`);
-      d = afterApply(obs, d, op, opts.outcome?.(op.index, n) ?? done());
+      d = applied(obs, opts.outcome?.(op.index, n) ?? done(), op);
     } else if (op.kind === 'revert') {
       ops.push(`revert ${op.index}`);
-      d = afterRevert(obs, d, op, opts.revert?.(op.index) ?? done('restored'));
+      d = reverted(obs, opts.revert?.(op.index) ?? done('restored'), op.index);
     }
     decisions.push(d);
-    const next = withStatus(cur, d.status);
-    if (op.kind === 'none' && JSON.stringify(next.status) === JSON.stringify(cur.status)) break;
-    cur = next;
+    const written = withStatus(cur, d.status);
+    if (op.kind === 'none' && JSON.stringify(written.status) === JSON.stringify(cur.status)) break;
+    cur = written;
     if (op.kind === 'none' && d.requeueAfterMs === undefined) {
       // waiting for an event; stop like the runtime would
       break;
@@ -123,9 +129,9 @@ const threeSteps = aRunbook({
   },
 });
 
-describe('decide: start', () => {
+describe('next: start', () => {
   it('first pass copies and renders the steps, starts and plans step 0 at once', () => {
-    const d = decide(observed(aRemediation()));
+    const d = next(observed(aRemediation()));
     expect(d.op).toEqual({ kind: 'plan', index: 0, attempt: 1 });
     expect(d.status.phase).toBe('Running');
     expect(d.status.target).toBe('Deployment/web');
@@ -148,7 +154,7 @@ describe('decide: start', () => {
   });
 
   it('spec.params override values from the alert', () => {
-    const d = decide(observed(aRemediation({ spec: { params: { deployment: 'api' } } })));
+    const d = next(observed(aRemediation({ spec: { params: { deployment: 'api' } } })));
     expect(d.status.target).toBe('Deployment/api');
   });
 
@@ -160,7 +166,7 @@ describe('decide: start', () => {
         target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
       },
     });
-    const d = decide(observed(rem));
+    const d = next(observed(rem));
     expect(d.op.kind).toBe('plan');
     expect(d.status.target).toBe('Deployment/web');
   });
@@ -189,7 +195,7 @@ describe('decide: start', () => {
       'Failed',
     ],
   ])('%s ends it before anything is sent', (_name, rem, reason, phase) => {
-    const d = decide(observed(rem));
+    const d = next(observed(rem));
     expect(d.op.kind).toBe('none');
     expect(d.status.phase).toBe(phase);
     expect(condOf(d, CONDITION_TYPES.succeeded)).toMatchObject({ status: 'False', reason });
@@ -201,7 +207,7 @@ describe('decide: start', () => {
     const rem = aRemediation({
       spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
     });
-    expect(condOf(decide(observed(rem)), CONDITION_TYPES.blocked)).toMatchObject({
+    expect(condOf(next(observed(rem)), CONDITION_TYPES.blocked)).toMatchObject({
       status: 'True',
       reason: REASONS.outOfScope,
     });
@@ -211,7 +217,7 @@ describe('decide: start', () => {
     const rem = aRemediation({
       spec: { target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' } },
     });
-    const d = decide(
+    const d = next(
       observed(rem, { runbook: aRunbook({ spec: { safety: { allowedNamespaces: ['other'] } } }) }),
     );
     expect(d.op.kind).toBe('plan');
@@ -227,11 +233,11 @@ describe('decide: start', () => {
         target: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', namespace: 'other' },
       },
     });
-    expect(condOf(decide(observed(rem)), CONDITION_TYPES.succeeded)?.reason).toBe(REASONS.outOfScope);
+    expect(condOf(next(observed(rem)), CONDITION_TYPES.succeeded)?.reason).toBe(REASONS.outOfScope);
   });
 
   it('a missing Runbook waits in Pending', () => {
-    const d = decide(observed(aRemediation(), { runbook: undefined, runbookMissing: true }));
+    const d = next(observed(aRemediation(), { runbook: undefined, runbookMissing: true }));
     expect(d.status.phase).toBe('Pending');
     expect(condOf(d, CONDITION_TYPES.progressing)).toMatchObject({
       status: 'False',
@@ -241,7 +247,7 @@ describe('decide: start', () => {
   });
 
   it('an invalid Runbook waits in Pending with its problems', () => {
-    const d = decide(observed(aRemediation(), { runbookProblems: ['steps[0].scale: missing'] }));
+    const d = next(observed(aRemediation(), { runbookProblems: ['steps[0].scale: missing'] }));
     expect(d.status.phase).toBe('Pending');
     expect(condOf(d, CONDITION_TYPES.progressing)).toMatchObject({ reason: REASONS.runbookNotReady });
     expect(condOf(d, CONDITION_TYPES.progressing)?.message).toContain('steps[0].scale: missing');
@@ -249,12 +255,12 @@ describe('decide: start', () => {
 
   it('invalid inline steps fail', () => {
     const rem = aRemediation({ spec: { runbookRef: undefined, steps: [aStep()] } });
-    const d = decide(observed(rem, { runbookProblems: ['steps[0].x: bad'] }));
+    const d = next(observed(rem, { runbookProblems: ['steps[0].x: bad'] }));
     expect(d.status.phase).toBe('Failed');
   });
 
   it('a resolved alert before start skips it', () => {
-    const d = decide(
+    const d = next(
       observed(
         aRemediation({
           spec: { alert: { name: 'WebDown', status: 'resolved', labels: { deployment: 'web' } } },
@@ -266,7 +272,7 @@ describe('decide: start', () => {
   });
 });
 
-describe('decide: the bounds are copied with the steps', () => {
+describe('next: the bounds are copied with the steps', () => {
   const inline = (bounds?: Bounds): Remediation =>
     aRemediation({
       spec: {
@@ -291,13 +297,13 @@ describe('decide: the bounds are copied with the steps', () => {
     ["inline steps: the Remediation's own", inline({ maxMemory: '1Gi' }), undefined, { maxMemory: '1Gi' }],
     ['inline steps without bounds: {}', inline(), undefined, {}],
   ])('%s', (_name, rem, runbook, bounds) => {
-    const d = decide(observed(rem, runbook ? { runbook } : {}));
+    const d = next(observed(rem, runbook ? { runbook } : {}));
     expect(d.status.bounds).toEqual(bounds);
   });
 
   it('the copy is taken before approval, with the steps, and kept while waiting', () => {
     const rb = aRunbook({ spec: { safety: { requireApproval: true, bounds: { maxReplicas: 5 } } } });
-    const waiting = withStatus(aRemediation(), decide(observed(aRemediation(), { runbook: rb })).status);
+    const waiting = withStatus(aRemediation(), next(observed(aRemediation(), { runbook: rb })).status);
     expect(waiting.status?.phase).toBe('AwaitingApproval');
     expect(waiting.status?.bounds).toEqual({ maxReplicas: 5 });
     const loosened = aRunbook({ spec: { safety: { requireApproval: true, bounds: { maxReplicas: 50 } } } });
@@ -305,7 +311,7 @@ describe('decide: the bounds are copied with the steps', () => {
       ...waiting,
       metadata: { ...waiting.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'ana' } },
     };
-    const d = decide(observed(approved, { runbook: loosened }));
+    const d = next(observed(approved, { runbook: loosened }));
     expect(d.op.kind).toBe('plan');
     expect(d.status.bounds).toEqual({ maxReplicas: 5 });
   });
@@ -404,12 +410,12 @@ describe('effectiveSafety: the copied bounds win once the steps are copied', () 
   });
 });
 
-describe('decide: approval', () => {
+describe('next: approval', () => {
   const rb = aRunbook({ spec: { safety: { requireApproval: true } } });
 
   it('waits in AwaitingApproval with one Event', () => {
     const rem = aRemediation();
-    const d = decide(observed(rem, { runbook: rb }));
+    const d = next(observed(rem, { runbook: rb }));
     expect(d.status.phase).toBe('AwaitingApproval');
     expect(d.op.kind).toBe('none');
     expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
@@ -419,20 +425,20 @@ describe('decide: approval', () => {
     expect(events(d)).toEqual(['AwaitingApproval']);
     // the steps are already copied, so an approver sees what will run
     expect(d.status.steps).toHaveLength(1);
-    const again = decide(observed(withStatus(rem, d.status), { runbook: rb }));
+    const again = next(observed(withStatus(rem, d.status), { runbook: rb }));
     expect(events(again)).toEqual([]);
     expect(again.status).toEqual(d.status);
   });
 
   it('approval records who and when, then starts', () => {
     const rem = aRemediation();
-    const waiting = decide(observed(rem, { runbook: rb }));
+    const waiting = next(observed(rem, { runbook: rb }));
     const approved = {
       ...withStatus(rem, waiting.status),
       metadata: { ...rem.metadata, annotations: { [ANNOTATIONS.approvedBy]: 'alice' } },
     };
     const clock = new FakeClock(new Date(T0.getTime() + 60_000));
-    const d = decide(observed(approved, { runbook: rb, clock }));
+    const d = next(observed(approved, { runbook: rb, clock }));
     expect(d.status.approval).toEqual({ by: 'alice', at: '2026-01-01T00:01:00Z' });
     expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
       status: 'True',
@@ -447,7 +453,7 @@ describe('decide: approval', () => {
 
   it('rejection ends it Skipped, nothing runs', () => {
     const rem = aRemediation({ annotations: { [ANNOTATIONS.rejectedBy]: 'bob' } });
-    const d = decide(observed(rem, { runbook: rb }));
+    const d = next(observed(rem, { runbook: rb }));
     expect(d.status.phase).toBe('Skipped');
     expect(d.status.rejection?.by).toBe('bob');
     expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ status: 'False', reason: REASONS.rejected });
@@ -456,12 +462,12 @@ describe('decide: approval', () => {
   });
 
   it('dry runs need no approval', () => {
-    const d = decide(observed(aRemediation({ spec: { dryRun: true } }), { runbook: rb }));
+    const d = next(observed(aRemediation({ spec: { dryRun: true } }), { runbook: rb }));
     expect(d.op.kind).toBe('plan');
   });
 });
 
-describe('decide: budgets and lock', () => {
+describe('next: budgets and lock', () => {
   it.each([
     [
       'runbook maxConcurrent',
@@ -483,7 +489,7 @@ describe('decide: budgets and lock', () => {
     ['target lock', [aRunning({ target: 'Deployment/web', runbook: 'other' })], {}, 20, REASONS.targetLocked],
   ])('%s: waits in Pending with Blocked and why', (_n, peers, safety, budget, reason) => {
     const rem = aRemediation();
-    const d = decide(
+    const d = next(
       observed(rem, {
         peers: [rem, ...peers],
         runbook: aRunbook({ spec: { safety } }),
@@ -500,12 +506,12 @@ describe('decide: budgets and lock', () => {
   it('finished peers and peers on other targets do not count', () => {
     const rem = aRemediation();
     const peers = [aFinished('Succeeded'), aRunning({ target: 'Deployment/api', runbook: 'x' })];
-    const d = decide(observed(rem, { peers, runbook: aRunbook({ spec: { safety: { maxConcurrent: 1 } } }) }));
+    const d = next(observed(rem, { peers, runbook: aRunbook({ spec: { safety: { maxConcurrent: 1 } } }) }));
     expect(d.op.kind).toBe('plan');
   });
 
   it('the same name in another namespace is another target', () => {
-    const d = decide(
+    const d = next(
       observed(aRemediation(), { peers: [aRunning({ namespace: 'elsewhere', target: 'Deployment/web' })] }),
     );
     expect(d.op.kind).toBe('plan');
@@ -513,9 +519,9 @@ describe('decide: budgets and lock', () => {
 
   it('when the slot frees, Blocked flips to False and it starts', () => {
     const rem = aRemediation();
-    const blocked = decide(observed(rem, { peers: [aRunning({ runbook: 'other' })] }));
+    const blocked = next(observed(rem, { peers: [aRunning({ runbook: 'other' })] }));
     const clock = new FakeClock(new Date(T0.getTime() + 10_000));
-    const d = decide(observed(withStatus(rem, blocked.status), { clock }));
+    const d = next(observed(withStatus(rem, blocked.status), { clock }));
     expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
       status: 'False',
       lastTransitionTime: '2026-01-01T00:00:10Z',
@@ -524,23 +530,13 @@ describe('decide: budgets and lock', () => {
   });
 
   it('while running, a younger Remediation yields to an older one on the same target', () => {
+    // two steps, so that there is a next step to gate
+    const runbook = aRunbook({ spec: { steps: [aStep(), aStep({ name: 'second' })] } });
     const rem = aRemediation({ name: 'young', created: '2026-01-01T00:00:05Z' });
-    const started = decide(observed(rem));
-    const running = withStatus(
-      rem,
-      afterPlan(observed(rem), started, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
-    );
-    const afterDone = withStatus(
-      running,
-      afterApply(observed(running), decide(observed(running)), { kind: 'apply', index: 0 }, done()).status,
-    );
-    // add a second step so there is a next step to gate
-    const two = withStatus(afterDone, {
-      ...afterDone.status!,
-      steps: [...afterDone.status!.steps!, stepRec({ name: 'second' })],
-    });
+    const running = withStatus(rem, planned(observed(rem, { runbook })).status);
+    const afterDone = withStatus(running, applied(observed(running, { runbook }), done()).status);
     const older = aRunning({ name: 'old', created: '2026-01-01T00:00:00Z', runbook: 'other' });
-    const d = decide(observed(two, { peers: [older] }));
+    const d = next(observed(afterDone, { runbook, peers: [older] }));
     expect(d.op.kind).toBe('none');
     expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
       status: 'True',
@@ -550,7 +546,7 @@ describe('decide: budgets and lock', () => {
   });
 });
 
-describe('decide: concurrent starts seen only through the in-memory starts', () => {
+describe('next: concurrent starts seen only through the in-memory starts', () => {
   /** The cache lags: it shows both Remediations as created, neither with a status. */
   const pair = () => ({
     old: aRemediation({ name: 'old', created: '2026-01-01T00:00:00Z' }),
@@ -572,10 +568,10 @@ describe('decide: concurrent starts seen only through the in-memory starts', () 
     const cache = [old, young];
     const local = new LocalStarts();
     const obsOf = (rem: Remediation) => observed(rem, { runbook, peers: local.merge(cache, T0) });
-    const first = decide(obsOf(old));
+    const first = next(obsOf(old));
     expect(first.op.kind).toBe('plan');
     local.note(old, first.status, T0);
-    const second = decide(obsOf(young));
+    const second = next(obsOf(young));
     expect(second.op.kind).toBe('none');
     expect(second.status.phase).toBe('Pending');
     expect(condOf(second, CONDITION_TYPES.blocked)).toMatchObject({ status: 'True', reason });
@@ -590,18 +586,16 @@ describe('decide: concurrent starts seen only through the in-memory starts', () 
     young.spec.alert = { name: 'WebDown', status: 'firing', labels: { deployment: 'api' } };
     const local = new LocalStarts();
     const cfg = { maxConcurrentRemediations: 1, defaultStepTimeoutMs: 120_000 };
-    const first = decide(observed(old, { peers: local.merge([old, young], T0), config: cfg }));
+    const first = next(observed(old, { peers: local.merge([old, young], T0), config: cfg }));
     local.note(old, first.status, T0);
-    const second = decide(observed(young, { peers: local.merge([old, young], T0), config: cfg }));
+    const second = next(observed(young, { peers: local.merge([old, young], T0), config: cfg }));
     expect(condOf(second, CONDITION_TYPES.blocked)?.reason).toBe(REASONS.clusterBudget);
   });
 
   it('both checkpointed on a stale view: only the oldest applies step 0, the other waits', () => {
     const { old, young } = pair();
     const checkpoint = (rem: Remediation) => {
-      const obs = observed(rem);
-      const d = decide(obs);
-      return withStatus(rem, afterPlan(obs, d, { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status);
+      return withStatus(rem, planned(observed(rem)).status);
     };
     const o = checkpoint(old);
     const y = checkpoint(young);
@@ -610,7 +604,7 @@ describe('decide: concurrent starts seen only through the in-memory starts', () 
     local.note(y, y.status!, T0);
     const later = new FakeClock(new Date(T0.getTime() + 30_000));
     const peers = local.merge([old, young], later.now());
-    const dy = decide(observed(y, { peers, clock: later }));
+    const dy = next(observed(y, { peers, clock: later }));
     expect(dy.op.kind).toBe('none');
     expect(dy.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
     expect(condOf(dy, CONDITION_TYPES.blocked)).toMatchObject({
@@ -619,18 +613,18 @@ describe('decide: concurrent starts seen only through the in-memory starts', () 
     });
     // the wait does not count against the step timeout
     expect(dy.status.steps?.[0]?.startedAt).toBe('2026-01-01T00:00:30Z');
-    expect(decide(observed(o, { peers, clock: later })).op).toEqual({ kind: 'apply', index: 0 });
+    expect(next(observed(o, { peers, clock: later })).op).toEqual(applyOp());
   });
 });
 
-describe('decide: loop protection', () => {
+describe('next: loop protection', () => {
   const fails = (n: number) =>
     Array.from({ length: n }, (_, i) =>
       aFinished('Failed', { name: `f${i}`, completedAt: `2025-12-31T0${i}:00:00Z` }),
     );
 
   it('three failures in a row on the target: Blocked, final, nothing runs', () => {
-    const d = decide(observed(aRemediation(), { peers: fails(3) }));
+    const d = next(observed(aRemediation(), { peers: fails(3) }));
     expect(d.status.phase).toBe('Blocked');
     expect(d.op.kind).toBe('none');
     expect(condOf(d, CONDITION_TYPES.blocked)).toMatchObject({
@@ -654,12 +648,12 @@ describe('decide: loop protection', () => {
       'Running',
     ],
   ])('%s: runs', (_n, peers, phase) => {
-    expect(decide(observed(aRemediation(), { peers })).status.phase).toBe(phase);
+    expect(next(observed(aRemediation(), { peers })).status.phase).toBe(phase);
   });
 
   it('maxConsecutiveFailures sets N', () => {
     const rb = aRunbook({ spec: { safety: { maxConsecutiveFailures: 2 } } });
-    expect(decide(observed(aRemediation(), { peers: fails(2), runbook: rb })).status.phase).toBe('Blocked');
+    expect(next(observed(aRemediation(), { peers: fails(2), runbook: rb })).status.phase).toBe('Blocked');
   });
 
   it('blocked Remediations do not break the chain', () => {
@@ -671,7 +665,7 @@ describe('decide: loop protection', () => {
         conditions: [cond(CONDITION_TYPES.succeeded, 'False', REASONS.loopProtection)],
       },
     });
-    expect(decide(observed(aRemediation(), { peers: [...fails(3), blocked] })).status.phase).toBe('Blocked');
+    expect(next(observed(aRemediation(), { peers: [...fails(3), blocked] })).status.phase).toBe('Blocked');
   });
 
   it.each([
@@ -683,17 +677,17 @@ describe('decide: loop protection', () => {
     ['stamped between: two failures left', 'Deployment/shop/web@2025-12-31T00:30:00Z', 'Running'],
   ])('clear-block annotation on the Runbook: %s', (_n, value, phase) => {
     const rb = aRunbook({ annotations: { [ANNOTATIONS.clearBlock]: value } });
-    expect(decide(observed(aRemediation(), { peers: fails(3), runbook: rb })).status.phase).toBe(phase);
+    expect(next(observed(aRemediation(), { peers: fails(3), runbook: rb })).status.phase).toBe(phase);
   });
 
   it('dry runs are never blocked', () => {
-    expect(decide(observed(aRemediation({ spec: { dryRun: true } }), { peers: fails(3) })).op.kind).toBe(
+    expect(next(observed(aRemediation({ spec: { dryRun: true } }), { peers: fails(3) })).op.kind).toBe(
       'plan',
     );
   });
 });
 
-describe('decide: steps', () => {
+describe('next: steps', () => {
   it('runs plan → checkpoint → apply for each step, then Succeeded', () => {
     const rem = aRemediation();
     const { rem: end, ops, decisions } = drive(rem, { obs: (r) => observed(r, { runbook: threeSteps }) });
@@ -715,14 +709,7 @@ describe('decide: steps', () => {
 
   it('the checkpoint is written before apply: Running, attempt, startedAt, before/after', () => {
     const rem = aRemediation();
-    const obs = observed(rem);
-    const d0 = decide(obs);
-    const cp = afterPlan(
-      obs,
-      d0,
-      { kind: 'plan', index: 0, attempt: 1 },
-      { plan: { before: { restartedAt: null }, after: { restartedAt: 'x' } } },
-    );
+    const cp = planned(observed(rem), { before: { restartedAt: null }, after: { restartedAt: 'x' } });
     expect(cp.status.steps?.[0]).toMatchObject({
       phase: 'Running',
       attempt: 1,
@@ -731,22 +718,13 @@ describe('decide: steps', () => {
       after: { restartedAt: 'x' },
     });
     // a crash here and a fresh pass: apply, never plan again
-    expect(decide(observed(withStatus(rem, cp.status))).op).toEqual({ kind: 'apply', index: 0 });
+    expect(next(observed(withStatus(rem, cp.status))).op).toEqual(applyOp());
   });
 
   it('inProgress keeps the step Running and requeues', () => {
     const rem = aRemediation();
-    const obs = observed(rem);
-    const cp = withStatus(
-      rem,
-      afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
-    );
-    const d = afterApply(
-      observed(cp),
-      decide(observed(cp)),
-      { kind: 'apply', index: 0 },
-      { kind: 'inProgress', message: '1/3 ready', requeueAfterMs: 2000 },
-    );
+    const cp = withStatus(rem, planned(observed(rem)).status);
+    const d = applied(observed(cp), { kind: 'inProgress', message: '1/3 ready', requeueAfterMs: 2000 });
     expect(d.status.steps?.[0]).toMatchObject({ phase: 'Running', message: '1/3 ready' });
     expect(d.requeueAfterMs).toBe(2000);
   });
@@ -788,12 +766,9 @@ describe('decide: steps', () => {
   it('default step timeout from config', () => {
     const rem = aRemediation();
     const obs = observed(rem);
-    const cp = withStatus(
-      rem,
-      afterPlan(obs, decide(obs), { kind: 'plan', index: 0, attempt: 1 }, { plan: {} }).status,
-    );
+    const cp = withStatus(rem, planned(obs, {}).status);
     const late = new FakeClock(new Date(T0.getTime() + 120_000));
-    const d = decide(observed(cp, { clock: late }));
+    const d = next(observed(cp, { clock: late }));
     expect(d.status.phase).toBe('Failed');
     expect(d.status.steps?.[0]?.message).toContain('timed out after 2m');
   });
@@ -830,7 +805,7 @@ describe('decide: steps', () => {
         steps: [stepRec({ phase: 'Pending', attempt: 1, nextAttemptAt: '2026-01-01T00:00:05Z' })],
       },
     });
-    const d = decide(observed(rem));
+    const d = next(observed(rem));
     expect(d.op.kind).toBe('none');
     expect(d.requeueAfterMs).toBe(5000);
   });
@@ -880,18 +855,17 @@ describe('decide: steps', () => {
 
   it('a plan error (not the API being down) counts as a failed attempt', () => {
     const rem = aRemediation();
-    const obs = observed(rem);
-    const d = afterPlan(
-      obs,
-      decide(obs),
-      { kind: 'plan', index: 0, attempt: 1 },
-      { error: { reason: REASONS.stepFailed, message: 'deployments "web" not found', retryable: false } },
-    );
+    const d = next(observed(rem), {
+      op: planOp(),
+      result: {
+        error: { reason: REASONS.stepFailed, message: 'deployments "web" not found', retryable: false },
+      },
+    });
     expect(d.status.phase).toBe('Failed');
   });
 });
 
-describe('decide: dry run', () => {
+describe('next: dry run', () => {
   it('records diffs and ends in DryRun', () => {
     const rem = aRemediation({ spec: { dryRun: true } });
     const { rem: end, decisions } = drive(rem, {
@@ -924,9 +898,9 @@ describe('decide: dry run', () => {
 
   it('a dry run flipped to real mid-run does not take the lock or the budget', () => {
     const rem = aRemediation({ spec: { dryRun: true } });
-    const started = withStatus(rem, decide(observed(rem)).status);
+    const started = withStatus(rem, next(observed(rem)).status);
     const flipped = { ...started, spec: { ...started.spec, dryRun: false } };
-    const d = decide(observed(flipped, { peers: [aRunning({ runbook: 'other' })] }));
+    const d = next(observed(flipped, { peers: [aRunning({ runbook: 'other' })] }));
     expect(d.op.kind).toBe('plan');
     expect(condOf(d, CONDITION_TYPES.blocked)).toBeUndefined();
   });
@@ -945,11 +919,11 @@ describe('decide: dry run', () => {
   it('a dry run is not reverted', () => {
     const rem = aRemediation({ spec: { dryRun: true }, annotations: { [ANNOTATIONS.revert]: 'true' } });
     // the annotation before start skips it
-    expect(decide(observed(rem, { runbook: threeSteps })).status.phase).toBe('Skipped');
+    expect(next(observed(rem, { runbook: threeSteps })).status.phase).toBe('Skipped');
   });
 });
 
-describe('decide: revert', () => {
+describe('next: revert', () => {
   function succeeded(): Remediation {
     return drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
   }
@@ -1016,19 +990,16 @@ describe('decide: revert', () => {
   it('a crash after the Reverting checkpoint resumes with revert()', () => {
     const s = succeeded();
     const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
-    const cp = decide(observed(annotated, { runbook: threeSteps }));
+    const cp = next(observed(annotated, { runbook: threeSteps }));
     expect(cp.op.kind).toBe('none');
     expect(cp.status.steps?.[2]?.phase).toBe('Reverting');
-    expect(decide(observed(withStatus(annotated, cp.status), { runbook: threeSteps })).op).toEqual({
-      kind: 'revert',
-      index: 2,
-    });
+    expect(next(observed(withStatus(annotated, cp.status), { runbook: threeSteps })).op).toEqual(revertOp(2));
   });
 
   it('nothing to revert: stays Succeeded', () => {
     const s = drive(aRemediation()).rem; // restart only, not reversible
     const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
-    const d = decide(observed(annotated));
+    const d = next(observed(annotated));
     expect(d.status.phase).toBe('Succeeded');
     expect(d.op.kind).toBe('none');
   });
@@ -1092,14 +1063,9 @@ describe('decide: revert', () => {
   it('a revert retry is not due before nextAttemptAt', () => {
     const s = succeeded();
     const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
-    const cp = withStatus(annotated, decide(observed(annotated, { runbook: threeSteps })).status);
-    const d = afterRevert(
-      observed(cp, { runbook: threeSteps }),
-      decide(observed(cp, { runbook: threeSteps })),
-      { kind: 'revert', index: 2 },
-      failed(true),
-    );
-    const again = decide(observed(withStatus(cp, d.status), { runbook: threeSteps }));
+    const cp = withStatus(annotated, next(observed(annotated, { runbook: threeSteps })).status);
+    const d = reverted(observed(cp, { runbook: threeSteps }), failed(true), 2);
+    const again = next(observed(withStatus(cp, d.status), { runbook: threeSteps }));
     expect(again.op.kind).toBe('none');
     expect(again.requeueAfterMs).toBe(STEP_RETRY_BASE_MS);
   });
@@ -1139,7 +1105,7 @@ describe('decide: revert', () => {
   });
 });
 
-describe('decide: the revert kind is fixed when the revert starts', () => {
+describe('next: the revert kind is fixed when the revert starts', () => {
   const steps = [
     aStep({ name: 'scale', action: 'scale', rolloutRestart: undefined, scale: { replicas: 3 } }),
     aStep({
@@ -1172,12 +1138,12 @@ describe('decide: the revert kind is fixed when the revert starts', () => {
   it('a revert request records onResolve', () => {
     const s = drive(aRemediation(), { obs: (r) => observed(r, { runbook: threeSteps }) }).rem;
     const annotated = { ...s, metadata: { ...s.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } } };
-    const d = decide(observed(annotated, { runbook: threeSteps }));
+    const d = next(observed(annotated, { runbook: threeSteps }));
     expect(d.status.revertMode).toBe('onResolve');
   });
 });
 
-describe('decide: a failed attempt may have landed', () => {
+describe('next: a failed attempt may have landed', () => {
   const envStep = aStep({
     name: 'env',
     action: 'setEnv',
@@ -1257,22 +1223,22 @@ describe('decide: a failed attempt may have landed', () => {
   });
 });
 
-describe('decide: level-based', () => {
+describe('next: level-based', () => {
   it('a final Remediation decides nothing and writes nothing new', () => {
     const s = drive(aRemediation()).rem;
-    const d = decide(observed(s, { now: new Date(T0.getTime() + 3_600_000) }));
+    const d = next(observed(s, { now: new Date(T0.getTime() + 3_600_000) }));
     expect(d.op.kind).toBe('none');
     expect(d.status).toEqual(s.status);
     expect(d.notes).toEqual([]);
   });
 
   it('observedGeneration follows metadata.generation', () => {
-    const d = decide(observed(aRemediation({ generation: 4 })));
+    const d = next(observed(aRemediation({ generation: 4 })));
     expect(d.status.observedGeneration).toBe(4);
   });
 });
 
-describe('decide: layered changes revert newest first', () => {
+describe('next: layered changes revert newest first', () => {
   const degrade = aReversibleStep({
     name: 'degrade',
     action: 'setEnv',
@@ -1444,7 +1410,7 @@ describe('decide: layered changes revert newest first', () => {
       ...held,
       spec: { ...held.spec, alert: { ...held.spec.alert!, status: 'firing' as const } },
     };
-    const d = decide(observed(firing, { runbook: rb, peers: [r2] }));
+    const d = next(observed(firing, { runbook: rb, peers: [r2] }));
     expect(findCondition(d.status.conditions, CONDITION_TYPES.blocked)).toMatchObject({
       status: 'False',
       reason: REASONS.revertHeld,
@@ -1453,30 +1419,33 @@ describe('decide: layered changes revert newest first', () => {
   });
 });
 
-describe('decide: the outcome write carries what follows without an operation', () => {
+describe('next: the outcome write carries what follows without an operation', () => {
   /** Up to the apply of step `index`, as the reconciler gets there. */
   function applying(runbook: Runbook | undefined, index: number) {
     let rem = aRemediation();
     for (;;) {
       const obs = observed(rem, runbook ? { runbook } : {});
-      const d = decide(obs);
-      if (d.op.kind === 'apply' && d.op.index === index) return { obs, d, op: d.op };
-      const next =
-        d.op.kind === 'plan' ? afterPlan(obs, d, d.op, { plan: { before: { n: 1 }, after: { n: 2 } } }) : d;
-      const after = d.op.kind === 'apply' ? withFollowUp(obs, afterApply(obs, next, d.op, done())) : next;
+      const d = next(obs);
+      if (d.op.kind === 'apply' && d.op.index === index) return obs;
+      const after =
+        d.op.kind === 'plan'
+          ? planned(obs, { before: { n: 1 }, after: { n: 2 } }, d.op)
+          : d.op.kind === 'apply'
+            ? applied(obs, done(), d.op)
+            : d;
       rem = withStatus(rem, after.status);
     }
   }
 
   it('the last step: its outcome and the finish in one write', () => {
-    const { obs, d, op } = applying(undefined, 0);
-    const merged = withFollowUp(obs, afterApply(obs, d, op, done()));
+    const obs = applying(undefined, 0);
+    const merged = applied(obs, done());
     expect(merged.op.kind).toBe('none');
     expect(merged.status.phase).toBe('Succeeded');
     expect(merged.status.steps?.[0]?.phase).toBe('Succeeded');
     expect(events(merged)).toEqual(expect.arrayContaining(['StepSucceeded', 'RemediationSucceeded']));
     // nothing is left for the next pass to write
-    const again = decide(observed(withStatus(obs.remediation, merged.status)));
+    const again = next(observed(withStatus(obs.remediation, merged.status)));
     expect(again.op.kind).toBe('none');
     expect(again.status).toEqual(merged.status);
   });
@@ -1489,19 +1458,32 @@ describe('decide: the outcome write carries what follows without an operation', 
         ],
       },
     });
-    const { obs, d, op } = applying(rb, 0);
+    const obs = applying(rb, 0);
     const annotated = {
       ...obs.remediation,
       metadata: { ...obs.remediation.metadata, annotations: { [ANNOTATIONS.revert]: 'true' } },
     };
-    const o2 = observed(annotated, { runbook: rb });
-    const outcome = afterApply(o2, d, op, done());
-    expect(withFollowUp(o2, outcome)).toBe(outcome);
+    const outcome = applied(observed(annotated, { runbook: rb }), done());
+    expect(outcome.status.steps?.[0]?.phase).toBe('Succeeded');
+    expect(outcome.status.phase).toBe('Running');
+    expect(condOf(outcome, CONDITION_TYPES.reverted)).toBeUndefined();
+    expect(events(outcome)).toEqual(['StepSucceeded', 'Remediated']);
   });
 
   it('a step with another after it: the outcome alone, the next pass plans', () => {
-    const { obs, d, op } = applying(threeSteps, 0);
-    const outcome = afterApply(obs, d, op, done());
-    expect(withFollowUp(obs, outcome)).toBe(outcome);
+    const outcome = applied(applying(threeSteps, 0), done());
+    expect(outcome.status.steps?.map((st) => st.phase)).toEqual(['Succeeded', 'Pending', 'Pending']);
+    expect(outcome.status.phase).toBe('Running');
+    expect(next(observed(withStatus(aRemediation(), outcome.status), { runbook: threeSteps })).op.kind).toBe(
+      'plan',
+    );
+  });
+
+  it('an effect that is no longer what the status would run is not recorded', () => {
+    const obs = applying(undefined, 0);
+    const d = next(obs, { op: applyOp(0, 2), outcome: done(), at: obs.now });
+    expect(d.effectLost).toBe(true);
+    expect(d.op.kind).toBe('none');
+    expect(d.notes).toEqual([]);
   });
 });

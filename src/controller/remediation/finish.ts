@@ -1,0 +1,90 @@
+/**
+ * The ends of a run. `finish` marks the end (the Succeeded condition) and emits its notes once,
+ * on the transition; a failure may start the onFailure revert in the same write.
+ */
+import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
+import { findCondition } from './conditions.js';
+import { CHECKPOINT_REQUEUE_MS, type Decision, type Note } from './decision.js';
+import { auditNote, eventNote, remediationName, type Pass } from './pass.js';
+import { onFailureRevert, revertSet } from './revert-set.js';
+
+/** Marks the end (Succeeded condition) and adds `notes` once, on the transition. */
+export function finish(
+  p: Pass,
+  status: 'True' | 'False',
+  reason: string,
+  message: string,
+  notes: readonly Note[],
+): Decision {
+  const changed = p.cond({ type: CONDITION_TYPES.succeeded, status, reason, message });
+  if (findCondition(p.s.conditions, CONDITION_TYPES.progressing)) {
+    p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason, message });
+  }
+  p.s.message = message;
+  p.s.completedAt ??= p.nowText;
+  if (changed) p.notes.push(...notes);
+  return p.done();
+}
+
+export function finishFailed(p: Pass, reason: string, message: string): Decision {
+  const target = p.mainTarget();
+  const d = finish(p, 'False', reason, message, [
+    eventNote('Warning', EVENT_REASONS.failed, message),
+    ...(target && p.s.startedAt
+      ? [
+          eventNote(
+            'Warning',
+            EVENT_REASONS.failed,
+            `kube-remediator: remediation ${remediationName(p.rem)} failed`,
+            target,
+          ),
+        ]
+      : []),
+    auditNote('finished', message, { phase: 'Failed', details: { reason } }),
+  ]);
+  if (
+    onFailureRevert(p) &&
+    revertSet(p.s, p.obs.actionInfo, 'failure').length > 0 &&
+    !findCondition(p.s.conditions, CONDITION_TYPES.reverted)
+  ) {
+    p.s.revertMode = 'onFailure';
+    p.cond({
+      type: CONDITION_TYPES.reverted,
+      status: 'Unknown',
+      reason: REASONS.revertRequested,
+      message: 'onFailure.revert: undoing the reversible steps already done',
+    });
+    p.event(
+      'Normal',
+      EVENT_REASONS.reverting,
+      'undoing the reversible steps already done (onFailure.revert)',
+    );
+    p.requeue(CHECKPOINT_REQUEUE_MS);
+    return p.done();
+  }
+  return d;
+}
+
+/** Every step is done: Succeeded (or DryRun). A revert asked for meanwhile starts after it, in the same pass. */
+export function finishSucceeded(p: Pass): void {
+  const dry = p.dryRun;
+  const n = p.s.steps?.length ?? 0;
+  const msg = dry
+    ? `dry run of ${n} steps done: nothing was changed; see status.steps[].diff`
+    : `all ${n} steps succeeded`;
+  const target = p.mainTarget();
+  finish(p, 'True', dry ? REASONS.dryRun : REASONS.allStepsSucceeded, msg, [
+    eventNote('Normal', dry ? EVENT_REASONS.dryRun : EVENT_REASONS.succeeded, msg),
+    ...(target && !dry
+      ? [
+          eventNote(
+            'Normal',
+            EVENT_REASONS.remediated,
+            `kube-remediator: remediation ${remediationName(p.rem)} succeeded`,
+            target,
+          ),
+        ]
+      : []),
+    auditNote('finished', msg, { phase: dry ? 'DryRun' : 'Succeeded' }),
+  ]);
+}

@@ -1,0 +1,130 @@
+/**
+ * The working copy of one decision: the status as it is being decided, the notes that describe
+ * it and the requeue. Gates read it through `GateView`; only the decision's own stages (gates
+ * evaluated by `applyVerdict`, the forward and revert stages, the records of effects) write it.
+ */
+import type { Remediation, RemediationStatus } from '../../api/v1alpha1/schema.js';
+import type { ResolvedTarget } from '../../actions/types.js';
+import type { AuditEventType } from '../../audit/types.js';
+import { rfc3339 } from '../../util/clock.js';
+import { displayTarget, targetKey } from '../../runbook/target.js';
+import { conditionChanged, setCondition, type ConditionInput } from './conditions.js';
+import type { Decision, Note, Observed, Operation } from './decision.js';
+import { stepTarget } from './resolve.js';
+import { derivePhase, isDryRun, progressOf } from './status.js';
+
+/** What a gate may look at: the observed world and the status decided so far. */
+export interface GateView {
+  readonly obs: Observed;
+  readonly rem: Remediation;
+  readonly s: Readonly<RemediationStatus>;
+  readonly now: Date;
+  readonly nowText: string;
+  readonly dryRun: boolean;
+  /** The main target, for Events on it and for the lock. */
+  mainTarget(): ResolvedTarget | undefined;
+  mainKey(): string | undefined;
+  peers(): readonly Remediation[];
+}
+
+/** `namespace/name` of a Remediation, as messages name it. */
+export const remediationName = (rem: Remediation): string =>
+  `${rem.metadata.namespace ?? ''}/${rem.metadata.name ?? ''}`;
+
+export function eventNote(
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+  target?: ResolvedTarget,
+): Note {
+  return { kind: 'event', type, reason, message, ...(target ? { target } : {}) };
+}
+
+export function auditNote(
+  event: AuditEventType,
+  message: string,
+  extra: { step?: string; phase?: string; details?: Record<string, unknown> } = {},
+): Note {
+  return { kind: 'audit', event, message, ...extra };
+}
+
+export class Pass implements GateView {
+  readonly s: RemediationStatus;
+  readonly notes: Note[] = [];
+  requeueAfterMs?: number;
+  readonly rem: Remediation;
+  readonly gen: number | undefined;
+  readonly now: Date;
+  readonly nowText: string;
+
+  constructor(
+    readonly obs: Observed,
+    status: RemediationStatus | undefined,
+  ) {
+    this.rem = obs.remediation;
+    this.s = structuredClone(status ?? {});
+    this.gen = this.rem.metadata.generation;
+    this.now = obs.now;
+    this.nowText = rfc3339(obs.now);
+  }
+
+  get dryRun(): boolean {
+    return isDryRun(this.rem, this.s);
+  }
+
+  /** Sets a condition; returns true when its status or reason changed (the moment for an Event). */
+  cond(input: ConditionInput): boolean {
+    const before = this.s.conditions;
+    this.s.conditions = setCondition(before, input, this.now, this.gen);
+    return conditionChanged(before, this.s.conditions, input.type);
+  }
+
+  event(type: 'Normal' | 'Warning', reason: string, message: string, target?: ResolvedTarget): void {
+    this.notes.push(eventNote(type, reason, message, target));
+  }
+
+  audit(
+    event: AuditEventType,
+    message: string,
+    extra: { step?: string; phase?: string; details?: Record<string, unknown> } = {},
+  ): void {
+    this.notes.push(auditNote(event, message, extra));
+  }
+
+  requeue(ms: number): void {
+    this.requeueAfterMs = this.requeueAfterMs === undefined ? ms : Math.min(this.requeueAfterMs, ms);
+  }
+
+  mainTarget(): ResolvedTarget | undefined {
+    for (const rec of this.s.steps ?? []) {
+      const t = stepTarget(rec);
+      if (t && displayTarget(t, this.rem.metadata.namespace ?? '') === this.s.target) return t;
+    }
+    return undefined;
+  }
+
+  mainKey(): string | undefined {
+    const t = this.mainTarget();
+    return t ? targetKey(t) : undefined;
+  }
+
+  peers(): readonly Remediation[] {
+    // A programming error, not a state of the world: needsPeers (protocol.ts) must say yes
+    // for every pass whose decision looks at other Remediations.
+    if (!this.obs.peers) throw new Error('decision needs the peers, but they were not gathered (needsPeers)');
+    return this.obs.peers;
+  }
+
+  done(op: Operation = { kind: 'none' }): Decision {
+    this.s.phase = derivePhase(this.s);
+    const progress = progressOf(this.s.steps);
+    if (progress) this.s.progress = progress;
+    if (this.gen !== undefined) this.s.observedGeneration = this.gen;
+    return {
+      op,
+      status: this.s,
+      notes: this.notes,
+      ...(this.requeueAfterMs !== undefined ? { requeueAfterMs: this.requeueAfterMs } : {}),
+    };
+  }
+}

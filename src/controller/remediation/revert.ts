@@ -1,0 +1,98 @@
+/**
+ * The revert stage, once a run is over: a revert request (annotation, or the alert resolved)
+ * or `onFailure.revert` undoes the reversible steps in reverse order, each checkpointed as
+ * Reverting before its side effect: Reverting → Reverted.
+ */
+import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
+import { findCondition } from './conditions.js';
+import { CHECKPOINT_REQUEUE_MS, type Decision } from './decision.js';
+import { applyVerdict, runStartGates, runStepGates } from './gates.js';
+import { remediationName, type Pass } from './pass.js';
+import { revertMode, revertRequested, revertSet } from './revert-set.js';
+import { BEFORE_REVERT, BEFORE_REVERT_CHECKPOINT, BEFORE_REVERT_START, releaseHold } from './step-gates.js';
+
+/** A revert on resolve is asked for and there is something to undo: it starts, unless held. */
+function startRevert(p: Pass): Decision | undefined {
+  const { s, rem } = p;
+  if (p.dryRun || !revertRequested(rem) || revertSet(s, p.obs.actionInfo, 'resolve').length === 0) {
+    const release = releaseHold(p, 'the revert is no longer asked for');
+    if (release) applyVerdict(p, release);
+    return p.done();
+  }
+  s.revertRequestedAt ??= p.nowText;
+  const stop = runStartGates(p, BEFORE_REVERT_START);
+  if (stop) return stop;
+  s.revertMode = 'onResolve';
+  const why =
+    rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true'
+      ? `annotation ${ANNOTATIONS.revert}=true`
+      : 'the alert resolved';
+  p.cond({
+    type: CONDITION_TYPES.reverted,
+    status: 'Unknown',
+    reason: REASONS.revertRequested,
+    message: `reverting: ${why}`,
+  });
+  p.event('Normal', EVENT_REASONS.reverting, `reverting the steps marked revertOnResolve: ${why}`);
+  return undefined;
+}
+
+function allReverted(p: Pass, n: number): Decision {
+  const msg = `reverted ${n} step${n === 1 ? '' : 's'}`;
+  p.cond({ type: CONDITION_TYPES.reverted, status: 'True', reason: REASONS.revertSucceeded, message: msg });
+  p.cond({
+    type: CONDITION_TYPES.progressing,
+    status: 'False',
+    reason: REASONS.revertSucceeded,
+    message: msg,
+  });
+  p.s.completedAt = p.nowText;
+  p.s.message = msg;
+  p.event('Normal', EVENT_REASONS.reverted, msg);
+  const target = p.mainTarget();
+  if (target)
+    p.event(
+      'Normal',
+      EVENT_REASONS.reverted,
+      `kube-remediator: remediation ${remediationName(p.rem)} reverted its changes`,
+      target,
+    );
+  p.audit('reverted', msg, { phase: 'Reverted' });
+  return p.done();
+}
+
+export function decideRevert(p: Pass): Decision {
+  const reverted = findCondition(p.s.conditions, CONDITION_TYPES.reverted);
+  if (reverted && reverted.status !== 'Unknown') return p.done();
+  if (!reverted) {
+    const stop = startRevert(p);
+    if (stop) return stop;
+  }
+  const set = revertSet(p.s, p.obs.actionInfo, revertMode(p));
+  const idx = [...set].reverse().find((i) => p.s.steps![i]!.phase !== 'Reverted');
+  if (idx === undefined) return allReverted(p, set.length);
+  const rec = p.s.steps![idx]!;
+  p.cond({
+    type: CONDITION_TYPES.progressing,
+    status: 'True',
+    reason: REASONS.revertRequested,
+    message: `reverting step ${rec.name}`,
+  });
+  if (rec.phase === 'Reverting') {
+    const stop = runStepGates(p, idx, BEFORE_REVERT);
+    if (stop && 'decision' in stop) return stop.decision;
+    return p.done({ kind: 'revert', index: idx, attempt: rec.attempt ?? 1 });
+  }
+  const stop = runStepGates(p, idx, BEFORE_REVERT_CHECKPOINT);
+  if (stop && 'decision' in stop) return stop.decision;
+  // Checkpoint before the side effect: a crash after it resumes with revert(), not a re-check.
+  rec.revertedFrom = rec.phase === 'Failed' ? 'Failed' : 'Succeeded';
+  rec.phase = 'Reverting';
+  rec.revertAttempt = 1;
+  delete rec.nextAttemptAt;
+  rec.message = 'revert started';
+  p.event('Normal', EVENT_REASONS.reverting, `reverting step ${rec.name} (${rec.action})`);
+  p.audit('step_started', `revert of step ${rec.name} started`, { step: rec.name, phase: 'Reverting' });
+  p.requeue(CHECKPOINT_REQUEUE_MS);
+  return p.done();
+}

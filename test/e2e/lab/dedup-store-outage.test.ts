@@ -1,0 +1,4 @@
+import { dedupStoreOutage } from '../../../lab/scenarios/dedup-store-outage.js';
+import { seedTest } from './seed-test.js';
+
+seedTest(dedupStoreOutage);

@@ -1,0 +1,4 @@
+import { redisOutage } from '../../../lab/scenarios/redis-outage.js';
+import { seedTest } from './seed-test.js';
+
+seedTest(redisOutage);
