@@ -117,7 +117,8 @@ export function keepLines(
   return { lines: kept.reverse(), matched: hits.length, truncated: kept.length < hits.length };
 }
 
-interface PodRecord {
+/** One pod as podLogs records it in `output.pods`. */
+export interface PodRecord {
   name: string;
   container?: string;
   lines?: string[];

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { startFakeKubelet, type FakeKubelet, type ServedLog } from '../../../tools/cluster/fake-kubelet.js';
 import { makeClients } from '../../../src/kube/client.js';
+import type { PodRecord } from '../../../src/actions/checks/pod-logs.js';
 import {
   createDeployment,
   createNamespace,
@@ -17,15 +18,6 @@ import {
   waitFor,
 } from '../../support/kube.js';
 import { actionCtx, runStep } from './helpers.js';
-
-interface PodRecord {
-  name: string;
-  container?: string;
-  lines?: string[];
-  matched?: number;
-  truncated?: boolean;
-  error?: string;
-}
 
 interface LogsOutput {
   pods: PodRecord[];
