@@ -1,6 +1,7 @@
 /**
  * The actions, by name, in three groups: `kubernetes/` changes objects in the cluster, `calls/`
- * changes something elsewhere (HTTP, Redis, PostgreSQL, Alertmanager), `checks/` only looks.
+ * changes something elsewhere (HTTP, Redis, PostgreSQL, Alertmanager), `checks/` only looks
+ * (and `checks/evaluate.ts` evaluates one Check of a guard or hold with the same reads).
  * `services/` holds the clients calls and checks share; `outcome.ts` and `step-input.ts` what
  * every action uses. The reconciler runs a step as:
  *   plan(ctx)            reads only; returns before/after, or `refused` (never apply a refused
@@ -18,6 +19,7 @@ import { httpCall } from './calls/http-call.js';
 import { httpCheck } from './checks/http-check.js';
 import { notify } from './calls/notify.js';
 import { patch } from './kubernetes/patch.js';
+import { podLogs } from './checks/pod-logs.js';
 import { postgresCheck } from './checks/postgres-check.js';
 import { postgresQuery } from './calls/postgres-query.js';
 import { prometheusQuery } from './checks/prometheus-query.js';
@@ -47,6 +49,7 @@ export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
   prometheusQuery,
   notify,
   silence,
+  podLogs,
 };
 
 export function getAction(name: ActionName): Action;
@@ -65,6 +68,7 @@ export const TARGETED_ACTIONS: ReadonlySet<ActionName> = new Set([
   'patch',
   'rolloutUndo',
   'waitForRollout',
+  'podLogs',
 ]);
 
 /**

@@ -1,6 +1,7 @@
 /** What an action returns: done, in progress, failed, or a plan refused before anything is sent. */
 import type { ActionOutcome, Plan } from './types.js';
 import { RemediatorError, type ErrorCode } from '../util/errors.js';
+import type { StepOutput } from './output.js';
 
 /** How often a waiting action asks to be looked at again. */
 export const POLL_MS = 2000;
@@ -13,17 +14,24 @@ export function done(
     before?: Record<string, unknown>;
     after?: Record<string, unknown>;
     diff?: Record<string, unknown>;
+    output?: StepOutput;
   } = {},
 ): ActionOutcome {
   return { kind: 'done', message, ...extra };
 }
 
-export function inProgress(message: string, requeueAfterMs = POLL_MS): ActionOutcome {
-  return { kind: 'inProgress', message, requeueAfterMs };
+export function inProgress(message: string, requeueAfterMs = POLL_MS, output?: StepOutput): ActionOutcome {
+  return { kind: 'inProgress', message, requeueAfterMs, ...(output ? { output } : {}) };
 }
 
-export function failed(code: ErrorCode, reason: string, message: string, retryable: boolean): Failed {
-  return { kind: 'failed', code, reason, message, retryable };
+export function failed(
+  code: ErrorCode,
+  reason: string,
+  message: string,
+  retryable: boolean,
+  output?: StepOutput,
+): Failed {
+  return { kind: 'failed', code, reason, message, retryable, ...(output ? { output } : {}) };
 }
 
 export function refusal(code: ErrorCode, reason: string, message: string): Plan {

@@ -102,6 +102,10 @@ export interface Plan {
   refused?: { code: ErrorCode; reason: string; message: string };
 }
 
+/**
+ * `output` (any kind): what the step read, for people (status.steps[i].output and the audit
+ * row): bounded and masked by the action (see output.ts). A later outcome replaces it.
+ */
 export type ActionOutcome =
   | {
       kind: 'done';
@@ -109,9 +113,17 @@ export type ActionOutcome =
       before?: Record<string, unknown>;
       after?: Record<string, unknown>;
       diff?: Record<string, unknown>;
+      output?: Record<string, unknown>;
     }
-  | { kind: 'inProgress'; message: string; requeueAfterMs: number }
-  | { kind: 'failed'; message: string; code: ErrorCode; reason: string; retryable: boolean };
+  | { kind: 'inProgress'; message: string; requeueAfterMs: number; output?: Record<string, unknown> }
+  | {
+      kind: 'failed';
+      message: string;
+      code: ErrorCode;
+      reason: string;
+      retryable: boolean;
+      output?: Record<string, unknown>;
+    };
 
 export interface Action {
   readonly name: ActionName;

@@ -49,6 +49,14 @@ function fieldPath(pointer: string): string {
     .replace(/^\./, '');
 }
 
+/** A schema error as people read it: an enum (a union of literals) lists its values. */
+function schemaMessage(e: { message: string; schema: unknown }): string {
+  const anyOf = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (anyOf?.length && anyOf.every((s) => typeof s.const === 'string'))
+    return `must be one of ${anyOf.map((s) => String(s.const)).join(', ')}`;
+  return e.message;
+}
+
 /** Every template string below `node`, checked against the declared params. */
 function checkTemplates(node: unknown, path: string, declared: ReadonlySet<string>, out: string[]): void {
   if (typeof node === 'string') {
@@ -68,7 +76,14 @@ function checkTemplates(node: unknown, path: string, declared: ReadonlySet<strin
   }
 }
 
-function checkStep(step: Step, i: number, hasTarget: boolean, lookup: ActionLookup, out: string[]): void {
+function checkStep(
+  step: Step,
+  i: number,
+  runbookTarget: TargetRef | undefined,
+  lookup: ActionLookup,
+  out: string[],
+): void {
+  const hasTarget = step.target !== undefined || runbookTarget !== undefined;
   const at = `steps[${i}]`;
   if (!(ACTIONS as readonly string[]).includes(step.action)) {
     out.push(`${at}.action: unknown action "${String(step.action)}" (known: ${ACTIONS.join(', ')})`);
@@ -96,8 +111,13 @@ function checkStep(step: Step, i: number, hasTarget: boolean, lookup: ActionLook
     }
     return;
   }
-  for (const problem of action.validate(step))
-    out.push(problem.startsWith('steps[') ? problem : `${at}.${problem}`);
+  // A step without a target of its own acts on spec.target: its kind is checked as the step's.
+  const inherited = step.target === undefined && runbookTarget !== undefined;
+  for (const problem of action.validate(inherited ? { ...step, target: runbookTarget } : step)) {
+    if (inherited && problem.startsWith('target.'))
+      out.push(`${problem} (the target of ${at}, ${step.action})`);
+    else out.push(problem.startsWith('steps[') ? problem : `${at}.${problem}`);
+  }
   if (step.revertOnResolve && !action.reversible)
     out.push(`${at}.revertOnResolve: action ${step.action} cannot be reverted`);
 }
@@ -163,7 +183,7 @@ export function validateRunbook(
 ): string[] {
   const out: string[] = [];
   for (const e of Value.Errors(RunbookSpec, spec)) {
-    out.push(`${fieldPath(e.path) || 'spec'}: ${e.message}`);
+    out.push(`${fieldPath(e.path) || 'spec'}: ${schemaMessage(e)}`);
     if (out.length >= MAX_PROBLEMS) return out;
   }
   // Structural errors make the finer checks below unreliable (and may throw).
@@ -184,7 +204,7 @@ export function validateRunbook(
   if (spec.target) checkTemplates(spec.target, 'target', declared, out);
   spec.steps.forEach((s, i) => {
     checkTemplates(s, `steps[${i}]`, declared, out);
-    checkStep(s, i, s.target !== undefined || spec.target !== undefined, lookup, out);
+    checkStep(s, i, spec.target, lookup, out);
   });
   checkTriggers(spec, out);
   checkBounds(spec, out);

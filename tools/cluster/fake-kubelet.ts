@@ -2,9 +2,14 @@
  * A fake kubelet (a test double, named so: the Debian-built control plane has no kubelet).
  * It watches Pods and writes their status as a kubelet would: Running and Ready by default,
  * or a fault per workload: never ready, crash loop (restart count and the CrashLoopBackOff
- * waiting reason), or OOMKilled as the last termination state.
+ * waiting reason), or OOMKilled as the last termination state. On request it also serves the
+ * logs of chosen pods to the API server, as a kubelet does (fake-kubelet-logs.ts).
  */
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { FakeKubeletLogs, type LogSource } from './fake-kubelet-logs.js';
+
+export type { LogSource, ServedLog } from './fake-kubelet-logs.js';
 
 export type PodFault = 'none' | 'neverReady' | 'crashLoop' | 'oomKilled';
 
@@ -13,6 +18,14 @@ export interface FakeKubelet {
   setFault(namespace: string, podNamePrefix: string, fault: PodFault): void;
   /** Re-applies faults to pods that exist now (after setFault on a running workload). */
   resync(): Promise<void>;
+  /**
+   * Serves the logs of pods whose name starts with `podNamePrefix` in `namespace` through the
+   * API server (`kubectl logs`, `pods/log`): they are bound to this kubelet's node. Call it
+   * before the pods are created, or resync() after.
+   */
+  serveLogs(namespace: string, podNamePrefix: string, source: LogSource): Promise<void>;
+  /** Removes the node of served logs and the pods bound to it (stop() starts it too). */
+  stopLogs(): Promise<void>;
   stop(): void;
 }
 
@@ -111,12 +124,30 @@ export function podStatusFor(pod: k8s.V1Pod, fault: PodFault): k8s.V1PodStatus {
   };
 }
 
-export function startFakeKubelet(kc: k8s.KubeConfig, opts: { namespace?: string } = {}): FakeKubelet {
+export function startFakeKubelet(
+  kc: k8s.KubeConfig,
+  opts: {
+    namespace?: string;
+    /** Holds apiserver.crt and apiserver.key, the certificate logs are served with. */
+    certDir?: string;
+  } = {},
+): FakeKubelet {
   // On kind (test/kind/run.ts) a real kubelet owns pod status; faults cannot be injected there.
   if (process.env.KR_E2E_REAL_KUBELET) {
-    return { setFault: () => undefined, resync: () => Promise.resolve(), stop: () => undefined };
+    return {
+      setFault: () => undefined,
+      resync: () => Promise.resolve(),
+      serveLogs: () =>
+        Promise.reject(new Error('on kind the real kubelet serves the logs of real containers')),
+      stopLogs: () => Promise.resolve(),
+      stop: () => undefined,
+    };
   }
   const core = kc.makeApiClient(k8s.CoreV1Api);
+  const logs = new FakeKubeletLogs(
+    core,
+    opts.certDir ?? join(process.env.KR_TEST_CLUSTER_DIR ?? '.', 'certs'),
+  );
   const rules: FaultRule[] = [];
   const applied = new Map<string, string>(); // pod uid → fault last written
   let stopped = false;
@@ -133,7 +164,9 @@ export function startFakeKubelet(kc: k8s.KubeConfig, opts: { namespace?: string 
   };
 
   const handle = async (pod: k8s.V1Pod): Promise<void> => {
-    if (stopped || pod.metadata?.deletionTimestamp) return;
+    if (stopped) return;
+    if (pod.metadata?.deletionTimestamp) return logs.finishDeletion(pod);
+    await logs.bind(pod);
     const uid = pod.metadata?.uid ?? '';
     const fault = faultOf(pod);
     if (applied.get(uid) === fault) return;
@@ -173,9 +206,16 @@ export function startFakeKubelet(kc: k8s.KubeConfig, opts: { namespace?: string 
       const pods = await list();
       await Promise.all(pods.items.map((p) => handle(p)));
     },
+    async serveLogs(namespace, prefix, source) {
+      await logs.serve(namespace, prefix, source);
+      const pods = await list();
+      await Promise.all(pods.items.map((p) => logs.bind(p)));
+    },
+    stopLogs: () => logs.stop(),
     stop() {
       stopped = true;
       void informer.stop();
+      void logs.stop().catch(() => undefined);
     },
   };
 }

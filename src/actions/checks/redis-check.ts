@@ -7,13 +7,26 @@
  */
 
 import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
-import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import type { RedisCheckParams, Step, StepStatus } from '../../api/v1alpha1/schema.js';
 import { ERROR_CODES, errorMessage } from '../../util/errors.js';
-import { done, failed, inProgress, isFailed } from '../outcome.js';
+import { failed, isFailed } from '../outcome.js';
 import { requireParams, validateParamsPresent } from '../step-input.js';
-import { CHECK_POLL_MS, replyText } from '../services/replies.js';
+import { replyText } from '../services/replies.js';
 import { redactUrl, requireUrl, resolveUrl } from '../services/url.js';
 import { runRedis, validateRedisUrl } from '../services/redis.js';
+import { recordedText, type StepOutput } from '../output.js';
+import {
+  broken,
+  met,
+  notMet,
+  stepOutcome,
+  troubled,
+  STEP_READ,
+  type CheckContext,
+  type ReadOptions,
+  type Reading,
+} from './reading.js';
+import { quoted, textProblem, validateTextExpect } from './text-expect.js';
 
 /**
  * Commands that only read (no writes, no scripts, no admin side effects, no whole-keyspace
@@ -75,39 +88,53 @@ export function notReadOnly(command: readonly string[] | undefined): string | un
   return `redisCheck.command: ${name} is not a read-only command; a check runs on every poll and in dry runs, so it may only read (e.g. PING, GET, EXISTS, LLEN, SCARD, ZCARD, HGET, TTL, INFO). Use the redisCommand action for writes`;
 }
 
-export function validateRedisCheck(step: Step): string[] {
-  const missing = validateParamsPresent(step, 'redisCheck');
-  if (missing.length) return missing;
-  const errors = validateRedisUrl(step.redisCheck, 'redisCheck');
-  const command = step.redisCheck!.command;
-  if (command?.length === 0) errors.push('redisCheck.command: must not be empty (omit it for PING)');
+/** The parameters' problems, as `redisCheck.<field>: ...` (steps and checks alike). */
+export function redisCheckProblems(p: RedisCheckParams): string[] {
+  const errors = validateRedisUrl(p, 'redisCheck');
+  if (p.command?.length === 0) errors.push('redisCheck.command: must not be empty (omit it for PING)');
   else {
-    const refused = notReadOnly(command);
+    const refused = notReadOnly(p.command);
     if (refused) errors.push(refused);
   }
-  return errors;
+  return [...errors, ...validateTextExpect(p, 'redisCheck')];
+}
+
+export function validateRedisCheck(step: Step): string[] {
+  const missing = validateParamsPresent(step, 'redisCheck');
+  return missing.length ? missing : redisCheckProblems(step.redisCheck!);
+}
+
+/** The reply as recorded with `record: true`. */
+function replyOutput(reply: string): StepOutput {
+  const { text, truncated } = recordedText(reply);
+  return { reply: text, ...(truncated ? { truncated: true } : {}) };
+}
+
+/** One look: the command, its reply, and whether the reply is as expected. */
+export async function readRedis(ctx: CheckContext, p: RedisCheckParams, opts: ReadOptions): Promise<Reading> {
+  const url = requireUrl(await resolveUrl(ctx, p, 'redisCheck'), 'redisCheck');
+  if (isFailed(url)) return broken(url);
+  const command = p.command?.length ? p.command : ['PING'];
+  const refused = notReadOnly(command);
+  if (refused) return broken(failed(ERROR_CODES.actionRefused, 'NotReadOnly', refused, false));
+  const what = `${command[0]} on ${redactUrl(url)}`;
+  let reply: string;
+  try {
+    reply = replyText(await runRedis(url, command, opts.timeoutMs));
+  } catch (err) {
+    return troubled(`${what}: ${errorMessage(err)}`);
+  }
+  const output = p.record ? replyOutput(reply) : undefined;
+  const expect =
+    p.expect ?? (command.length === 1 && command[0]!.toUpperCase() === 'PING' ? 'PONG' : undefined);
+  const problem = textProblem(reply, { ...p, expect });
+  return problem ? notMet(`${what} ${problem}`, output) : met(`${what} answered ${quoted(reply)}`, output);
 }
 
 async function apply(ctx: ActionContext, _record: StepStatus): Promise<ActionOutcome> {
   const p = requireParams(ctx, 'redisCheck');
   if (isFailed(p)) return p;
-  const url = requireUrl(await resolveUrl(ctx, p, 'redisCheck'), 'redisCheck');
-  if (isFailed(url)) return url;
-  const command = p.command?.length ? p.command : ['PING'];
-  const refused = notReadOnly(command);
-  if (refused) return failed(ERROR_CODES.actionRefused, 'NotReadOnly', refused, false);
-  const what = `${command[0]} on ${redactUrl(url)}`;
-  let reply: string;
-  try {
-    reply = replyText(await runRedis(url, command));
-  } catch (err) {
-    return inProgress(`${what}: ${errorMessage(err)}`, CHECK_POLL_MS);
-  }
-  const expect =
-    p.expect ?? (command.length === 1 && command[0]!.toUpperCase() === 'PING' ? 'PONG' : undefined);
-  if (expect !== undefined && reply !== expect)
-    return inProgress(`${what} answered "${reply.slice(0, 200)}", expected "${expect}"`, CHECK_POLL_MS);
-  return done(`${what} answered "${reply.slice(0, 200)}"`);
+  return stepOutcome(await readRedis(ctx, p, STEP_READ));
 }
 
 export const redisCheck: Action = {

@@ -13,13 +13,17 @@ const CONNECT_TIMEOUT_MS = 3000;
  * the command at once instead of queueing it through ~70 s of reconnects; the error listener
  * keeps ioredis from reporting the failure as an unhandled 'error' event.
  */
-export async function runRedis(url: string, command: readonly string[]): Promise<unknown> {
+export async function runRedis(
+  url: string,
+  command: readonly string[],
+  timeoutMs: number = EXTERNAL_TIMEOUT_MS,
+): Promise<unknown> {
   const client = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    commandTimeout: EXTERNAL_TIMEOUT_MS,
+    connectTimeout: Math.min(CONNECT_TIMEOUT_MS, timeoutMs),
+    commandTimeout: timeoutMs,
     retryStrategy: () => null,
   });
   let lastError: unknown;

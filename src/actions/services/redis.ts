@@ -5,8 +5,12 @@
  * The module with the static `import { Redis } from 'ioredis'` is what is imported lazily: a
  * dynamic `import('ioredis')` of the CommonJS package has no named `Redis` export once bundled.
  */
-export async function runRedis(url: string, command: readonly string[]): Promise<unknown> {
-  return (await import('./redis-client.js')).runRedis(url, command);
+export async function runRedis(
+  url: string,
+  command: readonly string[],
+  timeoutMs?: number,
+): Promise<unknown> {
+  return (await import('./redis-client.js')).runRedis(url, command, timeoutMs);
 }
 
 export function validateRedisUrl(

@@ -6,6 +6,7 @@ import type { ActionOutcome } from '../types.js';
 import { ERROR_CODES, errorMessage } from '../../util/errors.js';
 import { done, failed, type Failed } from '../outcome.js';
 import { expectedText, type HttpReply } from './http.js';
+import { maskSecrets } from '../output.js';
 
 /** How long a check or call to an outside service may take. */
 export const EXTERNAL_TIMEOUT_MS = 10_000;
@@ -26,7 +27,7 @@ export function callFailure(
   return failed(
     ERROR_CODES.actionFailed,
     'UnexpectedStatus',
-    `${what} returned ${reply.status}, expected ${expectedText(expect)}: ${reply.body.slice(0, 300)}`,
+    `${what} returned ${reply.status}, expected ${expectedText(expect)}: ${maskSecrets(reply.body.slice(0, 300))}`,
     retryable,
   );
 }

@@ -13,7 +13,7 @@ export interface UrlSource {
 
 /** The connection URL: inline, or read from a Secret key (never copied into status). */
 export async function resolveUrl(
-  ctx: ActionContext,
+  ctx: Pick<ActionContext, 'readSecret'>,
   src: UrlSource,
   field: string,
 ): Promise<string | Failed | undefined> {

@@ -147,6 +147,11 @@ export const StepStatus = Type.Object(
     ),
     after: Type.Optional(FreeObject('The values after the step.')),
     diff: Type.Optional(FreeObject('For dry runs: the would-be change.')),
+    output: Type.Optional(
+      FreeObject(
+        'What the step read, for the person who looks later: e.g. `{reply}` (redisCheck `record`), `{columns, rows, rowCount}` (postgresCheck `recordRows`), `{status, body}` (httpCall), `{samples}` (prometheusQuery), `{pods: [{name, container, lines}]}` (podLogs). Bounded (a cut is marked `truncated: true`); URL credentials and secret-looking values are masked. Also in the audit row of the step.',
+      ),
+    ),
     revertedAt: Type.Optional(
       Type.String({ description: 'When the step was reverted.', format: 'date-time' }),
     ),
@@ -184,7 +189,7 @@ export const RemediationStatus = Type.Object(
     phase: Type.Optional(
       StringEnum(
         REMEDIATION_PHASES,
-        'Overall phase, derived from the steps and conditions. Pending: not started (waiting for its Runbook, a concurrency slot or the target lock). AwaitingApproval: waiting for the approved-by annotation. Running: steps are running. Verifying: the changes are made and only checks are left (waitForRollout, httpCheck, redisCheck, postgresCheck, prometheusQuery). Succeeded, Failed, Skipped (rejected, or resolved before start), Blocked (loop protection), DryRun: final. Reverting, Reverted: undoing the revertOnResolve steps, and done.',
+        'Overall phase, derived from the steps and conditions. Pending: not started (waiting for its Runbook, a concurrency slot or the target lock). AwaitingApproval: waiting for the approved-by annotation. Running: steps are running. Verifying: the changes are made and only checks are left (waitForRollout, httpCheck, redisCheck, postgresCheck, prometheusQuery, podLogs). Succeeded, Failed, Skipped (rejected, or resolved before start), Blocked (loop protection), DryRun: final. Reverting, Reverted: undoing the revertOnResolve steps, and done.',
       ),
     ),
     observedGeneration: Type.Optional(

@@ -2,7 +2,7 @@
  * Steps, the part of the API both kinds carry: a Runbook's `spec.steps`, a Remediation's inline
  * `spec.steps`, and the rendered copy in `status.steps[].spec`. One parameter member per action.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TOptional, type TString } from '@sinclair/typebox';
 import {
   DNS1123_LABEL,
   DURATION,
@@ -30,12 +30,14 @@ export const ACTIONS = [
   'prometheusQuery',
   'notify',
   'silence',
+  'podLogs',
 ] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
 /**
- * Actions that only look: they confirm that the changes before them worked. A Remediation
- * whose remaining steps are all of these, after at least one change, is `Verifying`.
+ * Actions that only look: they confirm that the changes before them worked (or, podLogs, record
+ * what the workload says). A Remediation whose remaining steps are all of these, after at least
+ * one change, is `Verifying`.
  */
 export const CHECK_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   'waitForRollout',
@@ -43,6 +45,7 @@ export const CHECK_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   'redisCheck',
   'postgresCheck',
   'prometheusQuery',
+  'podLogs',
 ]);
 
 // ---------------------------------------------------------------------------------------
@@ -162,7 +165,7 @@ const WaitForRolloutParams = Type.Object(
   { description: 'Parameters of the `waitForRollout` action: none; the step `timeout` bounds the wait.' },
 );
 
-const HttpCheckParams = Type.Object(
+export const HttpCheckParams = Type.Object(
   {
     url: Type.String({
       description: 'URL to request. May use params.',
@@ -185,6 +188,61 @@ const HttpCheckParams = Type.Object(
   },
   { description: 'Parameters of the `httpCheck` action: passes when the response matches.' },
 );
+export type HttpCheckParams = Static<typeof HttpCheckParams>;
+
+/** Bounds of what a step records in `status.steps[i].output` (see actions/output.ts). */
+export const OUTPUT_LIMITS = {
+  /** redisCheck replies, postgresCheck rows, httpCall bodies. */
+  replyBytes: 4096,
+  recordRows: 20,
+  podLogsBytes: 32768,
+  tailLines: 1000,
+  maxPods: 10,
+} as const;
+
+const JsonAssertion = Type.Object(
+  {
+    path: Type.String({
+      description:
+        "A JSONPath singular query (RFC 9535): `$` then `.name`, `['name']` or `[index]` parts, e.g. `$.duplicate` or `$.items[0].state`. No wildcards or filters.",
+      pattern: '^\\$',
+      minLength: 1,
+      maxLength: 512,
+    }),
+    equals: Type.String({
+      description:
+        'The value the path must hold, as text: a string as it is, a number, `true`, `false` or `null` as JSON writes them, an object or list as compact JSON.',
+      maxLength: 1024,
+    }),
+  },
+  { description: 'One field of a JSON response that must hold a value.' },
+);
+
+const HttpExpect = Type.Object(
+  {
+    status: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), {
+        description: 'Acceptable status codes; default any 2xx.',
+        minItems: 1,
+        maxItems: 20,
+      }),
+    ),
+    json: Type.Optional(
+      Type.Array(JsonAssertion, {
+        description: 'Fields of the JSON response body that must hold the given values; all must hold.',
+        minItems: 1,
+        maxItems: 10,
+      }),
+    ),
+    bodyContains: Type.Optional(
+      Type.String({ description: 'Text the response body must contain.', minLength: 1, maxLength: 1024 }),
+    ),
+  },
+  {
+    description:
+      "What the response must be for the call to succeed. The status and the start of the body (4 KiB at most, secrets and URL credentials masked) are recorded in the step's `output`. A response that does not match fails the step without a retry (the call was made: repeating it is for a person to decide).",
+  },
+);
 
 const HttpCallParams = Type.Object(
   {
@@ -196,10 +254,11 @@ const HttpCallParams = Type.Object(
     body: Type.Optional(Type.String({ description: 'Request body. May use params.', maxLength: 65536 })),
     expectStatus: Type.Optional(
       Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), {
-        description: 'Acceptable status codes; default any 2xx.',
+        description: 'Acceptable status codes; default any 2xx. Or `expect.status` (not both).',
         maxItems: 20,
       }),
     ),
+    expect: Type.Optional(HttpExpect),
   },
   {
     description:
@@ -218,7 +277,30 @@ const ConnectionFields = {
   urlFrom: Type.Optional(ValueFrom),
 };
 
-const RedisCheckParams = Type.Object(
+/** Expectations on a reply's text, shared by redisCheck and postgresCheck. */
+function TextExpectFields(what: string): {
+  expectContains: TOptional<TString>;
+  expectMatch: TOptional<TString>;
+} {
+  return {
+    expectContains: Type.Optional(
+      Type.String({
+        description: `Text the ${what} must contain, e.g. \`aof_last_write_status:ok\`.`,
+        minLength: 1,
+        maxLength: 1024,
+      }),
+    ),
+    expectMatch: Type.Optional(
+      Type.String({
+        description: `A regular expression (RE2 syntax, matched anywhere in the ${what}; \`(?m)^...$\` for one line) the ${what} must match, e.g. \`(?m)^rdb_last_bgsave_status:ok\\r?$\`.`,
+        minLength: 1,
+        maxLength: 1024,
+      }),
+    ),
+  };
+}
+
+export const RedisCheckParams = Type.Object(
   {
     ...ConnectionFields,
     command: Type.Optional(
@@ -227,10 +309,27 @@ const RedisCheckParams = Type.Object(
         maxItems: 32,
       }),
     ),
-    expect: Type.Optional(Type.String({ description: 'Expected reply, e.g. `PONG`.', maxLength: 1024 })),
+    expect: Type.Optional(
+      Type.String({
+        description: 'Expected reply, exactly, e.g. `PONG` (the default for PING).',
+        maxLength: 1024,
+      }),
+    ),
+    ...TextExpectFields('reply'),
+    record: Type.Optional(
+      Type.Boolean({
+        description:
+          "Record the reply in the step's `output` (`{reply}`; 4 KiB at most, the cut marked `truncated`), e.g. `INFO persistence` before a restart, for the person who looks later.",
+        default: false,
+      }),
+    ),
   },
-  { description: 'Parameters of the `redisCheck` action.' },
+  {
+    description:
+      'Parameters of the `redisCheck` action: passes when the reply satisfies every expectation given (`expect`, `expectContains`, `expectMatch`).',
+  },
 );
+export type RedisCheckParams = Static<typeof RedisCheckParams>;
 
 const RedisCommandParams = Type.Object(
   {
@@ -244,7 +343,7 @@ const RedisCommandParams = Type.Object(
   { description: 'Parameters of the `redisCommand` action.' },
 );
 
-const PostgresCheckParams = Type.Object(
+export const PostgresCheckParams = Type.Object(
   {
     ...ConnectionFields,
     query: Type.Optional(Type.String({ description: 'Query to run; default `SELECT 1`.', maxLength: 8192 })),
@@ -254,30 +353,77 @@ const PostgresCheckParams = Type.Object(
         maxLength: 1024,
       }),
     ),
+    ...TextExpectFields('first column of the first row'),
+    recordRows: Type.Optional(
+      Type.Integer({
+        description:
+          "Record the first N rows in the step's `output` (`{columns, rows, rowCount}`; values as text, 4 KiB in all at most, secrets masked), e.g. of `pg_stat_activity`. 0 records nothing.",
+        minimum: 0,
+        maximum: 20,
+        default: 0,
+      }),
+    ),
   },
-  { description: 'Parameters of the `postgresCheck` action.' },
+  {
+    description:
+      'Parameters of the `postgresCheck` action: one read-only statement that passes when its first value satisfies every expectation given.',
+  },
 );
+export type PostgresCheckParams = Static<typeof PostgresCheckParams>;
 
 const PostgresQueryParams = Type.Object(
   {
     ...ConnectionFields,
     query: Type.String({ description: 'Statement to run.', minLength: 1, maxLength: 8192 }),
+    statementTimeout: Type.Optional(
+      Type.String({
+        description:
+          "How long the statement may run before PostgreSQL cancels it, e.g. `5m`; default `10s`, at most `1h`, and no longer than the step's `timeout`.",
+        pattern: DURATION,
+      }),
+    ),
   },
   { description: 'Parameters of the `postgresQuery` action.' },
 );
 
-const PrometheusQueryParams = Type.Object(
+/** What an empty PromQL result (or only NaN samples) means. */
+export const NO_DATA_MEANINGS = ['Pass', 'Fail', 'Wait'] as const;
+export type NoDataMeaning = (typeof NO_DATA_MEANINGS)[number];
+
+export const PrometheusQueryParams = Type.Object(
   {
     url: Type.String({
       description: 'Base URL of Prometheus, e.g. `http://prometheus:9090`.',
       pattern: '^https?://',
       maxLength: 2048,
     }),
-    query: Type.String({
-      description: 'PromQL instant query. May use params.',
-      minLength: 1,
-      maxLength: 8192,
-    }),
+    query: Type.Optional(
+      Type.String({
+        description: 'PromQL instant query. May use params. Either this or `ratio`.',
+        minLength: 1,
+        maxLength: 8192,
+      }),
+    ),
+    ratio: Type.Optional(
+      Type.Object(
+        {
+          numerator: Type.String({
+            description: 'PromQL of the part, e.g. `sum(rate(http_requests_total{code=~"5.."}[5m]))`.',
+            minLength: 1,
+            maxLength: 4096,
+          }),
+          denominator: Type.String({
+            description: 'PromQL of the whole, e.g. `sum(rate(http_requests_total[5m]))`.',
+            minLength: 1,
+            maxLength: 4096,
+          }),
+        },
+        {
+          description:
+            'Instead of `query`: the check reads `numerator / denominator`, where a missing numerator series counts as 0 (no errors yet is a 0 % error rate) and a zero or missing denominator is no data (see `noData`). Give both sides the same labels, e.g. both `sum(...)` or both `sum by (service) (...)`. `expect` compares the ratio (0.05 is 5 %).',
+        },
+      ),
+    ),
     expect: Type.Optional(
       Type.Object(
         {
@@ -289,13 +435,23 @@ const PrometheusQueryParams = Type.Object(
         },
         {
           description:
-            'The check passes when every sample satisfies `value op expect.value` (and there is at least one sample).',
+            'The check passes when every sample satisfies `value op expect.value`. Without `expect` any sample passes. No sample at all is no data (see `noData`).',
         },
       ),
     ),
+    noData: Type.Optional(
+      StringEnum(
+        NO_DATA_MEANINGS,
+        'What an empty result means; NaN samples (e.g. 0/0) count as absent. `Pass`: the check passes. `Fail`: it fails at once. `Wait`: not yet, look again (a step polls until its `timeout`; a guard or hold check, which looks once, reads it as not met). Default `Wait` in a step, `Fail` in a check of a guard or hold (no evidence is no pass).',
+      ),
+    ),
   },
-  { description: 'Parameters of the `prometheusQuery` action.' },
+  {
+    description:
+      'Parameters of the `prometheusQuery` action: an instant query whose every sample must satisfy `expect`.',
+  },
 );
+export type PrometheusQueryParams = Static<typeof PrometheusQueryParams>;
 
 export const NotifyParams = Type.Object(
   {
@@ -316,6 +472,64 @@ export const NotifyParams = Type.Object(
   },
 );
 
+const PodLogsParams = Type.Object(
+  {
+    container: Type.Optional(
+      Type.String({
+        description:
+          "Container whose log to read; default the pod's `kubectl.kubernetes.io/default-container`, else its first container.",
+        pattern: DNS1123_LABEL,
+        maxLength: 63,
+      }),
+    ),
+    tailLines: Type.Optional(
+      Type.Integer({
+        description: 'How many of the newest lines of each container log to read.',
+        minimum: 1,
+        maximum: OUTPUT_LIMITS.tailLines,
+        default: 100,
+      }),
+    ),
+    match: Type.Optional(
+      Type.String({
+        description:
+          'Keep only the lines (of those read) that match this regular expression (RE2 syntax, matched anywhere in the line), e.g. `\\b503\\b|timeout`.',
+        minLength: 1,
+        maxLength: 1024,
+      }),
+    ),
+    maxPods: Type.Optional(
+      Type.Integer({
+        description:
+          'Read at most this many pods of the target; pods that are not ready or restart come first, then by name.',
+        minimum: 1,
+        maximum: OUTPUT_LIMITS.maxPods,
+        default: 3,
+      }),
+    ),
+    maxBytes: Type.Optional(
+      Type.Integer({
+        description:
+          'At most this many bytes of lines recorded, over all pods; the newest lines are kept and a cut is marked `truncated`.',
+        minimum: 256,
+        maximum: OUTPUT_LIMITS.podLogsBytes,
+        default: 8192,
+      }),
+    ),
+    previous: Type.Optional(
+      Type.Boolean({
+        description:
+          'Read the log of the previous, terminated run of the container (after a crash), as `kubectl logs --previous`.',
+        default: false,
+      }),
+    ),
+  },
+  {
+    description:
+      "Parameters of the `podLogs` action: read-only diagnostics. Reads the newest lines of the logs of the target's pods (Deployment, StatefulSet, DaemonSet, ReplicaSet or Pod) into the step's `output` (`{pods: [{name, container, lines, truncated?, error?}]}`, secrets and URL credentials masked) and the audit log. A pod whose log cannot be read is recorded with its error; the step still succeeds.",
+  },
+);
+
 const SilenceParams = Type.Object(
   {
     alertmanagerUrl: Type.String({
@@ -328,6 +542,72 @@ const SilenceParams = Type.Object(
   },
   { description: 'Parameters of the `silence` action: silence the alert that triggered this Remediation.' },
 );
+
+// ---------------------------------------------------------------------------------------
+// checks: a named read that passes or not, for guards and holds. The members are the
+// parameters of the check actions (one home), plus `rollout`, a read of the step's target.
+
+/** The members a Check may have, exactly one of them. */
+export const CHECK_MEMBERS = [
+  'httpCheck',
+  'redisCheck',
+  'postgresCheck',
+  'prometheusQuery',
+  'rollout',
+] as const;
+export type CheckMember = (typeof CHECK_MEMBERS)[number];
+
+export const RolloutCheckParams = Type.Object(
+  {
+    changedWithin: Type.String({
+      description:
+        "Passes when the target's newest rollout is younger than this, e.g. `1h` (Deployment: its newest ReplicaSet; StatefulSet: its update revision).",
+      pattern: DURATION,
+    }),
+    notReady: Type.Optional(
+      Type.Boolean({
+        description: 'Also require that rollout not to be complete and ready (the "bad deploy" signal).',
+        default: false,
+      }),
+    ),
+  },
+  { description: "A read of the step's target: did it roll out recently?" },
+);
+export type RolloutCheckParams = Static<typeof RolloutCheckParams>;
+
+export const Check = Type.Object(
+  {
+    name: Type.String({
+      description: 'Name of the check, unique within its list (DNS-1123 label); records and messages use it.',
+      pattern: DNS1123_LABEL,
+      minLength: 1,
+      maxLength: 63,
+    }),
+    timeout: Type.Optional(
+      Type.String({
+        description:
+          'How long one evaluation may take before it counts as an error, e.g. `5s`; default `10s`, at most `1m`. A check looks once: it does not poll.',
+        pattern: DURATION,
+      }),
+    ),
+    httpCheck: Type.Optional(HttpCheckParams),
+    redisCheck: Type.Optional(RedisCheckParams),
+    postgresCheck: Type.Optional(PostgresCheckParams),
+    prometheusQuery: Type.Optional(PrometheusQueryParams),
+    rollout: Type.Optional(RolloutCheckParams),
+  },
+  {
+    description:
+      'A named read that passes or not: exactly one of `httpCheck`, `redisCheck`, `postgresCheck`, `prometheusQuery` (the parameters of the actions of those names) or `rollout`. One evaluation gives Met, NotMet or Error, recorded with what was read.',
+  },
+);
+export type Check = Static<typeof Check>;
+
+export const CheckList = Type.Array(Check, {
+  description: 'Checks; all must pass.',
+  minItems: 1,
+  maxItems: 16,
+});
 
 // ---------------------------------------------------------------------------------------
 // steps
@@ -393,6 +673,7 @@ export const Step = Type.Object(
     prometheusQuery: Type.Optional(PrometheusQueryParams),
     notify: Type.Optional(NotifyParams),
     silence: Type.Optional(SilenceParams),
+    podLogs: Type.Optional(PodLogsParams),
   },
   { description: 'One step of a runbook.' },
 );

@@ -58,7 +58,7 @@ export function failStep(p: Pass, idx: number, f: StepFailure): void {
   p.audit('step_finished', rec.message, {
     step: rec.name,
     phase: 'Failed',
-    details: { attempt, reason: f.reason },
+    details: { attempt, reason: f.reason, ...(rec.output ? { output: rec.output } : {}) },
   });
   if (!stepSpec(rec)?.continueOnFailure) finishFailed(p, f.reason, `step ${rec.name} failed: ${rec.message}`);
   else p.requeue(CHECKPOINT_REQUEUE_MS);
@@ -126,11 +126,13 @@ export function recordApply(p: Pass, op: ApplyOperation, outcome: ActionOutcome)
   if (outcome.kind === 'inProgress') {
     // Kept so that a timeout can say where it was stuck (e.g. "1/3 ready; web-x CrashLoopBackOff").
     rec.message = outcome.message;
+    recordOutput(rec, outcome);
     const deadline = Date.parse(rec.startedAt ?? p.nowText) + stepTimeoutMs(rec, p.obs.config);
     p.requeue(Math.max(1, Math.min(outcome.requeueAfterMs, deadline - p.now.getTime() + TIMEOUT_SLACK_MS)));
     return;
   }
   if (unreachable(p, rec, outcome)) return;
+  recordOutput(rec, outcome);
   if (outcome.kind === 'failed') {
     const { reason, message, retryable } = outcome;
     return failStep(p, op.index, { reason, message, retryable });
@@ -159,9 +161,15 @@ export function recordApply(p: Pass, op: ApplyOperation, outcome: ActionOutcome)
   p.audit('step_finished', outcome.message, {
     step: rec.name,
     phase: rec.phase,
-    details: { before: rec.before, after: rec.after, diff: rec.diff },
+    details: { before: rec.before, after: rec.after, diff: rec.diff, output: rec.output },
   });
   p.requeue(CHECKPOINT_REQUEUE_MS);
+}
+
+/** What the attempt read (StepStatus.output, see actions/output.ts): the latest outcome's, or none. */
+function recordOutput(rec: StepStatus, outcome: ActionOutcome): void {
+  if (outcome.output) rec.output = outcome.output;
+  else delete rec.output;
 }
 
 /** The record after revert(). */
