@@ -162,7 +162,11 @@ function pipelineStandIn(lab: Lab, appUrl: string): Pipeline {
       if (m.attempts >= MAX_ATTEMPTS) {
         p.dlq.push(m);
         p.deadLettered.add(m.id);
-      } else queue.push(m);
+      } else {
+        // Back at the head, as SQS shows a failed message again once its visibility timeout
+        // ends: its next attempt does not wait behind the whole backlog (slow under load).
+        queue.unshift(m);
+      }
     } finally {
       await c.end().catch(() => undefined);
     }
