@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createAudit } from './audit/index.js';
 import type { Config } from './config/config.js';
 import { buildControllers } from './controller/index.js';
+import { cachesOf, KINDS, type Kinds } from './controller/caches.js';
 import { leaseNamespace } from './runtime/leader-election.js';
 import { Manager } from './runtime/manager.js';
 import { buildWebhookServer } from './intake/index.js';
@@ -25,7 +26,7 @@ export interface RunningOperator {
   readonly done: Promise<number>;
   /** Graceful shutdown: readiness false, step in flight finished, Lease released. */
   stop(): Promise<void>;
-  readonly manager: Manager;
+  readonly manager: Manager<Kinds>;
   /** Where the webhook listens, e.g. `http://127.0.0.1:9095`, when enabled. */
   readonly webhookUrl?: string;
 }
@@ -72,11 +73,12 @@ export async function startOperator(
   };
 
   try {
-    const manager = new Manager({ config, clients, metrics, logger: log });
+    const manager = new Manager<Kinds>({ kinds: KINDS, config, clients, metrics, logger: log });
+    const caches = cachesOf(manager);
     for (const c of buildControllers({
       config,
       clients,
-      caches: manager.caches(),
+      caches,
       metrics,
       log,
       events,
@@ -96,7 +98,7 @@ export async function startOperator(
           if (!manager.readiness().ok) {
             throw new RemediatorError(ERROR_CODES.kubeUnavailable, 'Runbook cache not synced yet');
           }
-          return manager.caches().runbooks.list();
+          return caches.runbooks.list();
         },
         store,
         metrics,

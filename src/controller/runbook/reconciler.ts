@@ -22,7 +22,8 @@ import { conditionChanged, findCondition, setCondition } from '../../api/v1alpha
 import { isFinal } from '../../api/v1alpha1/lifecycle.js';
 import { stampClearBlock } from '../../runbook/clear-block.js';
 import { deepEqual } from '../../util/deep-equal.js';
-import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { Caches } from '../caches.js';
 import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 
 /** After stamping the annotation: look again at once (the metadata change also triggers us). */
