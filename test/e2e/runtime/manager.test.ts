@@ -109,10 +109,18 @@ describe('Manager on a real API server', () => {
       /controller_runtime_reconcile_total\{controller="remediation",result="success"\} [1-9]/,
     );
     expect(text).toContain(`leader_election_master_status{name="mgr-${leaseSeq}"} 1`);
+    // One observation per pass, so at least one for each of the four keys (a histogram that
+    // is registered but never observed reads 0 here).
     const m = (await metrics.registry.getMetricsAsJSON()).find(
       (x) => x.name === 'controller_runtime_reconcile_time_seconds',
     );
-    expect(m).toBeDefined();
+    const observed = m?.values.find(
+      (v) =>
+        'metricName' in v &&
+        v.metricName === 'controller_runtime_reconcile_time_seconds_count' &&
+        v.labels.controller === 'remediation',
+    )?.value;
+    expect(observed).toBeGreaterThanOrEqual(4);
     // Logs: a constant message with the key's fields.
     const done = records.find((r) => r.message === 'reconcile done' && r.name === 'one');
     expect(done).toMatchObject({ controller: 'remediation', namespace: ns, name: 'one' });
