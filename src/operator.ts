@@ -42,25 +42,7 @@ export async function startOperator(
   opts: OperatorOptions,
 ): Promise<RunningOperator> {
   const { log } = opts;
-  const { kc, target } = loadKubeTarget(config.kubeconfig);
-  const clients = makeClients(kc);
-  const clusterName = config.clusterName || contextClusterName(kc) || '';
-  log.info('starting', {
-    kubeconfig: target.source,
-    context: target.context,
-    server: target.server,
-    cluster: clusterName || null,
-    namespace: config.watchNamespace || '(all)',
-    store: config.store.kind,
-    leaderElection: config.leaderElection.enabled,
-  });
-  await checkApiServer(clients, target, {
-    watchNamespace: config.watchNamespace,
-    ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),
-    installCrds: opts.installCrds ?? false,
-  });
-  if (opts.installCrds) await installCrds(kc, target, log);
-  await requireCrds(clients, target, config.watchNamespace);
+  const { clients, clusterName } = await connect(config, opts);
 
   const metrics = createMetrics();
   const events = new KubeEventRecorder(clients.core, log);
@@ -143,6 +125,34 @@ export async function startOperator(
     await closeSinks();
     throw err;
   }
+}
+
+/** The API server reached and checked, the CRDs present (installed first when asked). */
+async function connect(
+  config: Readonly<Config>,
+  opts: OperatorOptions,
+): Promise<{ clients: ReturnType<typeof makeClients>; clusterName: string }> {
+  const { log } = opts;
+  const { kc, target } = loadKubeTarget(config.kubeconfig);
+  const clients = makeClients(kc);
+  const clusterName = config.clusterName || contextClusterName(kc) || '';
+  log.info('starting', {
+    kubeconfig: target.source,
+    context: target.context,
+    server: target.server,
+    cluster: clusterName || null,
+    namespace: config.watchNamespace || '(all)',
+    store: config.store.kind,
+    leaderElection: config.leaderElection.enabled,
+  });
+  await checkApiServer(clients, target, {
+    watchNamespace: config.watchNamespace,
+    ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),
+    installCrds: opts.installCrds ?? false,
+  });
+  if (opts.installCrds) await installCrds(kc, target, log);
+  await requireCrds(clients, target, config.watchNamespace);
+  return { clients, clusterName };
 }
 
 /**
