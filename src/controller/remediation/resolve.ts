@@ -105,6 +105,8 @@ export function stagedSteps(r: OnResolve | undefined): { stage: StepStage; step:
           name: REVERT_GATE_STEP,
           action: 'waitUntil',
           timeout: r.gate.timeout,
+          // onTimeout Revert: the gate failing (timing out) does not stop the revert.
+          ...(r.gate.onTimeout === 'Revert' ? { continueOnFailure: true } : {}),
           waitUntil: { checks: r.gate.checks, ...(r.gate.interval ? { interval: r.gate.interval } : {}) },
         },
       ]
