@@ -191,7 +191,9 @@ async function applyHold(ctx: ActionContext, record: StepStatus): Promise<Action
       : done(`dry run: every check passes now; would hold ${formatDuration(durationMs)}`, { output });
   }
   const nowMs = ctx.clock.now().getTime();
-  const startedAtMs = record.startedAt ? Date.parse(record.startedAt) : nowMs;
+  // The checkpoint has whole seconds: count from the latest instant it may stand for, so that a
+  // hold never ends early (it may last up to a second longer).
+  const startedAtMs = record.startedAt ? Date.parse(record.startedAt) + 999 : nowMs;
   return holdVerdict(evals, { startedAtMs, nowMs, durationMs, intervalMs });
 }
 

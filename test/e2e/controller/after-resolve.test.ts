@@ -255,6 +255,71 @@ describe('onResolve and hold through the reconcilers', () => {
     await redis.restart();
   });
 
+  it('a recovery ramp in onResolve.after: 10 %, hold, 50 %, hold, 100 %, each hold passing', async () => {
+    const weight = (name: string, value: string) => ({
+      name,
+      action: 'setEnv' as const,
+      setEnv: { env: [{ name: 'REGION_WEIGHT', value }] },
+    });
+    const soak = (name: string) => ({
+      name,
+      action: 'hold' as const,
+      hold: {
+        duration: '2s',
+        interval: '1s',
+        checks: [
+          { name: 'redis-answers', timeout: '1s', redisCheck: { url: redis.url } },
+          { name: 'health', timeout: '1s', httpCheck: { url: `${appUrl}/health` } },
+        ],
+      },
+    });
+    expect(
+      await ready('ramp', {
+        target,
+        steps: [weight('drain-region', '0')],
+        onResolve: {
+          after: [
+            weight('ramp-10', '10'),
+            soak('soak-10'),
+            weight('ramp-50', '50'),
+            soak('soak-50'),
+            weight('ramp-100', '100'),
+          ],
+        },
+      }),
+    ).toMatchObject({ status: 'True' });
+    const h = harness();
+    const req = { namespace: ns, name: 'ramp-1' };
+    await createRemediation(ns, 'ramp-1', { runbookRef: { name: 'ramp' }, alert });
+    expect((await reconcileUntilStable(h, req)).status?.phase).toBe('Succeeded');
+    expect(await envOf('REGION_WEIGHT')).toBe('0');
+    await remediations(testClients()).patch(ns, 'ramp-1', { spec: { alert: { status: 'resolved' } } });
+    const end = await reconcileUntilStable(h, req);
+    expect(end.status?.phase).toBe('Reverted');
+    expect(await envOf('REGION_WEIGHT')).toBe('100');
+    const steps = end.status!.steps!;
+    expect(steps.map((x) => [x.name, x.stage ?? '', x.phase])).toEqual([
+      ['drain-region', '', 'Succeeded'],
+      ['ramp-10', 'AfterRevert', 'Succeeded'],
+      ['soak-10', 'AfterRevert', 'Succeeded'],
+      ['ramp-50', 'AfterRevert', 'Succeeded'],
+      ['soak-50', 'AfterRevert', 'Succeeded'],
+      ['ramp-100', 'AfterRevert', 'Succeeded'],
+    ]);
+    for (const held of [steps[2]!, steps[4]!]) {
+      expect(held.message).toBe('held 2s: every check kept passing');
+      expect(Date.parse(held.finishedAt!) - Date.parse(held.startedAt!)).toBeGreaterThanOrEqual(2000);
+      expect(held.output).toMatchObject({
+        checks: [
+          { name: 'redis-answers', result: 'Met' },
+          { name: 'health', result: 'Met' },
+        ],
+      });
+    }
+    // each ramp came after the hold before it
+    expect(Date.parse(steps[3]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(steps[2]!.finishedAt!));
+  });
+
   it('bad input: a hold interval past its duration leaves the Runbook Ready=False naming the field', async () => {
     const cond = await ready('bad-hold', {
       target,
