@@ -197,9 +197,16 @@ async function play(lab: Lab): Promise<void> {
   await redis.restart();
   const healedAt = Date.now();
   lab.timeline.add('heal', `redis-server of redis-master-0 back (pid ${redis.pid}), answering PING`);
-  // TODO(#12 revert checks): once the Runbook PINGs the store before switching back, check
-  // that record here too (today the resolve itself is the exporter's PING answering).
   const reverted = await lab.waitPhase(rem.metadata.name!, 'Reverted');
+  await lab.check(
+    "the switch-back passed the Runbook's own gate (PING) and /health was verified after it",
+    () => {
+      const s = stepsOf(reverted);
+      assert.equal(s['revert-gate']?.phase, 'Succeeded');
+      assert.match(JSON.stringify(s['revert-gate']?.output ?? {}), /"redis-answers-ping","result":"Met"/);
+      assert.equal(s['verify-backend-health']?.phase, 'Succeeded');
+    },
+  );
   await lab.check('switched back only after Redis answered again; env restored exactly', async () => {
     const revertedAt = Date.parse(
       reverted.status!.steps!.find((s) => s.name === 'enable-memory-dedup')!.revertedAt!,

@@ -195,10 +195,26 @@ async function play(lab: Lab): Promise<void> {
 
   regions.lag.set({ source_region: 'eu-west', target_region: 'us-east' }, LAG_CAUGHT_UP);
   lab.timeline.add('heal', `WAL replication caught up: lag ${LAG_CAUGHT_UP} s`);
-  await lab.waitPhase(rem.metadata.name!, 'Reverted');
-  await lab.check('reverted when replication caught up: us-east env as before', async () => {
-    assert.deepEqual(await backendEnv('us-east'), before['us-east']);
+  // onResolve: the revert waits for its gate (lag back within the RPO), then a 10-minute soak
+  // holds while health and the error ratio stay good. The lab does not wait the soak out.
+  const soaking = await lab.waitFor('degraded mode reverted and the recovery soak holding', async () => {
+    const r = (await lab.remediations()).find((x) => x.metadata.name === rem.metadata.name);
+    const s = r ? stepsOf(r) : {};
+    return s['enable-degraded-mode']?.phase === 'Reverted' &&
+      s['soak-after-recovery']?.phase === 'Running' &&
+      /^holding/.test(s['soak-after-recovery']?.message ?? '')
+      ? r
+      : undefined;
   });
+  await lab.check(
+    'reverted once the lag was back within the RPO; the soak holds: us-east env as before',
+    async () => {
+      const s = stepsOf(soaking);
+      assert.equal(s['revert-gate']?.phase, 'Succeeded');
+      assert.equal(soaking.status?.phase, 'Reverting');
+      assert.deepEqual(await backendEnv('us-east'), before['us-east']);
+    },
+  );
   clusters['eu-west'].kubelet.setFault(NS, 'backend-', 'none');
   await clusters['eu-west'].kubelet.resync();
   regions.down.delete('eu-west');

@@ -13,7 +13,10 @@ import { parseQuantity } from '../actions/kubernetes/quantity.js';
 import { compileMatcherRegex } from './match.js';
 import { outOfScopeMessage, runbookScope } from './scope.js';
 import { checkValue, templateRefs } from './template.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { REVERT_GATE_STEP } from '../api/v1alpha1/schema.js';
+import { validateChecks } from '../actions/checks/evaluate.js';
+import { MIN_INTERVAL_MS } from '../actions/checks/hold.js';
 import { errorMessage } from '../util/errors.js';
 
 /** Finds an action by name; the registry of src/actions by default. */
@@ -37,6 +40,8 @@ const MEMBER_REQUIRED: ReadonlySet<ActionName> = new Set<ActionName>([
   'prometheusQuery',
   'notify',
   'silence',
+  'hold',
+  'waitUntil',
 ]);
 
 /** `/steps/2/scale/replicas` → `steps[2].scale.replicas`. */
@@ -82,9 +87,9 @@ function checkStep(
   runbookTarget: TargetRef | undefined,
   lookup: ActionLookup,
   out: string[],
+  at = `steps[${i}]`,
 ): void {
   const hasTarget = step.target !== undefined || runbookTarget !== undefined;
-  const at = `steps[${i}]`;
   if (!(ACTIONS as readonly string[]).includes(step.action)) {
     out.push(`${at}.action: unknown action "${String(step.action)}" (known: ${ACTIONS.join(', ')})`);
     return;
@@ -101,7 +106,7 @@ function checkStep(
     }
   }
   if (!hasTarget && TARGETED_ACTIONS.has(step.action)) {
-    out.push(`${at}.target: action ${step.action} needs a target: set steps[${i}].target or spec.target`);
+    out.push(`${at}.target: action ${step.action} needs a target: set ${at}.target or spec.target`);
   }
   const action = lookup(step.action);
   if (!action) {
@@ -157,6 +162,7 @@ function checkScope(spec: RunbookSpec, namespace: string, out: string[]): void {
   };
   literal(spec.target?.namespace, 'target.namespace');
   spec.steps?.forEach((s, i) => literal(s.target?.namespace, `steps[${i}].target.namespace`));
+  for (const { step, at } of resolveSteps(spec)) literal(step.target?.namespace, `${at}.target.namespace`);
 }
 
 function checkTriggers(spec: RunbookSpec, out: string[]): void {
@@ -170,6 +176,66 @@ function checkTriggers(spec: RunbookSpec, out: string[]): void {
       }
     }),
   );
+}
+
+/** The steps of `onResolve`, each with the path a problem names. */
+function resolveSteps(spec: RunbookSpec): { step: Step; at: string }[] {
+  const r = spec.onResolve;
+  return [
+    ...(r?.before ?? []).map((step, i) => ({ step, at: `onResolve.before[${i}]` })),
+    ...(r?.after ?? []).map((step, i) => ({ step, at: `onResolve.after[${i}]` })),
+  ];
+}
+
+function durationProblem(text: string | undefined, path: string, minMs: number): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    if (parseDuration(text) < minMs) return `${path}: at least ${formatDuration(Math.max(1, minMs))}`;
+  } catch (err) {
+    return `${path}: ${errorMessage(err)}`;
+  }
+  return undefined;
+}
+
+/**
+ * `onResolve`: its steps by the rules of steps (and none marked revertOnResolve: work after
+ * resolve is never reverted), the gate's checks, timeout and interval, and a name for the
+ * gate's record that no step uses.
+ */
+function checkOnResolve(
+  spec: RunbookSpec,
+  declared: ReadonlySet<string>,
+  names: ReadonlySet<string>,
+  lookup: ActionLookup,
+  out: string[],
+): void {
+  const r = spec.onResolve;
+  if (!r) return;
+  if (!r.before && !r.gate && !r.after)
+    out.push('onResolve: give at least one of before, gate, after (or leave onResolve out)');
+  for (const { step, at } of resolveSteps(spec)) {
+    checkTemplates(step, at, declared, out);
+    checkStep(step, 0, spec.target, lookup, out, at);
+    if (step.revertOnResolve)
+      out.push(
+        `${at}.revertOnResolve: a step of onResolve runs after the alert resolved and is not reverted`,
+      );
+  }
+  const g = r.gate;
+  if (!g) return;
+  checkTemplates(g, 'onResolve.gate', declared, out);
+  if (!g.checks || g.checks.length === 0) out.push('onResolve.gate.checks: give at least one check');
+  out.push(...validateChecks(g.checks, 'onResolve.gate.checks'));
+  if (g.timeout === undefined) out.push('onResolve.gate.timeout: required, e.g. 30m');
+  for (const p of [
+    durationProblem(g.timeout, 'onResolve.gate.timeout', 1),
+    durationProblem(g.interval, 'onResolve.gate.interval', MIN_INTERVAL_MS),
+  ])
+    if (p) out.push(p);
+  if (names.has(REVERT_GATE_STEP))
+    out.push(
+      `onResolve.gate: its record is the step "${REVERT_GATE_STEP}", a name a step already uses; rename that step`,
+    );
 }
 
 /**
@@ -196,16 +262,18 @@ export function validateRunbook(
     declared.add(p.name);
   });
   const names = new Set<string>();
-  spec.steps.forEach((s, i) => {
-    if (names.has(s.name))
-      out.push(`steps[${i}].name: "${s.name}" is used by an earlier step; step names must be unique`);
-    names.add(s.name);
-  });
+  const all = [...spec.steps.map((step, i) => ({ step, at: `steps[${i}]` })), ...resolveSteps(spec)];
+  for (const { step, at } of all) {
+    if (names.has(step.name))
+      out.push(`${at}.name: "${step.name}" is used by an earlier step; step names must be unique`);
+    names.add(step.name);
+  }
   if (spec.target) checkTemplates(spec.target, 'target', declared, out);
   spec.steps.forEach((s, i) => {
     checkTemplates(s, `steps[${i}]`, declared, out);
     checkStep(s, i, spec.target, lookup, out);
   });
+  checkOnResolve(spec, declared, names, lookup, out);
   checkTriggers(spec, out);
   checkBounds(spec, out);
   checkScope(spec, namespace, out);

@@ -75,6 +75,14 @@ export const REASONS = {
   revertFailed: 'RevertFailed',
   /** A revert waits for a newer Remediation's change to the same fields to be reverted first. */
   revertHeld: 'RevertHeld',
+  /** Work after resolve: an `onResolve.before` or `onResolve.after` step runs. */
+  resolveStepRunning: 'ResolveStepRunning',
+  /** Work after resolve: the revert waits until the checks of `onResolve.gate` pass. */
+  awaitingRevertGate: 'AwaitingRevertGate',
+  /** Work after resolve: the gate did not pass in time and `onTimeout: Keep` kept the change. */
+  revertGateTimeout: 'RevertGateTimeout',
+  /** Work after resolve: an `onResolve.before` or `onResolve.after` step failed. */
+  resolveStepFailed: 'ResolveStepFailed',
   started: 'Started',
 } as const;
 
@@ -93,6 +101,10 @@ export const EVENT_REASONS = {
   reverting: 'Reverting',
   reverted: 'Reverted',
   revertHeld: 'RevertHeld',
+  awaitingRevertGate: 'AwaitingRevertGate',
+  revertGateOpen: 'RevertGateOpen',
+  revertGateTimeout: 'RevertGateTimeout',
+  resolveStepFailed: 'ResolveStepFailed',
   dryRun: 'DryRun',
   remediated: 'Remediated',
   alertSuppressed: 'AlertSuppressed',

@@ -11,6 +11,7 @@ import {
 } from './shared-types.js';
 import { ACTIONS, Step } from './step-types.js';
 import { Bounds, Safety } from './runbook-types.js';
+import { STEP_STAGES } from './resolve-types.js';
 
 export const ALERT_STATUSES = ['firing', 'resolved'] as const;
 
@@ -164,6 +165,12 @@ export const StepStatus = Type.Object(
         'The phase the step had when its revert started (restored if the revert fails).',
       ),
     ),
+    stage: Type.Optional(
+      StringEnum(
+        STEP_STAGES,
+        "Absent for the run's own steps. For the work after resolve (a Runbook's `onResolve`): `BeforeRevert` (`onResolve.before`), `RevertGate` (`onResolve.gate`, the step `revert-gate`), `AfterRevert` (`onResolve.after`). Pending until the alert resolves.",
+      ),
+    ),
     layeredOn: Type.Optional(
       Type.Array(LayeredOn, {
         description:
@@ -197,7 +204,11 @@ export const RemediationStatus = Type.Object(
     ),
     conditions: Type.Optional(Conditions),
     steps: Type.Optional(
-      Type.Array(StepStatus, { description: 'One record per step, in order.', maxItems: 50 }),
+      Type.Array(StepStatus, {
+        description:
+          "One record per step, in order: the run's steps, then those of `onResolve` (marked with their `stage`).",
+        maxItems: 100,
+      }),
     ),
     progress: Type.Optional(
       Type.String({ description: 'Steps done of all, e.g. `2/5` (for `kubectl get rem`).', maxLength: 16 }),

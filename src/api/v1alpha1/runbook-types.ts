@@ -12,6 +12,7 @@ import {
   TargetRef,
 } from './shared-types.js';
 import { NotifyParams, Step } from './step-types.js';
+import { OnResolve } from './resolve-types.js';
 
 export const MATCH_OPS = ['=', '!=', '=~', '!~'] as const;
 export type MatchOp = (typeof MATCH_OPS)[number];
@@ -207,6 +208,7 @@ export const RunbookSpec = Type.Object(
     steps: Type.Array(Step, { description: 'The steps, run in order.', minItems: 1, maxItems: 50 }),
     safety: Type.Optional(Safety),
     onFailure: Type.Optional(OnFailure),
+    onResolve: Type.Optional(OnResolve),
     suspend: Type.Optional(
       Type.Boolean({
         description: 'Stop matching alerts to this runbook (hand-made Remediations still run).',

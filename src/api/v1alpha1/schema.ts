@@ -17,3 +17,4 @@ export * from './shared-types.js';
 export * from './step-types.js';
 export * from './runbook-types.js';
 export * from './remediation-types.js';
+export * from './resolve-types.js';

@@ -31,6 +31,8 @@ export const ACTIONS = [
   'notify',
   'silence',
   'podLogs',
+  'hold',
+  'waitUntil',
 ] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
@@ -46,6 +48,8 @@ export const CHECK_ACTIONS: ReadonlySet<ActionName> = new Set<ActionName>([
   'postgresCheck',
   'prometheusQuery',
   'podLogs',
+  'hold',
+  'waitUntil',
 ]);
 
 // ---------------------------------------------------------------------------------------
@@ -609,6 +613,56 @@ export const CheckList = Type.Array(Check, {
   maxItems: 16,
 });
 
+/** What a hold does when one of its checks does not pass. */
+export const HOLD_ON_FAIL = ['Fail'] as const;
+
+export const HoldParams = Type.Object(
+  {
+    duration: Type.String({
+      description:
+        'How long the checks must keep passing, e.g. `10m`. The hold starts when its step is checkpointed (`status.steps[i].startedAt`), so an operator restart resumes it rather than starting over.',
+      pattern: DURATION,
+    }),
+    interval: Type.Optional(
+      Type.String({
+        description:
+          'How often the checks are evaluated while holding, e.g. `30s`; default `30s`, at least `1s`, at most the duration.',
+        pattern: DURATION,
+      }),
+    ),
+    checks: CheckList,
+    onFail: Type.Optional(
+      StringEnum(
+        HOLD_ON_FAIL,
+        "What a check that is not met (or cannot be read) does: `Fail` fails the step at once, which fails the run (and runs `onFailure`) like any step failure, unless the step says `continueOnFailure`. The step's `timeout` defaults to the duration plus a minute.",
+        { default: 'Fail' },
+      ),
+    ),
+  },
+  {
+    description:
+      "Parameters of the `hold` action (a soak): wait `duration` while every check keeps passing, evaluating them every `interval`, e.g. 10 minutes of error ratio below 1 % between two traffic ramps. The last evaluation is recorded in the step's `output`.",
+  },
+);
+export type HoldParams = Static<typeof HoldParams>;
+
+export const WaitUntilParams = Type.Object(
+  {
+    interval: Type.Optional(
+      Type.String({
+        description: 'How often the checks are evaluated until they all pass, e.g. `15s`; default `15s`.',
+        pattern: DURATION,
+      }),
+    ),
+    checks: CheckList,
+  },
+  {
+    description:
+      'Parameters of the `waitUntil` action: evaluate the checks every `interval` until all of them pass (Met); a check that is not met or cannot be read (a store that refuses connections) means "not yet". The step\'s `timeout` is the deadline. `onResolve.gate` runs as a step of this action.',
+  },
+);
+export type WaitUntilParams = Static<typeof WaitUntilParams>;
+
 // ---------------------------------------------------------------------------------------
 // steps
 
@@ -674,6 +728,8 @@ export const Step = Type.Object(
     notify: Type.Optional(NotifyParams),
     silence: Type.Optional(SilenceParams),
     podLogs: Type.Optional(PodLogsParams),
+    hold: Type.Optional(HoldParams),
+    waitUntil: Type.Optional(WaitUntilParams),
   },
   { description: 'One step of a runbook.' },
 );

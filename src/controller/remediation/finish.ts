@@ -68,7 +68,7 @@ export function finishFailed(p: Pass, reason: string, message: string): Decision
 /** Every step is done: Succeeded (or DryRun). A revert asked for meanwhile starts after it, in the same pass. */
 export function finishSucceeded(p: Pass): void {
   const dry = p.dryRun;
-  const n = p.s.steps?.length ?? 0;
+  const n = (p.s.steps ?? []).filter((r) => r.stage === undefined).length;
   const msg = dry
     ? `dry run of ${n} steps done: nothing was changed; see status.steps[].diff`
     : `all ${n} steps succeeded`;

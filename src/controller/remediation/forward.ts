@@ -4,6 +4,7 @@
  */
 import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
+import { isRunStep } from './after-resolve.js';
 import { TIMEOUT_SLACK_MS, type Decision } from './decision.js';
 import { finishFailed, finishSucceeded } from './finish.js';
 import { runStepGates } from './gates.js';
@@ -30,7 +31,7 @@ export function start(p: Pass): void {
     type: CONDITION_TYPES.progressing,
     status: 'True',
     reason: REASONS.started,
-    message: `started ${s.steps?.length ?? 0} steps${p.dryRun ? ' (dry run)' : ''}`,
+    message: `started ${(s.steps ?? []).filter(isRunStep).length} steps${p.dryRun ? ' (dry run)' : ''}`,
   });
   const what = obs.runbook ? `runbook ${obs.runbook.metadata.name ?? ''}` : 'inline steps';
   p.event(
@@ -63,16 +64,17 @@ function running(p: Pass, label: string): void {
  */
 export function decideForward(p: Pass): Decision | undefined {
   const steps = p.s.steps ?? [];
-  const failed = steps.find((r) => r.phase === 'Failed' && !stepSpec(r)?.continueOnFailure);
+  // The records of `onResolve` (a stage) wait for the revert stage (after-resolve.ts).
+  const failed = steps.find((r) => isRunStep(r) && r.phase === 'Failed' && !stepSpec(r)?.continueOnFailure);
   if (failed)
     return finishFailed(p, REASONS.stepFailed, `step ${failed.name} failed: ${failed.message ?? ''}`);
-  const idx = steps.findIndex((r) => r.phase === 'Pending' || r.phase === 'Running');
+  const idx = steps.findIndex((r) => isRunStep(r) && (r.phase === 'Pending' || r.phase === 'Running'));
   if (idx < 0) {
     finishSucceeded(p);
     return undefined;
   }
   const rec = steps[idx]!;
-  const label = `step ${idx + 1}/${steps.length} (${rec.name})`;
+  const label = `step ${idx + 1}/${steps.filter(isRunStep).length} (${rec.name})`;
 
   if (rec.phase === 'Pending') {
     const stop = runStepGates(p, idx, BEFORE_PLAN);

@@ -26,7 +26,8 @@ import { runStartGates } from './gates.js';
 import { Pass } from './pass.js';
 import { recordApply, recordPlan, recordRevert } from './record.js';
 import { decideRevert } from './revert.js';
-import { revertRequested, revertSet } from './revert-set.js';
+import { revertRequested } from './revert-set.js';
+import { resolveWorkDue } from './after-resolve.js';
 import { START_GATES } from './start-gates.js';
 import { isDryRun } from './status.js';
 
@@ -64,7 +65,7 @@ export function needsPeers(
   if (!findCondition(s?.conditions, CONDITION_TYPES.succeeded)) return true;
   const reverted = findCondition(s?.conditions, CONDITION_TYPES.reverted);
   if (reverted) return reverted.status === 'Unknown';
-  return revertRequested(rem) && revertSet(s ?? {}, actionInfo, 'resolve').length > 0;
+  return revertRequested(rem) && resolveWorkDue(s ?? {}, actionInfo);
 }
 
 function decide(obs: Observed): Decision {

@@ -60,7 +60,9 @@ export function failStep(p: Pass, idx: number, f: StepFailure): void {
     phase: 'Failed',
     details: { attempt, reason: f.reason, ...(rec.output ? { output: rec.output } : {}) },
   });
-  if (!stepSpec(rec)?.continueOnFailure) finishFailed(p, f.reason, `step ${rec.name} failed: ${rec.message}`);
+  // A step of the work after resolve ends its stage, not the run (after-resolve.ts).
+  if (!stepSpec(rec)?.continueOnFailure && !rec.stage)
+    finishFailed(p, f.reason, `step ${rec.name} failed: ${rec.message}`);
   else p.requeue(CHECKPOINT_REQUEUE_MS);
 }
 

@@ -4,7 +4,17 @@
  * Anything refused here is refused before a single request reaches the API server.
  */
 import { REASONS } from '../../api/v1alpha1/constants.js';
-import type { Bounds, Remediation, Runbook, Safety, Step, StepStatus } from '../../api/v1alpha1/schema.js';
+import {
+  REVERT_GATE_STEP,
+  type Bounds,
+  type OnResolve,
+  type Remediation,
+  type Runbook,
+  type Safety,
+  type Step,
+  type StepStage,
+  type StepStatus,
+} from '../../api/v1alpha1/schema.js';
 import type { ResolvedTarget } from '../../actions/types.js';
 import { isRenderFailure, renderSteps } from '../../runbook/render.js';
 import { remediationScope } from '../../runbook/scope.js';
@@ -47,18 +57,21 @@ export function boundsToCopy(rem: Remediation, runbook: Runbook | undefined): Bo
 }
 
 export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Resolved | ResolveFailure {
-  const source: readonly Step[] | undefined = rem.spec.runbookRef ? runbook?.spec.steps : rem.spec.steps;
-  if (!source || source.length === 0) {
+  const own: readonly Step[] | undefined = rem.spec.runbookRef ? runbook?.spec.steps : rem.spec.steps;
+  if (!own || own.length === 0) {
     return {
       reason: REASONS.invalid,
       message: 'no steps: set spec.runbookRef to a Runbook with steps, or spec.steps',
     };
   }
+  // The work after resolve is copied now too, rendered with the same params: the Runbook
+  // may change (or go) before the alert resolves.
+  const staged = rem.spec.runbookRef ? stagedSteps(runbook?.spec.onResolve) : [];
   const r = renderSteps(
     {
       namespace: rem.metadata.namespace ?? '',
       params: runbook?.spec.params,
-      steps: source,
+      steps: [...own, ...staged.map((x) => x.step)],
       target: rem.spec.target ?? runbook?.spec.target,
       scope: remediationScope(rem, runbook),
     },
@@ -66,14 +79,43 @@ export function resolveSteps(rem: Remediation, runbook: Runbook | undefined): Re
     rem.spec.params ?? {},
   );
   if (isRenderFailure(r)) return { reason: r.reason, message: r.message };
-  const steps: StepStatus[] = r.steps.map(({ step, target }) => ({
-    name: step.name,
-    action: step.action,
-    phase: 'Pending',
-    ...(target ? { target: targetKey(target) } : {}),
-    spec: step,
-  }));
+  const steps: StepStatus[] = r.steps.map(({ step, target }, i) => {
+    const stage = staged[i - own.length]?.stage;
+    return {
+      name: step.name,
+      action: step.action,
+      phase: 'Pending',
+      ...(target ? { target: targetKey(target) } : {}),
+      ...(stage ? { stage } : {}),
+      spec: step,
+    };
+  });
   return r.main ? { steps, target: r.main } : { steps };
+}
+
+/**
+ * A Runbook's `onResolve` as steps, in the order they run: `before`, the gate (a `waitUntil`
+ * step named `revert-gate` whose timeout is the gate's), `after`.
+ */
+export function stagedSteps(r: OnResolve | undefined): { stage: StepStage; step: Step }[] {
+  if (!r) return [];
+  const gate: Step[] = r.gate
+    ? [
+        {
+          name: REVERT_GATE_STEP,
+          action: 'waitUntil',
+          timeout: r.gate.timeout,
+          // onTimeout Revert: the gate failing (timing out) does not stop the revert.
+          ...(r.gate.onTimeout === 'Revert' ? { continueOnFailure: true } : {}),
+          waitUntil: { checks: r.gate.checks, ...(r.gate.interval ? { interval: r.gate.interval } : {}) },
+        },
+      ]
+    : [];
+  return [
+    ...(r.before ?? []).map((step) => ({ stage: 'BeforeRevert' as const, step })),
+    ...gate.map((step) => ({ stage: 'RevertGate' as const, step })),
+    ...(r.after ?? []).map((step) => ({ stage: 'AfterRevert' as const, step })),
+  ];
 }
 
 export function isResolveFailure(r: Resolved | ResolveFailure): r is ResolveFailure {

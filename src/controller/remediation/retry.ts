@@ -7,6 +7,7 @@ import { parseDuration } from '../../util/duration.js';
 import type { StepStatus } from '../../api/v1alpha1/schema.js';
 import type { DecideConfig, StepFailure } from './decision.js';
 import { stepSpec } from './resolve.js';
+import { holdTimeoutMs } from '../../actions/checks/hold.js';
 
 /** First retry delay of a failed attempt; doubled per attempt up to STEP_RETRY_MAX_MS. */
 export const STEP_RETRY_BASE_MS = 5_000;
@@ -58,6 +59,8 @@ export function stepMaxAttempts(rec: StepStatus): number {
 }
 
 export function stepTimeoutMs(rec: StepStatus, cfg: DecideConfig): number {
-  const t = stepSpec(rec)?.timeout;
-  return t ? parseDuration(t) : cfg.defaultStepTimeoutMs;
+  const spec = stepSpec(rec);
+  const t = spec?.timeout;
+  // A hold lasts its duration: without a timeout of its own, the default would cut it short.
+  return t ? parseDuration(t) : ((spec && holdTimeoutMs(spec)) ?? cfg.defaultStepTimeoutMs);
 }

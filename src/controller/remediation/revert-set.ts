@@ -26,6 +26,8 @@ export function revertSet(
 ): number[] {
   const out: number[] = [];
   for (const [i, rec] of (s.steps ?? []).entries()) {
+    // The work after resolve (a stage) is never undone.
+    if (rec.stage) continue;
     const done = ['Succeeded', 'Reverting', 'Reverted'].includes(rec.phase);
     if (!done && !(rec.phase === 'Failed' && rec.before)) continue;
     if (!actionInfo(rec.action)?.reversible) continue;

@@ -5,6 +5,7 @@
  */
 import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
+import { afterRevert, beforeRevert, resolveWorkDue } from './after-resolve.js';
 import { CHECKPOINT_REQUEUE_MS, type Decision } from './decision.js';
 import { applyVerdict, runStartGates, runStepGates } from './gates.js';
 import { remediationName, type Pass } from './pass.js';
@@ -14,7 +15,7 @@ import { BEFORE_REVERT, BEFORE_REVERT_CHECKPOINT, BEFORE_REVERT_START, releaseHo
 /** A revert on resolve is asked for and there is something to undo: it starts, unless held. */
 function startRevert(p: Pass): Decision | undefined {
   const { s, rem } = p;
-  if (p.dryRun || !revertRequested(rem) || revertSet(s, p.obs.actionInfo, 'resolve').length === 0) {
+  if (p.dryRun || !revertRequested(rem) || !resolveWorkDue(s, p.obs.actionInfo)) {
     const release = releaseHold(p, 'the revert is no longer asked for');
     if (release) applyVerdict(p, release);
     return p.done();
@@ -38,7 +39,8 @@ function startRevert(p: Pass): Decision | undefined {
 }
 
 function allReverted(p: Pass, n: number): Decision {
-  const msg = `reverted ${n} step${n === 1 ? '' : 's'}`;
+  const after = (p.s.steps ?? []).filter((r) => r.stage === 'AfterRevert').length;
+  const msg = `reverted ${n} step${n === 1 ? '' : 's'}${after && p.s.revertMode === 'onResolve' ? `; onResolve.after done (${after} step${after === 1 ? '' : 's'})` : ''}`;
   p.cond({ type: CONDITION_TYPES.reverted, status: 'True', reason: REASONS.revertSucceeded, message: msg });
   p.cond({
     type: CONDITION_TYPES.progressing,
@@ -68,9 +70,15 @@ export function decideRevert(p: Pass): Decision {
     const stop = startRevert(p);
     if (stop) return stop;
   }
-  const set = revertSet(p.s, p.obs.actionInfo, revertMode(p));
+  const mode = revertMode(p);
+  // On resolve: onResolve.before and the gate first (after-resolve.ts).
+  if (mode === 'resolve') {
+    const d = beforeRevert(p);
+    if (d) return d;
+  }
+  const set = revertSet(p.s, p.obs.actionInfo, mode);
   const idx = [...set].reverse().find((i) => p.s.steps![i]!.phase !== 'Reverted');
-  if (idx === undefined) return allReverted(p, set.length);
+  if (idx === undefined) return (mode === 'resolve' && afterRevert(p)) || allReverted(p, set.length);
   const rec = p.s.steps![idx]!;
   p.cond({
     type: CONDITION_TYPES.progressing,

@@ -35,7 +35,9 @@ export function isDryRun(rem: Remediation, status: RemediationStatus | undefined
 /** `done/total`, e.g. `2/5`. */
 export function progressOf(steps: readonly StepStatus[] | undefined): string | undefined {
   if (!steps || steps.length === 0) return undefined;
-  return `${steps.filter(isStepFinished).length}/${steps.length}`;
+  // The work after resolve counts once it began; until then the run's own steps are the whole.
+  const counted = steps.some((r) => r.stage && r.phase !== 'Pending') ? steps : steps.filter((r) => !r.stage);
+  return `${counted.filter(isStepFinished).length}/${counted.length}`;
 }
 
 /** Reasons of a False Succeeded condition that mean "never ran" rather than "failed". */
@@ -69,7 +71,7 @@ export function derivePhase(s: RemediationStatus): RemediationPhase {
 
 /** The changes are made (a non-check step succeeded) and every step left is a check. */
 function verifying(steps: RemediationStatus['steps']): boolean {
-  const all = steps ?? [];
+  const all = (steps ?? []).filter((r) => !r.stage);
   const left = all.filter((r) => r.phase === 'Pending' || r.phase === 'Running');
   return (
     left.length > 0 &&
