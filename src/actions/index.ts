@@ -31,6 +31,7 @@ import { scale } from './kubernetes/scale.js';
 import { setEnv } from './kubernetes/set-env.js';
 import { silence } from './calls/silence.js';
 import { waitForRollout } from './checks/wait-for-rollout.js';
+import { gitopsPause } from './kubernetes/gitops-pause.js';
 
 export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
   rolloutRestart,
@@ -50,6 +51,7 @@ export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
   notify,
   silence,
   podLogs,
+  gitopsPause,
 };
 
 export function getAction(name: ActionName): Action;
