@@ -317,9 +317,11 @@ export class RemediationReconciler implements Reconciler {
         try {
           obj = await RawObjectApi.forConfig(this.d.clients.kc).get(t);
         } catch (err) {
-          // A missing target has no owner; the step itself will say it is missing.
-          if (isNotFound(err)) continue;
-          throw err;
+          // The API server unreachable: the pass is retried. Anything else (missing, not
+          // allowed) says nothing about an owner; the step itself reports it when it runs.
+          if (isUnavailable(err)) throw err;
+          this.d.log.debug('gitops owner read failed', { target: rec.target, error: apiErrorMessage(err) });
+          continue;
         }
       }
       const owner = detectOwner(
