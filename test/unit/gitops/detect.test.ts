@@ -6,6 +6,9 @@ import {
   type TargetMeta,
 } from '../../../src/gitops/detect.js';
 import { comparable, gitopsWouldRevert } from '../../../src/gitops/policy.js';
+import type { RunbookSpec } from '../../../src/api/v1alpha1/schema.js';
+import { validateRunbook } from '../../../src/runbook/validate.js';
+import { aRunbook, aStep } from '../controller/remediation/builders.js';
 
 const deployment = (
   name: string,
@@ -224,5 +227,35 @@ describe('comparable', () => {
     expect(comparable({ containers: { web: { MODE: { value: 'x', index: 2 } } } })).toEqual({
       containers: { web: { MODE: { value: 'x' } } },
     });
+  });
+});
+
+describe('Runbook validation of the GitOps settings', () => {
+  const spec = (over: Partial<RunbookSpec>): RunbookSpec => ({ ...aRunbook().spec, ...over });
+  it.each<[string, Partial<RunbookSpec>, string]>([
+    ['an unknown policy', { gitops: { policy: 'Ignore' as 'Refuse' } }, 'gitops.policy'],
+    [
+      'a maxPause that is not a duration',
+      { gitops: { policy: 'Pause', maxPause: 'soon' } },
+      'gitops.maxPause',
+    ],
+    [
+      'the controller-only gitopsPause step',
+      {
+        steps: [
+          aStep({
+            action: 'gitopsPause',
+            rolloutRestart: undefined,
+            gitopsPause: { controller: 'ArgoCD', maxPause: '1m' },
+          }),
+        ],
+      },
+      'gitopsPause is added by the controller',
+    ],
+  ])('%s: the problem names the field', (_n, over, want) => {
+    expect(validateRunbook(spec(over), 'shop').join('\n')).toContain(want);
+  });
+  it('valid settings pass', () => {
+    expect(validateRunbook(spec({ gitops: { policy: 'Pause', maxPause: '10m' } }), 'shop')).toEqual([]);
   });
 });
