@@ -25,6 +25,7 @@ import {
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'gitops');
 const ARGO = { group: 'argoproj.io', version: 'v1alpha1', plural: 'applications' };
 const KS = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' };
+const HR = { group: 'helm.toolkit.fluxcd.io', version: 'v2', plural: 'helmreleases' };
 
 let ns: string;
 let argoNs: string;
@@ -33,8 +34,11 @@ let h: Harness;
 
 type Obj = { metadata: { annotations?: Record<string, string> }; spec: Record<string, unknown> };
 const custom = () => testClients().custom;
-const getOwner = async (kind: typeof ARGO | typeof KS, namespace: string, name: string): Promise<Obj> =>
-  (await custom().getNamespacedCustomObject({ ...kind, namespace, name })) as Obj;
+const getOwner = async (
+  kind: typeof ARGO | typeof KS | typeof HR,
+  namespace: string,
+  name: string,
+): Promise<Obj> => (await custom().getNamespacedCustomObject({ ...kind, namespace, name })) as Obj;
 const selfHeal = async (app: string): Promise<unknown> =>
   ((await getOwner(ARGO, argoNs, app)).spec.syncPolicy as { automated?: { selfHeal?: unknown } }).automated
     ?.selfHeal;
@@ -286,6 +290,57 @@ describe('GitOps-deployed targets', () => {
     const ks = await getOwner(KS, fluxNs, 'apps-fail');
     expect('suspend' in ks.spec).toBe(false);
     expect(ks.metadata.annotations?.[PAUSE_ANNOTATIONS.holders]).toBeUndefined();
+  });
+
+  it('Pause under a Flux HelmRelease: the alert resolving restores suspend to exactly false', async () => {
+    await createDeployment(ns, 'podinfo', { replicas: 1 });
+    await kubectl(
+      [
+        'label',
+        'deployment',
+        'podinfo',
+        'app.kubernetes.io/managed-by=Helm',
+        'app.kubernetes.io/instance=podinfo',
+        'helm.toolkit.fluxcd.io/name=podinfo',
+        `helm.toolkit.fluxcd.io/namespace=${fluxNs}`,
+      ],
+      { namespace: ns },
+    );
+    await custom().createNamespacedCustomObject({
+      ...HR,
+      namespace: fluxNs,
+      body: {
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'podinfo', namespace: fluxNs },
+        spec: { interval: '5m', suspend: false, chart: { spec: { chart: 'podinfo', version: '6.5.4' } } },
+      },
+    });
+    const rem = await run('helmrelease', 'podinfo', { gitops: { policy: 'Pause' } });
+    expect(rem.status?.gitops?.owners?.[0]).toMatchObject({
+      controller: 'Flux',
+      kind: 'HelmRelease',
+      name: 'podinfo',
+    });
+    expect((await getOwner(HR, fluxNs, 'podinfo')).spec.suspend).toBe(true);
+    await testClients().custom.patchNamespacedCustomObject(
+      {
+        group: 'kube-remediator.io',
+        version: 'v1alpha1',
+        plural: 'remediations',
+        namespace: ns,
+        name: 'helmrelease',
+        body: { spec: { alert: { name: 'ShopDown', status: 'resolved' } } },
+      },
+      PATCH.merge,
+    );
+    const reverted = await reconcileUntilStable(
+      h,
+      { namespace: ns, name: 'helmrelease' },
+      (r) => r.status?.phase === 'Reverted',
+    );
+    expect(reverted.status?.steps?.map((s) => s.phase)).toEqual(['Reverted', 'Reverted']);
+    expect((await getOwner(HR, fluxNs, 'podinfo')).spec.suspend).toBe(false);
   });
 
   it('after maxPause the owner is restored anyway, the person is told, and the change put back is reported as drift', async () => {
