@@ -32,6 +32,7 @@ import { setEnv } from './kubernetes/set-env.js';
 import { silence } from './calls/silence.js';
 import { waitForRollout } from './checks/wait-for-rollout.js';
 import { hold, waitUntil } from './checks/hold.js';
+import { gitopsPause } from './kubernetes/gitops-pause.js';
 
 export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
   rolloutRestart,
@@ -53,6 +54,7 @@ export const ACTIONS_REGISTRY: Record<ActionName, Action> = {
   podLogs,
   hold,
   waitUntil,
+  gitopsPause,
 };
 
 export function getAction(name: ActionName): Action;

@@ -85,6 +85,35 @@ export const ConfigSchema = Type.Object({
         'Plan rolloutRestart, scale and setEnv on Deployments, StatefulSets and DaemonSets from an informer cache (started per kind on first use, in watchNamespace or all namespaces; needs list/watch on them) instead of a GET per step. The change applies only onto the spec it was planned on, so a stale cache costs a second read, never a wrong `before`. Off: less memory on clusters with many workloads.',
     }),
   }),
+  gitops: Type.Object({
+    defaultPolicy: Type.Union([Type.Literal('Refuse'), Type.Literal('Pause'), Type.Literal('Coexist')], {
+      default: 'Refuse',
+      description:
+        "What a Runbook without `gitops.policy` does with a target that Argo CD or Flux deploys: Refuse (change nothing), Pause (pause the owner's self-heal for the change; needs the chart's `gitops.pauseRbac`), Coexist (change it anyway as field manager kube-remediator).",
+    }),
+    defaultMaxPause: Duration(
+      'Under Pause: restore the owner after this long at the latest, when the Runbook sets no `gitops.maxPause`.',
+      '30m',
+    ),
+    argocdNamespace: Type.String({
+      default: 'argocd',
+      description:
+        "Argo CD's own namespace: where the Application of a tracking id without `<namespace>_` lives.",
+    }),
+    argocdTrackingLabel: Type.String({
+      default: '',
+      description:
+        "Set when the cluster's Argo CD tracks resources by label (Argo CD 2.x default, `app.kubernetes.io/instance`): that label then names the Application. Empty: only the tracking-id annotation counts (Helm sets the same label, so it is not taken for Argo CD).",
+    }),
+    driftCheckInterval: Duration(
+      'How often a finished Remediation on a GitOps-deployed target re-reads what it changed, to notice a change put back.',
+      '30s',
+    ),
+    driftWatch: Duration(
+      'How long after it finished a Remediation keeps checking for drift (the pause, if any, counts on top).',
+      '1h',
+    ),
+  }),
   webhook: Type.Object({
     enabled: Type.Boolean({ default: true, description: 'Serve the Alertmanager webhook.' }),
     host: Type.String({ default: '0.0.0.0', description: 'Address the webhook listens on.' }),
@@ -177,6 +206,12 @@ export const ENV_VARS: Record<string, string> = {
   KR_MAX_BACKOFF: 'controller.maxBackoff',
   KR_DEFAULT_STEP_TIMEOUT: 'controller.defaultStepTimeout',
   KR_TARGET_CACHE: 'controller.targetCache',
+  KR_GITOPS_DEFAULT_POLICY: 'gitops.defaultPolicy',
+  KR_GITOPS_DEFAULT_MAX_PAUSE: 'gitops.defaultMaxPause',
+  KR_GITOPS_ARGOCD_NAMESPACE: 'gitops.argocdNamespace',
+  KR_GITOPS_ARGOCD_TRACKING_LABEL: 'gitops.argocdTrackingLabel',
+  KR_GITOPS_DRIFT_CHECK_INTERVAL: 'gitops.driftCheckInterval',
+  KR_GITOPS_DRIFT_WATCH: 'gitops.driftWatch',
   KR_WEBHOOK_ENABLED: 'webhook.enabled',
   KR_WEBHOOK_HOST: 'webhook.host',
   KR_WEBHOOK_PORT: 'webhook.port',

@@ -60,6 +60,8 @@ export interface Metrics {
   readonly alertToFirstAction: Histogram<'runbook'>;
   readonly alertToFinish: Histogram<'runbook'>;
   readonly actionsTotal: Counter<'action' | 'result'>;
+  /** Changes a finished Remediation held applied that someone else put back (GitOps self-heal), by runbook. */
+  readonly gitopsDrift: Counter<'runbook'>;
   readonly actionDuration: Histogram<'action'>;
   readonly alertsTotal: Counter<'outcome'>;
   readonly webhookRequests: Counter<'code'>;
@@ -91,6 +93,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       for (const result of FINISH_RESULTS) m.remediationsFinished.inc({ runbook, result }, 0);
       m.alertToFirstAction.zero({ runbook });
       m.alertToFinish.zero({ runbook });
+      m.gitopsDrift.inc({ runbook }, 0);
     },
     reconcileTotal: new Counter({
       name: 'controller_runtime_reconcile_total',
@@ -155,6 +158,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'kube_remediator_remediations',
       help: 'Remediations known to the controller, by runbook and phase.',
       labelNames: ['runbook', 'phase'],
+      registers,
+    }),
+    gitopsDrift: new Counter({
+      name: 'kube_remediator_gitops_drift_total',
+      help:
+        'Changes of finished Remediations on GitOps-deployed targets that were put back by someone else ' +
+        '(self-heal, a sync) while the Remediation held them applied, by runbook (one per step).',
+      labelNames: ['runbook'],
       registers,
     }),
     remediationsStarted: new Counter({

@@ -48,6 +48,10 @@ export const CONDITION_TYPES = {
   blocked: 'Blocked',
   /** Remediation: the reversible steps were undone. */
   reverted: 'Reverted',
+  /** Remediation: a change it holds applied was put back by someone else (e.g. GitOps self-heal). */
+  drifted: 'Drifted',
+  /** Remediation: it holds the self-heal of a GitOps owner paused (gitops.policy: Pause). */
+  gitopsPaused: 'GitOpsPaused',
 } as const;
 
 export const REASONS = {
@@ -84,6 +88,16 @@ export const REASONS = {
   /** Work after resolve: an `onResolve.before` or `onResolve.after` step failed. */
   resolveStepFailed: 'ResolveStepFailed',
   started: 'Started',
+  /** GitOps (gitops.policy): a target is deployed by Argo CD or Flux and the policy is Refuse. */
+  gitopsManaged: 'GitOpsManaged',
+  gitopsPaused: 'GitOpsPaused',
+  gitopsRestored: 'GitOpsRestored',
+  /** The pause was restored because gitops.maxPause passed, with the change still in place. */
+  gitopsMaxPause: 'GitOpsMaxPauseReached',
+  gitopsRestoreFailed: 'GitOpsRestoreFailed',
+  /** A changed field was put back by someone else. */
+  changedBack: 'ChangedBack',
+  noDrift: 'NoDrift',
 } as const;
 
 export const EVENT_REASONS = {
@@ -110,4 +124,8 @@ export const EVENT_REASONS = {
   alertSuppressed: 'AlertSuppressed',
   runbookInvalid: 'RunbookInvalid',
   runbookValid: 'RunbookValid',
+  gitopsManaged: 'GitOpsManaged',
+  gitopsPaused: 'GitOpsPaused',
+  gitopsRestored: 'GitOpsRestored',
+  drifted: 'Drifted',
 } as const;

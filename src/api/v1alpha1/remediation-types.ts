@@ -183,6 +183,66 @@ export const StepStatus = Type.Object(
 );
 export type StepStatus = Static<typeof StepStatus>;
 
+export const GitOpsOwnerRecord = Type.Object(
+  {
+    target: Type.String({ description: 'The target, `Kind/namespace/name`.', maxLength: 600 }),
+    controller: StringEnum(['ArgoCD', 'Flux'] as const, 'The GitOps controller that deploys it.'),
+    apiVersion: Type.String({ description: 'apiVersion of the owner.', maxLength: 253 }),
+    kind: Type.String({
+      description: 'Kind of the owner: Application, Kustomization or HelmRelease.',
+      maxLength: 63,
+    }),
+    namespace: Type.String({ description: 'Namespace of the owner.', maxLength: 253 }),
+    name: Type.String({ description: 'Name of the owner.', maxLength: 253 }),
+    via: Type.String({ description: 'The annotation or label it was read from.', maxLength: 253 }),
+  },
+  { description: 'A target that a GitOps controller deploys, and the object that deploys it.' },
+);
+export type GitOpsOwnerRecord = Static<typeof GitOpsOwnerRecord>;
+
+export const DriftRecord = Type.Object(
+  {
+    step: Type.String({ description: 'The step whose change was put back.', maxLength: 63 }),
+    target: Type.Optional(Type.String({ description: 'Its target, `Kind/namespace/name`.', maxLength: 600 })),
+    at: Type.String({ description: 'When the controller saw it.', format: 'date-time' }),
+    expected: Type.Optional(FreeObject('What the step set (its `after`).')),
+    found: Type.Optional(FreeObject('What the target held instead.')),
+  },
+  { description: 'A change of this run that someone else put back while the run held it applied.' },
+);
+export type DriftRecord = Static<typeof DriftRecord>;
+
+export const GitOpsStatus = Type.Object(
+  {
+    policy: StringEnum(['Refuse', 'Pause', 'Coexist'] as const, 'The policy in force for this run.'),
+    owners: Type.Optional(
+      Type.Array(GitOpsOwnerRecord, {
+        description: 'The targets this run changes that a GitOps controller deploys; empty when none.',
+        maxItems: 50,
+      }),
+    ),
+    message: Type.Optional(
+      Type.String({ description: 'What the policy decided, for people.', maxLength: 4096 }),
+    ),
+    drift: Type.Optional(
+      Type.Array(DriftRecord, {
+        description: 'Changes of this run that were put back by someone else (e.g. GitOps self-heal).',
+        maxItems: 50,
+      }),
+    ),
+    watchUntil: Type.Optional(
+      Type.String({
+        description: 'Until when the controller re-reads the changed targets for drift.',
+        format: 'date-time',
+      }),
+    ),
+  },
+  {
+    description: 'GitOps: who deploys the targets, what the policy decided, and drift seen after the change.',
+  },
+);
+export type GitOpsStatus = Static<typeof GitOpsStatus>;
+
 const Signoff = Type.Object(
   {
     by: Type.String({ description: 'Who, as written in the annotation.', maxLength: 256 }),
@@ -256,6 +316,7 @@ export const RemediationStatus = Type.Object(
       ),
     ),
     message: Type.Optional(Type.String({ description: 'Summary for people.', maxLength: 32768 })),
+    gitops: Type.Optional(GitOpsStatus),
   },
   { description: 'RemediationStatus: the audit record of what was done.' },
 );

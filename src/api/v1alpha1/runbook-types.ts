@@ -189,6 +189,29 @@ export const OnFailure = Type.Object(
   { description: 'What to do when a step fails for good.' },
 );
 
+export const GITOPS_POLICIES = ['Refuse', 'Pause', 'Coexist'] as const;
+export type GitOpsPolicy = (typeof GITOPS_POLICIES)[number];
+
+export const GitOpsSettings = Type.Object(
+  {
+    policy: Type.Optional(
+      StringEnum(
+        GITOPS_POLICIES,
+        "What to do when a target this runbook changes is deployed by Argo CD or Flux (read from the target's tracking annotation or labels). Refuse: change nothing, end Skipped with reason GitOpsManaged. Pause: first pause the owner's self-heal (Argo CD Application `spec.syncPolicy.automated.selfHeal: false`, Flux Kustomization/HelmRelease `spec.suspend: true`), recording the exact prior value, and restore it when the changes are reverted, when the run fails, when the alert resolves, or after `maxPause`. Coexist: change it anyway, as field manager `kube-remediator` (set up Argo CD's `ignoreDifferences.managedFieldsManagers` and `RespectIgnoreDifferences=true` so that the change sticks). Default: the operator's `gitops.defaultPolicy`.",
+      ),
+    ),
+    maxPause: Type.Optional(
+      Type.String({
+        description:
+          "Under Pause: the owner is restored after this long at the latest, even while the change is still in place (GitOps then puts Git's value back; the Remediation reports that as drift). Default: the operator's `gitops.defaultMaxPause`.",
+        pattern: DURATION,
+      }),
+    ),
+  },
+  { description: 'How this runbook treats targets that a GitOps controller (Argo CD, Flux) deploys.' },
+);
+export type GitOpsSettings = Static<typeof GitOpsSettings>;
+
 export const RunbookSpec = Type.Object(
   {
     description: Type.Optional(
@@ -209,6 +232,7 @@ export const RunbookSpec = Type.Object(
     safety: Type.Optional(Safety),
     onFailure: Type.Optional(OnFailure),
     onResolve: Type.Optional(OnResolve),
+    gitops: Type.Optional(GitOpsSettings),
     suspend: Type.Optional(
       Type.Boolean({
         description: 'Stop matching alerts to this runbook (hand-made Remediations still run).',

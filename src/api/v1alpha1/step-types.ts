@@ -33,6 +33,7 @@ export const ACTIONS = [
   'podLogs',
   'hold',
   'waitUntil',
+  'gitopsPause',
 ] as const;
 export type ActionName = (typeof ACTIONS)[number];
 
@@ -666,6 +667,32 @@ export type WaitUntilParams = Static<typeof WaitUntilParams>;
 // ---------------------------------------------------------------------------------------
 // steps
 
+/**
+ * The step the controller puts first under `gitops.policy: Pause` (not for Runbooks: their
+ * validation refuses it): it pauses the GitOps owner of the targets for the duration of the
+ * change, its record holds the exact prior value, and its revert restores it.
+ */
+export const GitOpsPauseParams = Type.Object(
+  {
+    controller: StringEnum(['ArgoCD', 'Flux'] as const, 'The GitOps controller that owns the targets.'),
+    maxPause: Type.String({
+      description:
+        'Restore the owner after this long at the latest (from the pause), even if the change is still in place.',
+      pattern: DURATION,
+    }),
+    targets: Type.Optional(
+      Type.Array(Type.String({ maxLength: 600 }), {
+        description: 'The targets (`Kind/namespace/name`) whose owner this pauses.',
+        maxItems: 50,
+      }),
+    ),
+  },
+  {
+    description:
+      'Parameters of the `gitopsPause` step, which only the controller adds (Runbook `gitops.policy: Pause`): the target is the Argo CD Application (its `spec.syncPolicy.automated.selfHeal` is set to false) or the Flux Kustomization/HelmRelease (its `spec.suspend` is set to true).',
+  },
+);
+
 export const Step = Type.Object(
   {
     name: Type.String({
@@ -730,6 +757,7 @@ export const Step = Type.Object(
     podLogs: Type.Optional(PodLogsParams),
     hold: Type.Optional(HoldParams),
     waitUntil: Type.Optional(WaitUntilParams),
+    gitopsPause: Type.Optional(GitOpsPauseParams),
   },
   { description: 'One step of a runbook.' },
 );

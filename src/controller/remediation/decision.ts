@@ -4,7 +4,14 @@
  * records, phase), at most one next operation and the notes describing it out. Nothing in the
  * decision reads the cluster or the clock, so every transition is a row in a table test.
  */
-import type { ActionName, Remediation, RemediationStatus, Runbook } from '../../api/v1alpha1/schema.js';
+import type {
+  ActionName,
+  GitOpsOwnerRecord,
+  GitOpsPolicy,
+  Remediation,
+  RemediationStatus,
+  Runbook,
+} from '../../api/v1alpha1/schema.js';
 import type { ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
 
@@ -33,6 +40,23 @@ export interface ActionInfo {
 export interface DecideConfig {
   maxConcurrentRemediations: number;
   defaultStepTimeoutMs: number;
+  /** The operator's GitOps settings (gitops.ts); absent: GitOps detection is off. */
+  gitops?: GitOpsConfig;
+}
+
+export interface GitOpsConfig {
+  defaultPolicy: GitOpsPolicy;
+  defaultMaxPause: string;
+  driftCheckIntervalMs: number;
+  driftWatchMs: number;
+}
+
+/** What the reconciler read for the GitOps rules (gitops.ts): gathered, never fetched by the decision. */
+export interface GitOpsObserved {
+  /** Before the start: the owners of the targets the steps change (none: []). */
+  owners?: GitOpsOwnerRecord[];
+  /** While watching for drift: what each watched step's target holds now (its plan's `before`). */
+  current?: { index: number; found: Record<string, unknown> | undefined }[];
 }
 
 export interface Observed {
@@ -51,6 +75,8 @@ export interface Observed {
   peers?: readonly Remediation[];
   actionInfo: (name: ActionName) => ActionInfo | undefined;
   config: DecideConfig;
+  /** GitOps reads (gitops.ts), when the pass needed them. */
+  gitops?: GitOpsObserved;
   now: Date;
 }
 

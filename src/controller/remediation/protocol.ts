@@ -22,6 +22,7 @@ import { deepEqual } from '../../util/deep-equal.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import type { ActionInfo, Decision, Effect, Observed, Operation } from './decision.js';
 import { decideForward, start } from './forward.js';
+import { decideGitops } from './gitops.js';
 import { runStartGates } from './gates.js';
 import { Pass } from './pass.js';
 import { recordApply, recordPlan, recordRevert } from './record.js';
@@ -77,10 +78,14 @@ function decide(obs: Observed): Decision {
       if (stop) return stop;
       start(p);
     }
+    const g = decideGitops(p);
+    if (g) return g;
     const d = decideForward(p);
     if (d) return d;
   }
-  // Over (Succeeded set): only a revert can still happen.
+  // Over (Succeeded set): only a revert can still happen (and a GitOps pause end, gitops.ts).
+  const g = decideGitops(p);
+  if (g) return g;
   return decideRevert(p);
 }
 

@@ -5,7 +5,13 @@
  * empty diffs) and, only once the write succeeded, emits the Events, audit rows and metrics
  * that describe it.
  */
-import type { Remediation, Runbook, StepStatus } from '../../api/v1alpha1/schema.js';
+import type {
+  GitOpsOwnerRecord,
+  GitOpsPolicy,
+  Remediation,
+  Runbook,
+  StepStatus,
+} from '../../api/v1alpha1/schema.js';
 import { RESOURCES } from '../../api/v1alpha1/constants.js';
 import { PassReads, type Action, type ActionContext, type ActionOutcome } from '../../actions/types.js';
 import type { AuditSink } from '../../audit/types.js';
@@ -38,7 +44,7 @@ import {
   type PlanResult,
 } from './decision.js';
 import { needsPeers, next } from './protocol.js';
-import { effectiveSafety, stepSpec, stepTarget } from './resolve.js';
+import { effectiveSafety, isResolveFailure, resolveSteps, stepSpec, stepTarget } from './resolve.js';
 import { isDryRun, statusPatch } from './status.js';
 import { LocalStarts } from './local-starts.js';
 import { OwnWrites } from './own-writes.js';
@@ -46,6 +52,10 @@ import { finishResult } from './finish-result.js';
 import type { FinishResult } from '../../observability/metrics.js';
 import { isFirstEnd, milestones, secondsSinceAlert } from './milestones.js';
 import { PhaseGauge } from './phase-gauge.js';
+import type { GitOpsConfig, GitOpsObserved } from './decision.js';
+import { driftCandidates } from './gitops.js';
+import { detectOwner, type DetectOptions } from '../../gitops/detect.js';
+import { RawObjectApi } from '../../kube/raw-object.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
 export const MAX_CONFLICT_RETRIES = 5;
@@ -61,6 +71,15 @@ export type ActionRegistry = Readonly<Partial<Record<string, Action>>>;
 
 export interface RemediationReconcilerConfig {
   controller: { maxConcurrentRemediations: number; defaultStepTimeout: string };
+  /** GitOps detection and policy (gitops.ts); absent: off (a test's own reconciler). */
+  gitops?: {
+    defaultPolicy: GitOpsPolicy;
+    defaultMaxPause: string;
+    argocdNamespace: string;
+    argocdTrackingLabel: string;
+    driftCheckInterval: string;
+    driftWatch: string;
+  };
 }
 
 export interface RemediationReconcilerDeps {
@@ -102,12 +121,25 @@ export class RemediationReconciler implements Reconciler {
   private readonly local = new LocalStarts();
   /** Our status writes the cache has not shown yet (read-your-writes). */
   private readonly own = new OwnWrites();
+  private readonly gitops: GitOpsConfig | undefined;
+  private readonly detect: DetectOptions;
 
   constructor(private readonly d: RemediationReconcilerDeps) {
     this.rems = remediations(d.clients);
     this.rbs = runbooks(d.clients);
     this.defaultStepTimeoutMs = parseDuration(d.config.controller.defaultStepTimeout);
     this.gauge = new PhaseGauge(d.metrics.remediations);
+    const g = d.config.gitops;
+    this.gitops = g && {
+      defaultPolicy: g.defaultPolicy,
+      defaultMaxPause: g.defaultMaxPause,
+      driftCheckIntervalMs: parseDuration(g.driftCheckInterval),
+      driftWatchMs: parseDuration(g.driftWatch),
+    };
+    this.detect = {
+      argoNamespace: g?.argocdNamespace ?? 'argocd',
+      argoTrackingLabel: g?.argocdTrackingLabel ?? '',
+    };
   }
 
   /** Informer events of Remediations, before their key is queued (see OwnWrites). */
@@ -217,6 +249,7 @@ export class RemediationReconciler implements Reconciler {
         );
       }
     }
+    const now = this.d.clock.now();
     const obs: Observed = {
       remediation: rem,
       ...(runbook ? { runbook } : {}),
@@ -226,10 +259,83 @@ export class RemediationReconciler implements Reconciler {
       config: {
         maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations,
         defaultStepTimeoutMs: this.defaultStepTimeoutMs,
+        ...(this.gitops ? { gitops: this.gitops } : {}),
       },
-      now: this.d.clock.now(),
+      now,
     };
-    return { obs, rem };
+    const gitops = await this.gitopsReads(obs, runbookProblems.length === 0);
+    return { obs: gitops ? { ...obs, gitops } : obs, rem };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // GitOps reads (gitops.ts decides on them)
+
+  /**
+   * Before the start: who deploys each target the steps change (the target's own labels and
+   * annotations). After a run on such targets: what the changed fields hold now (drift).
+   */
+  private async gitopsReads(obs: Observed, valid: boolean): Promise<GitOpsObserved | undefined> {
+    if (!this.gitops) return undefined;
+    const rem = obs.remediation;
+    const s = rem.status;
+    if (!s?.startedAt && !s?.gitops && valid) return { owners: await this.owners(obs) };
+    const watched = driftCandidates(s, obs.now, this.gitops);
+    if (watched.length === 0) return undefined;
+    const current: NonNullable<GitOpsObserved['current']> = [];
+    for (const index of watched) {
+      const rec = s!.steps![index]!;
+      const action = this.d.actions[rec.action];
+      if (!action) continue;
+      const d: Decision = { op: { kind: 'none' }, status: s!, notes: [] };
+      const ctx = this.context(obs, d, index, rec.attempt ?? 1, this.d.log, new PassReads());
+      try {
+        const plan = await action.plan(ctx);
+        current.push({ index, found: plan.before });
+      } catch (err) {
+        // A read that failed says nothing about drift: look again at the next check.
+        this.d.log.debug('drift read failed', {
+          remediation: remKey(rem),
+          step: rec.name,
+          error: apiErrorMessage(err),
+        });
+      }
+    }
+    return { current };
+  }
+
+  /** The GitOps owners of the targets of the mutating steps, as the steps will be copied. */
+  private async owners(obs: Observed): Promise<GitOpsOwnerRecord[]> {
+    const r = resolveSteps(obs.remediation, obs.runbook);
+    if (isResolveFailure(r)) return [];
+    const out: GitOpsOwnerRecord[] = [];
+    const seen = new Set<string>();
+    for (const rec of r.steps) {
+      const t = stepTarget(rec);
+      if (!t || !rec.target || seen.has(rec.target) || !this.actionInfo(rec.action)?.mutating) continue;
+      seen.add(rec.target);
+      let obj = this.d.caches.targets?.peek(t);
+      if (!obj) {
+        try {
+          obj = await RawObjectApi.forConfig(this.d.clients.kc).get(t);
+        } catch (err) {
+          // The API server unreachable: the pass is retried. Anything else (missing, not
+          // allowed) says nothing about an owner; the step itself reports it when it runs.
+          if (isUnavailable(err)) throw err;
+          this.d.log.debug('gitops owner read failed', { target: rec.target, error: apiErrorMessage(err) });
+          continue;
+        }
+      }
+      const owner = detectOwner(
+        {
+          ...t,
+          ...(obj.metadata?.labels ? { labels: obj.metadata.labels } : {}),
+          ...(obj.metadata?.annotations ? { annotations: obj.metadata.annotations } : {}),
+        },
+        this.detect,
+      );
+      if (owner) out.push({ target: rec.target, ...owner });
+    }
+    return out;
   }
 
   /**
@@ -552,6 +658,8 @@ export class RemediationReconciler implements Reconciler {
       }
     }
     this.gauge.set(remKey(rem), runbook ?? '', d.status.phase ?? 'Pending');
+    const drift = (d.status.gitops?.drift?.length ?? 0) - (rem.status?.gitops?.drift?.length ?? 0);
+    if (drift > 0) this.d.metrics.gitopsDrift.inc({ runbook: runbook ?? '' }, drift);
   }
 
   /** The dashboard's start counter and first-action latency (milestones.ts). */

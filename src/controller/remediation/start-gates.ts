@@ -10,6 +10,7 @@ import { auditNote, eventNote } from './pass.js';
 import { loopProtection, startBlocker } from './policy.js';
 import { boundsToCopy, effectiveSafety, isResolveFailure, resolveSteps } from './resolve.js';
 import { revertRequested } from './revert-set.js';
+import { gitopsOwners } from './gitops.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */
 export const runbookExists: StartGate = ({ obs, rem }) => {
@@ -228,6 +229,7 @@ export const START_GATES: readonly StartGate[] = [
   notRejected,
   stillFiring,
   stepsCopied,
+  gitopsOwners,
   unlessDryRun(noFailureLoop),
   unlessDryRun(approved),
   unlessDryRun(slotFree),

@@ -41,7 +41,7 @@ export function progressOf(steps: readonly StepStatus[] | undefined): string | u
 }
 
 /** Reasons of a False Succeeded condition that mean "never ran" rather than "failed". */
-const SKIPPED_REASONS = new Set<string>([REASONS.rejected, REASONS.revertRequested]);
+const SKIPPED_REASONS = new Set<string>([REASONS.rejected, REASONS.revertRequested, REASONS.gitopsManaged]);
 
 /**
  * The phase, from the conditions (as medik8s does): Succeeded decides whether it is over,

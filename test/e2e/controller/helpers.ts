@@ -12,6 +12,7 @@ import type { AuditRow, AuditSink } from '../../../src/audit/types.js';
 import {
   RemediationReconciler,
   type ActionRegistry,
+  type RemediationReconcilerConfig,
 } from '../../../src/controller/remediation/reconciler.js';
 import { RunbookReconciler } from '../../../src/controller/runbook/reconciler.js';
 import type { Cache, Request } from '../../../src/runtime/types.js';
@@ -69,7 +70,14 @@ export interface Harness {
 }
 
 export function harness(
-  opts: { clients?: KubeClients; actions?: ActionRegistry; budget?: number; targets?: TargetReader } = {},
+  opts: {
+    clients?: KubeClients;
+    actions?: ActionRegistry;
+    budget?: number;
+    targets?: TargetReader;
+    /** GitOps settings (off when absent, as before the feature). */
+    gitops?: RemediationReconcilerConfig['gitops'];
+  } = {},
 ): Harness {
   const clients = opts.clients ?? testClients();
   const caches = new ListCaches(testClients());
@@ -87,7 +95,10 @@ export function harness(
     events,
     audit,
     actions: opts.actions ?? ACTIONS_REGISTRY,
-    config: { controller: { maxConcurrentRemediations: opts.budget ?? 20, defaultStepTimeout: '1m' } },
+    config: {
+      controller: { maxConcurrentRemediations: opts.budget ?? 20, defaultStepTimeout: '1m' },
+      ...(opts.gitops ? { gitops: opts.gitops } : {}),
+    },
   });
   caches.observers.push(reconciler.observe.update);
   const runbookReconciler = new RunbookReconciler({ clients, caches, clock: systemClock, log, events });

@@ -24,7 +24,7 @@ describe('registry', () => {
         .filter((a) => a.reversible)
         .map((a) => a.name)
         .sort(),
-    ).toEqual(['patch', 'scale', 'setEnv', 'silence']);
+    ).toEqual(['gitopsPause', 'patch', 'scale', 'setEnv', 'silence']);
   });
 });
 

@@ -397,6 +397,17 @@ describe('helm chart charts/kube-remediator', () => {
     expect(one(old, 'PodDisruptionBudget').apiVersion).toBe('policy/v1beta1');
   });
 
+  it('grants the GitOps Pause rights only with gitops.pauseRbac, the same as config/rbac/gitops-pause.example.yaml', async () => {
+    const example = yaml.loadAll(
+      await readFile(join(REPO_ROOT, 'config', 'rbac', 'gitops-pause.example.yaml'), 'utf8'),
+    ) as K8sObject[];
+    const wanted = rulesOf(example.find((o) => o.kind === 'ClusterRole')!);
+    const off = rulesOf(one(await template([]), 'ClusterRole'));
+    for (const r of wanted) expect(off).not.toContainEqual(r);
+    const on = rulesOf(one(await template(['--set', 'gitops.pauseRbac=true']), 'ClusterRole'));
+    for (const r of wanted) expect(on).toContainEqual(r);
+  });
+
   describe('NOTES.txt', () => {
     let dir: string;
     beforeAll(async () => {
