@@ -214,6 +214,10 @@ async function launchOperator(label: string, kubeconfigPath: string): Promise<Ru
       KR_WEBHOOK_HOST: '127.0.0.1',
       KR_WEBHOOK_PORT: '0',
       KR_WEBHOOK_BEARER_TOKEN: 'bench-token',
+      // The memory figure is taken with --objects finished Remediations present: retention
+      // (ADR 0022) must not delete them meanwhile, nor add its deletes to the request counts.
+      KR_RETENTION_SUCCESSFUL_HISTORY_LIMIT: '10000',
+      KR_RETENTION_FAILED_HISTORY_LIMIT: '10000',
       // For diagnosis, e.g. BENCH_OPERATOR_NODE_OPTIONS="--import $PWD/bench/lib/cpu-profile-hook.mjs".
       ...(process.env.BENCH_OPERATOR_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS }

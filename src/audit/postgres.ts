@@ -135,6 +135,10 @@ export class PostgresAudit implements AuditSink {
   }
 
   /** Rows waiting to be written. */
+  unwritten(): ReadonlySet<string> {
+    return new Set(this.outbox.map((o) => `${o.row.namespace}/${o.row.remediation}`));
+  }
+
   get pending(): number {
     return this.outbox.length;
   }

@@ -36,6 +36,11 @@ export interface AuditSink {
   /** Never throws and never blocks on the database: rows go to the outbox. */
   record(row: AuditRow): void;
   close(): Promise<void>;
+  /**
+   * `namespace/name` of the Remediations with rows recorded but not yet written (retention
+   * keeps those, ADR 0022). Absent: nothing is ever pending (audit off).
+   */
+  unwritten?(): ReadonlySet<string>;
 }
 
 /** Audit turned off (no PostgreSQL configured). */

@@ -170,6 +170,28 @@ export const ConfigSchema = Type.Object({
     probeInterval: Duration('While in fallback, how often to check whether the store is back.', '2s'),
     keyPrefix: Type.String({ default: 'kube-remediator:', description: 'Prefix of every Redis key.' }),
   }),
+  retention: Type.Object({
+    successfulHistoryLimit: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 20,
+      description:
+        'Finished Remediations per Runbook that did not fail kept in the cluster (Runbook spec.successfulHistoryLimit overrides). The audit log is the long history.',
+    }),
+    failedHistoryLimit: Type.Integer({
+      minimum: 0,
+      maximum: 10000,
+      default: 20,
+      description:
+        'Finished Remediations per Runbook that failed or were blocked kept in the cluster (Runbook spec.failedHistoryLimit overrides).',
+    }),
+    ttlSecondsAfterFinished: Type.Integer({
+      minimum: 0,
+      default: 604800,
+      description:
+        'Seconds after it finished when a Remediation is deleted (Runbook spec.ttlSecondsAfterFinished overrides); default 7 days.',
+    }),
+  }),
   audit: Type.Object({
     postgresUrl: Type.String({
       default: '',
@@ -229,6 +251,9 @@ export const ENV_VARS: Record<string, string> = {
   KR_STORE_POSTGRES_URL: 'store.postgresUrl',
   KR_STORE_PROBE_INTERVAL: 'store.probeInterval',
   KR_REDIS_KEY_PREFIX: 'store.keyPrefix',
+  KR_RETENTION_SUCCESSFUL_HISTORY_LIMIT: 'retention.successfulHistoryLimit',
+  KR_RETENTION_FAILED_HISTORY_LIMIT: 'retention.failedHistoryLimit',
+  KR_RETENTION_TTL_SECONDS_AFTER_FINISHED: 'retention.ttlSecondsAfterFinished',
   KR_AUDIT_POSTGRES_URL: 'audit.postgresUrl',
   KR_AUDIT_OUTBOX_LIMIT: 'audit.outboxLimit',
   KR_AUDIT_FLUSH_INTERVAL: 'audit.flushInterval',

@@ -57,6 +57,8 @@ export function buildControllers(d: ControllerDeps): ControllerOptions<Kinds>[] 
     log: d.log.child({ controller: 'runbook' }),
     events: d.events,
     metrics: d.metrics,
+    retention: d.config.retention,
+    audit: d.audit,
   });
   return [
     {

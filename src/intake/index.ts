@@ -12,7 +12,9 @@ export {
   type RunbookSource,
   type AlertResult,
   type RunbookResult,
+  type RemediationCache,
 } from './intake.js';
+export { resolveMatches, resolveVerdict, type ResolveVerdict } from './resolve-match.js';
 export { listRunbookSource } from './runbook-source.js';
 export { remediationName, labelValue } from './naming.js';
 export { planRunbook, matchingRunbooks, isActive, nameFor } from './plan.js';

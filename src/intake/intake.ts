@@ -6,7 +6,7 @@
  * server then answers 5xx, so Alertmanager sends the group again. Retrying is safe because the
  * Remediation name is deterministic: what was created the first time is a 409 the second.
  */
-import { ANNOTATIONS, type Runbook } from '../api/v1alpha1/index.js';
+import { ANNOTATIONS, type Remediation, type Runbook } from '../api/v1alpha1/index.js';
 import { isNotFound, isUnavailable, statusCode, apiErrorMessage, type KubeClients } from '../kube/client.js';
 import { remediations } from '../kube/resources.js';
 import type { EventRecorder } from '../observability/events.js';
@@ -18,12 +18,24 @@ import { ERROR_CODES, RemediatorError, errorMessage, type ErrorCode } from '../u
 import { AdmissionBatcher } from './admission-batcher.js';
 import { Limiter } from './limiter.js';
 import type { WebhookAlert } from './payload.js';
-import { matchingRunbooks, nameFor, planRunbook, runbookKey, type RunbookPlan } from './plan.js';
+import { matchingRunbooks, planRunbook, runbookKey, type RunbookPlan } from './plan.js';
+import {
+  fingerprintSelector,
+  hasLabels,
+  resolveMatches,
+  selectorText,
+  type ResolveMatches,
+} from './resolve-match.js';
 import { RunbookStatusCounter } from './runbook-status.js';
 import { SuppressionEvents } from './suppression-events.js';
 
 /** Where the intake finds Runbooks: the informer cache in the operator, a LIST in tests. */
 export type RunbookSource = () => Iterable<Runbook> | Promise<Iterable<Runbook>>;
+/**
+ * The Remediations of a namespace as the informer cache holds them, for resolved notifications.
+ * Absent (tests, the benchmark), or when the cache knows no live match, the API server is asked.
+ */
+export type RemediationCache = (namespace: string) => Iterable<Remediation>;
 
 export const DEFAULT_ALERT_CONCURRENCY = 32;
 /** Occurrences this process knows to be handled (created or found to exist), newest kept. */
@@ -47,14 +59,18 @@ export interface IntakeDeps {
   clock: Clock;
   /** Alerts handled at once across all requests (API calls in flight); default 32. */
   alertConcurrency?: number;
+  /** The informer cache of Remediations (the operator); resolved alerts look there first. */
+  remediations?: RemediationCache;
 }
 
 export interface RunbookResult {
   /** `namespace/name` of the Runbook; absent for unmatched alerts. */
   runbook?: string;
   outcome: AlertOutcome;
-  /** `namespace/name` of the Remediation created, found or marked. */
+  /** `namespace/name` of the Remediation created, found or marked (the newest, when several). */
   remediation?: string;
+  /** Resolved alerts: every Remediation marked for revert (or found marked), newest first. */
+  remediations?: string[];
   code?: ErrorCode;
   reason?: string;
 }
@@ -317,19 +333,67 @@ export class AlertIntake {
     }
   }
 
-  /** Marks the Remediation of this occurrence for revert; the controller reverts after its forward steps. */
+  /**
+   * Marks for revert every live Remediation of this Runbook and alert fingerprint, whatever its
+   * `startsAt` (ADR 0021). Looked up by label: in the informer cache first (no API call in a
+   * storm of resolved notifications), and in the API server when the cache knows no live one
+   * (it may not have seen a create of a moment ago), before answering `resolved_unknown`. So a
+   * replica that only receives the resolved notification finds what another one created.
+   */
   private async resolve(rb: Runbook, alert: WebhookAlert): Promise<RunbookResult> {
     const namespace = rb.metadata.namespace ?? '';
-    const name = nameFor(rb, alert);
     const endsAt =
       alert.endsAt && !ZERO_TIME.test(alert.endsAt) ? alert.endsAt : rfc3339(this.deps.clock.now());
+    const found = await this.liveMatches(rb, alert, endsAt);
+    const marked = await Promise.all(found.mark.map((rem) => this.markResolved(rem, endsAt)));
+    const touched = [...found.mark.filter((_r, i) => marked[i]), ...found.already].map(
+      (r) => `${namespace}/${r.metadata.name ?? ''}`,
+    );
+    if (touched.length === 0) return { runbook: runbookKey(rb), outcome: 'resolved_unknown' };
+    this.deps.log.info('remediation marked for revert', {
+      runbook: runbookKey(rb),
+      fingerprint: alert.fingerprint,
+      remediations: touched,
+    });
+    return {
+      runbook: runbookKey(rb),
+      outcome: 'resolved_marked',
+      remediation: touched[0]!,
+      remediations: touched,
+    };
+  }
+
+  private async liveMatches(rb: Runbook, alert: WebhookAlert, endsAt: string): Promise<ResolveMatches> {
+    const namespace = rb.metadata.namespace ?? '';
+    const sel = fingerprintSelector(rb.metadata.name ?? '', alert.fingerprint);
+    const cache = this.deps.remediations;
+    if (cache) {
+      const cached = [...cache(namespace)].filter((r) => hasLabels(r, sel));
+      const m = resolveMatches(cached, rb, alert.fingerprint, endsAt);
+      if (m.mark.length > 0 || m.already.length > 0) return m;
+    }
+    let items: Remediation[];
+    try {
+      items = (await remediations(this.deps.clients).list(namespace, selectorText(sel))).items;
+    } catch (err) {
+      throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot list the Remediations of the alert', err);
+    }
+    return resolveMatches(items, rb, alert.fingerprint, endsAt);
+  }
+
+  /** One merge patch: the annotation and the alert's status and end. False when it is gone. */
+  private async markResolved(rem: Remediation, endsAt: string): Promise<boolean> {
+    const namespace = rem.metadata.namespace ?? '';
+    const name = rem.metadata.name ?? '';
     try {
       await remediations(this.deps.clients).patch(namespace, name, {
         metadata: { annotations: { [ANNOTATIONS.revert]: 'true' } },
         spec: { alert: { status: 'resolved', endsAt } },
       });
+      return true;
     } catch (err) {
-      if (isNotFound(err)) return { runbook: runbookKey(rb), outcome: 'resolved_unknown' };
+      // Deleted since the lookup (by a person, or retention): nothing left to revert there.
+      if (isNotFound(err)) return false;
       if (isUnavailable(err))
         throw unavailable(ERROR_CODES.kubeUnavailable, 'cannot mark the Remediation resolved', err);
       throw new RemediatorError(
@@ -338,11 +402,6 @@ export class AlertIntake {
         { cause: err },
       );
     }
-    this.deps.log.info('remediation marked for revert', {
-      runbook: runbookKey(rb),
-      remediation: `${namespace}/${name}`,
-    });
-    return { runbook: runbookKey(rb), outcome: 'resolved_marked', remediation: `${namespace}/${name}` };
   }
 
   private suppressed(

@@ -80,6 +80,15 @@ export class CustomResources<T extends Remediation | Runbook, S> {
     )) as T;
   }
 
+  /** Deletes the object only if it is still the one with this uid (a precondition: 409 if not). */
+  async deleteUid(namespace: string, name: string, uid: string): Promise<void> {
+    await this.custom.deleteNamespacedCustomObject({
+      ...this.base(namespace),
+      name,
+      body: { preconditions: { uid } },
+    });
+  }
+
   async delete(namespace: string, name: string): Promise<void> {
     await this.custom.deleteNamespacedCustomObject({ ...this.base(namespace), name });
   }

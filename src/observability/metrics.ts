@@ -42,6 +42,7 @@ const LATENCY_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 
 const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
 const ACTION_RESULTS = ['success', 'failure', 'dry_run', 'refused'] as const;
 export const CONTROLLERS = ['remediation', 'runbook'] as const;
+export const RETENTION_REASONS = ['ttl', 'successfulHistoryLimit', 'failedHistoryLimit'] as const;
 
 export interface Metrics {
   readonly registry: Registry;
@@ -57,6 +58,8 @@ export interface Metrics {
   readonly remediations: Gauge<'runbook' | 'phase'>;
   readonly remediationsStarted: Counter<'runbook'>;
   readonly remediationsFinished: Counter<'runbook' | 'result'>;
+  /** Finished Remediations deleted by retention (ADR 0022), by runbook and reason. */
+  readonly remediationsDeleted: Counter<'runbook' | 'reason'>;
   readonly alertToFirstAction: Histogram<'runbook'>;
   readonly alertToFinish: Histogram<'runbook'>;
   readonly actionsTotal: Counter<'action' | 'result'>;
@@ -91,6 +94,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       seenRunbooks.add(runbook);
       m.remediationsStarted.inc({ runbook }, 0);
       for (const result of FINISH_RESULTS) m.remediationsFinished.inc({ runbook, result }, 0);
+      for (const reason of RETENTION_REASONS) m.remediationsDeleted.inc({ runbook, reason }, 0);
       m.alertToFirstAction.zero({ runbook });
       m.alertToFinish.zero({ runbook });
       m.gitopsDrift.inc({ runbook }, 0);
@@ -182,6 +186,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
         'Remediations that reached an end, by runbook and result: succeeded, failed, skipped, dry_run, ' +
         'blocked (loop protection), reverted, revert_failed. Counted by the leader when it records the end.',
       labelNames: ['runbook', 'result'],
+      registers,
+    }),
+    remediationsDeleted: new Counter({
+      name: 'kube_remediator_remediations_deleted_total',
+      help:
+        'Finished Remediations deleted by retention, by runbook and reason: ttl (ttlSecondsAfterFinished), ' +
+        'successfulHistoryLimit, failedHistoryLimit. Their history stays in the audit log.',
+      labelNames: ['runbook', 'reason'],
       registers,
     }),
     alertToFirstAction: new Histogram({

@@ -239,6 +239,29 @@ export const RunbookSpec = Type.Object(
         default: false,
       }),
     ),
+    successfulHistoryLimit: Type.Optional(
+      Type.Integer({
+        description:
+          'Finished Remediations of this runbook that did not fail (Succeeded, Reverted, Skipped, DryRun) kept in the cluster, newest first; older ones are deleted (the audit log keeps their history). Default: the controller-wide retention.successfulHistoryLimit (20). A Remediation that runs, waits for a revert on resolve, holds a layered revert, is still needed by loop protection, or whose audit rows are not yet written is never deleted.',
+        minimum: 0,
+        maximum: 10000,
+      }),
+    ),
+    failedHistoryLimit: Type.Optional(
+      Type.Integer({
+        description:
+          'Finished Remediations of this runbook that failed or were blocked kept in the cluster, newest first. Default: the controller-wide retention.failedHistoryLimit (20).',
+        minimum: 0,
+        maximum: 10000,
+      }),
+    ),
+    ttlSecondsAfterFinished: Type.Optional(
+      Type.Integer({
+        description:
+          'Seconds after a Remediation of this runbook finished (status.completedAt) when it is deleted, whatever the history limits. Default: the controller-wide retention.ttlSecondsAfterFinished (604800, 7 days); 0 deletes as soon as it may be.',
+        minimum: 0,
+      }),
+    ),
   },
   { description: 'RunbookSpec: which alerts, which steps, which safety rules.' },
 );

@@ -11,9 +11,11 @@ import {
   REASONS,
   RESOURCES,
 } from '../../api/v1alpha1/constants.js';
-import type { Runbook, RunbookStatus } from '../../api/v1alpha1/schema.js';
-import { isNotFound, type KubeClients } from '../../kube/client.js';
-import { runbooks, type CustomResources } from '../../kube/resources.js';
+import type { Remediation, RemediationStatus, Runbook, RunbookStatus } from '../../api/v1alpha1/schema.js';
+import type { AuditSink } from '../../audit/types.js';
+import { isNotFound, statusCode, type KubeClients } from '../../kube/client.js';
+import { remediations, runbooks, type CustomResources } from '../../kube/resources.js';
+import { retentionPlan, type RetentionLimits } from './retention.js';
 import type { EventRecorder } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -29,6 +31,11 @@ import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 /** After stamping the annotation: look again at once (the metadata change also triggers us). */
 export const STAMP_REQUEUE_MS = 1;
 
+/** Nothing wakes a Runbook when its Remediations' audit rows are written: look again after this. */
+export const AUDIT_WAIT_MS = 5_000;
+/** A far TTL is looked at again at least this often (and a timer never overflows). */
+export const MAX_RETENTION_REQUEUE_MS = 3_600_000;
+
 export interface RunbookReconcilerDeps {
   clients: KubeClients;
   caches: Caches;
@@ -36,7 +43,11 @@ export interface RunbookReconcilerDeps {
   log: Logger;
   events: EventRecorder;
   /** Its series start at 0 when a Runbook is first seen, long before its first remediation ends. */
-  metrics?: Pick<Metrics, 'runbookSeen'>;
+  metrics?: Pick<Metrics, 'runbookSeen'> & Partial<Pick<Metrics, 'remediationsDeleted'>>;
+  /** Controller-wide retention defaults (config `retention`); absent: nothing is deleted. */
+  retention?: RetentionLimits;
+  /** Audit rows not yet written keep their Remediations (ADR 0022). */
+  audit?: Pick<AuditSink, 'unwritten'>;
   /** Replaces the action registry (tests); default src/actions. */
   lookup?: ActionLookup;
 }
@@ -49,9 +60,49 @@ type OwnedStatus = Pick<
 
 export class RunbookReconciler implements Reconciler {
   private readonly rbs: CustomResources<Runbook, RunbookStatus>;
+  private readonly rems: CustomResources<Remediation, RemediationStatus>;
 
   constructor(private readonly d: RunbookReconcilerDeps) {
     this.rbs = runbooks(d.clients);
+    this.rems = remediations(d.clients);
+  }
+
+  /**
+   * Deletes the finished Remediations retention lets go (retention.ts), each with a uid
+   * precondition, and says when to look again (the next TTL to run out). Deletes are
+   * idempotent, so a crash halfway only leaves some for the next pass.
+   */
+  private async retain(rb: Runbook, now: Date, log: Logger): Promise<number | undefined> {
+    if (!this.d.retention) return undefined;
+    const ns = rb.metadata.namespace ?? '';
+    const plan = retentionPlan({
+      runbook: rb,
+      remediations: this.d.caches.remediations.list(ns),
+      defaults: this.d.retention,
+      now,
+      unaudited: this.d.audit?.unwritten?.() ?? new Set(),
+    });
+    for (const { rem, reason } of plan.delete) {
+      const name = rem.metadata.name ?? '';
+      try {
+        await this.rems.deleteUid(ns, name, rem.metadata.uid ?? '');
+      } catch (err) {
+        // Gone already, or another object under the name now: nothing of ours to delete.
+        if (isNotFound(err) || statusCode(err) === 409) continue;
+        throw err;
+      }
+      this.d.metrics?.remediationsDeleted?.inc({ runbook: rb.metadata.name ?? '', reason });
+      log.info('remediation deleted', {
+        remediation: `${ns}/${name}`,
+        reason,
+        phase: rem.status?.phase,
+        completedAt: rem.status?.completedAt,
+      });
+    }
+    if (plan.awaitsAudit) return AUDIT_WAIT_MS;
+    return plan.nextAt
+      ? Math.min(MAX_RETENTION_REQUEUE_MS, Math.max(1000, plan.nextAt.getTime() - now.getTime()))
+      : undefined;
   }
 
   /** The Runbook from the API server; undefined when it is gone. */
@@ -90,6 +141,9 @@ export class RunbookReconciler implements Reconciler {
       return { requeueAfterMs: STAMP_REQUEUE_MS };
     }
 
+    const retainAfterMs = await this.retain(rb, now, log);
+    const next: Result = retainAfterMs !== undefined ? { requeueAfterMs: retainAfterMs } : {};
+
     const problems = validateRunbook(rb.spec, rb.metadata.namespace ?? req.namespace, this.d.lookup);
     const gen = rb.metadata.generation;
     const desired: OwnedStatus = {
@@ -121,7 +175,7 @@ export class RunbookReconciler implements Reconciler {
     for (const k of Object.keys(desired) as (keyof OwnedStatus)[]) {
       if (!deepEqual(desired[k], rb.status?.[k])) (patch as Record<string, unknown>)[k] = desired[k];
     }
-    if (Object.keys(patch).length === 0) return {};
+    if (Object.keys(patch).length === 0) return next;
     await this.rbs.patchStatus(req.namespace, req.name, patch);
 
     const before = findCondition(rb.status?.conditions, CONDITION_TYPES.ready);
@@ -144,6 +198,6 @@ export class RunbookReconciler implements Reconciler {
         this.d.events.event(ref, 'Normal', EVENT_REASONS.runbookValid, after.message);
       }
     }
-    return {};
+    return next;
   }
 }

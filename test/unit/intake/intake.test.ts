@@ -3,6 +3,7 @@
  * takes from the store, and gives back when the create fails.
  */
 import { describe, expect, it } from '@jest/globals';
+import type { Remediation } from '../../../src/api/v1alpha1/index.js';
 import { AlertIntake } from '../../../src/intake/intake.js';
 import { RATE_WINDOW_MS } from '../../../src/intake/plan.js';
 import { MemoryEventRecorder } from '../../../src/observability/events.js';
@@ -60,5 +61,65 @@ describe('AlertIntake gives back what it took when the create fails', () => {
     expect(store.snapshot().counters).toEqual([expect.objectContaining({ windowStart: ELEVEN, count: 1 })]);
     await intake.flush();
     await store.close();
+  });
+});
+
+describe('AlertIntake on a resolved alert (ADR 0021)', () => {
+  const resolved = anAlert({
+    status: 'resolved',
+    startsAt: '2026-01-01T10:05:00Z',
+    endsAt: '2026-01-01T10:05:00Z',
+  });
+  function intakeWith(cached: Remediation[]): AlertIntake {
+    return new AlertIntake({
+      clients: unreachableClients(),
+      runbooks: () => [aRunbook()],
+      store: new MemoryLimitStore(),
+      metrics: createMetrics({ defaultMetrics: false }),
+      log: silentLogger(),
+      events: new MemoryEventRecorder(),
+      clock: new FakeClock(new Date(ELEVEN)),
+      remediations: () => cached,
+    });
+  }
+  const marked = (name: string, startsAt: string): Remediation => ({
+    apiVersion: 'kube-remediator.io/v1alpha1',
+    kind: 'Remediation',
+    metadata: {
+      name,
+      namespace: 'shop',
+      labels: {
+        'kube-remediator.io/runbook': 'restart-web',
+        'kube-remediator.io/fingerprint': resolved.fingerprint,
+      },
+    },
+    spec: {
+      runbookRef: { name: 'restart-web' },
+      alert: { name: 'WebDown', fingerprint: resolved.fingerprint, startsAt, status: 'resolved' },
+    },
+  });
+
+  it('never answers resolved_unknown without asking the API server: unreachable, it is a failure to retry', async () => {
+    const { alerts, failure } = await intakeWith([]).handle([resolved]);
+    expect(alerts[0]!.results).toEqual([
+      expect.objectContaining({ outcome: 'error', code: 'KR_ERR_KUBE_UNAVAILABLE' }),
+    ]);
+    expect(failure?.code).toBe('KR_ERR_KUBE_UNAVAILABLE');
+  });
+
+  it('lists what the cache holds already marked, newest first, without an API call (a retry costs nothing)', async () => {
+    const { alerts, failure } = await intakeWith([
+      marked('restart-web-old', '2026-01-01T09:00:00Z'),
+      marked('restart-web-new', '2026-01-01T10:00:00Z'),
+    ]).handle([resolved]);
+    expect(failure).toBeUndefined();
+    expect(alerts[0]!.results).toEqual([
+      {
+        runbook: 'shop/restart-web',
+        outcome: 'resolved_marked',
+        remediation: 'shop/restart-web-new',
+        remediations: ['shop/restart-web-new', 'shop/restart-web-old'],
+      },
+    ]);
   });
 });

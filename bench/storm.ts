@@ -1,0 +1,344 @@
+/**
+ * `npm run bench:storm`: an alert storm through the whole operator on a real control plane
+ * (issue #14). A benchmark, not a test: it prints figures and never fails on a threshold.
+ *
+ * It starts its own control plane (etcd + kube-apiserver), creates `--targets` Deployments and
+ * one Runbook (one setEnv step, revertOnResolve), and runs the operator as a separate process
+ * talking to the API server through a counting proxy. Then:
+ * 1. raw create rate: `--fingerprints` plain Remediation creates (32 in flight) in a namespace
+ *    the operator does not watch: what this API server does without us;
+ * 2. storm: `--alerts` firing alerts over `--fingerprints` fingerprints (each fingerprint sent
+ *    alerts/fingerprints times, Alertmanager-style groups of 10, 16 requests in flight); intake
+ *    alerts/s, then the time from the first post until every Remediation is final;
+ * 3. resolve: one resolved notification per fingerprint, with a `startsAt` other than the
+ *    firing one (ADR 0021); the time until every Remediation is Reverted;
+ * 4. writes per Remediation (POST/PUT/PATCH/DELETE through the proxy, Events included, Lease
+ *    renewals excluded), and the operator's peak and settled RSS.
+ *
+ * Flags (or environment): --alerts N (BENCH_ALERTS, 10000), --fingerprints N (1000), --targets N
+ * (100), --no-docs. Retention is set high, so that its deletes do not mix into the figures.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { execa } from 'execa';
+import type { Remediation } from '../src/api/v1alpha1/index.js';
+import { makeClients } from '../src/kube/client.js';
+import { remediations, runbooks } from '../src/kube/resources.js';
+import { freePort, kubeconfigYaml, startCluster } from '../tools/cluster/cluster.js';
+import { installCrds, REPO_ROOT } from '../tools/cluster/crds.js';
+import { startOperator } from '../test/support/operator.js';
+import { CountingProxy } from './lib/counting-proxy.js';
+import { writeSection } from './lib/docs.js';
+import { deploymentBody, pool, withRetry } from './lib/kube.js';
+import { procMemory } from './lib/procfs.js';
+
+const TOKEN = 'bench-token';
+const NS = 'storm';
+const log = (m: string): void => void process.stderr.write(`[storm] ${m}\n`);
+
+function options(): { alerts: number; fingerprints: number; targets: number; docs: boolean } {
+  const { values } = parseArgs({
+    options: {
+      alerts: { type: 'string', default: process.env.BENCH_ALERTS ?? '10000' },
+      fingerprints: { type: 'string', default: '1000' },
+      targets: { type: 'string', default: '100' },
+      'no-docs': { type: 'boolean', default: false },
+    },
+  });
+  return {
+    alerts: Number(values.alerts),
+    fingerprints: Number(values.fingerprints),
+    targets: Number(values.targets),
+    docs: !values['no-docs'],
+  };
+}
+
+const fp = (i: number): string => (0x5000000000000000n + BigInt(i)).toString(16);
+
+function alert(i: number, targets: number, status: 'firing' | 'resolved', startsAt: string): object {
+  return {
+    status,
+    labels: { alertname: 'StormDown', deployment: `web-${i % targets}`, instance: `i-${i}` },
+    annotations: {},
+    startsAt,
+    endsAt: status === 'resolved' ? startsAt : '0001-01-01T00:00:00Z',
+    generatorURL: '',
+    fingerprint: fp(i),
+  };
+}
+
+function payload(alerts: object[], status: string): object {
+  return {
+    version: '4',
+    groupKey: '{}:{alertname="StormDown"}',
+    truncatedAlerts: 0,
+    status,
+    receiver: 'kube-remediator',
+    groupLabels: { alertname: 'StormDown' },
+    commonLabels: { alertname: 'StormDown' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    alerts,
+  };
+}
+
+async function post(url: string, body: object): Promise<void> {
+  for (;;) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(body),
+    });
+    await res.arrayBuffer();
+    if (res.ok) return;
+    if (res.status < 500) throw new Error(`webhook answered ${res.status}`);
+    await sleep(100); // as Alertmanager retries a 5xx
+  }
+}
+
+function chunk<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const o = options();
+  log('building the operator (npm run build)');
+  await execa('npm', ['run', 'build'], { cwd: REPO_ROOT });
+  log('starting a control plane');
+  const cluster = await startCluster({ controllerManager: false });
+  const cleanups: (() => Promise<unknown>)[] = [() => cluster.stop()];
+  try {
+    await installCrds(cluster.kubeconfigPath);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfigPath);
+    const clients = makeClients(kc);
+    for (const ns of [NS, 'storm-raw'])
+      await clients.core.createNamespace({ body: { metadata: { name: ns } } });
+    await pool(o.targets, 16, async (i) => {
+      const d = deploymentBody(`web-${i}`, 1);
+      d.spec!.template.spec!.containers[0]!.env = [{ name: 'MODE', value: 'normal' }];
+      await withRetry(() => clients.apps.createNamespacedDeployment({ namespace: NS, body: d }));
+    });
+    await runbooks(clients).create(NS, {
+      apiVersion: 'kube-remediator.io/v1alpha1',
+      kind: 'Runbook',
+      metadata: { name: 'storm', namespace: NS },
+      spec: {
+        triggers: [{ alertname: 'StormDown' }],
+        params: [{ name: 'deployment', from: 'labels.deployment' }],
+        target: { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment }}' },
+        steps: [
+          {
+            name: 'degrade',
+            action: 'setEnv',
+            revertOnResolve: true,
+            setEnv: { env: [{ name: 'MODE', value: 'degraded' }] },
+          },
+        ],
+      },
+    });
+
+    // 1. The API server's raw create rate.
+    const rawBody = (i: number): Remediation => ({
+      apiVersion: 'kube-remediator.io/v1alpha1',
+      kind: 'Remediation',
+      metadata: { name: `raw-${i}`, namespace: 'storm-raw' },
+      spec: { runbookRef: { name: 'none' } },
+    });
+    const r0 = performance.now();
+    await pool(o.fingerprints, 32, (i) =>
+      withRetry(() => remediations(clients).create('storm-raw', rawBody(i))).then(() => undefined),
+    );
+    const rawRate = o.fingerprints / ((performance.now() - r0) / 1000);
+    log(`raw create: ${rawRate.toFixed(0)}/s`);
+
+    // The operator, through the counting proxy.
+    const proxy = await CountingProxy.start(cluster.server);
+    cleanups.unshift(() => proxy.stop());
+    const kcPath = join(cluster.dir, 'kubeconfig-storm-proxy');
+    writeFileSync(kcPath, kubeconfigYaml(proxy.url, cluster.token), { mode: 0o600 });
+    const [wp, pp] = [await freePort(), await freePort()];
+    const proc = startOperator({
+      env: {
+        KUBECONFIG: kcPath,
+        KR_WATCH_NAMESPACE: NS,
+        // One replica: a leader that cannot renew its Lease on an overloaded machine exits, and
+        // the figures would measure the hand-over instead of the work.
+        KR_LEADER_ELECTION: 'false',
+        KR_PROBES_HOST: '127.0.0.1',
+        KR_PROBES_PORT: String(pp),
+        KR_WEBHOOK_HOST: '127.0.0.1',
+        KR_WEBHOOK_PORT: String(wp),
+        KR_WEBHOOK_BEARER_TOKEN: TOKEN,
+        KR_RETENTION_SUCCESSFUL_HISTORY_LIMIT: '10000',
+        KR_RETENTION_FAILED_HISTORY_LIMIT: '10000',
+      },
+    });
+    cleanups.unshift(async () => {
+      proc.kill('SIGKILL');
+      await proc.exited;
+    });
+    const webhook = `http://127.0.0.1:${wp}/api/v1/alerts`;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${pp}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok && (await runbooks(clients).get(NS, 'storm')).status?.conditions?.[0]?.status === 'True') break;
+      await sleep(200);
+    }
+    let peak = 0;
+    const rss = (): number => {
+      try {
+        return procMemory(proc.pid).rss;
+      } catch {
+        throw new Error(`the operator exited; its last lines:\n${proc.logs().slice(-20).join('\n')}`);
+      }
+    };
+    const sampler = setInterval(() => {
+      try {
+        peak = Math.max(peak, rss());
+      } catch {
+        // reported by the next wait
+      }
+    }, 100);
+
+    // 2. The storm.
+    const repeats = Math.max(1, Math.round(o.alerts / o.fingerprints));
+    const firedAt = new Date(Date.now() - 60_000).toISOString();
+    const order = Array.from({ length: repeats * o.fingerprints }, (_x, k) => k % o.fingerprints);
+    const groups = chunk(order, 10);
+    const w0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (;;) {
+          const g = groups[next++];
+          if (!g) return;
+          await post(
+            webhook,
+            payload(
+              g.map((i) => alert(i, o.targets, 'firing', firedAt)),
+              'firing',
+            ),
+          );
+        }
+      }),
+    );
+    const intakeSeconds = (performance.now() - w0) / 1000;
+    log(`intake: ${order.length} alerts in ${intakeSeconds.toFixed(1)} s`);
+    const all = async (pred: (r: Remediation) => boolean): Promise<number> => {
+      for (;;) {
+        const items = (await remediations(clients).list(NS)).items;
+        if (items.length >= o.fingerprints && items.every(pred)) return performance.now();
+        rss(); // throws when the operator is gone
+        await sleep(250);
+      }
+    };
+    const final = (r: Remediation): boolean =>
+      ['Succeeded', 'Failed', 'Blocked', 'Skipped', 'Reverted'].includes(r.status?.phase ?? '');
+    const tFinal = await all(final);
+    const created = (await remediations(clients).list(NS)).items.length;
+    const finalSeconds = (tFinal - w0) / 1000;
+    log(`all ${created} final after ${finalSeconds.toFixed(1)} s`);
+    const stormWrites = proxy.between(w0, tFinal);
+
+    // 3. The resolved notifications, with another startsAt than the firing ones.
+    await sleep(2000);
+    const resolvedAt = new Date().toISOString();
+    const v0 = performance.now();
+    next = 0;
+    const rgroups = chunk(
+      Array.from({ length: o.fingerprints }, (_x, i) => i),
+      10,
+    );
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (;;) {
+          const g = rgroups[next++];
+          if (!g) return;
+          await post(
+            webhook,
+            payload(
+              g.map((i) => alert(i, o.targets, 'resolved', resolvedAt)),
+              'resolved',
+            ),
+          );
+        }
+      }),
+    );
+    const tReverted = await all((r) => r.status?.phase === 'Reverted');
+    const revertSeconds = (tReverted - v0) / 1000;
+    log(`all reverted after ${revertSeconds.toFixed(1)} s`);
+    const revertWrites = proxy.between(v0, tReverted);
+
+    await sleep(10_000);
+    clearInterval(sampler);
+    const settled = rss();
+
+    const writes = (reqs: readonly { method: string; path: string }[]): number =>
+      reqs.filter((r) => r.method !== 'GET' && !r.path.includes('/leases/')).length;
+    const events = (reqs: readonly { method: string; path: string }[]): number =>
+      reqs.filter((r) => r.method !== 'GET' && r.path.includes('/events')).length;
+    const perRem = (n: number): string => (n / created).toFixed(1);
+    const minWrites = 5;
+    const rows: [string, string][] = [
+      [
+        'machine',
+        `${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}, load ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')}`,
+      ],
+      ['raw create rate of the API server', `${rawRate.toFixed(0)}/s`],
+      [
+        `intake, ${order.length} alerts over ${o.fingerprints} fingerprints, ${o.targets} Deployments`,
+        `${(order.length / intakeSeconds).toFixed(0)} alerts/s (${intakeSeconds.toFixed(1)} s), ${created} Remediations`,
+      ],
+      ['first post → all final', `${finalSeconds.toFixed(1)} s`],
+      ['first resolved post → all Reverted', `${revertSeconds.toFixed(1)} s`],
+      [
+        'target: 3 × (raw creates of all × minimum writes)',
+        `${((3 * created * minWrites) / rawRate).toFixed(1)} s (minimum ${minWrites} writes per Remediation)`,
+      ],
+      [
+        'writes per Remediation, storm (Events)',
+        `${perRem(writes(stormWrites))} (${perRem(events(stormWrites))})`,
+      ],
+      [
+        'writes per Remediation, revert (Events)',
+        `${perRem(writes(revertWrites))} (${perRem(events(revertWrites))})`,
+      ],
+      [
+        'operator RSS peak / settled',
+        `${(peak / 1048576).toFixed(0)} MB / ${(settled / 1048576).toFixed(0)} MB`,
+      ],
+    ];
+    const md = ['| figure | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n');
+    process.stdout.write(`\n${md}\n`);
+    if (o.docs) {
+      const file = join(REPO_ROOT, 'docs', 'benchmarks.md');
+      writeSection(
+        file,
+        '## Latest run: storm (`npm run bench:storm`)',
+        `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, one run on the test control plane (etcd + kube-apiserver, no kube-controller-manager; the operator through a counting proxy, one replica without leader election, memory store, audit off).\n\n${md}`,
+      );
+      log(`wrote ${file}`);
+    }
+  } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
