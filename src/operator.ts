@@ -84,7 +84,7 @@ export async function startOperator(
         },
         // Resolved alerts find their Remediations here first (ADR 0021); the API server when not.
         remediations: (namespace) =>
-          manager.readiness().ok ? manager.caches().remediations.list(namespace) : [],
+          manager.readiness().ok ? caches.remediations.list(namespace) : [],
         store,
         metrics,
         log,

@@ -1,6 +1,8 @@
 /**
  * When a Remediation is over, read from its conditions: shared by both controllers (the
- * Remediation controller stops deciding, the Runbook controller stops counting it as active).
+ * Remediation controller stops deciding, the Runbook controller stops counting it as active,
+ * and both read loop protection's attempts the same way: the Remediation controller to block,
+ * retention to keep the evidence).
  */
 import { CONDITION_TYPES } from './constants.js';
 import { findCondition } from './conditions.js';
@@ -17,4 +19,25 @@ export function isFinished(s: RemediationStatus | undefined): boolean {
 
 export function isFinal(rem: Remediation): boolean {
   return isFinished(rem.status);
+}
+
+/** Loop protection's default: this many failed attempts in a row on one target block the next. */
+export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
+
+/** The target key of a Remediation from its `status.target`, or undefined before it was resolved. */
+export function targetKeyOf(rem: Remediation): string | undefined {
+  const t = rem.status?.target;
+  if (!t) return undefined;
+  const parts = t.split('/');
+  if (parts.length === 2) return `${parts[0]}/${rem.metadata.namespace ?? ''}/${parts[1]}`;
+  return parts.length === 3 ? t : undefined;
+}
+
+/** 'failed' | 'succeeded' for a finished attempt; undefined for anything that is not one. */
+export function attemptOutcome(rem: Remediation): 'failed' | 'succeeded' | undefined {
+  const st = rem.status;
+  if (!st?.startedAt || (st.dryRun ?? rem.spec.dryRun === true)) return undefined;
+  const done = findCondition(st.conditions, CONDITION_TYPES.succeeded);
+  if (!done) return undefined;
+  return done.status === 'True' ? 'succeeded' : 'failed';
 }
