@@ -27,6 +27,12 @@ export const ANNOTATIONS = {
   clearBlock: `${GROUP}/clear-block`,
 } as const;
 
+/**
+ * The annotation a person sets to approve one step that has `requireApproval`:
+ * `approved-by.kube-remediator.io/<step name>=<who>` (a step name is a DNS-1123 label, so the key is valid).
+ */
+export const stepApprovalAnnotation = (step: string): string => `approved-by.${GROUP}/${step}`;
+
 export const LABELS = {
   runbook: `${GROUP}/runbook`,
   alertname: `${GROUP}/alertname`,
@@ -48,6 +54,8 @@ export const CONDITION_TYPES = {
   blocked: 'Blocked',
   /** Remediation: the reversible steps were undone. */
   reverted: 'Reverted',
+  /** Remediation: the last run of its Runbook on its target succeeded, yet the alert fired again soon after. */
+  previousRunIneffective: 'PreviousRunIneffective',
 } as const;
 
 export const REASONS = {
@@ -76,6 +84,14 @@ export const REASONS = {
   /** A revert waits for a newer Remediation's change to the same fields to be reverted first. */
   revertHeld: 'RevertHeld',
   started: 'Started',
+  /** A guard's check read fine and did not pass (the step or the run is skipped). */
+  guardNotMet: 'GuardNotMet',
+  /** A guard's check could not be read. */
+  guardError: 'GuardError',
+  /** Nobody approved by the deadline (requireApproval.timeout). */
+  approvalTimedOut: 'ApprovalTimedOut',
+  /** A Succeeded run whose alert fired again within safety.ineffectiveWindow. */
+  ineffective: 'Ineffective',
 } as const;
 
 export const EVENT_REASONS = {
@@ -98,4 +114,11 @@ export const EVENT_REASONS = {
   alertSuppressed: 'AlertSuppressed',
   runbookInvalid: 'RunbookInvalid',
   runbookValid: 'RunbookValid',
+  guardNotMet: 'GuardNotMet',
+  guardError: 'GuardError',
+  stepSkipped: 'StepSkipped',
+  approvalTimedOut: 'ApprovalTimedOut',
+  escalated: 'Escalated',
+  escalationFailed: 'EscalationFailed',
+  ineffective: 'Ineffective',
 } as const;

@@ -11,6 +11,7 @@ import {
 } from './shared-types.js';
 import { ACTIONS, Step } from './step-types.js';
 import { Bounds, Safety } from './runbook-types.js';
+import { ApprovalWait, EscalationRecord, GuardRecord, StepApproval } from './gate-types.js';
 
 export const ALERT_STATUSES = ['firing', 'resolved'] as const;
 
@@ -171,6 +172,8 @@ export const StepStatus = Type.Object(
         maxItems: 64,
       }),
     ),
+    guard: Type.Optional(GuardRecord),
+    approval: Type.Optional(StepApproval),
   },
   { description: 'The record of one step.' },
 );
@@ -245,6 +248,11 @@ export const RemediationStatus = Type.Object(
       ),
     ),
     message: Type.Optional(Type.String({ description: 'Summary for people.', maxLength: 32768 })),
+    guard: Type.Optional(GuardRecord),
+    awaitingApproval: Type.Optional(ApprovalWait),
+    escalations: Type.Optional(
+      Type.Array(EscalationRecord, { description: 'The escalations due so far, in order.', maxItems: 8 }),
+    ),
   },
   { description: 'RemediationStatus: the audit record of what was done.' },
 );
