@@ -88,8 +88,10 @@ export const REASONS = {
   guardNotMet: 'GuardNotMet',
   /** A guard's check could not be read. */
   guardError: 'GuardError',
-  /** Nobody approved by the deadline (requireApproval.timeout). */
+  /** Nobody approved by the deadline (requireApproval.timeout): Failed, or Proceeded without approval. */
   approvalTimedOut: 'ApprovalTimedOut',
+  /** Nobody approved by the deadline and `onTimeout: Skip`: the run ended Skipped. */
+  notApproved: 'NotApproved',
   /** A Succeeded run whose alert fired again within safety.ineffectiveWindow. */
   ineffective: 'Ineffective',
 } as const;

@@ -39,7 +39,17 @@ export function progressOf(steps: readonly StepStatus[] | undefined): string | u
 }
 
 /** Reasons of a False Succeeded condition that mean "never ran" rather than "failed". */
-const SKIPPED_REASONS = new Set<string>([REASONS.rejected, REASONS.revertRequested]);
+const SKIPPED_REASONS = new Set<string>([
+  REASONS.rejected,
+  REASONS.revertRequested,
+  REASONS.guardNotMet,
+  REASONS.notApproved,
+]);
+
+/** A False Succeeded condition with this reason means the run was skipped, not that it failed. */
+export function isSkippedReason(reason: string): boolean {
+  return SKIPPED_REASONS.has(reason);
+}
 
 /**
  * The phase, from the conditions (as medik8s does): Succeeded decides whether it is over,
@@ -60,10 +70,11 @@ export function derivePhase(s: RemediationStatus): RemediationPhase {
     if (blocked?.status === 'True' && blocked.reason === REASONS.loopProtection) return 'Blocked';
     return 'Failed';
   }
-  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True')
-    return verifying(s.steps) ? 'Verifying' : 'Running';
+  // Before Progressing: a step that waits for a person (steps[].requireApproval) waits mid-run.
   const approved = findCondition(c, CONDITION_TYPES.approved);
   if (approved?.status === 'False' && approved.reason === REASONS.awaitingApproval) return 'AwaitingApproval';
+  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True')
+    return verifying(s.steps) ? 'Verifying' : 'Running';
   return 'Pending';
 }
 
