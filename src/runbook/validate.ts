@@ -14,6 +14,7 @@ import { compileMatcherRegex } from './match.js';
 import { outOfScopeMessage, runbookScope } from './scope.js';
 import { checkValue, templateRefs } from './template.js';
 import { parseDuration } from '../util/duration.js';
+import { checkGates } from './validate-gates.js';
 import { errorMessage } from '../util/errors.js';
 
 /** Finds an action by name; the registry of src/actions by default. */
@@ -206,6 +207,9 @@ export function validateRunbook(
     checkTemplates(s, `steps[${i}]`, declared, out);
     checkStep(s, i, spec.target, lookup, out);
   });
+  if (spec.guard) checkTemplates(spec.guard, 'guard', declared, out);
+  if (spec.escalation) checkTemplates(spec.escalation, 'escalation', declared, out);
+  checkGates(spec, out);
   checkTriggers(spec, out);
   checkBounds(spec, out);
   checkScope(spec, namespace, out);

@@ -196,8 +196,7 @@ export function ineffectiveBefore(
         !sameObject(p, me) &&
         sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? '') &&
         targetKeyOf(p) === key &&
-        attemptOutcome(p) !== undefined &&
-        isOlder(p, me),
+        attemptOutcome(p) !== undefined,
     )
     .sort((a, b) => finishedAt(b) - finishedAt(a))[0];
   return last && attemptOutcome(last) === 'succeeded' && firedAgainSoon(last, me, windowMs)
