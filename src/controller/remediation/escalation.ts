@@ -9,6 +9,8 @@
  *
  * Unresolved: the alert has not resolved (and no revert was asked for); for a Remediation
  * without an alert, it has not Succeeded. A dry run, or a run a person rejected, never escalates.
+ * An escalation more than ESCALATION_GRACE_MS past due is not sent: after an upgrade (or a long
+ * outage of the operator) old Remediations whose resolve never arrived must not all page at once.
  */
 import { CONDITION_TYPES, EVENT_REASONS } from '../../api/v1alpha1/constants.js';
 import type { Escalation, EscalationRecord } from '../../api/v1alpha1/schema.js';
@@ -20,6 +22,9 @@ import { CHECKPOINT_REQUEUE_MS, type Decision, type EscalateOperation, type Obse
 import type { Pass } from './pass.js';
 import { revertRequested } from './revert-set.js';
 import { isDryRun } from './status.js';
+
+/** How late an escalation may still be sent. */
+export const ESCALATION_GRACE_MS = 3_600_000;
 
 /** The Runbook's escalations, when this Remediation may escalate at all. */
 function escalationsOf(obs: Observed, d: Decision): readonly Escalation[] {
@@ -61,7 +66,7 @@ export function withEscalations(obs: Observed, d: Decision): Decision {
   for (const [index, e] of list.entries()) {
     if (records.some((r) => r.index === index)) continue;
     const due = dueAt(obs, e);
-    if (due === undefined) continue;
+    if (due === undefined || now - due > ESCALATION_GRACE_MS) continue;
     if (due > now) {
       next = Math.min(next ?? due, due);
       continue;

@@ -430,6 +430,14 @@ describe('escalation on time', () => {
     expect(quiet.status.escalations).toBeUndefined();
   });
 
+  it('an escalation more than an hour past due is not sent (old Remediations after an upgrade)', () => {
+    const done = drive(aRemediation(), runbook, {}, { max: 4 }).rem;
+    const d = next(observed(done, { runbook, clock: at(15 * 60_000 + 3_600_001) }));
+    expect(d.status.escalations?.map((e) => e.index)).toEqual([1]);
+    const later = next(observed(done, { runbook, clock: at(3 * 3_600_000) }));
+    expect(later.status.escalations).toBeUndefined();
+  });
+
   it('dry runs never escalate', () => {
     const dry = aRemediation({ spec: { dryRun: true } });
     const d = next(observed(dry, { runbook, clock: at(2 * 3600_000) }));
