@@ -17,7 +17,7 @@ import type { Escalation, EscalationRecord } from '../../api/v1alpha1/schema.js'
 import type { ActionOutcome } from '../../actions/types.js';
 import { rfc3339 } from '../../util/clock.js';
 import { parseDuration } from '../../util/duration.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { CHECKPOINT_REQUEUE_MS, type Decision, type EscalateOperation, type Observed } from './decision.js';
 import type { Pass } from './pass.js';
 import { revertRequested } from './revert-set.js';

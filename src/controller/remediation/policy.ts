@@ -26,7 +26,7 @@
 import { ANNOTATIONS, CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { Remediation, RemediationPhase, Runbook } from '../../api/v1alpha1/schema.js';
 import { parseClearBlock } from '../../runbook/clear-block.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { isSkippedReason } from './status.js';
 import { parseDuration } from '../../util/duration.js';
 

@@ -19,7 +19,7 @@ import {
   rejecterOf,
   untilDeadline,
 } from './approval.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { runbookGuard } from './guards.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
 import type { RemediationSpec, Step } from '../../../src/api/v1alpha1/schema.js';
-import { findCondition } from '../../../src/controller/remediation/conditions.js';
+import { findCondition } from '../../../src/api/v1alpha1/conditions.js';
 import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {
   createDeployment,

@@ -20,7 +20,7 @@ import type {
 import type { ActionOutcome } from '../../../../src/actions/types.js';
 import type { Decision, Observed } from '../../../../src/controller/remediation/decision.js';
 import { next } from '../../../../src/controller/remediation/protocol.js';
-import { findCondition } from '../../../../src/controller/remediation/conditions.js';
+import { findCondition } from '../../../../src/api/v1alpha1/conditions.js';
 import { guardAction } from '../../../../src/controller/remediation/guards.js';
 import { attemptOutcome, loopProtection } from '../../../../src/controller/remediation/policy.js';
 import { FakeClock } from '../../../../src/util/clock.js';
