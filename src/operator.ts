@@ -83,8 +83,7 @@ export async function startOperator(
           return caches.runbooks.list();
         },
         // Resolved alerts find their Remediations here first (ADR 0021); the API server when not.
-        remediations: (namespace) =>
-          manager.readiness().ok ? caches.remediations.list(namespace) : [],
+        remediations: (namespace) => (manager.readiness().ok ? caches.remediations.list(namespace) : []),
         store,
         metrics,
         log,

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
-import { ANNOTATIONS, type Remediation } from '../../src/api/v1alpha1/index.js';
+import { ANNOTATIONS, stepApprovalAnnotation, type Remediation } from '../../src/api/v1alpha1/index.js';
 import { makeClients, type KubeClients } from '../../src/kube/client.js';
 import { remediations } from '../../src/kube/resources.js';
 import { freePort, startCluster, type TestCluster } from '../../tools/cluster/cluster.js';
@@ -400,6 +400,13 @@ export class Lab {
   async approve(name: string, by: string): Promise<void> {
     await this.kubectl(['annotate', '-n', RUNBOOK_NAMESPACE, 'rem', name, `${ANNOTATIONS.approvedBy}=${by}`]);
     this.timeline.add('person', `kubectl annotate rem ${name} ${ANNOTATIONS.approvedBy}=${by}`);
+  }
+
+  /** A person approves one step that has `requireApproval` (issue #12). */
+  async approveStep(name: string, step: string, by: string): Promise<void> {
+    const key = stepApprovalAnnotation(step);
+    await this.kubectl(['annotate', '-n', RUNBOOK_NAMESPACE, 'rem', name, `${key}=${by}`]);
+    this.timeline.add('person', `kubectl annotate rem ${name} ${key}=${by}`);
   }
 
   /** Waits until every replica of the workload is updated and ready (`kubectl rollout status`). */

@@ -180,13 +180,15 @@ async function play(lab: Lab): Promise<void> {
       {
         alert: ALERT,
         expr: 'kube_deployment_status_condition{condition="Progressing",status="false"} == 1',
-        labels: { severity: 'critical' },
+        // Address params (ADR 0016): the rollback's guard asks the lab's PostgreSQL (pg_isready).
+        labels: { severity: 'critical', postgres_host: '127.0.0.1', postgres_port: String(postgres.port) },
         annotations: {
           summary: 'Deployment {{ $labels.namespace }}/{{ $labels.deployment }} rollout is not progressing',
         },
       },
       {
-        // Not answered: a service down is not by itself a deploy's fault (see the Runbook's TODO).
+        // Not answered (yet): a service down is not by itself a deploy's fault; the rollback's
+        // guard would skip it, and answering it is left for the lab to play (see the Runbook).
         alert: 'DataStorageServiceDown',
         expr: 'kube_deployment_status_replicas_available{deployment="datastorage"} == 0',
         labels: { severity: 'critical' },
@@ -210,8 +212,8 @@ async function play(lab: Lab): Promise<void> {
   // 1. The service is down because PostgreSQL is: no deploy to blame, nothing rolled back.
   lab.timeline.add('fault', `PostgreSQL (pid ${postgres.pid}) stopped: readiness fails on every pod`);
   await postgres.stop();
-  // TODO(#12 guards): when the Runbook answers DataStorageServiceDown with a guard ("only if a
-  // deploy is the cause"), expect a Remediation that ends Skipped here instead of `unmatched`.
+  // The Runbook does not answer DataStorageServiceDown; if it did, the rollback's guard
+  // ("only if a deploy is the cause", PostgreSQL answering) would end it Skipped here.
   await lab.outcome('unmatched');
   await lab.check('PostgreSQL down: DataStorageServiceDown answered by no Runbook, no rollback', async () => {
     assert.equal((await lab.remediations()).length, 0);

@@ -169,22 +169,20 @@ async function play(lab: Lab): Promise<void> {
     assert.deepEqual(await backendEnv('us-east'), before['us-east']);
     assert.deepEqual(await backendEnv('eu-west'), before['eu-west']);
   });
-  // TODO(#12 step approval): approve the degraded-mode step rather than the whole run, and
-  // play a second incident where nobody approves before the deadline (the escalation).
-  await lab.approve(rem.metadata.name!, 'incident-commander');
+  // The degraded-mode step is approved on its own (step approval, issue #12), within the RTO.
+  await lab.approveStep(rem.metadata.name!, 'enable-degraded-mode', 'incident-commander');
   const done = await lab.waitPhase(rem.metadata.name!, 'Succeeded');
   const steps = stepsOf(done);
-  await lab.check('approval recorded; lag confirmed past the RPO; health and error rate verified', () => {
-    assert.equal(done.status?.approval?.by, 'incident-commander');
-    for (const s of [
-      'confirm-lag-exceeds-rpo',
-      'enable-degraded-mode',
-      'check-backend-health',
-      'check-error-rate',
-    ])
-      assert.equal(steps[s]?.phase, 'Succeeded', s);
-    assert.match(lab.chatMessages('incidents').join('\n'), /DEGRADED_MODE=true/);
-  });
+  await lab.check(
+    'guard met (lag past the RPO); step approval recorded; health and error rate verified',
+    () => {
+      assert.equal(done.status?.guard?.result, 'Met');
+      assert.equal(steps['enable-degraded-mode']?.approval?.by, 'incident-commander');
+      for (const s of ['enable-degraded-mode', 'check-backend-health', 'check-error-rate'])
+        assert.equal(steps[s]?.phase, 'Succeeded', s);
+      assert.match(lab.chatMessages('incidents').join('\n'), /DEGRADED_MODE=true/);
+    },
+  );
   await lab.check('degraded mode in the surviving region only', async () => {
     assert.deepEqual(await backendEnv('us-east'), [
       ...before['us-east'],

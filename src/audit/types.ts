@@ -10,6 +10,9 @@ export const AUDIT_EVENTS = [
   'rejected',
   'reverted',
   'blocked',
+  'guard_evaluated',
+  'approval_timed_out',
+  'escalated',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENTS)[number];
 

@@ -17,6 +17,7 @@ import { formatDuration, parseDuration } from '../util/duration.js';
 import { REVERT_GATE_STEP } from '../api/v1alpha1/schema.js';
 import { validateChecks } from '../actions/checks/evaluate.js';
 import { MIN_INTERVAL_MS } from '../actions/checks/hold.js';
+import { checkGates } from './validate-gates.js';
 import { errorMessage } from '../util/errors.js';
 
 /** Finds an action by name; the registry of src/actions by default. */
@@ -274,6 +275,9 @@ export function validateRunbook(
     checkStep(s, i, spec.target, lookup, out);
   });
   checkOnResolve(spec, declared, names, lookup, out);
+  if (spec.guard) checkTemplates(spec.guard, 'guard', declared, out);
+  if (spec.escalation) checkTemplates(spec.escalation, 'escalation', declared, out);
+  checkGates(spec, out);
   checkTriggers(spec, out);
   checkBounds(spec, out);
   checkScope(spec, namespace, out);

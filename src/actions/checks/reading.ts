@@ -13,7 +13,7 @@ import { CHECK_POLL_MS, EXTERNAL_TIMEOUT_MS } from '../services/replies.js';
 
 /** What a check needs to look: Secrets for `urlFrom`, the cluster and the target for target reads. */
 export type CheckContext = Pick<ActionContext, 'clients' | 'readSecret'> &
-  Partial<Pick<ActionContext, 'target' | 'log'>>;
+  Partial<Pick<ActionContext, 'target' | 'log' | 'clock'>>;
 
 export interface ReadOptions {
   /** The deadline of each request of the look. */

@@ -27,6 +27,12 @@ export const ANNOTATIONS = {
   clearBlock: `${GROUP}/clear-block`,
 } as const;
 
+/**
+ * The annotation a person sets to approve one step that has `requireApproval`:
+ * `approved-by.kube-remediator.io/<step name>=<who>` (a step name is a DNS-1123 label, so the key is valid).
+ */
+export const stepApprovalAnnotation = (step: string): string => `approved-by.${GROUP}/${step}`;
+
 export const LABELS = {
   runbook: `${GROUP}/runbook`,
   alertname: `${GROUP}/alertname`,
@@ -52,6 +58,8 @@ export const CONDITION_TYPES = {
   drifted: 'Drifted',
   /** Remediation: it holds the self-heal of a GitOps owner paused (gitops.policy: Pause). */
   gitopsPaused: 'GitOpsPaused',
+  /** Remediation: the last run of its Runbook on its target succeeded, yet the alert fired again soon after. */
+  previousRunIneffective: 'PreviousRunIneffective',
 } as const;
 
 export const REASONS = {
@@ -98,6 +106,16 @@ export const REASONS = {
   /** A changed field was put back by someone else. */
   changedBack: 'ChangedBack',
   noDrift: 'NoDrift',
+  /** A guard's check read fine and did not pass (the step or the run is skipped). */
+  guardNotMet: 'GuardNotMet',
+  /** A guard's check could not be read. */
+  guardError: 'GuardError',
+  /** Nobody approved by the deadline (requireApproval.timeout): Failed, or Proceeded without approval. */
+  approvalTimedOut: 'ApprovalTimedOut',
+  /** Nobody approved by the deadline and `onTimeout: Skip`: the run ended Skipped. */
+  notApproved: 'NotApproved',
+  /** A Succeeded run whose alert fired again within safety.ineffectiveWindow. */
+  ineffective: 'Ineffective',
 } as const;
 
 export const EVENT_REASONS = {
@@ -128,4 +146,11 @@ export const EVENT_REASONS = {
   gitopsPaused: 'GitOpsPaused',
   gitopsRestored: 'GitOpsRestored',
   drifted: 'Drifted',
+  guardNotMet: 'GuardNotMet',
+  guardError: 'GuardError',
+  stepSkipped: 'StepSkipped',
+  approvalTimedOut: 'ApprovalTimedOut',
+  escalated: 'Escalated',
+  escalationFailed: 'EscalationFailed',
+  ineffective: 'Ineffective',
 } as const;

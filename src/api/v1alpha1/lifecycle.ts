@@ -4,7 +4,7 @@
  * and both read loop protection's attempts the same way: the Remediation controller to block,
  * retention to keep the evidence).
  */
-import { CONDITION_TYPES } from './constants.js';
+import { CONDITION_TYPES, REASONS } from './constants.js';
 import { findCondition } from './conditions.js';
 import type { Remediation, RemediationStatus } from './schema.js';
 
@@ -19,6 +19,20 @@ export function isFinished(s: RemediationStatus | undefined): boolean {
 
 export function isFinal(rem: Remediation): boolean {
   return isFinished(rem.status);
+}
+
+/** Reasons of a False Succeeded condition that mean the run was skipped, not that it failed. */
+const SKIPPED_REASONS = new Set<string>([
+  REASONS.rejected,
+  REASONS.revertRequested,
+  REASONS.gitopsManaged,
+  REASONS.guardNotMet,
+  REASONS.notApproved,
+]);
+
+/** A False Succeeded condition with this reason means the run was skipped, not that it failed. */
+export function isSkippedReason(reason: string): boolean {
+  return SKIPPED_REASONS.has(reason);
 }
 
 /** Loop protection's default: this many failed attempts in a row on one target block the next. */
@@ -39,5 +53,7 @@ export function attemptOutcome(rem: Remediation): 'failed' | 'succeeded' | undef
   if (!st?.startedAt || (st.dryRun ?? rem.spec.dryRun === true)) return undefined;
   const done = findCondition(st.conditions, CONDITION_TYPES.succeeded);
   if (!done) return undefined;
-  return done.status === 'True' ? 'succeeded' : 'failed';
+  if (done.status === 'True') return 'succeeded';
+  // Skipped mid-run (a guard not met, no approval by the deadline): not a failure.
+  return isSkippedReason(done.reason) ? undefined : 'failed';
 }

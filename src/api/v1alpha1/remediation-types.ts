@@ -12,6 +12,7 @@ import {
 import { ACTIONS, Step } from './step-types.js';
 import { Bounds, Safety } from './runbook-types.js';
 import { STEP_STAGES } from './resolve-types.js';
+import { ApprovalWait, EscalationRecord, GuardRecord, StepApproval } from './gate-types.js';
 
 export const ALERT_STATUSES = ['firing', 'resolved'] as const;
 
@@ -178,6 +179,8 @@ export const StepStatus = Type.Object(
         maxItems: 64,
       }),
     ),
+    guard: Type.Optional(GuardRecord),
+    approval: Type.Optional(StepApproval),
   },
   { description: 'The record of one step.' },
 );
@@ -317,6 +320,11 @@ export const RemediationStatus = Type.Object(
     ),
     message: Type.Optional(Type.String({ description: 'Summary for people.', maxLength: 32768 })),
     gitops: Type.Optional(GitOpsStatus),
+    guard: Type.Optional(GuardRecord),
+    awaitingApproval: Type.Optional(ApprovalWait),
+    escalations: Type.Optional(
+      Type.Array(EscalationRecord, { description: 'The escalations due so far, in order.', maxItems: 8 }),
+    ),
   },
   { description: 'RemediationStatus: the audit record of what was done.' },
 );

@@ -11,8 +11,10 @@ import {
   StringEnum,
   TargetRef,
 } from './shared-types.js';
-import { NotifyParams, Step } from './step-types.js';
 import { OnResolve } from './resolve-types.js';
+import { NotifyParams, Step, Guard } from './step-types.js';
+import { ApprovalPolicy } from './gate-types.js';
+import { EscalationList } from './escalation-types.js';
 
 export const MATCH_OPS = ['=', '!=', '=~', '!~'] as const;
 export type MatchOp = (typeof MATCH_OPS)[number];
@@ -171,6 +173,19 @@ export const Safety = Type.Object(
       }),
     ),
     bounds: Type.Optional(Bounds),
+    approval: Type.Optional(
+      Type.Object(ApprovalPolicy.properties, {
+        description:
+          'The deadline of `requireApproval` and what happens at it (`Skip` ends the Remediation `Skipped`). Absent: wait until someone decides.',
+      }),
+    ),
+    ineffectiveWindow: Type.Optional(
+      Type.String({
+        description:
+          'A run that Succeeded counts as a failure for `maxConsecutiveFailures` (reason Ineffective) when a new Remediation of this runbook on the same target is created within this long after it finished, e.g. `10m` (the default); `0s` turns it off.',
+        pattern: DURATION,
+      }),
+    ),
   },
   { description: 'Safety rules applied before and during execution.' },
 );
@@ -233,6 +248,8 @@ export const RunbookSpec = Type.Object(
     onFailure: Type.Optional(OnFailure),
     onResolve: Type.Optional(OnResolve),
     gitops: Type.Optional(GitOpsSettings),
+    guard: Type.Optional(Guard),
+    escalation: Type.Optional(EscalationList),
     suspend: Type.Optional(
       Type.Boolean({
         description: 'Stop matching alerts to this runbook (hand-made Remediations still run).',

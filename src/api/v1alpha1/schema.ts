@@ -15,6 +15,8 @@
  */
 export * from './shared-types.js';
 export * from './step-types.js';
+export * from './gate-types.js';
+export * from './escalation-types.js';
 export * from './runbook-types.js';
 export * from './remediation-types.js';
 export * from './resolve-types.js';

@@ -12,6 +12,7 @@ import {
   TargetRef,
   ValueFrom,
 } from './shared-types.js';
+import { ApprovalPolicy, GUARD_ON_ERROR, GUARD_ON_NOT_MET } from './gate-types.js';
 
 export const ACTIONS = [
   'rolloutRestart',
@@ -664,6 +665,30 @@ export const WaitUntilParams = Type.Object(
 );
 export type WaitUntilParams = Static<typeof WaitUntilParams>;
 
+/** A precondition of a step or a Runbook (issue #12, ADR 0019); its choices are in gate-types.ts. */
+export const Guard = Type.Object(
+  {
+    checks: CheckList,
+    onNotMet: Type.Optional(
+      StringEnum(
+        GUARD_ON_NOT_MET,
+        'What happens when a check reads fine and does not pass: `SkipStep` (default on a step) skips the step and goes on; `SkipRemediation` (the only choice on a Runbook) ends the Remediation `Skipped` with reason GuardNotMet. Neither counts toward `maxConsecutiveFailures`.',
+      ),
+    ),
+    onError: Type.Optional(
+      StringEnum(
+        GUARD_ON_ERROR,
+        'What happens when a check cannot be read (unreachable, timed out, a rejected query): `Fail` (default: nothing acts without evidence, and the failure is loud: onFailure, loop protection), `SkipStep` (steps only) or `SkipRemediation`.',
+      ),
+    ),
+  },
+  {
+    description:
+      'A precondition evaluated once, right before the step (or, on a Runbook, before the first step): every check must be Met. What was read is recorded in the step record (`status.steps[].guard`, or `status.guard`) and the audit.',
+  },
+);
+export type Guard = Static<typeof Guard>;
+
 // ---------------------------------------------------------------------------------------
 // steps
 
@@ -758,6 +783,8 @@ export const Step = Type.Object(
     hold: Type.Optional(HoldParams),
     waitUntil: Type.Optional(WaitUntilParams),
     gitopsPause: Type.Optional(GitOpsPauseParams),
+    guard: Type.Optional(Guard),
+    requireApproval: Type.Optional(ApprovalPolicy),
   },
   { description: 'One step of a runbook.' },
 );

@@ -164,11 +164,17 @@ function runStage(p: Pass, stage: StepStage): Decision | undefined {
   if (rec.phase === 'Pending') {
     const stop = runStepGates(p, idx, BEFORE_PLAN);
     if (stop && 'decision' in stop) return stop.decision;
+    if (stop && 'skipped' in stop) return runStage(p, stage);
+    if (stop) {
+      failStep(p, idx, stop.failedAttempt);
+      return runStage(p, stage);
+    }
     status();
     return p.done({ kind: 'plan', index: idx, attempt: (rec.attempt ?? 0) + 1 });
   }
   const stop = runStepGates(p, idx, BEFORE_APPLY);
   if (stop && 'decision' in stop) return stop.decision;
+  if (stop && 'skipped' in stop) return runStage(p, stage);
   if (stop) {
     failStep(p, idx, stop.failedAttempt);
     return runStage(p, stage);

@@ -8,6 +8,7 @@ import type {
   ActionName,
   GitOpsOwnerRecord,
   GitOpsPolicy,
+  GuardRecord,
   Remediation,
   RemediationStatus,
   Runbook,
@@ -84,6 +85,12 @@ export type PlanOperation = { kind: 'plan'; index: number; attempt: number };
 /** `attempt`: the step's attempt whose checkpoint it runs on (the stamp's). */
 export type ApplyOperation = { kind: 'apply'; index: number; attempt: number };
 export type RevertOperation = { kind: 'revert'; index: number; attempt: number };
+/** Evaluate the guard of step `index` (-1: the Runbook's `spec.guard`): reads only. */
+export type GuardOperation = { kind: 'guard'; index: number; attempt: number };
+/** Send escalation `index` of the Runbook (checkpointed as Sending first). */
+export type EscalateOperation = { kind: 'escalate'; index: number; attempt: number };
+/** The Runbook-level guard's index in a GuardOperation. */
+export const RUNBOOK_GUARD = -1;
 
 export type Operation =
   | { kind: 'none' }
@@ -92,7 +99,9 @@ export type Operation =
   /** Call apply() for the checkpointed step `index`. */
   | ApplyOperation
   /** Call revert() for step `index` (already checkpointed as Reverting). */
-  | RevertOperation;
+  | RevertOperation
+  | GuardOperation
+  | EscalateOperation;
 
 export type Note =
   | { kind: 'event'; type: 'Normal' | 'Warning'; reason: string; message: string; target?: ResolvedTarget }
@@ -134,4 +143,6 @@ export type PlanResult = { plan: Plan } | { error: StepFailure };
  */
 export type Effect =
   | { op: PlanOperation; result: PlanResult }
-  | { op: ApplyOperation | RevertOperation; outcome: ActionOutcome; at: Date };
+  | { op: ApplyOperation | RevertOperation; outcome: ActionOutcome; at: Date }
+  | { op: GuardOperation; evaluation: GuardRecord }
+  | { op: EscalateOperation; outcome: ActionOutcome; at: Date };

@@ -5,7 +5,7 @@
 import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { isRunStep } from './after-resolve.js';
-import { TIMEOUT_SLACK_MS, type Decision } from './decision.js';
+import { TIMEOUT_SLACK_MS, type Decision, type StepFailure } from './decision.js';
 import { finishFailed, finishSucceeded } from './finish.js';
 import { runStepGates } from './gates.js';
 import { remediationName, type Pass } from './pass.js';
@@ -58,6 +58,13 @@ function running(p: Pass, label: string): void {
   });
 }
 
+/** A gate failed the step's attempt (a timeout, a guard that could not read, no approval): retry or fail. */
+function failedBeforeStart(p: Pass, idx: number, f: StepFailure): Decision | undefined {
+  failStep(p, idx, f);
+  if (findCondition(p.s.conditions, CONDITION_TYPES.succeeded)) return p.done();
+  return decideForward(p);
+}
+
 /**
  * The next step's operation, or the end of the run. Undefined when every step is done (the
  * run just succeeded): a revert asked for meanwhile may start in the same pass.
@@ -79,17 +86,16 @@ export function decideForward(p: Pass): Decision | undefined {
   if (rec.phase === 'Pending') {
     const stop = runStepGates(p, idx, BEFORE_PLAN);
     if (stop && 'decision' in stop) return stop.decision;
+    if (stop && 'skipped' in stop) return decideForward(p);
+    if (stop) return failedBeforeStart(p, idx, stop.failedAttempt);
     running(p, label);
     return p.done({ kind: 'plan', index: idx, attempt: (rec.attempt ?? 0) + 1 });
   }
 
   const stop = runStepGates(p, idx, BEFORE_APPLY);
   if (stop && 'decision' in stop) return stop.decision;
-  if (stop) {
-    failStep(p, idx, stop.failedAttempt);
-    if (findCondition(p.s.conditions, CONDITION_TYPES.succeeded)) return p.done();
-    return decideForward(p);
-  }
+  if (stop && 'skipped' in stop) return decideForward(p);
+  if (stop) return failedBeforeStart(p, idx, stop.failedAttempt);
   running(p, label);
   const deadline = Date.parse(rec.startedAt ?? p.nowText) + stepTimeoutMs(rec, p.obs.config);
   p.requeue(deadline - p.now.getTime() + TIMEOUT_SLACK_MS);

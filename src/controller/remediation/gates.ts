@@ -7,6 +7,8 @@
  *   fail  the run ends Failed (the usual failure notes, and onFailure.revert)
  *   end   the run ends without running (Skipped, Blocked) with the notes given
  *   failAttempt  (step gates) the step's attempt fails, e.g. a timeout; retry rules apply
+ *   evaluate  stop here and evaluate a guard (a read, the pass's operation); the next pass decides on it
+ *   skipStep  (step gates) the step is skipped, with the message given, and the run goes on
  * The chains are ordered lists (start-gates.ts, step-gates.ts), evaluated here in one place:
  * a reader learns the order from the list, and a new rule is one function and one line.
  */
@@ -15,6 +17,15 @@ import type { ConditionInput } from '../../api/v1alpha1/conditions.js';
 import type { Decision, Note, StepFailure } from './decision.js';
 import { finish, finishFailed } from './finish.js';
 import type { GateView, Pass } from './pass.js';
+
+/** Marks step `index` Skipped: it never ran (a guard or an approval said so). */
+function skipStep(p: Pass, index: number, message: string): void {
+  const rec = p.s.steps![index]!;
+  rec.phase = 'Skipped';
+  rec.finishedAt = p.nowText;
+  rec.message = message;
+  delete rec.nextAttemptAt;
+}
 
 export interface Marks {
   /** Status fields to set. */
@@ -32,7 +43,9 @@ export type Verdict =
   | (Marks & { kind: 'wait'; requeueAfterMs?: number })
   | (Marks & { kind: 'fail'; reason: string; message: string })
   | (Marks & { kind: 'end'; reason: string; message: string; notes: Note[] })
-  | (Marks & { kind: 'failAttempt'; failure: StepFailure });
+  | (Marks & { kind: 'failAttempt'; failure: StepFailure })
+  | (Marks & { kind: 'evaluate'; guard: number })
+  | (Marks & { kind: 'skipStep'; message: string; notes: Note[] });
 
 /** A gate before the first step. */
 export type StartGate = (p: GateView) => Verdict | undefined;
@@ -52,7 +65,8 @@ export function unlessDryRun<G extends StartGate | StepGate>(gate: G): G {
 }
 
 /** What stopping at a verdict means for the pass: a decision, a failed attempt, or nothing (go on). */
-export type GateResult = { decision: Decision } | { failedAttempt: StepFailure } | undefined;
+export type GateResult =
+  { decision: Decision } | { failedAttempt: StepFailure } | { skipped: true } | undefined;
 
 /** Writes a verdict's marks into the pass and says whether the chain stops there. */
 export function applyVerdict(p: Pass, v: Verdict, index?: number): GateResult {
@@ -74,6 +88,12 @@ export function applyVerdict(p: Pass, v: Verdict, index?: number): GateResult {
       return { decision: finish(p, 'False', v.reason, v.message, v.notes) };
     case 'failAttempt':
       return { failedAttempt: v.failure };
+    case 'evaluate':
+      return { decision: p.done({ kind: 'guard', index: v.guard, attempt: 1 }) };
+    case 'skipStep':
+      skipStep(p, index!, v.message);
+      p.notes.push(...v.notes);
+      return { skipped: true };
   }
 }
 

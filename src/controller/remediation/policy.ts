@@ -17,6 +17,11 @@
  *       N new failures block again. Or:
  *     - delete the failed Remediations (they are the evidence; fewer than N left = unblocked).
  *   A Remediation already Blocked stays Blocked (final); the next alert creates a new one.
+ *
+ * Ineffective runs (issue #12): a run that Succeeded counts as a failure when a new Remediation
+ * of the same Runbook on the same target was created within `safety.ineffectiveWindow`
+ * (default 10m) after it finished: the fix did not hold, and the same fix applied again and
+ * again must trip loop protection like any failure does.
  */
 import { ANNOTATIONS } from '../../api/v1alpha1/constants.js';
 import type { Remediation, RemediationPhase, Runbook } from '../../api/v1alpha1/schema.js';
@@ -26,6 +31,7 @@ import {
   DEFAULT_MAX_CONSECUTIVE_FAILURES,
   targetKeyOf,
 } from '../../api/v1alpha1/lifecycle.js';
+import { parseDuration } from '../../util/duration.js';
 
 export { attemptOutcome, DEFAULT_MAX_CONSECUTIVE_FAILURES, targetKeyOf };
 
@@ -120,6 +126,67 @@ function finishedAt(rem: Remediation): number {
   return Date.parse(rem.status?.completedAt ?? rem.metadata.creationTimestamp ?? '') || 0;
 }
 
+export const DEFAULT_INEFFECTIVE_WINDOW = '10m';
+
+/** `safety.ineffectiveWindow` in ms (0: off). */
+export function ineffectiveWindowMs(runbook: Runbook): number {
+  try {
+    return parseDuration(runbook.spec.safety?.ineffectiveWindow ?? DEFAULT_INEFFECTIVE_WINDOW);
+  } catch {
+    return parseDuration(DEFAULT_INEFFECTIVE_WINDOW);
+  }
+}
+
+/** Whether `later` was created within `windowMs` after `run` finished (its alert fired again soon). */
+function firedAgainSoon(run: Remediation, later: Remediation, windowMs: number): boolean {
+  const done = Date.parse(run.status?.completedAt ?? '');
+  const created = Date.parse(later.metadata.creationTimestamp ?? '');
+  return !Number.isNaN(done) && !Number.isNaN(created) && created >= done && created - done <= windowMs;
+}
+
+/**
+ * A finished attempt's outcome for loop protection: a Succeeded one counts as failed
+ * ('ineffective') when one of `others` (same Runbook, same target) came within the window after it.
+ */
+function countedOutcome(
+  run: Remediation,
+  others: readonly Remediation[],
+  windowMs: number,
+): 'failed' | 'succeeded' | 'ineffective' | undefined {
+  const outcome = attemptOutcome(run);
+  if (outcome !== 'succeeded' || windowMs <= 0) return outcome;
+  return others.some((o) => !sameObject(o, run) && firedAgainSoon(run, o, windowMs))
+    ? 'ineffective'
+    : outcome;
+}
+
+/**
+ * The newest finished attempt of `runbook` on `key` before `me`, when it Succeeded and `me` came
+ * within `safety.ineffectiveWindow` after it: that run was ineffective (condition
+ * PreviousRunIneffective on `me`).
+ */
+export function ineffectiveBefore(
+  me: Remediation,
+  key: string | undefined,
+  runbook: Runbook,
+  peers: readonly Remediation[],
+): Remediation | undefined {
+  const windowMs = ineffectiveWindowMs(runbook);
+  if (!key || windowMs <= 0) return undefined;
+  const last = peers
+    .filter(
+      (p) =>
+        !sameObject(p, me) &&
+        sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? '') &&
+        targetKeyOf(p) === key &&
+        attemptOutcome(p) !== undefined,
+    )
+    .sort((a, b) => finishedAt(b) - finishedAt(a))[0];
+  return last && attemptOutcome(last) === 'succeeded' && firedAgainSoon(last, me, windowMs)
+    ? last
+    : undefined;
+}
+
 export function loopProtection(
   me: Remediation,
   key: string | undefined,
@@ -134,13 +201,27 @@ export function loopProtection(
   );
   // An entry not yet stamped by the Runbook controller clears everything up to now.
   const clearedAt = Math.max(0, ...clears.map((c) => (c.at ?? now).getTime()));
-  const attempts = peers
-    .filter(
-      (p) => !sameObject(p, me) && sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? ''),
-    )
-    .filter((p) => targetKeyOf(p) === key && attemptOutcome(p) !== undefined && finishedAt(p) > clearedAt)
+  const mine = peers.filter(
+    (p) =>
+      !sameObject(p, me) &&
+      sameRunbook(p, me.metadata.namespace ?? '', runbook.metadata.name ?? '') &&
+      targetKeyOf(p) === key,
+  );
+  const attempts = mine
+    .filter((p) => attemptOutcome(p) !== undefined && finishedAt(p) > clearedAt)
     .sort((a, b) => finishedAt(b) - finishedAt(a))
     .slice(0, limit);
-  const blocked = attempts.length >= limit && attempts.every((p) => attemptOutcome(p) === 'failed');
-  return { blocked, failures: blocked ? attempts.map((p) => p.metadata.name ?? '') : [], limit };
+  // The runs that came after an attempt: the other peers of this runbook and target, and me.
+  const windowMs = ineffectiveWindowMs(runbook);
+  const outcomes = attempts.map((p) => countedOutcome(p, [...mine, me], windowMs));
+  const blocked = attempts.length >= limit && outcomes.every((o) => o === 'failed' || o === 'ineffective');
+  return {
+    blocked,
+    failures: blocked
+      ? attempts.map(
+          (p, i) => `${p.metadata.name ?? ''}${outcomes[i] === 'ineffective' ? ' (ineffective)' : ''}`,
+        )
+      : [],
+    limit,
+  };
 }

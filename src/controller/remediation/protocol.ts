@@ -7,11 +7,14 @@
  *
  * The life of a Remediation, stage by stage:
  *   start     the start gates (start-gates.ts, in order), then Running;
- *   forward   each step: gates (step-gates.ts), plan (the effect is the checkpoint: Running,
+ *   forward   each step: gates (step-gates.ts: approval, guard), plan (the effect is the checkpoint: Running,
  *             attempt, startedAt, before/after, written BEFORE anything changes), apply (its
  *             outcome recorded: done, in progress → look again, failed → retry or fail);
  *   revert    once over (Succeeded / Failed / DryRun), a revert request or onFailure.revert
  *             undoes reversible steps in reverse order, each checkpointed as Reverting first.
+ *   escalate  beside all of these (escalation.ts): an escalation due is checkpointed, then sent.
+ * A guard's reads and an escalation's send are operations too (`guard`, `escalate`), recorded
+ * by `next(observed, effect)` like the others.
  * A crash between any two writes is harmless: every pass starts again from the status.
  */
 import { CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
@@ -31,6 +34,8 @@ import { revertRequested } from './revert-set.js';
 import { resolveWorkDue } from './after-resolve.js';
 import { START_GATES } from './start-gates.js';
 import { isDryRun } from './status.js';
+import { recordGuard } from './guards.js';
+import { recordEscalation, withEscalations } from './escalation.js';
 
 /** What to do now on `observed`; with `effect`, what to write after the operation asked for ran. */
 export function next(observed: Observed, effect?: Effect): Decision {
@@ -43,6 +48,14 @@ export function next(observed: Observed, effect?: Effect): Decision {
   p.notes.push(...d.notes);
   if ('result' in effect) {
     recordPlan(p, effect.op, effect.result);
+    return p.done();
+  }
+  if ('evaluation' in effect) {
+    recordGuard(p, effect.op, effect.evaluation);
+    return p.done();
+  }
+  if (effect.op.kind === 'escalate') {
+    recordEscalation(p, effect.op, effect.outcome);
     return p.done();
   }
   if (effect.op.kind === 'apply') recordApply(p, effect.op, effect.outcome);
@@ -69,7 +82,12 @@ export function needsPeers(
   return revertRequested(rem) && resolveWorkDue(s ?? {}, actionInfo);
 }
 
+/** The stages, then the escalations due laid over them (escalation.ts: beside the steps, not instead). */
 function decide(obs: Observed): Decision {
+  return withEscalations(obs, decideStages(obs));
+}
+
+function decideStages(obs: Observed): Decision {
   const p = new Pass(obs, obs.remediation.status);
   if (!obs.remediation.status?.phase) p.audit('created', 'remediation seen by the controller');
   if (!findCondition(p.s.conditions, CONDITION_TYPES.succeeded)) {

@@ -36,13 +36,19 @@ import type { Caches } from '../caches.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
   CHECKPOINT_REQUEUE_MS,
+  RUNBOOK_GUARD,
   type ActionInfo,
   type Decision,
   type Effect,
+  type EscalateOperation,
+  type GuardOperation,
   type Observed,
   type Operation,
   type PlanResult,
 } from './decision.js';
+import { defaultEvaluator, readGuard, unreadable, type CheckEvaluator } from './guard-read.js';
+import { guardToRead } from './guards.js';
+import { renderPart } from './runbook-parts.js';
 import { needsPeers, next } from './protocol.js';
 import { effectiveSafety, isResolveFailure, resolveSteps, stepSpec, stepTarget } from './resolve.js';
 import { isDryRun, statusPatch } from './status.js';
@@ -92,6 +98,8 @@ export interface RemediationReconcilerDeps {
   audit: AuditSink;
   actions: ActionRegistry;
   config: RemediationReconcilerConfig;
+  /** How a guard's checks are read; evaluateCheck unless a test passes its own. */
+  checks?: CheckEvaluator;
 }
 
 interface Gathered {
@@ -422,6 +430,8 @@ export class RemediationReconciler implements Reconciler {
       const acted = await this.commit(rem, { ...d, op: { kind: 'none' } }, log);
       return { ...acted, result: {}, checkpoint: false };
     }
+    if (op.kind === 'guard') return this.guard(rem, obs, d, op, log);
+    if (op.kind === 'escalate') return this.escalate(req, rem, obs, op, log);
     const rec = d.status.steps?.[op.index];
     const action = rec ? this.d.actions[rec.action] : undefined;
     if (!rec || !action) {
@@ -451,9 +461,100 @@ export class RemediationReconciler implements Reconciler {
     this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
     // The outcome, and what follows from it without another operation (the finish), in one write.
-    const effect: Effect = { op, outcome, at: this.d.clock.now() };
+    const effect = { op, outcome, at: this.d.clock.now() } as Effect;
     const result = await this.commitAfterEffect(req, rem, next(obs, effect), effect, slog);
     return { result, effect: true, checkpoint: false };
+  }
+
+  /**
+   * A guard's reads (guard-read.ts), then its record: like plan(), reads only, so a conflict
+   * re-runs the pass and reads again; the record is a checkpoint and the pass goes on.
+   */
+  private async guard(
+    rem: Remediation,
+    obs: Observed,
+    d: Decision,
+    op: GuardOperation,
+    log: Logger,
+  ): Promise<Acted> {
+    const what = guardToRead(obs, d.status, op.index);
+    const glog = log.child({
+      guard: op.index === RUNBOOK_GUARD ? 'runbook' : (d.status.steps?.[op.index]?.name ?? ''),
+    });
+    const evaluation =
+      'error' in what
+        ? unreadable(what.error, this.d.clock.now())
+        : await readGuard(
+            what.guard.checks,
+            {
+              clients: this.d.clients,
+              readSecret: this.secretReader(rem),
+              ...(what.target ? { target: what.target } : {}),
+              log: glog,
+              clock: this.d.clock,
+            },
+            this.d.checks ?? defaultEvaluator,
+            () => this.d.clock.now(),
+          );
+    glog.info('guard evaluated', { result: evaluation.result });
+    return this.commit(rem, next(obs, { op, evaluation }), glog);
+  }
+
+  /**
+   * An escalation's send, after its checkpoint (escalation.ts): the notify action's apply with a
+   * stamp of its own, so a send repeated after a restart carries the same Idempotency-Key.
+   */
+  private async escalate(
+    req: Request,
+    rem: Remediation,
+    obs: Observed,
+    op: EscalateOperation,
+    log: Logger,
+  ): Promise<Acted> {
+    const elog = log.child({ escalation: op.index });
+    const outcome = await this.sendEscalation(rem, obs, op.index, elog);
+    elog.info('escalation sent', { outcome: outcome.kind, message: outcome.message });
+    const effect: Effect = { op, outcome, at: this.d.clock.now() };
+    const result = await this.commitAfterEffect(req, rem, next(obs, effect), effect, elog);
+    return { result, effect: true, checkpoint: false };
+  }
+
+  private async sendEscalation(
+    rem: Remediation,
+    obs: Observed,
+    index: number,
+    log: Logger,
+  ): Promise<ActionOutcome> {
+    const fail = (message: string): ActionOutcome => ({
+      kind: 'failed',
+      message,
+      code: ERROR_CODES.actionFailed,
+      reason: REASONS.stepFailed,
+      retryable: false,
+    });
+    const e = obs.runbook?.spec.escalation?.[index];
+    const notify = this.d.actions.notify;
+    if (!e || !notify) return fail(`escalation ${index} is no longer in the runbook`);
+    const params = renderPart(rem, obs.runbook, 'notify', e.notify);
+    if ('error' in params) return fail(`escalation ${index}: ${params.error}`);
+    const step = { name: `escalation-${index}`, action: 'notify' as const, notify: params.value };
+    const actx: ActionContext = {
+      clients: this.d.clients,
+      remediation: rem,
+      stepIndex: index,
+      step,
+      dryRun: false,
+      attempt: 1,
+      stamp: `${rem.metadata.uid ?? ''}/escalation/${index}`,
+      clock: this.d.clock,
+      log,
+      readSecret: this.secretReader(rem),
+    };
+    try {
+      return await notify.apply(actx, { name: step.name, action: 'notify', phase: 'Running' });
+    } catch (err) {
+      return fail(apiErrorMessage(err));
+    }
   }
 
   /** plan(): a read. An unreachable API server is retried by the runtime; anything else fails the attempt. */
@@ -516,7 +617,6 @@ export class RemediationReconciler implements Reconciler {
     const rec = d.status.steps![index]!;
     const target = stepTarget(rec);
     const bounds = effectiveSafety(rem, obs.runbook)?.bounds;
-    const core = this.d.clients.core;
     const dryRun = isDryRun(rem, d.status);
     // A dry run reads its targets live: its one look does not need a cache, and an informer
     // started for a kind that only dry runs touch would hold that kind in memory for good.
@@ -535,13 +635,19 @@ export class RemediationReconciler implements Reconciler {
       log,
       reads,
       ...(targets ? { targets } : {}),
-      async readSecret(name: string, key: string): Promise<string> {
-        const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
-        const v = secret.data?.[key];
-        if (v === undefined)
-          throw new RemediatorError(ERROR_CODES.notFound, `secret ${name} has no key ${key}`);
-        return Buffer.from(v, 'base64').toString('utf8');
-      },
+      readSecret: this.secretReader(rem),
+    };
+  }
+
+  /** Reads a Secret key in the Remediation's namespace (urlFrom of steps, guards, escalations). */
+  private secretReader(rem: Remediation): (name: string, key: string) => Promise<string> {
+    const core = this.d.clients.core;
+    return async (name: string, key: string): Promise<string> => {
+      const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
+      const v = secret.data?.[key];
+      if (v === undefined)
+        throw new RemediatorError(ERROR_CODES.notFound, `secret ${name} has no key ${key}`);
+      return Buffer.from(v, 'base64').toString('utf8');
     };
   }
 

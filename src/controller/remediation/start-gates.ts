@@ -7,10 +7,21 @@ import { displayTarget } from '../../runbook/target.js';
 import { BLOCKED_REQUEUE_MS, RUNBOOK_MISSING_REQUEUE_MS } from './decision.js';
 import { unlessDryRun, type StartGate, type Verdict } from './gates.js';
 import { auditNote, eventNote } from './pass.js';
-import { loopProtection, startBlocker } from './policy.js';
+import { DEFAULT_INEFFECTIVE_WINDOW, ineffectiveBefore, loopProtection, startBlocker } from './policy.js';
 import { boundsToCopy, effectiveSafety, isResolveFailure, resolveSteps } from './resolve.js';
 import { revertRequested } from './revert-set.js';
 import { gitopsOwners } from './gitops.js';
+import {
+  approvalDeadline,
+  approvalTimedOutVerdict,
+  approverOf,
+  onTimeoutOf,
+  pastDeadline,
+  rejecterOf,
+  untilDeadline,
+} from './approval.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
+import { runbookGuard } from './guards.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */
 export const runbookExists: StartGate = ({ obs, rem }) => {
@@ -62,7 +73,7 @@ export const runbookValid: StartGate = ({ obs, rem, s }) => {
 
 /** A person rejected it (annotation): Skipped, nothing changed. */
 export const notRejected: StartGate = ({ obs, rem, nowText }) => {
-  const by = rem.metadata.annotations?.[ANNOTATIONS.rejectedBy];
+  const by = rejecterOf(rem);
   if (!by) return undefined;
   const approvalAsked = effectiveSafety(rem, obs.runbook)?.requireApproval === true;
   return {
@@ -134,6 +145,36 @@ export const stepsCopied: StartGate = ({ obs, rem, s }) => {
   };
 };
 
+/**
+ * The last run of this Runbook on this target Succeeded, yet this alert came within
+ * `safety.ineffectiveWindow` after it: say so (PreviousRunIneffective, reason Ineffective). Loop
+ * protection, next, counts that run as a failure.
+ */
+export const previousRunNoted: StartGate = (p) => {
+  const { obs, rem } = p;
+  if (!obs.runbook) return undefined;
+  const last = ineffectiveBefore(rem, p.mainKey(), obs.runbook, p.peers());
+  if (!last) return undefined;
+  const msg = `remediation ${last.metadata.name ?? ''} of runbook ${obs.runbook.metadata.name ?? ''} on ${p.mainKey() ?? ''} succeeded at ${last.status?.completedAt ?? ''}, and the alert fired again within safety.ineffectiveWindow (${obs.runbook.spec.safety?.ineffectiveWindow ?? DEFAULT_INEFFECTIVE_WINDOW}): that run counts as a failure for maxConsecutiveFailures`;
+  return {
+    kind: 'go',
+    conditions: [
+      {
+        type: CONDITION_TYPES.previousRunIneffective,
+        status: 'True',
+        reason: REASONS.ineffective,
+        message: msg,
+      },
+    ],
+    onChange: [
+      eventNote('Warning', EVENT_REASONS.ineffective, msg),
+      auditNote('blocked', msg, {
+        details: { reason: REASONS.ineffective, ineffective: last.metadata.name },
+      }),
+    ],
+  };
+};
+
 /** The last `maxConsecutiveFailures` runs of this Runbook on this target failed: Blocked, a person looks first. */
 export const noFailureLoop: StartGate = (p) => {
   const { obs, rem } = p;
@@ -156,34 +197,48 @@ export const noFailureLoop: StartGate = (p) => {
   };
 };
 
-/** `safety.requireApproval`: wait for a person's annotation (the first approver is kept). */
-export const approved: StartGate = ({ obs, rem, s, nowText }) => {
-  if (!effectiveSafety(rem, obs.runbook)?.requireApproval) return undefined;
-  const by = rem.metadata.annotations?.[ANNOTATIONS.approvedBy];
+/**
+ * `safety.requireApproval`: wait for a person's annotation (the first approver is kept), until
+ * the deadline of `safety.approval` if there is one (then as its `onTimeout` says).
+ */
+export const approved: StartGate = (p) => {
+  const { obs, rem, s, nowText } = p;
+  const safety = effectiveSafety(rem, obs.runbook);
+  if (!safety?.requireApproval) return undefined;
+  const by = approverOf(rem);
   if (!by) {
+    // Proceeded past the deadline already: the run goes on, recorded as not approved.
+    if (findCondition(s.conditions, CONDITION_TYPES.approved)?.reason === REASONS.approvalTimedOut)
+      return undefined;
+    const since = s.awaitingApproval?.since ?? nowText;
+    const deadline = approvalDeadline(safety.approval, since);
+    if (deadline && pastDeadline(p, deadline)) return approvalTimedOutVerdict(p, safety.approval!, deadline);
+    const until = deadline ? ` until ${deadline} (then ${onTimeoutOf(safety.approval)})` : '';
     return {
       kind: 'wait',
+      status: { awaitingApproval: { since, ...(deadline ? { deadline } : {}) } },
       conditions: [
         {
           type: CONDITION_TYPES.approved,
           status: 'False',
           reason: REASONS.awaitingApproval,
-          message: `waiting for a person to annotate ${ANNOTATIONS.approvedBy}=<who> (or ${ANNOTATIONS.rejectedBy}=<who>)`,
+          message: `waiting for a person to annotate ${ANNOTATIONS.approvedBy}=<who> (or ${ANNOTATIONS.rejectedBy}=<who>)${until}`,
         },
       ],
       onChange: [
         eventNote(
           'Normal',
           EVENT_REASONS.awaitingApproval,
-          `waiting for approval: kubectl annotate remediation ${rem.metadata.name ?? ''} ${ANNOTATIONS.approvedBy}=<you>`,
+          `waiting for approval${until}: kubectl annotate remediation ${rem.metadata.name ?? ''} ${ANNOTATIONS.approvedBy}=<you>`,
         ),
       ],
+      ...(deadline ? { requeueAfterMs: untilDeadline(p, deadline) } : {}),
     };
   }
   const approval = s.approval ?? { by, at: nowText };
   return {
     kind: 'go',
-    status: { approval },
+    status: { approval, awaitingApproval: undefined },
     conditions: [
       {
         type: CONDITION_TYPES.approved,
@@ -222,6 +277,8 @@ export const slotFree: StartGate = (p) => {
 /**
  * In order. Dry runs change nothing, so they skip loop protection, approval and the slot:
  * previewing a risky runbook must stay possible when it is blocked or waiting for a person.
+ * The Runbook's guard comes last: its reads are the ones nearest to the first step (a dry run
+ * reads it too, and shows what it would decide).
  */
 export const START_GATES: readonly StartGate[] = [
   runbookExists,
@@ -230,7 +287,9 @@ export const START_GATES: readonly StartGate[] = [
   stillFiring,
   stepsCopied,
   gitopsOwners,
+  unlessDryRun(previousRunNoted),
   unlessDryRun(noFailureLoop),
   unlessDryRun(approved),
   unlessDryRun(slotFree),
+  runbookGuard,
 ];

@@ -9,6 +9,7 @@ import {
 } from '../../api/v1alpha1/schema.js';
 import { deepEqual } from '../../util/deep-equal.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
+import { isSkippedReason } from '../../api/v1alpha1/lifecycle.js';
 
 const STEP_DONE = new Set<StepStatus['phase']>([
   'Succeeded',
@@ -41,7 +42,6 @@ export function progressOf(steps: readonly StepStatus[] | undefined): string | u
 }
 
 /** Reasons of a False Succeeded condition that mean "never ran" rather than "failed". */
-const SKIPPED_REASONS = new Set<string>([REASONS.rejected, REASONS.revertRequested, REASONS.gitopsManaged]);
 
 /**
  * The phase, from the conditions (as medik8s does): Succeeded decides whether it is over,
@@ -58,14 +58,15 @@ export function derivePhase(s: RemediationStatus): RemediationPhase {
     // The undo failed: changes are half in place, a person must look.
     if (reverted?.status === 'False') return 'Failed';
     if (succeeded.status === 'True') return succeeded.reason === REASONS.dryRun ? 'DryRun' : 'Succeeded';
-    if (SKIPPED_REASONS.has(succeeded.reason)) return 'Skipped';
+    if (isSkippedReason(succeeded.reason)) return 'Skipped';
     if (blocked?.status === 'True' && blocked.reason === REASONS.loopProtection) return 'Blocked';
     return 'Failed';
   }
-  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True')
-    return verifying(s.steps) ? 'Verifying' : 'Running';
+  // Before Progressing: a step that waits for a person (steps[].requireApproval) waits mid-run.
   const approved = findCondition(c, CONDITION_TYPES.approved);
   if (approved?.status === 'False' && approved.reason === REASONS.awaitingApproval) return 'AwaitingApproval';
+  if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True')
+    return verifying(s.steps) ? 'Verifying' : 'Running';
   return 'Pending';
 }
 

@@ -14,6 +14,8 @@ import { auditNote, eventNote, remediationName, type GateView } from './pass.js'
 import { lockHolder } from './policy.js';
 import { stepTimeoutMs } from './retry.js';
 import { revertSet } from './revert-set.js';
+import { stepApproved } from './approval.js';
+import { stepGuard } from './guards.js';
 
 /** A retry (or a revert's retry) waits for its `nextAttemptAt`. */
 export const retryDue: StepGate = (p, { rec }) => {
@@ -83,8 +85,16 @@ export const withinDeadline: StepGate = (p, { rec }) => {
   };
 };
 
-/** Before a Pending step is planned (and checkpointed). */
-export const BEFORE_PLAN: readonly StepGate[] = [retryDue, unlessDryRun(targetFree)];
+/**
+ * Before a Pending step is planned (and checkpointed). A person approves first, then the guard
+ * reads: the reads nearest to the act (approval.ts, guards.ts).
+ */
+export const BEFORE_PLAN: readonly StepGate[] = [
+  retryDue,
+  unlessDryRun(targetFree),
+  unlessDryRun(stepApproved),
+  stepGuard,
+];
 /** Before a checkpointed (Running) step is applied. */
 export const BEFORE_APPLY: readonly StepGate[] = [unlessDryRun(firstAttemptTargetFree), withinDeadline];
 /** Before a step's revert is checkpointed (Reverting). */

@@ -205,7 +205,19 @@ describe('config/samples', () => {
       expect.arrayContaining(['setEnv', 'prometheusQuery', 'notify']),
     );
     const mrf = load<Runbook>('multi-region-failover.runbook.yaml');
-    expect(mrf.spec.safety?.requireApproval).toBe(true);
+    // Issue #12: the RPO guard skips (not fails) below the RPO; the destructive step waits for a person within the RTO.
+    expect(mrf.spec.guard?.onNotMet).toBe('SkipRemediation');
+    expect(mrf.spec.guard?.checks[0]?.prometheusQuery?.noData).toBe('Fail');
+    expect(mrf.spec.steps.find((s) => s.action === 'setEnv')?.requireApproval).toEqual({
+      timeout: '5m',
+      onTimeout: 'Fail',
+    });
+    const ds = load<Runbook>('data-storage-service.runbook.yaml');
+    expect(
+      ds.spec.steps[0]?.guard?.checks.map((c) => Object.keys(c).find((k) => k !== 'name' && k !== 'timeout')),
+    ).toEqual(['rollout', 'postgresCheck']);
+    expect(ds.spec.escalation?.[0]?.after).toBe('15m');
+    expect(load<Runbook>('dedup-store-outage.runbook.yaml').spec.escalation?.[0]?.after).toBe('1h');
     const dedup = load<Runbook>('dedup-store-outage.runbook.yaml');
     expect(dedup.spec.steps.find((s) => s.action === 'setEnv')?.revertOnResolve).toBe(true);
   });
