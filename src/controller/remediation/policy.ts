@@ -18,12 +18,17 @@
  *     - delete the failed Remediations (they are the evidence; fewer than N left = unblocked).
  *   A Remediation already Blocked stays Blocked (final); the next alert creates a new one.
  */
-import { ANNOTATIONS, CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
+import { ANNOTATIONS } from '../../api/v1alpha1/constants.js';
 import type { Remediation, RemediationPhase, Runbook } from '../../api/v1alpha1/schema.js';
 import { parseClearBlock } from '../../runbook/clear-block.js';
-import { findCondition } from './conditions.js';
+import {
+  attemptOutcome,
+  DEFAULT_MAX_CONSECUTIVE_FAILURES,
+  targetKeyOf,
+} from '../../api/v1alpha1/attempts.js';
 
-export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
+// Moved down to api/ (ADR 0018) so that retention (controller/runbook) reads attempts the same way.
+export { attemptOutcome, DEFAULT_MAX_CONSECUTIVE_FAILURES, targetKeyOf };
 
 /** Phases in which a Remediation holds budget and the lock on its target. */
 const ACTIVE_PHASES: ReadonlySet<RemediationPhase> = new Set<RemediationPhase>([
@@ -34,15 +39,6 @@ const ACTIVE_PHASES: ReadonlySet<RemediationPhase> = new Set<RemediationPhase>([
 
 export function isActive(rem: Remediation): boolean {
   return rem.status?.phase !== undefined && ACTIVE_PHASES.has(rem.status.phase);
-}
-
-/** The target key of a Remediation from its `status.target`, or undefined before it was resolved. */
-export function targetKeyOf(rem: Remediation): string | undefined {
-  const t = rem.status?.target;
-  if (!t) return undefined;
-  const parts = t.split('/');
-  if (parts.length === 2) return `${parts[0]}/${rem.metadata.namespace ?? ''}/${parts[1]}`;
-  return parts.length === 3 ? t : undefined;
 }
 
 export function sameObject(a: Remediation, b: Remediation): boolean {
@@ -123,15 +119,6 @@ export interface LoopVerdict {
 
 function finishedAt(rem: Remediation): number {
   return Date.parse(rem.status?.completedAt ?? rem.metadata.creationTimestamp ?? '') || 0;
-}
-
-/** 'failed' | 'succeeded' for a finished attempt; undefined for anything that is not one. */
-export function attemptOutcome(rem: Remediation): 'failed' | 'succeeded' | undefined {
-  const st = rem.status;
-  if (!st?.startedAt || (st.dryRun ?? rem.spec.dryRun === true)) return undefined;
-  const done = findCondition(st.conditions, CONDITION_TYPES.succeeded);
-  if (!done) return undefined;
-  return done.status === 'True' ? 'succeeded' : 'failed';
 }
 
 export function loopProtection(

@@ -20,9 +20,13 @@
 import { CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { RETENTION_REASONS } from '../../observability/metrics.js';
 import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
-import { findCondition } from '../remediation/conditions.js';
-import { attemptOutcome, DEFAULT_MAX_CONSECUTIVE_FAILURES, targetKeyOf } from '../remediation/policy.js';
-import { isFinished } from '../remediation/status.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
+import {
+  attemptOutcome,
+  DEFAULT_MAX_CONSECUTIVE_FAILURES,
+  targetKeyOf,
+} from '../../api/v1alpha1/attempts.js';
+import { isFinished } from '../../api/v1alpha1/lifecycle.js';
 
 export interface RetentionLimits {
   successfulHistoryLimit: number;
