@@ -53,6 +53,16 @@ export async function startOperator(
     store: config.store.kind,
     leaderElection: config.leaderElection.enabled,
   });
+  if (config.identity.mode === 'operator') {
+    // Single-tenant: every Runbook author gets the operator's rights (ADR 0023).
+    log.warn("identity mode operator: Runbooks act with the operator's own rights", {
+      hint: 'fine when only cluster admins write Runbooks; for teams, set identity.mode=serviceAccount (KR_IDENTITY_MODE) so each Runbook acts as a ServiceAccount of its namespace',
+    });
+  } else {
+    log.info('identity mode serviceAccount', {
+      defaultServiceAccount: config.identity.defaultServiceAccount,
+    });
+  }
   await checkApiServer(clients, target, {
     watchNamespace: config.watchNamespace,
     ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),

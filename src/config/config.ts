@@ -104,6 +104,18 @@ export const ConfigSchema = Type.Object({
       default: 1048576,
       description: 'Largest accepted body in bytes (413 above).',
     }),
+    // Optional, so that a webhook config written before TLS existed still type-checks.
+    tls: Type.Optional(
+      Type.Object({
+        certFile: Type.String({
+          default: '',
+          description:
+            'PEM certificate (chain) of the webhook; with keyFile, the webhook serves HTTPS. Reloaded when the file changes (a mounted Secret, e.g. from cert-manager).',
+        }),
+        keyFile: Type.String({ default: '', description: 'PEM private key of certFile.' }),
+        reloadInterval: Duration('How often the certificate files are checked for a change.', '30s'),
+      }),
+    ),
     auth: Type.Object({
       disabled: Type.Boolean({
         default: false,
@@ -124,6 +136,35 @@ export const ConfigSchema = Type.Object({
         default: false,
         description: 'Also accept the bearer token as `?token=` for senders that cannot set headers.',
       }),
+    }),
+  }),
+  identity: Type.Object({
+    mode: Type.Union([Type.Literal('operator'), Type.Literal('serviceAccount')], {
+      default: 'operator',
+      description:
+        "Whose rights a Runbook's steps use. `serviceAccount` (the chart's default, multi-tenant): every read and change of a target and every secretKeyRef is made impersonating the Runbook's `spec.serviceAccountName` (else defaultServiceAccount) of its own namespace, so RBAC decides; approval only through `kube-remediator approve|reject`. `operator` (single-tenant, as before 0.2): the operator's own rights, annotation approval; logged as a warning at start.",
+    }),
+    defaultServiceAccount: Type.String({
+      default: 'default',
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+      maxLength: 253,
+      description:
+        "The ServiceAccount (of the Runbook's namespace) a Runbook without serviceAccountName runs as in `serviceAccount` mode. `default` has no rights unless someone granted them.",
+    }),
+  }),
+  approvals: Type.Object({
+    enabled: Type.Boolean({
+      default: true,
+      description:
+        'Serve `POST /approvals/v1/namespaces/{ns}/remediations/{name}` on the webhook port for `kube-remediator approve|reject`: the bearer token is checked with a TokenReview, the user with a SubjectAccessReview for verb `approve` on `remediations` (group kube-remediator.io) in that namespace.',
+    }),
+  }),
+  outbound: Type.Object({
+    allow: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+      default: [],
+      maxItems: 256,
+      description:
+        'Hosts and CIDRs that httpCall, notify and checks (httpCheck, prometheusQuery, redis, postgres) may reach, e.g. `[prometheus.monitoring.svc, 10.0.0.0/8, "*.example.com"]`. A host name is also checked by the addresses it resolves to against the CIDRs. Empty: no restriction (off).',
     }),
   }),
   store: Type.Object({
@@ -189,6 +230,12 @@ export const ENV_VARS: Record<string, string> = {
   KR_WEBHOOK_BASIC_PASSWORD_FILE: 'webhook.auth.basicPasswordFile',
   KR_WEBHOOK_BASIC_PASSWORD: 'webhook.auth.basicPassword',
   KR_WEBHOOK_ALLOW_QUERY_TOKEN: 'webhook.auth.allowQueryToken',
+  KR_WEBHOOK_TLS_CERT_FILE: 'webhook.tls.certFile',
+  KR_WEBHOOK_TLS_KEY_FILE: 'webhook.tls.keyFile',
+  KR_IDENTITY_MODE: 'identity.mode',
+  KR_DEFAULT_SERVICE_ACCOUNT: 'identity.defaultServiceAccount',
+  KR_APPROVALS_ENABLED: 'approvals.enabled',
+  KR_OUTBOUND_ALLOW: 'outbound.allow',
   KR_STORE: 'store.kind',
   KR_REDIS_URL: 'store.redisUrl',
   KR_STORE_POSTGRES_URL: 'store.postgresUrl',
@@ -198,6 +245,9 @@ export const ENV_VARS: Record<string, string> = {
   KR_AUDIT_OUTBOX_LIMIT: 'audit.outboxLimit',
   KR_AUDIT_FLUSH_INTERVAL: 'audit.flushInterval',
 };
+
+/** Settings that are lists: comma-separated in environment variables. */
+const LIST_SETTINGS = new Set(['outbound.allow']);
 
 /** Flags of `kube-remediator run` that set an option, and the config path each one sets. */
 export const RUN_FLAGS: Record<string, string> = {
@@ -266,7 +316,18 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   }
   for (const [name, path] of Object.entries(ENV_VARS)) {
     const v = env[name];
-    if (v !== undefined && v !== '') setPath(raw, path, v);
+    if (v === undefined || v === '') continue;
+    // Lists are comma-separated in the environment.
+    setPath(
+      raw,
+      path,
+      LIST_SETTINGS.has(path)
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
+    );
   }
   for (const [path, v] of Object.entries(opts.overrides ?? {})) setPath(raw, path, v);
 

@@ -76,6 +76,8 @@ export const REASONS = {
   /** A revert waits for a newer Remediation's change to the same fields to be reverted first. */
   revertHeld: 'RevertHeld',
   started: 'Started',
+  /** A step's ServiceAccount lacks the RBAC for what the step reads or changes (ADR 0023). */
+  forbidden: 'Forbidden',
 } as const;
 
 export const EVENT_REASONS = {

@@ -4,6 +4,7 @@
  * records, phase), at most one next operation and the notes describing it out. Nothing in the
  * decision reads the cluster or the clock, so every transition is a row in a table test.
  */
+import type { IdentitySettings } from '../../security/identity.js';
 import type { ActionName, Remediation, RemediationStatus, Runbook } from '../../api/v1alpha1/schema.js';
 import type { ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
@@ -33,6 +34,8 @@ export interface ActionInfo {
 export interface DecideConfig {
   maxConcurrentRemediations: number;
   defaultStepTimeoutMs: number;
+  /** Whose rights steps use and how approval is read (ADR 0023); absent: single-tenant. */
+  identity?: IdentitySettings;
 }
 
 export interface Observed {

@@ -14,8 +14,12 @@ import {
   isConflict,
   isNotFound,
   isUnavailable,
+  statusCode,
   type KubeClients,
 } from '../../kube/client.js';
+import { ImpersonatingClients } from '../../kube/impersonation.js';
+import { denialMessage } from '../../security/forbidden.js';
+import { identityOf, SINGLE_TENANT, type IdentitySettings } from '../../security/identity.js';
 import { remediations, runbooks, type CustomResources } from '../../kube/resources.js';
 import type { EventRecorder, ObjectRef } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
@@ -60,6 +64,8 @@ export type ActionRegistry = Readonly<Partial<Record<string, Action>>>;
 
 export interface RemediationReconcilerConfig {
   controller: { maxConcurrentRemediations: number; defaultStepTimeout: string };
+  /** Whose rights steps use (src/security/identity.ts); absent: single-tenant, as before. */
+  identity?: IdentitySettings;
 }
 
 export interface RemediationReconcilerDeps {
@@ -72,6 +78,8 @@ export interface RemediationReconcilerDeps {
   audit: AuditSink;
   actions: ActionRegistry;
   config: RemediationReconcilerConfig;
+  /** Clients that impersonate a ServiceAccount (serviceAccount mode); default: made from `clients`. */
+  impersonation?: ImpersonatingClients;
 }
 
 interface Gathered {
@@ -102,7 +110,12 @@ export class RemediationReconciler implements Reconciler {
   /** Our status writes the cache has not shown yet (read-your-writes). */
   private readonly own = new OwnWrites();
 
+  private readonly identity: IdentitySettings;
+  private readonly impersonation: ImpersonatingClients;
+
   constructor(private readonly d: RemediationReconcilerDeps) {
+    this.identity = d.config.identity ?? SINGLE_TENANT;
+    this.impersonation = d.impersonation ?? new ImpersonatingClients(d.clients);
     this.rems = remediations(d.clients);
     this.rbs = runbooks(d.clients);
     this.defaultStepTimeoutMs = parseDuration(d.config.controller.defaultStepTimeout);
@@ -225,6 +238,7 @@ export class RemediationReconciler implements Reconciler {
       config: {
         maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations,
         defaultStepTimeoutMs: this.defaultStepTimeoutMs,
+        identity: this.identity,
       },
       now: this.d.clock.now(),
     };
@@ -355,6 +369,9 @@ export class RemediationReconciler implements Reconciler {
       return { plan: await action.plan(ctx) };
     } catch (err) {
       if (isTransient(err)) throw err;
+      const denial = forbiddenByIdentity(err);
+      if (denial)
+        return { error: { reason: REASONS.forbidden, message: `plan failed: ${denial}`, retryable: false } };
       return {
         error: {
           reason: REASONS.stepFailed,
@@ -387,6 +404,15 @@ export class RemediationReconciler implements Reconciler {
       return await action.apply(ctx, rec);
     } catch (err) {
       if (isTransient(err)) throw err;
+      const denial = forbiddenByIdentity(err);
+      if (denial)
+        return {
+          kind: 'failed',
+          message: denial,
+          code: ERROR_CODES.identityForbidden,
+          reason: REASONS.forbidden,
+          retryable: false,
+        };
       return {
         kind: 'failed',
         message: apiErrorMessage(err),
@@ -409,13 +435,18 @@ export class RemediationReconciler implements Reconciler {
     const rec = d.status.steps![index]!;
     const target = stepTarget(rec);
     const bounds = effectiveSafety(rem, obs.runbook)?.bounds;
-    const core = this.d.clients.core;
+    // Whose rights: the ServiceAccount fixed at the start (serviceAccount mode), or ours.
+    const identity = identityOf(this.identity, { ...rem, status: d.status }, obs.runbook);
+    const clients = this.impersonation.as(identity);
+    const core = clients.core;
     const dryRun = isDryRun(rem, d.status);
     // A dry run reads its targets live: its one look does not need a cache, and an informer
     // started for a kind that only dry runs touch would hold that kind in memory for good.
-    const targets = dryRun ? undefined : this.d.caches.targets;
+    // Under a ServiceAccount the cache (read with the operator's rights) is not used: a read
+    // through it would show the Runbook what its identity may not see (ADR 0023).
+    const targets = dryRun || identity.kind !== 'operator' ? undefined : this.d.caches.targets;
     return {
-      clients: this.d.clients,
+      clients,
       remediation: rem,
       stepIndex: index,
       step: stepSpec(rec),
@@ -572,6 +603,11 @@ export class RemediationReconciler implements Reconciler {
 }
 
 /** Errors that say nothing about the step: the API server unreachable or overloaded. */
+/** A 403 under impersonation, as a message naming the ServiceAccount and the RBAC to grant. */
+function forbiddenByIdentity(err: unknown): string | undefined {
+  return statusCode(err) === 403 ? denialMessage(apiErrorMessage(err)) : undefined;
+}
+
 function isTransient(err: unknown): boolean {
   if (err instanceof RemediatorError)
     return err.code === ERROR_CODES.kubeUnavailable || err.code === ERROR_CODES.conflict;

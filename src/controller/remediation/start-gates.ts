@@ -10,6 +10,7 @@ import { auditNote, eventNote } from './pass.js';
 import { loopProtection, startBlocker } from './policy.js';
 import { boundsToCopy, effectiveSafety, isResolveFailure, resolveSteps } from './resolve.js';
 import { revertRequested } from './revert-set.js';
+import { identityText, resolveIdentity, SINGLE_TENANT } from '../../security/identity.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */
 export const runbookExists: StartGate = ({ obs, rem }) => {
@@ -121,10 +122,14 @@ export const stepsCopied: StartGate = ({ obs, rem, s }) => {
     return { kind: 'fail', conditions: blocked, reason: r.reason, message: r.message };
   }
   const generation = obs.runbook?.metadata.generation;
+  // Whose rights the steps run with, fixed with them (src/security/identity.ts). Single-tenant
+  // runs record nothing, as before.
+  const id = resolveIdentity(obs.config.identity ?? SINGLE_TENANT, rem, obs.runbook);
   return {
     kind: 'go',
     status: {
       steps: r.steps,
+      ...(id.kind === 'serviceAccount' ? { identity: identityText(id) } : {}),
       // The bounds go with the steps they were rendered under (read by effectiveSafety).
       bounds: boundsToCopy(rem, obs.runbook),
       ...(r.target ? { target: displayTarget(r.target, rem.metadata.namespace ?? '') } : {}),
