@@ -13,6 +13,7 @@ import { contextClusterName, makeClients, type KubeClients } from './kube/client
 import { loadKubeTarget } from './kube/kubeconfig.js';
 import { checkApiServer, installCrds, requireCrds } from './kube/preflight.js';
 import { listenOrExplain } from './server/listen.js';
+import { KubeReviewer } from './security/approval-endpoint.js';
 import { KubeEventRecorder } from './observability/events.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -114,6 +115,16 @@ export async function startOperator(
         events,
         clock: systemClock,
         config: withWebhookCredentials(config.webhook, log),
+        ...(config.approvals.enabled
+          ? {
+              approvals: {
+                clients,
+                reviewer: new KubeReviewer(clients),
+                clock: systemClock,
+                log: log.child({ component: 'approvals' }),
+              },
+            }
+          : {}),
       });
       await listenOrExplain(
         () => webhook!.app.listen({ host: config.webhook.host, port: config.webhook.port }),

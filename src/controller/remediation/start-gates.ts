@@ -10,6 +10,7 @@ import { auditNote, eventNote } from './pass.js';
 import { loopProtection, startBlocker } from './policy.js';
 import { boundsToCopy, effectiveSafety, isResolveFailure, resolveSteps } from './resolve.js';
 import { revertRequested } from './revert-set.js';
+import { approvalHint, readSignoff } from '../../security/approval.js';
 import { identityText, resolveIdentity, SINGLE_TENANT } from '../../security/identity.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */
@@ -62,12 +63,14 @@ export const runbookValid: StartGate = ({ obs, rem, s }) => {
 
 /** A person rejected it (annotation): Skipped, nothing changed. */
 export const notRejected: StartGate = ({ obs, rem, nowText }) => {
-  const by = rem.metadata.annotations?.[ANNOTATIONS.rejectedBy];
-  if (!by) return undefined;
+  // Verified (kube-remediator reject), or the annotation in single-tenant mode (security/approval.ts).
+  const signoff = readSignoff(rem, 'reject', obs.config.identity);
+  if (!signoff) return undefined;
+  const by = signoff.by;
   const approvalAsked = effectiveSafety(rem, obs.runbook)?.requireApproval === true;
   return {
     kind: 'end',
-    status: { rejection: { by, at: nowText } },
+    status: { rejection: signoff.record ?? { by, at: nowText } },
     conditions: approvalAsked
       ? [
           {
@@ -163,8 +166,10 @@ export const noFailureLoop: StartGate = (p) => {
 /** `safety.requireApproval`: wait for a person's annotation (the first approver is kept). */
 export const approved: StartGate = ({ obs, rem, s, nowText }) => {
   if (!effectiveSafety(rem, obs.runbook)?.requireApproval) return undefined;
-  const by = rem.metadata.annotations?.[ANNOTATIONS.approvedBy];
-  if (!by) {
+  // Verified (kube-remediator approve), or the annotation in single-tenant mode (security/approval.ts).
+  const signoff = readSignoff(rem, 'approve', obs.config.identity);
+  if (!signoff) {
+    const hint = approvalHint(rem, obs.config.identity);
     return {
       kind: 'wait',
       conditions: [
@@ -172,19 +177,13 @@ export const approved: StartGate = ({ obs, rem, s, nowText }) => {
           type: CONDITION_TYPES.approved,
           status: 'False',
           reason: REASONS.awaitingApproval,
-          message: `waiting for a person to annotate ${ANNOTATIONS.approvedBy}=<who> (or ${ANNOTATIONS.rejectedBy}=<who>)`,
+          message: hint.condition,
         },
       ],
-      onChange: [
-        eventNote(
-          'Normal',
-          EVENT_REASONS.awaitingApproval,
-          `waiting for approval: kubectl annotate remediation ${rem.metadata.name ?? ''} ${ANNOTATIONS.approvedBy}=<you>`,
-        ),
-      ],
+      onChange: [eventNote('Normal', EVENT_REASONS.awaitingApproval, hint.event)],
     };
   }
-  const approval = s.approval ?? { by, at: nowText };
+  const approval = signoff.record ?? s.approval ?? { by: signoff.by, at: nowText };
   return {
     kind: 'go',
     status: { approval },
