@@ -76,7 +76,7 @@ describe('identity mode serviceAccount: a Runbook acts with its ServiceAccountâ€
     expect(rem.status?.identity).toBe(`system:serviceaccount:${team}:default`);
     const msg = failedStep(rem);
     expect(msg).toContain(`ServiceAccount ${team}/default`);
-    expect(msg).toMatch(/may not get deployments\.apps in namespace kube-system/);
+    expect(msg).toMatch(/may not get deployments\.apps(\/scale)? in namespace kube-system/);
     expect(msg).toContain(`--serviceaccount=${team}:default`);
     expect(findCondition(rem.status?.conditions, CONDITION_TYPES.succeeded)?.reason).toBeDefined();
     expect(await corednsReplicas()).toBe(2);
