@@ -2,7 +2,10 @@
  * The controller harness (test/e2e/controller/helpers.ts) with the reconciler in a chosen
  * identity mode, plus RBAC helpers for the ServiceAccounts a team would grant.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import yaml from 'js-yaml';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
 import { RemediationReconciler } from '../../../src/controller/remediation/reconciler.js';
 import { RunbookReconciler } from '../../../src/controller/runbook/reconciler.js';
@@ -12,7 +15,7 @@ import { createMetrics } from '../../../src/observability/metrics.js';
 import type { IdentitySettings } from '../../../src/security/identity.js';
 import { systemClock } from '../../../src/util/clock.js';
 import { isAlreadyExists } from '../../../src/kube/client.js';
-import { testClients } from '../../support/kube.js';
+import { testClients, testKubeConfig, waitFor } from '../../support/kube.js';
 import { ListCaches, MemoryAudit, type Harness } from '../controller/helpers.js';
 
 export function identityHarness(identity: IdentitySettings): Harness {
@@ -74,4 +77,36 @@ export async function grant(
       ],
     },
   });
+}
+
+/** The token of a ServiceAccount (v1.20: the token controller's Secret). */
+export async function serviceAccountToken(namespace: string, name: string): Promise<string> {
+  const core = testClients().core;
+  const secretName = await waitFor(
+    async () => (await core.readNamespacedServiceAccount({ name, namespace })).secrets?.[0]?.name,
+    { what: `the token Secret of ServiceAccount ${namespace}/${name}` },
+  );
+  const token = await waitFor(
+    async () => (await core.readNamespacedSecret({ name: secretName, namespace })).data?.token,
+    { what: `the token in Secret ${namespace}/${secretName}` },
+  );
+  return Buffer.from(token, 'base64').toString('utf8');
+}
+
+/** A kubeconfig file for the test cluster that authenticates with `token` (a person's, in effect). */
+export function tokenKubeconfig(dir: string, user: string, token: string): string {
+  const server = testKubeConfig().getCurrentCluster()?.server ?? '';
+  const file = join(dir, `${user}.kubeconfig`);
+  writeFileSync(
+    file,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: user, context: { cluster: 'test', user } }],
+      'current-context': user,
+    }),
+  );
+  return file;
 }
