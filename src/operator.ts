@@ -14,6 +14,7 @@ import { loadKubeTarget } from './kube/kubeconfig.js';
 import { checkApiServer, installCrds, requireCrds } from './kube/preflight.js';
 import { listenOrExplain } from './server/listen.js';
 import { KubeReviewer } from './security/approval-endpoint.js';
+import { setOutboundAllowList } from './security/outbound.js';
 import { KubeEventRecorder } from './observability/events.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -54,6 +55,9 @@ export async function startOperator(
     store: config.store.kind,
     leaderElection: config.leaderElection.enabled,
   });
+  // Before any step can run (src/security/outbound.ts).
+  setOutboundAllowList(config.outbound.allow);
+  if (config.outbound.allow.length > 0) log.info('outbound allow-list on', { allow: config.outbound.allow });
   if (config.identity.mode === 'operator') {
     // Single-tenant: every Runbook author gets the operator's rights (ADR 0023).
     log.warn("identity mode operator: Runbooks act with the operator's own rights", {

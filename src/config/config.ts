@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import yaml from 'js-yaml';
 import { ERROR_CODES, RemediatorError } from '../util/errors.js';
 import { DURATION } from '../api/v1alpha1/schema.js';
+import { outboundPolicy } from '../security/outbound.js';
 
 const Duration = (description: string, def: string): TString =>
   Type.String({ pattern: DURATION, description, default: def });
@@ -104,18 +105,6 @@ export const ConfigSchema = Type.Object({
       default: 1048576,
       description: 'Largest accepted body in bytes (413 above).',
     }),
-    // Optional, so that a webhook config written before TLS existed still type-checks.
-    tls: Type.Optional(
-      Type.Object({
-        certFile: Type.String({
-          default: '',
-          description:
-            'PEM certificate (chain) of the webhook; with keyFile, the webhook serves HTTPS. Reloaded when the file changes (a mounted Secret, e.g. from cert-manager).',
-        }),
-        keyFile: Type.String({ default: '', description: 'PEM private key of certFile.' }),
-        reloadInterval: Duration('How often the certificate files are checked for a change.', '30s'),
-      }),
-    ),
     auth: Type.Object({
       disabled: Type.Boolean({
         default: false,
@@ -230,8 +219,6 @@ export const ENV_VARS: Record<string, string> = {
   KR_WEBHOOK_BASIC_PASSWORD_FILE: 'webhook.auth.basicPasswordFile',
   KR_WEBHOOK_BASIC_PASSWORD: 'webhook.auth.basicPassword',
   KR_WEBHOOK_ALLOW_QUERY_TOKEN: 'webhook.auth.allowQueryToken',
-  KR_WEBHOOK_TLS_CERT_FILE: 'webhook.tls.certFile',
-  KR_WEBHOOK_TLS_KEY_FILE: 'webhook.tls.keyFile',
   KR_IDENTITY_MODE: 'identity.mode',
   KR_DEFAULT_SERVICE_ACCOUNT: 'identity.defaultServiceAccount',
   KR_APPROVALS_ENABLED: 'approvals.enabled',
@@ -344,6 +331,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   }
   const cfg = converted as Config;
   if (!cfg.leaderElection.identity) cfg.leaderElection.identity = `${hostname()}_${process.pid}`;
+  // A malformed CIDR in outbound.allow stops the start, naming the entry.
+  outboundPolicy(cfg.outbound.allow);
   if (cfg.store.kind === 'redis' && !cfg.store.redisUrl) {
     throw new RemediatorError(ERROR_CODES.config, 'store.kind=redis needs store.redisUrl (env KR_REDIS_URL)');
   }
