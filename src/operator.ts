@@ -14,6 +14,8 @@ import { contextClusterName, makeClients, type KubeClients } from './kube/client
 import { loadKubeTarget } from './kube/kubeconfig.js';
 import { checkApiServer, installCrds, requireCrds } from './kube/preflight.js';
 import { listenOrExplain } from './server/listen.js';
+import { KubeReviewer } from './security/approval-endpoint.js';
+import { setOutboundAllowList } from './security/outbound.js';
 import { KubeEventRecorder } from './observability/events.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
@@ -90,6 +92,16 @@ export async function startOperator(
         events,
         clock: systemClock,
         config: withWebhookCredentials(config.webhook, log),
+        ...(config.approvals.enabled
+          ? {
+              approvals: {
+                clients,
+                reviewer: new KubeReviewer(clients),
+                clock: systemClock,
+                log: log.child({ component: 'approvals' }),
+              },
+            }
+          : {}),
       });
       await listenOrExplain(
         () => webhook!.app.listen({ host: config.webhook.host, port: config.webhook.port }),
@@ -147,6 +159,19 @@ async function connect(
     store: config.store.kind,
     leaderElection: config.leaderElection.enabled,
   });
+  // Before any step can run (src/security/outbound.ts).
+  setOutboundAllowList(config.outbound.allow);
+  if (config.outbound.allow.length > 0) log.info('outbound allow-list on', { allow: config.outbound.allow });
+  if (config.identity.mode === 'operator') {
+    // Single-tenant: every Runbook author gets the operator's rights (ADR 0023).
+    log.warn("identity mode operator: Runbooks act with the operator's own rights", {
+      hint: 'fine when only cluster admins write Runbooks; for teams, set identity.mode=serviceAccount (KR_IDENTITY_MODE) so each Runbook acts as a ServiceAccount of its namespace',
+    });
+  } else {
+    log.info('identity mode serviceAccount', {
+      defaultServiceAccount: config.identity.defaultServiceAccount,
+    });
+  }
   await checkApiServer(clients, target, {
     watchNamespace: config.watchNamespace,
     ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),

@@ -18,6 +18,8 @@ Usage: kube-remediator <command> [options]
 Commands:
   run       run the operator against the current kubeconfig (or in-cluster)
   audit     print the audit log from PostgreSQL (kube-remediator audit --help)
+  approve   approve a Remediation as you, verified by the operator (kube-remediator approve --help)
+  reject    reject a Remediation as you, verified by the operator
   crds      print the CustomResourceDefinitions as YAML (pipe to kubectl apply -f -)
   config    print the effective configuration (defaults + file + environment)
   version   print the version
@@ -46,6 +48,11 @@ async function main(argv: string[]): Promise<number> {
       // Loaded only for this command: it brings the PostgreSQL driver, which `run` may not need.
       const { runAuditCommand } = await import('./audit.js');
       return runAuditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'approve':
+    case 'reject': {
+      const { runApproveCommand } = await import('./approve.js');
+      return runApproveCommand(cmd, rest, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'crds':
       process.stdout.write(

@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import yaml from 'js-yaml';
 import { ERROR_CODES, RemediatorError } from '../util/errors.js';
 import { DURATION } from '../api/v1alpha1/schema.js';
+import { outboundPolicy } from '../security/outbound.js';
 
 const Duration = (description: string, def: string): TString =>
   Type.String({ pattern: DURATION, description, default: def });
@@ -155,6 +156,35 @@ export const ConfigSchema = Type.Object({
       }),
     }),
   }),
+  identity: Type.Object({
+    mode: Type.Union([Type.Literal('operator'), Type.Literal('serviceAccount')], {
+      default: 'operator',
+      description:
+        "Whose rights a Runbook's steps use. `serviceAccount` (the chart's default, multi-tenant): every read and change of a target and every secretKeyRef is made impersonating the Runbook's `spec.serviceAccountName` (else defaultServiceAccount) of its own namespace, so RBAC decides; approval only through `kube-remediator approve|reject`. `operator` (single-tenant, as before 0.2): the operator's own rights, annotation approval; logged as a warning at start.",
+    }),
+    defaultServiceAccount: Type.String({
+      default: 'default',
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+      maxLength: 253,
+      description:
+        "The ServiceAccount (of the Runbook's namespace) a Runbook without serviceAccountName runs as in `serviceAccount` mode. `default` has no rights unless someone granted them.",
+    }),
+  }),
+  approvals: Type.Object({
+    enabled: Type.Boolean({
+      default: true,
+      description:
+        'Serve `POST /approvals/v1/namespaces/{ns}/remediations/{name}` on the webhook port for `kube-remediator approve|reject`: the bearer token is checked with a TokenReview, the user with a SubjectAccessReview for verb `approve` on `remediations` (group kube-remediator.io) in that namespace.',
+    }),
+  }),
+  outbound: Type.Object({
+    allow: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+      default: [],
+      maxItems: 256,
+      description:
+        'Hosts and CIDRs that httpCall, notify and checks (httpCheck, prometheusQuery, redis, postgres) may reach, e.g. `[prometheus.monitoring.svc, 10.0.0.0/8, "*.example.com"]`. A host name is also checked by the addresses it resolves to against the CIDRs. Empty: no restriction (off).',
+    }),
+  }),
   store: Type.Object({
     kind: Type.Union([Type.Literal('memory'), Type.Literal('redis'), Type.Literal('postgres')], {
       default: 'memory',
@@ -246,6 +276,10 @@ export const ENV_VARS: Record<string, string> = {
   KR_WEBHOOK_BASIC_PASSWORD_FILE: 'webhook.auth.basicPasswordFile',
   KR_WEBHOOK_BASIC_PASSWORD: 'webhook.auth.basicPassword',
   KR_WEBHOOK_ALLOW_QUERY_TOKEN: 'webhook.auth.allowQueryToken',
+  KR_IDENTITY_MODE: 'identity.mode',
+  KR_DEFAULT_SERVICE_ACCOUNT: 'identity.defaultServiceAccount',
+  KR_APPROVALS_ENABLED: 'approvals.enabled',
+  KR_OUTBOUND_ALLOW: 'outbound.allow',
   KR_STORE: 'store.kind',
   KR_REDIS_URL: 'store.redisUrl',
   KR_STORE_POSTGRES_URL: 'store.postgresUrl',
@@ -258,6 +292,9 @@ export const ENV_VARS: Record<string, string> = {
   KR_AUDIT_OUTBOX_LIMIT: 'audit.outboxLimit',
   KR_AUDIT_FLUSH_INTERVAL: 'audit.flushInterval',
 };
+
+/** Settings that are lists: comma-separated in environment variables. */
+const LIST_SETTINGS = new Set(['outbound.allow']);
 
 /** Flags of `kube-remediator run` that set an option, and the config path each one sets. */
 export const RUN_FLAGS: Record<string, string> = {
@@ -326,7 +363,18 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   }
   for (const [name, path] of Object.entries(ENV_VARS)) {
     const v = env[name];
-    if (v !== undefined && v !== '') setPath(raw, path, v);
+    if (v === undefined || v === '') continue;
+    // Lists are comma-separated in the environment.
+    setPath(
+      raw,
+      path,
+      LIST_SETTINGS.has(path)
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v,
+    );
   }
   for (const [path, v] of Object.entries(opts.overrides ?? {})) setPath(raw, path, v);
 
@@ -343,6 +391,8 @@ export function loadConfig(opts: LoadOptions = {}): Readonly<Config> {
   }
   const cfg = converted as Config;
   if (!cfg.leaderElection.identity) cfg.leaderElection.identity = `${hostname()}_${process.pid}`;
+  // A malformed CIDR in outbound.allow stops the start, naming the entry.
+  outboundPolicy(cfg.outbound.allow);
   if (cfg.store.kind === 'redis' && !cfg.store.redisUrl) {
     throw new RemediatorError(ERROR_CODES.config, 'store.kind=redis needs store.redisUrl (env KR_REDIS_URL)');
   }

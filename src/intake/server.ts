@@ -15,9 +15,12 @@ import { ERROR_CODES, RemediatorError, type ErrorCode } from '../util/errors.js'
 import { WebhookAuth } from './auth.js';
 import { AlertIntake, type AlertResult, type IntakeDeps } from './intake.js';
 import { SUPPORTED_VERSION, WebhookPayload } from './payload.js';
+import { registerApprovalRoutes, type ApprovalDeps } from '../security/approval-endpoint.js';
 
 export interface WebhookServerDeps extends IntakeDeps {
   config: Config['webhook'];
+  /** The verified approval endpoint (src/security/approval-endpoint.ts), when enabled. */
+  approvals?: ApprovalDeps;
 }
 
 export interface WebhookServer {
@@ -179,6 +182,9 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
       return reply.code(200).send({ status: 'ok', received: payload.alerts.length, alerts: result.alerts });
     },
   });
+
+  // Its own authentication (the caller's Kubernetes token), not the webhook's credential.
+  if (deps.approvals) registerApprovalRoutes(app, deps.approvals);
 
   return { app, intake };
 }

@@ -26,6 +26,12 @@ export const ERROR_CODES = {
   kubeForbidden: 'KR_ERR_KUBE_FORBIDDEN',
   crdMissing: 'KR_ERR_CRD_MISSING',
   portInUse: 'KR_ERR_PORT_IN_USE',
+  /** A step's ServiceAccount (serviceAccount identity mode) lacks the RBAC for a read or change. */
+  identityForbidden: 'KR_ERR_IDENTITY_FORBIDDEN',
+  /** An outbound call to a host outside `outbound.allow`. */
+  outboundDenied: 'KR_ERR_OUTBOUND_DENIED',
+  /** An approval or rejection refused: the caller may not approve this Remediation. */
+  approvalForbidden: 'KR_ERR_APPROVAL_FORBIDDEN',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

@@ -9,6 +9,7 @@ import { apiErrorMessage, isUnavailable, statusCode } from '../../kube/client.js
 import { RawObjectApi, type KubeObject, type ObjectRef } from '../../kube/raw-object.js';
 import { ERROR_CODES } from '../../util/errors.js';
 import { failed, isFailed, type Failed } from '../outcome.js';
+import { denialMessage } from '../../security/forbidden.js';
 
 /** Shows up in managedFields, so people can see which changes were ours. */
 export const FIELD_MANAGER = 'kube-remediator';
@@ -35,6 +36,9 @@ export function failureFromError(err: unknown, what: string): Failed {
       true,
     );
   }
+  // Under impersonation (identity.mode serviceAccount) a 403 names the ServiceAccount and the RBAC it lacks.
+  const denial = code === 403 ? denialMessage(detail) : undefined;
+  if (denial) return failed(ERROR_CODES.identityForbidden, 'Forbidden', `${what}: ${denial}`, false);
   if (code === 401 || code === 403) {
     return failed(
       ERROR_CODES.unauthorized,

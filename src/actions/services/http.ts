@@ -3,6 +3,7 @@
  * something.
  */
 import { EXTERNAL_TIMEOUT_MS } from './replies.js';
+import { checkOutbound } from '../../security/outbound.js';
 
 export function statusExpected(status: number, expect: readonly number[] | undefined): boolean {
   return expect && expect.length > 0 ? expect.includes(status) : status >= 200 && status < 300;
@@ -41,6 +42,8 @@ export async function httpRequest(
   init: { method: string; headers?: Record<string, string>; body?: string },
   timeoutMs = EXTERNAL_TIMEOUT_MS,
 ): Promise<HttpReply> {
+  // outbound.allow (src/security/outbound.ts): before anything is sent.
+  await checkOutbound(url);
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const body = init.method === 'HEAD' ? '' : await res.text();
   return { status: res.status, body };

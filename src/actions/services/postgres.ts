@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { EXTERNAL_TIMEOUT_MS, replyText } from './replies.js';
+import { checkOutbound } from '../../security/outbound.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
 
@@ -43,6 +44,8 @@ export interface RunOptions {
  * is rolled back.
  */
 export async function runPostgres(url: string, query: string, opts: RunOptions = {}): Promise<QueryResult> {
+  // outbound.allow (src/security/outbound.ts): before connecting.
+  await checkOutbound(url);
   // Loaded on first use: the driver costs memory in every operator that never runs a check.
   const { default: driver } = await import('pg');
   const timeoutMs = opts.timeoutMs ?? EXTERNAL_TIMEOUT_MS;

@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { errorMessage } from '../../util/errors.js';
 import { EXTERNAL_TIMEOUT_MS } from './replies.js';
+import { checkOutbound } from '../../security/outbound.js';
 
 const CONNECT_TIMEOUT_MS = 3000;
 
@@ -18,6 +19,8 @@ export async function runRedis(
   command: readonly string[],
   timeoutMs: number = EXTERNAL_TIMEOUT_MS,
 ): Promise<unknown> {
+  // outbound.allow (src/security/outbound.ts): before connecting.
+  await checkOutbound(url);
   const client = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,

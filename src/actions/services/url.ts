@@ -5,6 +5,8 @@
 import type { ActionContext } from '../types.js';
 import { ERROR_CODES, errorMessage } from '../../util/errors.js';
 import { failed, type Failed } from '../outcome.js';
+import { apiErrorMessage, statusCode } from '../../kube/client.js';
+import { denialMessage } from '../../security/forbidden.js';
 
 export interface UrlSource {
   url?: string;
@@ -23,6 +25,16 @@ export async function resolveUrl(
   try {
     return (await ctx.readSecret(ref.name, ref.key)).trim();
   } catch (err) {
+    // Read under the Runbook's ServiceAccount (serviceAccount mode): a missing grant is not
+    // going to appear by retrying.
+    const denial = statusCode(err) === 403 ? denialMessage(apiErrorMessage(err)) : undefined;
+    if (denial)
+      return failed(
+        ERROR_CODES.identityForbidden,
+        'Forbidden',
+        `${field}.urlFrom: cannot read Secret ${ref.name}: ${denial}`,
+        false,
+      );
     return failed(
       ERROR_CODES.missingParam,
       'SecretUnreadable',

@@ -116,6 +116,8 @@ export const REASONS = {
   notApproved: 'NotApproved',
   /** A Succeeded run whose alert fired again within safety.ineffectiveWindow. */
   ineffective: 'Ineffective',
+  /** A step's ServiceAccount lacks the RBAC for what the step reads or changes (ADR 0023). */
+  forbidden: 'Forbidden',
 } as const;
 
 export const EVENT_REASONS = {

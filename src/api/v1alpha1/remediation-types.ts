@@ -68,6 +68,14 @@ export const RemediationSpec = Type.Object(
     params: Type.Optional(StringMap('Param values; they override values derived from the alert.')),
     target: Type.Optional(TargetRef),
     alert: Type.Optional(AlertInfo),
+    serviceAccountName: Type.Optional(
+      Type.String({
+        description:
+          "For inline `steps` only: ServiceAccount of this namespace whose rights the steps run with (as a Runbook's `serviceAccountName`). With `runbookRef` the Runbook's applies. Default: the operator's `identity.defaultServiceAccount`.",
+        pattern: DNS1123_SUBDOMAIN,
+        maxLength: 253,
+      }),
+    ),
     dryRun: Type.Optional(
       Type.Boolean({
         description: 'Send every change with `dryRun=All`, record the would-be diff, change nothing.',
@@ -248,8 +256,24 @@ export type GitOpsStatus = Static<typeof GitOpsStatus>;
 
 const Signoff = Type.Object(
   {
-    by: Type.String({ description: 'Who, as written in the annotation.', maxLength: 256 }),
+    by: Type.String({
+      description:
+        'Who: the user name Kubernetes authenticated (verified), or, in single-tenant mode, as written in the annotation.',
+      maxLength: 256,
+    }),
     at: Type.String({ description: 'When the controller saw it.', format: 'date-time' }),
+    verified: Type.Optional(
+      Type.Boolean({
+        description:
+          'True when the operator checked who it was (`kube-remediator approve|reject`: TokenReview, then a SubjectAccessReview for verb `approve` on `remediations`); absent for an annotation, which anyone who may annotate can write.',
+      }),
+    ),
+    groups: Type.Optional(
+      Type.Array(Type.String({ maxLength: 256 }), {
+        description: 'The verified user groups, as the TokenReview gave them.',
+        maxItems: 64,
+      }),
+    ),
   },
   { description: "A person's decision, recorded." },
 );
@@ -303,6 +327,13 @@ export const RemediationStatus = Type.Object(
     ),
     completedAt: Type.Optional(
       Type.String({ description: 'When the remediation reached a final phase.', format: 'date-time' }),
+    ),
+    identity: Type.Optional(
+      Type.String({
+        description:
+          'Whose rights the steps run with, fixed when they are copied: `system:serviceaccount:<namespace>:<name>` (impersonated), or `operator` (single-tenant mode).',
+        maxLength: 320,
+      }),
     ),
     approval: Type.Optional(Signoff),
     rejection: Type.Optional(Signoff),

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import {
   Conditions,
   DNS1123_LABEL,
+  DNS1123_SUBDOMAIN,
   DURATION,
   LABEL_NAME,
   ObjectMeta,
@@ -250,6 +251,14 @@ export const RunbookSpec = Type.Object(
     gitops: Type.Optional(GitOpsSettings),
     guard: Type.Optional(Guard),
     escalation: Type.Optional(EscalationList),
+    serviceAccountName: Type.Optional(
+      Type.String({
+        description:
+          "ServiceAccount of this Runbook's namespace whose rights the steps run with: every read and change of a target, and every secretKeyRef, is made impersonating it, so Kubernetes RBAC decides what the Runbook may touch. Default: the operator's `identity.defaultServiceAccount` (`default`). Ignored when the operator runs in single-tenant mode (`identity.mode: operator`).",
+        pattern: DNS1123_SUBDOMAIN,
+        maxLength: 253,
+      }),
+    ),
     suspend: Type.Optional(
       Type.Boolean({
         description: 'Stop matching alerts to this runbook (hand-made Remediations still run).',

@@ -13,6 +13,7 @@ import type {
   RemediationStatus,
   Runbook,
 } from '../../api/v1alpha1/schema.js';
+import type { IdentitySettings } from '../../security/identity.js';
 import type { ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
 
@@ -43,6 +44,8 @@ export interface DecideConfig {
   defaultStepTimeoutMs: number;
   /** The operator's GitOps settings (gitops.ts); absent: GitOps detection is off. */
   gitops?: GitOpsConfig;
+  /** Whose rights steps use and how approval is read (ADR 0023); absent: single-tenant. */
+  identity?: IdentitySettings;
 }
 
 export interface GitOpsConfig {

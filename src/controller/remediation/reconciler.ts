@@ -20,8 +20,12 @@ import {
   isConflict,
   isNotFound,
   isUnavailable,
+  statusCode,
   type KubeClients,
 } from '../../kube/client.js';
+import { ImpersonatingClients } from '../../kube/impersonation.js';
+import { denialMessage } from '../../security/forbidden.js';
+import { identityOf, SINGLE_TENANT, type IdentitySettings } from '../../security/identity.js';
 import { remediations, runbooks, type CustomResources } from '../../kube/resources.js';
 import type { EventRecorder, ObjectRef } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
@@ -86,6 +90,8 @@ export interface RemediationReconcilerConfig {
     driftCheckInterval: string;
     driftWatch: string;
   };
+  /** Whose rights steps use (src/security/identity.ts); absent: single-tenant, as before. */
+  identity?: IdentitySettings;
 }
 
 export interface RemediationReconcilerDeps {
@@ -100,6 +106,8 @@ export interface RemediationReconcilerDeps {
   config: RemediationReconcilerConfig;
   /** How a guard's checks are read; evaluateCheck unless a test passes its own. */
   checks?: CheckEvaluator;
+  /** Clients that impersonate a ServiceAccount (serviceAccount mode); default: made from `clients`. */
+  impersonation?: ImpersonatingClients;
 }
 
 interface Gathered {
@@ -132,7 +140,12 @@ export class RemediationReconciler implements Reconciler {
   private readonly gitops: GitOpsConfig | undefined;
   private readonly detect: DetectOptions;
 
+  private readonly identity: IdentitySettings;
+  private readonly impersonation: ImpersonatingClients;
+
   constructor(private readonly d: RemediationReconcilerDeps) {
+    this.identity = d.config.identity ?? SINGLE_TENANT;
+    this.impersonation = d.impersonation ?? new ImpersonatingClients(d.clients);
     this.rems = remediations(d.clients);
     this.rbs = runbooks(d.clients);
     this.defaultStepTimeoutMs = parseDuration(d.config.controller.defaultStepTimeout);
@@ -268,6 +281,7 @@ export class RemediationReconciler implements Reconciler {
         maxConcurrentRemediations: this.d.config.controller.maxConcurrentRemediations,
         defaultStepTimeoutMs: this.defaultStepTimeoutMs,
         ...(this.gitops ? { gitops: this.gitops } : {}),
+        identity: this.identity,
       },
       now,
     };
@@ -481,14 +495,16 @@ export class RemediationReconciler implements Reconciler {
     const glog = log.child({
       guard: op.index === RUNBOOK_GUARD ? 'runbook' : (d.status.steps?.[op.index]?.name ?? ''),
     });
+    // A guard reads as the run's identity, like its steps (ADR 0023).
+    const clients = this.clientsOf(obs, d);
     const evaluation =
       'error' in what
         ? unreadable(what.error, this.d.clock.now())
         : await readGuard(
             what.guard.checks,
             {
-              clients: this.d.clients,
-              readSecret: this.secretReader(rem),
+              clients,
+              readSecret: this.secretReader(rem, clients.core),
               ...(what.target ? { target: what.target } : {}),
               log: glog,
               clock: this.d.clock,
@@ -538,8 +554,9 @@ export class RemediationReconciler implements Reconciler {
     const params = renderPart(rem, obs.runbook, 'notify', e.notify);
     if ('error' in params) return fail(`escalation ${index}: ${params.error}`);
     const step = { name: `escalation-${index}`, action: 'notify' as const, notify: params.value };
+    const clients = this.clientsOf(obs, { status: rem.status ?? {} });
     const actx: ActionContext = {
-      clients: this.d.clients,
+      clients,
       remediation: rem,
       stepIndex: index,
       step,
@@ -548,7 +565,7 @@ export class RemediationReconciler implements Reconciler {
       stamp: `${rem.metadata.uid ?? ''}/escalation/${index}`,
       clock: this.d.clock,
       log,
-      readSecret: this.secretReader(rem),
+      readSecret: this.secretReader(rem, clients.core),
     };
     try {
       return await notify.apply(actx, { name: step.name, action: 'notify', phase: 'Running' });
@@ -563,6 +580,9 @@ export class RemediationReconciler implements Reconciler {
       return { plan: await action.plan(ctx) };
     } catch (err) {
       if (isTransient(err)) throw err;
+      const denial = forbiddenByIdentity(err);
+      if (denial)
+        return { error: { reason: REASONS.forbidden, message: `plan failed: ${denial}`, retryable: false } };
       return {
         error: {
           reason: REASONS.stepFailed,
@@ -595,6 +615,15 @@ export class RemediationReconciler implements Reconciler {
       return await action.apply(ctx, rec);
     } catch (err) {
       if (isTransient(err)) throw err;
+      const denial = forbiddenByIdentity(err);
+      if (denial)
+        return {
+          kind: 'failed',
+          message: denial,
+          code: ERROR_CODES.identityForbidden,
+          reason: REASONS.forbidden,
+          retryable: false,
+        };
       return {
         kind: 'failed',
         message: apiErrorMessage(err),
@@ -617,12 +646,17 @@ export class RemediationReconciler implements Reconciler {
     const rec = d.status.steps![index]!;
     const target = stepTarget(rec);
     const bounds = effectiveSafety(rem, obs.runbook)?.bounds;
+    // Whose rights: the ServiceAccount fixed at the start (serviceAccount mode), or ours.
+    const identity = identityOf(this.identity, { ...rem, status: d.status }, obs.runbook);
+    const clients = this.impersonation.as(identity);
     const dryRun = isDryRun(rem, d.status);
     // A dry run reads its targets live: its one look does not need a cache, and an informer
     // started for a kind that only dry runs touch would hold that kind in memory for good.
-    const targets = dryRun ? undefined : this.d.caches.targets;
+    // Under a ServiceAccount the cache (read with the operator's rights) is not used: a read
+    // through it would show the Runbook what its identity may not see (ADR 0023).
+    const targets = dryRun || identity.kind !== 'operator' ? undefined : this.d.caches.targets;
     return {
-      clients: this.d.clients,
+      clients,
       remediation: rem,
       stepIndex: index,
       step: stepSpec(rec),
@@ -635,13 +669,21 @@ export class RemediationReconciler implements Reconciler {
       log,
       reads,
       ...(targets ? { targets } : {}),
-      readSecret: this.secretReader(rem),
+      readSecret: this.secretReader(rem, clients.core),
     };
   }
 
+  /** The clients a run's reads and changes go through: its ServiceAccount's, or ours (ADR 0023). */
+  private clientsOf(obs: Observed, d: Pick<Decision, 'status'>): KubeClients {
+    const rem = obs.remediation;
+    return this.impersonation.as(identityOf(this.identity, { ...rem, status: d.status }, obs.runbook));
+  }
+
   /** Reads a Secret key in the Remediation's namespace (urlFrom of steps, guards, escalations). */
-  private secretReader(rem: Remediation): (name: string, key: string) => Promise<string> {
-    const core = this.d.clients.core;
+  private secretReader(
+    rem: Remediation,
+    core: KubeClients['core'],
+  ): (name: string, key: string) => Promise<string> {
     return async (name: string, key: string): Promise<string> => {
       const secret = await core.readNamespacedSecret({ name, namespace: rem.metadata.namespace ?? '' });
       const v = secret.data?.[key];
@@ -787,6 +829,11 @@ export class RemediationReconciler implements Reconciler {
 }
 
 /** Errors that say nothing about the step: the API server unreachable or overloaded. */
+/** A 403 under impersonation, as a message naming the ServiceAccount and the RBAC to grant. */
+function forbiddenByIdentity(err: unknown): string | undefined {
+  return statusCode(err) === 403 ? denialMessage(apiErrorMessage(err)) : undefined;
+}
+
 function isTransient(err: unknown): boolean {
   if (err instanceof RemediatorError)
     return err.code === ERROR_CODES.kubeUnavailable || err.code === ERROR_CODES.conflict;

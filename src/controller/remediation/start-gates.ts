@@ -14,14 +14,14 @@ import { gitopsOwners } from './gitops.js';
 import {
   approvalDeadline,
   approvalTimedOutVerdict,
-  approverOf,
   onTimeoutOf,
   pastDeadline,
-  rejecterOf,
   untilDeadline,
 } from './approval.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { runbookGuard } from './guards.js';
+import { approvalHint, readSignoff } from '../../security/approval.js';
+import { identityText, resolveIdentity, SINGLE_TENANT } from '../../security/identity.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */
 export const runbookExists: StartGate = ({ obs, rem }) => {
@@ -73,12 +73,14 @@ export const runbookValid: StartGate = ({ obs, rem, s }) => {
 
 /** A person rejected it (annotation): Skipped, nothing changed. */
 export const notRejected: StartGate = ({ obs, rem, nowText }) => {
-  const by = rejecterOf(rem);
-  if (!by) return undefined;
+  // Verified (kube-remediator reject), or the annotation in single-tenant mode (security/approval.ts).
+  const signoff = readSignoff(rem, 'reject', obs.config.identity);
+  if (!signoff) return undefined;
+  const by = signoff.by;
   const approvalAsked = effectiveSafety(rem, obs.runbook)?.requireApproval === true;
   return {
     kind: 'end',
-    status: { rejection: { by, at: nowText } },
+    status: { rejection: signoff.record ?? { by, at: nowText } },
     conditions: approvalAsked
       ? [
           {
@@ -133,10 +135,14 @@ export const stepsCopied: StartGate = ({ obs, rem, s }) => {
     return { kind: 'fail', conditions: blocked, reason: r.reason, message: r.message };
   }
   const generation = obs.runbook?.metadata.generation;
+  // Whose rights the steps run with, fixed with them (src/security/identity.ts). Single-tenant
+  // runs record nothing, as before.
+  const id = resolveIdentity(obs.config.identity ?? SINGLE_TENANT, rem, obs.runbook);
   return {
     kind: 'go',
     status: {
       steps: r.steps,
+      ...(id.kind === 'serviceAccount' ? { identity: identityText(id) } : {}),
       // The bounds go with the steps they were rendered under (read by effectiveSafety).
       bounds: boundsToCopy(rem, obs.runbook),
       ...(r.target ? { target: displayTarget(r.target, rem.metadata.namespace ?? '') } : {}),
@@ -198,15 +204,16 @@ export const noFailureLoop: StartGate = (p) => {
 };
 
 /**
- * `safety.requireApproval`: wait for a person's annotation (the first approver is kept), until
- * the deadline of `safety.approval` if there is one (then as its `onTimeout` says).
+ * `safety.requireApproval`: wait for a person's approval (the first approver is kept), until
+ * the deadline of `safety.approval` if there is one (then as its `onTimeout` says). Verified
+ * (kube-remediator approve), or the annotation in single-tenant mode (security/approval.ts).
  */
 export const approved: StartGate = (p) => {
   const { obs, rem, s, nowText } = p;
   const safety = effectiveSafety(rem, obs.runbook);
   if (!safety?.requireApproval) return undefined;
-  const by = approverOf(rem);
-  if (!by) {
+  const signoff = readSignoff(rem, 'approve', obs.config.identity);
+  if (!signoff) {
     // Proceeded past the deadline already: the run goes on, recorded as not approved.
     if (findCondition(s.conditions, CONDITION_TYPES.approved)?.reason === REASONS.approvalTimedOut)
       return undefined;
@@ -214,6 +221,7 @@ export const approved: StartGate = (p) => {
     const deadline = approvalDeadline(safety.approval, since);
     if (deadline && pastDeadline(p, deadline)) return approvalTimedOutVerdict(p, safety.approval!, deadline);
     const until = deadline ? ` until ${deadline} (then ${onTimeoutOf(safety.approval)})` : '';
+    const hint = approvalHint(rem, obs.config.identity);
     return {
       kind: 'wait',
       status: { awaitingApproval: { since, ...(deadline ? { deadline } : {}) } },
@@ -222,20 +230,14 @@ export const approved: StartGate = (p) => {
           type: CONDITION_TYPES.approved,
           status: 'False',
           reason: REASONS.awaitingApproval,
-          message: `waiting for a person to annotate ${ANNOTATIONS.approvedBy}=<who> (or ${ANNOTATIONS.rejectedBy}=<who>)${until}`,
+          message: `${hint.condition}${until}`,
         },
       ],
-      onChange: [
-        eventNote(
-          'Normal',
-          EVENT_REASONS.awaitingApproval,
-          `waiting for approval${until}: kubectl annotate remediation ${rem.metadata.name ?? ''} ${ANNOTATIONS.approvedBy}=<you>`,
-        ),
-      ],
+      onChange: [eventNote('Normal', EVENT_REASONS.awaitingApproval, `${hint.event}${until}`)],
       ...(deadline ? { requeueAfterMs: untilDeadline(p, deadline) } : {}),
     };
   }
-  const approval = s.approval ?? { by, at: nowText };
+  const approval = signoff.record ?? s.approval ?? { by: signoff.by, at: nowText };
   return {
     kind: 'go',
     status: { approval, awaitingApproval: undefined },

@@ -135,16 +135,18 @@ describe('helm install charts/kube-remediator', () => {
       ['watch', 'runbooks.kube-remediator.io'],
       ['create', 'remediations.kube-remediator.io'],
       ['patch', 'remediations.kube-remediator.io/status'],
-      ['patch', 'deployments.apps'],
-      ['update', 'statefulsets.apps/scale'],
-      ['patch', 'daemonsets.apps'],
-      ['list', 'controllerrevisions.apps'],
-      ['delete', 'pods'],
       ['create', 'events'],
-      ['get', 'secrets'],
+      // identity.mode serviceAccount (the chart's default, ADR 0023): targets are read and
+      // changed as the Runbook's ServiceAccount, so the operator only impersonates.
+      ['impersonate', 'serviceaccounts'],
+      ['create', 'tokenreviews.authentication.k8s.io'],
+      ['create', 'subjectaccessreviews.authorization.k8s.io'],
       ['update', 'leases.coordination.k8s.io', ns],
     ];
     const refused: [string, string, string?][] = [
+      ['patch', 'deployments.apps'],
+      ['delete', 'pods'],
+      ['get', 'secrets'],
       ['list', 'secrets'],
       ['delete', 'deployments.apps'],
       ['create', 'deployments.apps'],
