@@ -18,6 +18,8 @@ Usage: kube-remediator <command> [options]
 Commands:
   run       run the operator against the current kubeconfig (or in-cluster)
   audit     print the audit log from PostgreSQL (kube-remediator audit --help)
+  test      run Runbook test files without a cluster (kube-remediator test --help)
+  plan      print what a Runbook would do with an alert (kube-remediator plan --help)
   crds      print the CustomResourceDefinitions as YAML (pipe to kubectl apply -f -)
   config    print the effective configuration (defaults + file + environment)
   version   print the version
@@ -46,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
       // Loaded only for this command: it brings the PostgreSQL driver, which `run` may not need.
       const { runAuditCommand } = await import('./audit.js');
       return runAuditCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'test': {
+      const { runTestCommand } = await import('./test.js');
+      return runTestCommand(rest, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'crds':
       process.stdout.write(
