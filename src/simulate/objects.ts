@@ -3,8 +3,13 @@
  * the actions' plan() functions run unchanged, through @kubernetes/client-node, and their reads
  * (GET of an object, a scale subresource, a list by label selector, discovery) are answered
  * from the objects the test file gives, as the API server would answer them. Nothing is sent
- * anywhere: the requests end in this HttpLibrary. Writes are refused (405): plan() never writes,
- * so a write reaching here is a bug worth seeing.
+ * anywhere: the requests end in this HttpLibrary.
+ *
+ * A writable set also takes PATCH (JSON patch, merge patch, and strategic merge patch as a
+ * merge patch whose lists of named items merge by name, which is what the strategic patches of
+ * the actions need) and DELETE, so that a case's Kubernetes steps really apply, in memory, and a
+ * later step plans on what an earlier one left (scale to 0, then back to 3 reads 0). A
+ * read-only set refuses writes (405).
  *
  * Why not the target cache (TargetReader) alone: rolloutUndo and deletePod list ReplicaSets,
  * ControllerRevisions and Pods, and planOnCached re-reads a refused plan with a GET. Serving the
@@ -13,6 +18,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { makeClients, type KubeClients } from '../kube/client.js';
 import type { KubeObject } from '../kube/raw-object.js';
+import { applyJsonPatch, applyMergePatch } from '../actions/kubernetes/patch-apply.js';
+import type { JsonPatchOp } from '../actions/kubernetes/patch-paths.js';
+import { errorMessage } from '../util/errors.js';
 
 /** The plural and scope of the kinds a Runbook's steps touch; other kinds guess `<kind>s`, namespaced. */
 const KNOWN: Record<string, { plural: string; namespaced: boolean }> = {
@@ -151,7 +159,13 @@ export class ObjectSet {
   private readonly byKey = new Map<string, KubeObject>();
   private readonly kinds = new Map<string, Set<string>>();
 
-  constructor(objects: readonly KubeObject[], defaultNamespace = 'default') {
+  private version = 1;
+
+  constructor(
+    objects: readonly KubeObject[],
+    private readonly opts: { writable?: boolean; defaultNamespace?: string } = {},
+  ) {
+    const defaultNamespace = opts.defaultNamespace ?? 'default';
     for (const gv of Object.keys(BUILTIN_GROUP_VERSIONS))
       this.kinds.set(gv, new Set(BUILTIN_GROUP_VERSIONS[gv]));
     for (const o of objects) {
@@ -180,26 +194,79 @@ export class ObjectSet {
 
   /** Answers one request (the HttpLibrary of the clients below). */
   answer(req: k8s.RequestContext): k8s.ResponseContext {
-    if (req.getHttpMethod() !== k8s.HttpMethod.GET) {
+    const method = req.getHttpMethod();
+    const url = new URL(req.getUrl());
+    const writes = method === k8s.HttpMethod.PATCH || method === k8s.HttpMethod.DELETE;
+    if (method !== k8s.HttpMethod.GET && !(writes && this.opts.writable)) {
       return status(
         405,
         'MethodNotAllowed',
-        `the offline object set is read-only: ${req.getHttpMethod()} ${new URL(req.getUrl()).pathname}`,
+        `the offline object set is read-only: ${method} ${url.pathname}`,
       );
     }
-    const url = new URL(req.getUrl());
     const route = parsePath(url.pathname);
     if (!route)
       return status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
     if ('discovery' in route) return this.discovery(route.discovery);
     const kind = this.kindOf(route.groupVersion, route.plural);
     if (route.name === undefined) return this.list(route, url.searchParams.get('labelSelector') ?? undefined);
-    const obj = this.byKey.get(this.key(route.groupVersion, route.plural, route.namespace, route.name));
+    const key = this.key(route.groupVersion, route.plural, route.namespace, route.name);
+    const obj = this.byKey.get(key);
     const what = `${route.plural}${route.groupVersion.includes('/') ? `.${route.groupVersion.split('/')[0]}` : ''} "${route.name}"`;
     if (!obj) return status(404, 'NotFound', `${what} not found`);
-    if (route.subresource === 'scale' && kind && SCALABLE.has(kind)) return reply(200, scaleOf(obj));
-    if (route.subresource) return status(404, 'NotFound', `${what}: no ${route.subresource} offline`);
-    return reply(200, obj);
+    const scale = route.subresource === 'scale' && kind !== undefined && SCALABLE.has(kind);
+    if (route.subresource && !scale)
+      return status(404, 'NotFound', `${what}: no ${route.subresource} offline`);
+    if (method === k8s.HttpMethod.DELETE) {
+      this.byKey.delete(key);
+      return reply(200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
+    }
+    if (method === k8s.HttpMethod.PATCH) return this.patch(key, obj, req, scale);
+    return reply(200, scale ? scaleOf(obj) : obj);
+  }
+
+  private patch(key: string, obj: KubeObject, req: k8s.RequestContext, scale: boolean): k8s.ResponseContext {
+    const type = req.getHeaders()['Content-Type'] ?? '';
+    let body: unknown;
+    try {
+      const raw = req.getBody();
+      body = JSON.parse(typeof raw === 'string' ? raw : '');
+    } catch (err) {
+      return status(400, 'BadRequest', `patch body: ${errorMessage(err)}`);
+    }
+    const preimage = scale ? scaleOf(obj) : obj;
+    let patched: KubeObject;
+    try {
+      if (type.includes('json-patch'))
+        patched = applyJsonPatch(preimage as KubeObject, body as JsonPatchOp[]);
+      else if (type.includes('strategic')) patched = strategicMerge(preimage, body) as KubeObject;
+      else patched = applyMergePatch(preimage, body) as KubeObject;
+    } catch (err) {
+      // A failed `test` op or a path that does not exist: the API server answers 422.
+      return status(422, 'Invalid', errorMessage(err));
+    }
+    const rv = patched.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== obj.metadata?.resourceVersion)
+      return status(
+        409,
+        'Conflict',
+        'the object has been modified; please apply your changes to the latest version',
+      );
+    let next: KubeObject = patched;
+    if (scale) {
+      const replicas = (patched.spec as { replicas?: number } | undefined)?.replicas;
+      next = { ...obj, spec: { ...(obj.spec as object), replicas } };
+    }
+    const specChanged = JSON.stringify(next.spec) !== JSON.stringify(obj.spec);
+    next.metadata = {
+      ...next.metadata,
+      resourceVersion: String(++this.version),
+      ...(obj.metadata?.generation !== undefined
+        ? { generation: obj.metadata.generation + (specChanged ? 1 : 0) }
+        : {}),
+    };
+    this.byKey.set(key, next);
+    return reply(200, scale ? scaleOf(next) : next);
   }
 
   private kindOf(gv: string, plural: string): string | undefined {
@@ -244,6 +311,41 @@ export class ObjectSet {
   clients(): KubeClients {
     return makeClients(new OfflineKubeConfig(this));
   }
+}
+
+/**
+ * Strategic merge patch, as far as the actions need it: a merge patch in which lists of objects
+ * that all have a `name` (containers, env, volumes) merge item by item on the name, and the
+ * `$patch`/`$setElementOrder` directives are dropped (a `$patch: replace` object replaces).
+ */
+export function strategicMerge(target: unknown, patch: unknown): unknown {
+  if (Array.isArray(patch)) {
+    const named = (xs: unknown[]): boolean =>
+      xs.every(
+        (x) => x !== null && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string',
+      );
+    if (!Array.isArray(target) || !named(patch) || !named(target)) return structuredClone(patch);
+    const out = target.map((x) => structuredClone(x) as { name: string });
+    for (const p of patch as { name: string }[]) {
+      const i = out.findIndex((x) => x.name === p.name);
+      if (i >= 0) out[i] = strategicMerge(out[i], p) as { name: string };
+      else out.push(strategicMerge(undefined, p) as { name: string });
+    }
+    return out;
+  }
+  if (patch === null || typeof patch !== 'object') return structuredClone(patch);
+  const p = patch as Record<string, unknown>;
+  const replace = p.$patch === 'replace';
+  const out: Record<string, unknown> =
+    !replace && target !== null && typeof target === 'object' && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(p)) {
+    if (k.startsWith('$')) continue;
+    if (v === null) delete out[k];
+    else out[k] = strategicMerge(out[k], v);
+  }
+  return out;
 }
 
 function scaleOf(obj: KubeObject): unknown {

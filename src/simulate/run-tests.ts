@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Runbook } from '../api/v1alpha1/schema.js';
 import type { WebhookAlert } from '../intake/payload.js';
+import type { KubeClients } from '../kube/client.js';
 import type { KubeObject } from '../kube/raw-object.js';
 import { deepEqual } from '../util/deep-equal.js';
 import { ObjectSet } from './objects.js';
@@ -111,14 +112,17 @@ export async function runTestFile(loaded: LoadedTestFile): Promise<FileReport> {
     return r.runbook;
   });
   const fileNow = loaded.spec.now ?? DEFAULT_NOW;
-  const shared = new ObjectSet(loaded.objects).clients();
+  // Each Remediation's run changes its own copy of the objects.
+  const fresh =
+    (objects: readonly KubeObject[]): (() => KubeClients) =>
+    () =>
+      new ObjectSet(objects, { writable: true }).clients();
+  const shared = fresh(loaded.objects);
   const cases: CaseReport[] = [];
   for (const c of loaded.spec.cases) {
     const world: World = {
       runbooks,
-      clients: c.objects
-        ? new ObjectSet(mergeObjects(loaded.objects, c.objects as KubeObject[])).clients()
-        : shared,
+      clients: c.objects ? fresh(mergeObjects(loaded.objects, c.objects as KubeObject[])) : shared,
     };
     const given = simGiven(c, fileNow);
     const nowText = given.now.toISOString().replace(/\.000Z$/, 'Z');
@@ -179,7 +183,10 @@ function compareAlert(e: AlertExpect, got: AlertResult, prefix: string): Differe
   return out;
 }
 
-/** Compares only what `expected` gives; lists compare whole (same length), a `message` as a part. */
+/**
+ * Compares only what `expected` gives; lists compare whole (same length), a `message` as a part,
+ * `{}` as nothing at all.
+ */
 export function compare(expected: unknown, got: unknown, path: string, out: Difference[]): void {
   const key = path.slice(path.lastIndexOf('.') + 1);
   if (key === 'message' && typeof expected === 'string') {
@@ -196,6 +203,13 @@ export function compare(expected: unknown, got: unknown, path: string, out: Diff
     return;
   }
   if (expected !== null && typeof expected === 'object') {
+    // `{}` says "nothing": not a subset of anything.
+    if (Object.keys(expected).length === 0) {
+      const empty =
+        got === undefined || (typeof got === 'object' && got !== null && Object.keys(got).length === 0);
+      if (!empty) out.push({ path, expected, got });
+      return;
+    }
     if (got === null || typeof got !== 'object' || Array.isArray(got)) {
       out.push({ path, expected, got });
       return;

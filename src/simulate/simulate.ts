@@ -3,13 +3,12 @@
  * memory. The intake's part (matchingRunbooks, planRunbook, the cooldown and rate window of a
  * MemoryLimitStore replayed from a stated history, cooldownRefusal/rateRefusal), then the
  * Remediation controller's part: `next()` of the decision protocol, pass after pass, with each
- * step's plan() run by its action against the given objects (objects.ts) and each apply's
- * outcome taken from what the case states (a check passes unless the case says it fails; a
- * change is done as planned). Time is a fake clock that moves only to where the protocol asks
- * to look again (a retry's backoff).
- *
- * What it cannot know: the objects are the state before the remediation; a later step plans
- * against them as given, not as an earlier step changed them.
+ * step's plan() run by its action against the given objects (objects.ts). Applies: a change to
+ * Kubernetes objects is the action's own apply() (and revert()) on an in-memory copy of the
+ * objects, so a later step plans on what an earlier one left; anything outside the cluster
+ * (checks, HTTP, Redis, PostgreSQL, notices) gives what the case states, by default a pass.
+ * Time is a fake clock that moves only to where the protocol asks to look again (a retry's
+ * backoff).
  */
 import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../api/v1alpha1/constants.js';
 import type { Remediation, RemediationStatus, Runbook, StepStatus } from '../api/v1alpha1/schema.js';
@@ -99,7 +98,8 @@ export type StepRunner = (action: Action, ctx: ActionContext, rec: StepStatus) =
 
 export interface World {
   runbooks: readonly Runbook[];
-  clients: KubeClients;
+  /** Clients for one Remediation's run: a fresh in-memory copy of the objects, or the cluster. */
+  clients: () => KubeClients;
   /** controller.maxConcurrentRemediations */
   clusterBudget?: number;
   defaultStepTimeoutMs?: number;
@@ -135,9 +135,22 @@ function actionInfo(name: string): ActionInfo | undefined {
   return a ? { mutating: a.mutating, reversible: a.reversible && typeof a.revert === 'function' } : undefined;
 }
 
-/** The offline runner: a change is done as planned; a check passes, unless the case says it fails. */
+/** The actions that change Kubernetes objects: offline they apply to the in-memory copy. */
+export const KUBERNETES_CHANGES: ReadonlySet<string> = new Set([
+  'rolloutRestart',
+  'scale',
+  'setEnv',
+  'patch',
+  'rolloutUndo',
+  'deletePod',
+]);
+
+/**
+ * The offline runner: what the case states for the step; otherwise a Kubernetes change is
+ * applied by its action to the in-memory objects and anything else passes.
+ */
 export function givenOutcomes(given: Given): StepRunner {
-  return (action, _ctx, rec) => {
+  return (action, ctx, rec) => {
     const stated = given.steps?.[rec.name];
     if (stated?.result === 'fail') {
       return Promise.resolve({
@@ -148,6 +161,7 @@ export function givenOutcomes(given: Given): StepRunner {
         retryable: true,
       });
     }
+    if (!stated && KUBERNETES_CHANGES.has(action.name)) return action.apply(ctx, rec);
     const what = action.mutating ? 'done as planned' : 'passes';
     return Promise.resolve({
       kind: 'done',
@@ -292,6 +306,7 @@ async function simulateRunbook(
   const peers = peersOf(rb, given.history ?? [], mainKey ? displayTarget(parseKey(mainKey), ns) : undefined);
   const clock = new FakeClock(given.now);
   const log = silentLogger();
+  const clients = world.clients();
   let idle = 0;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const obs: Observed = {
@@ -323,14 +338,12 @@ async function simulateRunbook(
     idle = 0;
     const rec = d.status.steps![d.op.index]!;
     const action = (ACTIONS_REGISTRY as Record<string, Action | undefined>)[rec.action]!;
-    const ctx = context(world, obs, d, d.op.index, d.op.attempt, clock, log);
+    const ctx = context(clients, obs, d, d.op.index, d.op.attempt, clock, log);
     if (d.op.kind === 'plan') {
       after = next(obs, { op: d.op, result: await planStep(action, ctx) });
     } else {
       const outcome =
-        d.op.kind === 'revert'
-          ? ({ kind: 'done', message: `${rec.name} reverted (offline)` } as const)
-          : await run(action, ctx, rec);
+        d.op.kind === 'revert' ? await revertStep(action, ctx, rec) : await run(action, ctx, rec);
       after = next(obs, { op: d.op, outcome, at: clock.now() });
     }
     rem = { ...rem, status: after.status };
@@ -354,8 +367,31 @@ async function planStep(action: Action, ctx: ActionContext): Promise<PlanResult>
   }
 }
 
+/** A revert, as the reconciler runs it: the action's revert() (on the in-memory copy offline). */
+async function revertStep(action: Action, ctx: ActionContext, rec: StepStatus): Promise<ActionOutcome> {
+  if (!action.revert)
+    return {
+      kind: 'failed',
+      message: `action ${action.name} cannot be reverted`,
+      code: ERROR_CODES.actionRefused,
+      reason: REASONS.revertFailed,
+      retryable: false,
+    };
+  try {
+    return await action.revert(ctx, rec);
+  } catch (err) {
+    return {
+      kind: 'failed',
+      message: apiErrorMessage(err),
+      code: ERROR_CODES.actionFailed,
+      reason: REASONS.revertFailed,
+      retryable: true,
+    };
+  }
+}
+
 function context(
-  world: World,
+  clients: KubeClients,
   obs: Observed,
   d: Decision,
   index: number,
@@ -368,7 +404,7 @@ function context(
   const target = stepTarget(rec);
   const bounds = effectiveSafety(rem, obs.runbook)?.bounds;
   return {
-    clients: world.clients,
+    clients,
     remediation: rem,
     stepIndex: index,
     step: stepSpec(rec),
