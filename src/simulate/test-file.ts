@@ -291,6 +291,14 @@ function fieldPath(pointer: string): string {
     .replace(/^\./, '');
 }
 
+/** A schema error as people read it: a choice of literals lists them. */
+function schemaMessage(e: { message: string; schema: unknown }): string {
+  const anyOf = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (anyOf?.length && anyOf.every((x) => typeof x.const === 'string'))
+    return `must be one of ${anyOf.map((x) => String(x.const)).join(', ')}`;
+  return e.message;
+}
+
 /** A loaded test file: its Runbooks and objects read, its cases checked. */
 export interface LoadedTestFile {
   file: string;
@@ -320,8 +328,13 @@ export function loadTestFile(file: string): LoadedTestFile {
     throw new TestFileError(file, [errorMessage(err)]);
   }
   const problems: string[] = [];
+  const seen = new Set<string>();
   for (const e of Value.Errors(TestFile, doc)) {
-    problems.push(`${fieldPath(e.path) || '(file)'}: ${e.message}`);
+    // The first (most telling) problem of each field.
+    const field = fieldPath(e.path) || '(file)';
+    if (seen.has(field)) continue;
+    seen.add(field);
+    problems.push(`${field}: ${schemaMessage(e)}`);
     if (problems.length >= 20) break;
   }
   if (problems.length) throw new TestFileError(file, problems);
