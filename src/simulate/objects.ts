@@ -156,7 +156,10 @@ function status(code: number, reason: string, message: string): k8s.ResponseCont
 
 /** The objects of a test file (or a case), answering GETs and LISTs as the API server would. */
 export class ObjectSet {
-  private readonly byKey = new Map<string, KubeObject>();
+  /** The objects as given; writes replace entries of `byKey` (never an object in place), so a reset is a copy. */
+  private readonly initial = new Map<string, KubeObject>();
+  private byKey = new Map<string, KubeObject>();
+  private cachedClients?: KubeClients;
   private readonly kinds = new Map<string, Set<string>>();
 
   private version = 1;
@@ -181,11 +184,18 @@ export class ObjectSet {
       if (kind !== 'Pod' && kind !== 'ConfigMap' && kind !== 'Secret') obj.metadata.generation ??= 1;
       if (!this.kinds.has(gv)) this.kinds.set(gv, new Set());
       this.kinds.get(gv)!.add(kind);
-      this.byKey.set(
+      this.initial.set(
         this.key(gv, pluralOf(kind).plural, obj.metadata.namespace, obj.metadata.name ?? ''),
         obj,
       );
     }
+    this.reset();
+  }
+
+  /** Back to the objects as given (a new run: its writes start from them). */
+  reset(): void {
+    this.byKey = new Map(this.initial);
+    this.version = 1;
   }
 
   private key(gv: string, plural: string, namespace: string | undefined, name: string): string {
@@ -307,9 +317,10 @@ export class ObjectSet {
     return reply(200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items });
   }
 
-  /** Clients whose every request is answered by this set. */
+  /** Clients whose every request is answered by this set (one set of them: discovery is cached once). */
   clients(): KubeClients {
-    return makeClients(new OfflineKubeConfig(this));
+    this.cachedClients ??= makeClients(new OfflineKubeConfig(this));
+    return this.cachedClients;
   }
 }
 

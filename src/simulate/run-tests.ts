@@ -112,11 +112,14 @@ export async function runTestFile(loaded: LoadedTestFile): Promise<FileReport> {
     return r.runbook;
   });
   const fileNow = loaded.spec.now ?? DEFAULT_NOW;
-  // Each Remediation's run changes its own copy of the objects.
-  const fresh =
-    (objects: readonly KubeObject[]): (() => KubeClients) =>
-    () =>
-      new ObjectSet(objects, { writable: true }).clients();
+  // Each Remediation's run starts from the objects as given (a reset of the same set).
+  const fresh = (objects: readonly KubeObject[]): (() => KubeClients) => {
+    const set = new ObjectSet(objects, { writable: true });
+    return () => {
+      set.reset();
+      return set.clients();
+    };
+  };
   const shared = fresh(loaded.objects);
   const cases: CaseReport[] = [];
   for (const c of loaded.spec.cases) {
