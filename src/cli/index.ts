@@ -53,6 +53,10 @@ async function main(argv: string[]): Promise<number> {
       const { runTestCommand } = await import('./test.js');
       return runTestCommand(rest, { stdout: process.stdout, stderr: process.stderr });
     }
+    case 'plan': {
+      const { runPlanCommand } = await import('./plan.js');
+      return runPlanCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
     case 'crds':
       process.stdout.write(
         allCrds()

@@ -93,8 +93,16 @@ export interface AlertResult {
   runbooks: RunbookResult[];
 }
 
-/** Applies a checkpointed step: offline from what the case states, or a server-side dry run (`plan --cluster`). */
-export type StepRunner = (action: Action, ctx: ActionContext, rec: StepStatus) => Promise<ActionOutcome>;
+/**
+ * Applies (or reverts) a checkpointed step: offline from what the case states, or a server-side
+ * dry run (`plan --cluster`). Every apply and revert of a simulation goes through it.
+ */
+export type StepRunner = (
+  op: 'apply' | 'revert',
+  action: Action,
+  ctx: ActionContext,
+  rec: StepStatus,
+) => Promise<ActionOutcome>;
 
 export interface World {
   runbooks: readonly Runbook[];
@@ -150,7 +158,9 @@ export const KUBERNETES_CHANGES: ReadonlySet<string> = new Set([
  * applied by its action to the in-memory objects and anything else passes.
  */
 export function givenOutcomes(given: Given): StepRunner {
-  return (action, ctx, rec) => {
+  return (op, action, ctx, rec) => {
+    // A revert undoes a Kubernetes change on the in-memory copy; anything else has nothing to undo here.
+    if (op === 'revert') return revertStep(action, ctx, rec);
     const stated = given.steps?.[rec.name];
     if (stated?.result === 'fail') {
       return Promise.resolve({
@@ -342,8 +352,7 @@ async function simulateRunbook(
     if (d.op.kind === 'plan') {
       after = next(obs, { op: d.op, result: await planStep(action, ctx) });
     } else {
-      const outcome =
-        d.op.kind === 'revert' ? await revertStep(action, ctx, rec) : await run(action, ctx, rec);
+      const outcome = await run(d.op.kind, action, ctx, rec);
       after = next(obs, { op: d.op, outcome, at: clock.now() });
     }
     rem = { ...rem, status: after.status };
@@ -367,8 +376,12 @@ async function planStep(action: Action, ctx: ActionContext): Promise<PlanResult>
   }
 }
 
-/** A revert, as the reconciler runs it: the action's revert() (on the in-memory copy offline). */
-async function revertStep(action: Action, ctx: ActionContext, rec: StepStatus): Promise<ActionOutcome> {
+/** A revert, as the reconciler runs it: the action's revert(). */
+export async function revertStep(
+  action: Action,
+  ctx: ActionContext,
+  rec: StepStatus,
+): Promise<ActionOutcome> {
   if (!action.revert)
     return {
       kind: 'failed',
