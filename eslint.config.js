@@ -26,4 +26,28 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // The layering rules (docs/adr/0018-layering-rules.md): what may import what.
+  ...layer('src/api/**/*.ts', [
+    '**/actions/**',
+    '**/controller/**',
+    '**/intake/**',
+    '**/runtime/**',
+    '**/runbook/**',
+  ]),
+  ...layer('src/runtime/**/*.ts', ['**/api/**', '**/actions/**', '**/controller/**', '**/intake/**']),
+  ...layer('src/actions/**/*.ts', ['**/controller/**', '**/intake/**', '**/runbook/**']),
+  ...layer('src/controller/remediation/**/*.ts', ['../runbook/**']),
+  ...layer('src/controller/runbook/**/*.ts', ['../remediation/**']),
+  ...layer('src/intake/**/*.ts', ['**/controller/**']),
 );
+
+/** Files matching `files` may not import the module paths matching `forbidden`. */
+function layer(files, forbidden) {
+  const message = 'a layer this folder may not import (docs/adr/0018-layering-rules.md)';
+  return [
+    {
+      files: [files],
+      rules: { 'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message }] }] },
+    },
+  ];
+}

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createAudit } from './audit/index.js';
 import type { Config } from './config/config.js';
 import { buildControllers } from './controller/index.js';
+import { cachesOf, KINDS, type Kinds } from './controller/caches.js';
 import { leaseNamespace } from './runtime/leader-election.js';
 import { Manager } from './runtime/manager.js';
 import { buildWebhookServer } from './intake/index.js';
@@ -25,7 +26,7 @@ export interface RunningOperator {
   readonly done: Promise<number>;
   /** Graceful shutdown: readiness false, step in flight finished, Lease released. */
   stop(): Promise<void>;
-  readonly manager: Manager;
+  readonly manager: Manager<Kinds>;
   /** Where the webhook listens, e.g. `http://127.0.0.1:9095`, when enabled. */
   readonly webhookUrl?: string;
 }
@@ -41,25 +42,7 @@ export async function startOperator(
   opts: OperatorOptions,
 ): Promise<RunningOperator> {
   const { log } = opts;
-  const { kc, target } = loadKubeTarget(config.kubeconfig);
-  const clients = makeClients(kc);
-  const clusterName = config.clusterName || contextClusterName(kc) || '';
-  log.info('starting', {
-    kubeconfig: target.source,
-    context: target.context,
-    server: target.server,
-    cluster: clusterName || null,
-    namespace: config.watchNamespace || '(all)',
-    store: config.store.kind,
-    leaderElection: config.leaderElection.enabled,
-  });
-  await checkApiServer(clients, target, {
-    watchNamespace: config.watchNamespace,
-    ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),
-    installCrds: opts.installCrds ?? false,
-  });
-  if (opts.installCrds) await installCrds(kc, target, log);
-  await requireCrds(clients, target, config.watchNamespace);
+  const { clients, clusterName } = await connect(config, opts);
 
   const metrics = createMetrics();
   const events = new KubeEventRecorder(clients.core, log);
@@ -72,11 +55,12 @@ export async function startOperator(
   };
 
   try {
-    const manager = new Manager({ config, clients, metrics, logger: log });
+    const manager = new Manager<Kinds>({ kinds: KINDS, config, clients, metrics, logger: log });
+    const caches = cachesOf(manager);
     for (const c of buildControllers({
       config,
       clients,
-      caches: manager.caches(),
+      caches,
       metrics,
       log,
       events,
@@ -96,7 +80,7 @@ export async function startOperator(
           if (!manager.readiness().ok) {
             throw new RemediatorError(ERROR_CODES.kubeUnavailable, 'Runbook cache not synced yet');
           }
-          return manager.caches().runbooks.list();
+          return caches.runbooks.list();
         },
         store,
         metrics,
@@ -141,6 +125,34 @@ export async function startOperator(
     await closeSinks();
     throw err;
   }
+}
+
+/** The API server reached and checked, the CRDs present (installed first when asked). */
+async function connect(
+  config: Readonly<Config>,
+  opts: OperatorOptions,
+): Promise<{ clients: ReturnType<typeof makeClients>; clusterName: string }> {
+  const { log } = opts;
+  const { kc, target } = loadKubeTarget(config.kubeconfig);
+  const clients = makeClients(kc);
+  const clusterName = config.clusterName || contextClusterName(kc) || '';
+  log.info('starting', {
+    kubeconfig: target.source,
+    context: target.context,
+    server: target.server,
+    cluster: clusterName || null,
+    namespace: config.watchNamespace || '(all)',
+    store: config.store.kind,
+    leaderElection: config.leaderElection.enabled,
+  });
+  await checkApiServer(clients, target, {
+    watchNamespace: config.watchNamespace,
+    ...(config.leaderElection.enabled ? { leaseNamespace: leaseNamespace(config, kc) } : {}),
+    installCrds: opts.installCrds ?? false,
+  });
+  if (opts.installCrds) await installCrds(kc, target, log);
+  await requireCrds(clients, target, config.watchNamespace);
+  return { clients, clusterName };
 }
 
 /**

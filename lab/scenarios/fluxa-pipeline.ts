@@ -162,7 +162,11 @@ function pipelineStandIn(lab: Lab, appUrl: string): Pipeline {
       if (m.attempts >= MAX_ATTEMPTS) {
         p.dlq.push(m);
         p.deadLettered.add(m.id);
-      } else queue.push(m);
+      } else {
+        // Back at the head, as SQS shows a failed message again once its visibility timeout
+        // ends: its next attempt does not wait behind the whole backlog (slow under load).
+        queue.unshift(m);
+      }
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -291,6 +295,13 @@ async function play(lab: Lab): Promise<void> {
       assert.equal(ended, TERMINATE_BOUND);
     },
   );
+  await lab.check('the connections by state recorded on the Remediation, the idle leak among them', () => {
+    const out = steps['record-connection-count']?.output as
+      { columns?: string[]; rows?: string[][] } | undefined;
+    assert.deepEqual(out?.columns, ['state', 'usename', 'connections']);
+    const idle = out?.rows?.find((r) => r[0] === 'idle' && r[1] === 'fluxa');
+    assert.ok(idle && Number(idle[2]) >= TERMINATE_BOUND, JSON.stringify(out));
+  });
   await lab.check('one remediation for the incident, however many of its alerts fired', async () => {
     assert.equal((await lab.remediations()).length, 1);
   });

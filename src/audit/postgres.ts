@@ -19,7 +19,7 @@ import type { Pool } from 'pg';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../stores/backend.js';
-import { createPgPool, isMissingRelation, migrateVersions, qualified } from '../stores/pg.js';
+import { createPgPool, isMissingRelation, migrateVersions, qualified } from '../db/pg.js';
 import { AUDIT_TABLE, auditMigrations } from './schema.js';
 
 export { AUDIT_TABLE };

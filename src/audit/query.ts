@@ -1,6 +1,6 @@
 /** Reads the audit log back, for `kube-remediator audit`. */
 import type { ClientBase } from 'pg';
-import { qualified } from '../stores/pg.js';
+import { qualified } from '../db/pg.js';
 import { AUDIT_TABLE } from './schema.js';
 import type { FinishResult } from '../observability/metrics.js';
 import type { AuditEventType, AuditRow } from './types.js';

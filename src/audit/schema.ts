@@ -4,8 +4,8 @@
  * rollback finds a table it can still use. Never edit a step once released: add one.
  */
 import { escapeIdentifier } from 'pg';
-import type { Migration } from '../stores/pg.js';
-import { qualified } from '../stores/pg.js';
+import type { Migration } from '../db/pg.js';
+import { qualified } from '../db/pg.js';
 
 export const AUDIT_TABLE = 'kube_remediator_audit';
 

@@ -10,7 +10,7 @@ import { remediationsForRunbook, runbookForRemediation } from './remediation/map
 import { RemediationReconciler } from './remediation/reconciler.js';
 import { RunbookReconciler } from './runbook/reconciler.js';
 import type { ControllerOptions } from '../runtime/manager.js';
-import type { Caches } from '../runtime/types.js';
+import type { Caches, Kinds } from './caches.js';
 import type { KubeClients } from '../kube/client.js';
 import type { EventRecorder } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -38,7 +38,7 @@ export interface ControllerDeps {
   clock: Clock;
 }
 
-export function buildControllers(d: ControllerDeps): ControllerOptions[] {
+export function buildControllers(d: ControllerDeps): ControllerOptions<Kinds>[] {
   const remediation = new RemediationReconciler({
     clients: d.clients,
     caches: d.caches,

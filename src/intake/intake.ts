@@ -198,7 +198,7 @@ export class AlertIntake {
   }
 
   /**
-   * Cooldown claim and rate window (one store call), then create. Whatever was taken from the
+   * Cooldown claim and rate window (one store call), then create (create()). Whatever was taken from the
    * store is given back when the create does not happen (duplicate, rate limit exceeded,
    * unreachable API, refusal), so a retry by Alertmanager finds the store as it was.
    */
@@ -268,6 +268,18 @@ export class AlertIntake {
       );
     }
 
+    return this.create(rb, alert, plan, undo);
+  }
+
+  /** Creates the Remediation admitted by gateAndCreate; `undo` gives back what it took. */
+  private async create(
+    rb: Runbook,
+    alert: WebhookAlert,
+    plan: Extract<RunbookPlan, { kind: 'create' }>,
+    undo: () => Promise<void>,
+  ): Promise<RunbookResult> {
+    const namespace = rb.metadata.namespace ?? '';
+    const remediation = `${namespace}/${plan.name}`;
     try {
       await remediations(this.deps.clients).create(namespace, plan.remediation);
     } catch (err) {

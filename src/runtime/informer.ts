@@ -12,7 +12,6 @@
  * - `hasSynced()` and `waitForSync()`, so workers start on a complete cache.
  */
 import * as k8s from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../api/v1alpha1/constants.js';
 import type { Logger } from '../observability/logger.js';
 import { ERROR_CODES, RemediatorError, errorMessage } from '../util/errors.js';
 import type { Cache } from './types.js';
@@ -53,8 +52,8 @@ export interface CachedObject {
 export interface ResourceInformerOptions<T extends CachedObject> {
   /** The plural, for paths and logs. */
   plural: string;
-  /** The API group's path, e.g. `/apis/apps/v1`; default ours (`/apis/kube-remediator.io/v1alpha1`). */
-  apiPath?: string;
+  /** The API group's path, e.g. `/apis/apps/v1` (see apiPathOf). */
+  apiPath: string;
   /** Empty: all namespaces. */
   namespace: string;
   list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
@@ -67,12 +66,20 @@ export interface ResourceInformerOptions<T extends CachedObject> {
   restartBackoffMaxMs?: number;
 }
 
-/** The watch path of a resource (default one of ours), namespaced or cluster-wide. */
-export function resourcePath(
-  plural: string,
-  namespace: string,
-  apiPath = `/apis/${GROUP}/${VERSION}`,
-): string {
+/** A custom resource the runtime watches: the runtime knows no kind of its own. */
+export interface ResourceKind {
+  group: string;
+  version: string;
+  plural: string;
+}
+
+/** The path of an API group version, e.g. `/apis/apps/v1`. */
+export function apiPathOf(r: Pick<ResourceKind, 'group' | 'version'>): string {
+  return `/apis/${r.group}/${r.version}`;
+}
+
+/** The watch path of a resource, namespaced or cluster-wide. */
+export function resourcePath(plural: string, namespace: string, apiPath: string): string {
   const base = apiPath;
   const path = namespace ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`;
   // client-node appends its own query parameters to the path with URLSearchParams.set.
@@ -106,14 +113,14 @@ export function slim<O extends k8s.KubernetesObject>(o: O): O {
 export const LIST_PAGE_SIZE = 500;
 
 /**
- * Lists one of our resources through CustomObjectsApi, in one namespace or all, in pages of
+ * Lists a custom resource through CustomObjectsApi, in one namespace or all, in pages of
  * LIST_PAGE_SIZE (one consistent snapshot: the API server serves every page at the first
  * page's resourceVersion). One response for 10,000 Remediations meant a string and a parse
  * tree of tens of MB at once, which stayed in the heap long after the start.
  */
 export function customObjectLister<T extends CachedObject>(
   custom: k8s.CustomObjectsApi,
-  plural: string,
+  resource: ResourceKind,
   namespace: string,
   pageSize = LIST_PAGE_SIZE,
 ): () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }> {
@@ -123,7 +130,8 @@ export function customObjectLister<T extends CachedObject>(
     let resourceVersion: string | undefined;
     let cont: string | undefined;
     do {
-      const base = { group: GROUP, version: VERSION, plural, limit: pageSize, _continue: cont };
+      const { group, version, plural } = resource;
+      const base = { group, version, plural, limit: pageSize, _continue: cont };
       const page = (
         namespace
           ? await custom.listNamespacedCustomObject({ ...base, namespace })

@@ -1,5 +1,5 @@
 /**
- * The Manager, as controller-runtime's: it owns the informers (Remediations, Runbooks), one
+ * The Manager, as controller-runtime's: it owns the informers (one per kind it is given), one
  * work queue and its workers per controller, leader election, the probe server and the
  * order of a graceful shutdown.
  *
@@ -17,8 +17,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { RESOURCES } from '../api/v1alpha1/constants.js';
-import type { Remediation, Runbook } from '../api/v1alpha1/schema.js';
 import type { Config } from '../config/config.js';
 import type { KubeClients } from '../kube/client.js';
 import type { Logger } from '../observability/logger.js';
@@ -27,16 +25,19 @@ import { buildProbeServer, listenProbeServer, type ProbeCheck } from '../server/
 import { parseDuration } from '../util/duration.js';
 import { RemediatorError, errorMessage } from '../util/errors.js';
 import {
+  apiPathOf,
   clientNodeFactory,
   customObjectLister,
   ResourceInformer,
+  type CachedObject,
   type EventHandlers,
   type InformerFactory,
+  type ResourceKind,
 } from './informer.js';
 import { HeapCompactor, type GcFunction } from './heap-compactor.js';
 import { LeaderElector, leaderTimings, leaseNamespace } from './leader-election.js';
 import { TargetCache } from './target-cache.js';
-import { keyOf, type Caches, type Reconciler, type Request } from './types.js';
+import { keyOf, type Cache, type Reconciler, type Request } from './types.js';
 import { WorkQueue } from './work-queue.js';
 
 /** controller-runtime's CacheSyncTimeout default. */
@@ -47,40 +48,41 @@ export const CACHE_SYNC_TIMEOUT_MS = 2 * 60_000;
  */
 export const GRACEFUL_SHUTDOWN_TIMEOUT_MS = 20_000;
 
-export type ObjectKind = 'remediation' | 'runbook';
-
-interface ObjectOf {
-  remediation: Remediation;
-  runbook: Runbook;
-}
-
-/** Another kind whose changes map to keys of this controller (controller-runtime's Watches). */
 /**
- * Another kind's events mapped to this controller's keys. With `delayMs` the keys are queued
- * that much later, and a burst of events within it makes one pass (WorkQueue.addAfter).
+ * The kinds a Manager watches: kind name → object type (the operator's is controller/caches.ts
+ * `Kinds`). The runtime itself names none.
  */
-export type WatchSource =
-  | { object: 'remediation'; map: (obj: Remediation) => Request[]; delayMs?: number }
-  | { object: 'runbook'; map: (obj: Runbook) => Request[]; delayMs?: number };
+export type KindMap = { [name: string]: CachedObject };
 
-export interface ControllerOptions {
+/**
+ * Another kind's events mapped to this controller's keys (controller-runtime's Watches). With
+ * `delayMs` the keys are queued that much later, and a burst of events within it makes one
+ * pass (WorkQueue.addAfter).
+ */
+export type WatchSource<K extends KindMap> = {
+  [N in keyof K & string]: { object: N; map: (obj: K[N]) => Request[]; delayMs?: number };
+}[keyof K & string];
+
+export interface ControllerOptions<K extends KindMap> {
   /** The `controller` label and log field; also the work queue's name. */
   name: string;
   reconciler: Reconciler;
   /** The kind whose keys this controller reconciles. */
-  forObject: ObjectKind;
-  watches?: WatchSource[];
+  forObject: keyof K & string;
+  watches?: WatchSource<K>[];
   /**
    * Sees every informer event of `forObject` right after the cache took it and before its key
    * is queued: a reconciler that reads the cache uses it to tell when the cache has caught up
    * with its own writes.
    */
-  observe?: EventHandlers<Remediation | Runbook>;
+  observe?: EventHandlers<K[keyof K]>;
   /** Parallel workers; each key is still serial. Default config.controller.workers. */
   workers?: number;
 }
 
-export interface ManagerOptions {
+export interface ManagerOptions<K extends KindMap> {
+  /** The kinds to watch, by name: one informer each. */
+  kinds: { readonly [N in keyof K]: ResourceKind };
   config: Readonly<Config>;
   clients: Pick<KubeClients, 'kc' | 'custom' | 'coordination'>;
   metrics: Metrics;
@@ -107,23 +109,20 @@ export interface ManagerExit {
   drained: boolean;
 }
 
-interface Controller {
-  readonly opts: ControllerOptions;
+interface Controller<K extends KindMap> {
+  readonly opts: ControllerOptions<K>;
   readonly queue: WorkQueue;
   readonly workers: Promise<void>[];
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export class Manager {
-  private readonly o: ManagerOptions;
+export class Manager<K extends KindMap = KindMap> {
+  private readonly o: ManagerOptions<K>;
   private readonly log: Logger;
-  private readonly informers: {
-    remediation: ResourceInformer<Remediation>;
-    runbook: ResourceInformer<Runbook>;
-  };
-  private readonly targets: TargetCache | undefined;
-  private readonly controllers: Controller[] = [];
+  private readonly informers: { [N in keyof K]: ResourceInformer<K[N]> };
+  private readonly targetCache: TargetCache | undefined;
+  private readonly controllers: Controller<K>[] = [];
   private readonly elector: LeaderElector | undefined;
   /** A memory-reducing GC once a burst of work (a list, a restart's reconciles) settles. */
   private readonly compactor: HeapCompactor;
@@ -140,26 +139,26 @@ export class Manager {
   private resolveExit!: (e: ManagerExit) => void;
   private readonly exit: Promise<ManagerExit>;
 
-  constructor(opts: ManagerOptions) {
+  constructor(opts: ManagerOptions<K>) {
     this.o = opts;
     this.log = opts.logger.child({ component: 'manager' });
     this.exit = new Promise((resolve) => (this.resolveExit = resolve));
     const factory = opts.informerFactory ?? clientNodeFactory(opts.clients.kc);
     const ns = opts.config.watchNamespace;
-    const informer = <T extends Remediation | Runbook>(plural: string): ResourceInformer<T> =>
+    const informer = <T extends CachedObject>(kind: ResourceKind): ResourceInformer<T> =>
       new ResourceInformer<T>({
-        plural,
+        plural: kind.plural,
+        apiPath: apiPathOf(kind),
         namespace: ns,
-        list: customObjectLister<T>(opts.clients.custom, plural, ns),
+        list: customObjectLister<T>(opts.clients.custom, kind, ns),
         factory,
         logger: opts.logger,
       });
-    this.informers = {
-      remediation: informer<Remediation>(RESOURCES.remediation.plural),
-      runbook: informer<Runbook>(RESOURCES.runbook.plural),
-    };
+    this.informers = Object.fromEntries(
+      Object.entries(opts.kinds).map(([name, kind]) => [name, informer(kind)]),
+    ) as { [N in keyof K]: ResourceInformer<K[N]> };
     // Started per kind by the first step that plans on one: only on the leader.
-    this.targets = opts.config.controller.targetCache
+    this.targetCache = opts.config.controller.targetCache
       ? new TargetCache({ kc: opts.clients.kc, namespace: ns, factory, logger: opts.logger })
       : undefined;
     this.compactor = new HeapCompactor({
@@ -168,7 +167,7 @@ export class Manager {
       busy: () => this.workersRunning && this.controllers.some((c) => c.queue.busy()),
       ...('gc' in opts ? { gc: opts.gc } : {}),
     });
-    for (const inf of Object.values(this.informers) as ResourceInformer<Remediation | Runbook>[]) {
+    for (const inf of this.allInformers()) {
       inf.addHandlers({
         relisted: () => {
           this.compactor.note(inf.list().length);
@@ -199,17 +198,22 @@ export class Manager {
     }
   }
 
-  /** Read-only views of the informers' caches, for reconcilers. Complete once synced. */
-  caches(): Caches {
-    return {
-      remediations: this.informers.remediation,
-      runbooks: this.informers.runbook,
-      ...(this.targets ? { targets: this.targets } : {}),
-    };
+  /** A read-only view of one kind's informer cache, for reconcilers. Complete once synced. */
+  cache<N extends keyof K>(kind: N): Cache<K[N]> {
+    return this.informers[kind];
+  }
+
+  /** The workload cache (controller.targetCache), or undefined when it is off. */
+  targets(): TargetCache | undefined {
+    return this.targetCache;
+  }
+
+  private allInformers(): ResourceInformer<K[keyof K]>[] {
+    return Object.values(this.informers) as ResourceInformer<K[keyof K]>[];
   }
 
   /** Registers a controller. Must be called before start(), so its handlers see the initial list. */
-  addController(c: ControllerOptions): void {
+  addController(c: ControllerOptions<K>): void {
     if (this.started) throw new Error(`addController(${c.name}) after start(): register controllers first`);
     if (this.controllers.some((x) => x.opts.name === c.name))
       throw new Error(`controller ${c.name} registered twice`);
@@ -219,19 +223,19 @@ export class Manager {
       maxDelayMs: parseDuration(this.o.config.controller.maxBackoff),
       metrics: this.o.metrics,
     });
-    const ctrl: Controller = { opts: c, queue, workers: [] };
+    const ctrl: Controller<K> = { opts: c, queue, workers: [] };
     this.controllers.push(ctrl);
 
-    const enqueueOwn = (obj: Remediation | Runbook): void => {
-      const { namespace, name } = obj.metadata;
+    const enqueueOwn = (obj: K[keyof K]): void => {
+      const { namespace, name } = obj.metadata ?? {};
       if (name) queue.add(keyOf({ namespace: namespace ?? '', name }));
     };
     if (c.observe) this.handle(c.forObject, c.observe);
     this.handle(c.forObject, { add: enqueueOwn, update: enqueueOwn, delete: enqueueOwn });
     for (const w of c.watches ?? []) {
-      const enqueueMapped = (obj: Remediation | Runbook): void => {
+      const enqueueMapped = (obj: K[keyof K]): void => {
         try {
-          const reqs = (w.map as (o: Remediation | Runbook) => Request[])(obj);
+          const reqs = (w.map as (o: K[keyof K]) => Request[])(obj);
           for (const r of reqs) queue.addAfter(keyOf(r), w.delayMs ?? 0);
         } catch (err) {
           this.log.error('watch map failed', {
@@ -270,16 +274,14 @@ export class Manager {
         this.probeUrlValue = await listenProbeServer(this.probeServer, this.o.config.probes);
         this.log.info('probe server listening', { url: this.probeUrlValue });
       }
-      for (const inf of Object.values(this.informers)) inf.start();
+      for (const inf of this.allInformers()) inf.start();
       const timeout = this.o.cacheSyncTimeoutMs ?? CACHE_SYNC_TIMEOUT_MS;
-      await Promise.all(
-        Object.values(this.informers).map((inf) => inf.waitForSync(timeout, this.passAbort.signal)),
-      );
+      await Promise.all(this.allInformers().map((inf) => inf.waitForSync(timeout, this.passAbort.signal)));
       this.synced = true;
-      this.log.info('caches synced', {
-        remediations: this.informers.remediation.list().length,
-        runbooks: this.informers.runbook.list().length,
-      });
+      this.log.info(
+        'caches synced',
+        Object.fromEntries(this.allInformers().map((inf) => [inf.plural, inf.list().length])),
+      );
     } catch (err) {
       // A signal during startup aborts the sync wait: that is a stop, not a failure.
       if (this.stopping) return;
@@ -311,7 +313,7 @@ export class Manager {
   }
 
   health(): ProbeCheck {
-    const wedged = Object.values(this.informers).filter((i) => !i.healthy());
+    const wedged = this.allInformers().filter((i) => !i.healthy());
     if (wedged.length > 0)
       return { ok: false, reason: `informer wedged: ${wedged.map((i) => i.plural).join(', ')}` };
     return { ok: true };
@@ -360,7 +362,7 @@ export class Manager {
         boundMs,
       });
 
-    await Promise.all([...Object.values(this.informers).map((i) => i.stop()), this.targets?.stop()]);
+    await Promise.all([...this.allInformers().map((i) => i.stop()), this.targetCache?.stop()]);
     if (this.elector) {
       if (drained && reason !== 'leadershipLost') await this.elector.release();
       else await this.elector.stop();
@@ -382,8 +384,8 @@ export class Manager {
     return exit;
   }
 
-  private handle<K extends ObjectKind>(kind: K, h: EventHandlers<ObjectOf[K]>): void {
-    (this.informers[kind] as ResourceInformer<ObjectOf[K]>).addHandlers(h);
+  private handle(kind: keyof K, h: EventHandlers<K[keyof K]>): void {
+    (this.informers[kind] as ResourceInformer<K[keyof K]>).addHandlers(h);
   }
 
   private startWorkers(): void {
@@ -397,7 +399,7 @@ export class Manager {
     }
   }
 
-  private async worker(c: Controller): Promise<void> {
+  private async worker(c: Controller<K>): Promise<void> {
     for (;;) {
       const key = await c.queue.get();
       if (key === undefined) return;
@@ -418,7 +420,7 @@ export class Manager {
     }
   }
 
-  private async reconcileOne(c: Controller, key: string): Promise<void> {
+  private async reconcileOne(c: Controller<K>, key: string): Promise<void> {
     const slash = key.indexOf('/');
     const req: Request = { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
     const reconcileId = randomUUID();
@@ -473,7 +475,10 @@ export interface SignalHandlerOptions {
  * at once (as controller-runtime's SetupSignalHandler). Also exits when the manager stops by
  * itself (leadership lost). Returns a function that removes the handlers.
  */
-export function installSignalHandlers(manager: Manager, opts: SignalHandlerOptions = {}): () => void {
+export function installSignalHandlers(
+  manager: Pick<Manager, 'stop' | 'finished'>,
+  opts: SignalHandlerOptions = {},
+): () => void {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const target = opts.target ?? process;
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT'];

@@ -18,7 +18,6 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { RawObjectApi, type KubeObject, type ObjectRef } from '../kube/raw-object.js';
-import type { TargetReader } from '../actions/types.js';
 import type { Logger } from '../observability/logger.js';
 import { LIST_PAGE_SIZE, ResourceInformer, type InformerFactory } from './informer.js';
 
@@ -41,7 +40,8 @@ export interface TargetCacheOptions {
 
 type ListPage = { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } };
 
-export class TargetCache implements TargetReader {
+/** Structurally the TargetReader the actions read through (actions/types.ts). */
+export class TargetCache {
   private readonly informers = new Map<string, ResourceInformer<KubeObject>>();
   private stopped = false;
 

@@ -3,9 +3,6 @@
  * The runtime owns informers, caches, the work queue, leader election and shutdown; a
  * reconciler only gets a key and re-reads the world.
  */
-import type { Remediation, Runbook } from '../api/v1alpha1/schema.js';
-import type { TargetReader } from '../actions/types.js';
-
 export interface Request {
   readonly namespace: string;
   readonly name: string;
@@ -35,13 +32,6 @@ export interface Reconciler {
 export interface Cache<T> {
   get(namespace: string, name: string): T | undefined;
   list(namespace?: string): readonly T[];
-}
-
-export interface Caches {
-  readonly remediations: Cache<Remediation>;
-  readonly runbooks: Cache<Runbook>;
-  /** The workloads plan() reads (controller.targetCache); absent: every read is a GET. */
-  readonly targets?: TargetReader;
 }
 
 export function keyOf(req: Request): string {

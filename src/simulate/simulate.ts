@@ -14,7 +14,7 @@ import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../api/v1alpha1/constants
 import type { Remediation, RemediationStatus, Runbook, StepStatus } from '../api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../actions/index.js';
 import { PassReads, type Action, type ActionContext, type ActionOutcome } from '../actions/types.js';
-import { findCondition } from '../controller/remediation/conditions.js';
+import { findCondition } from '../api/v1alpha1/conditions.js';
 import type { ActionInfo, Decision, Observed, PlanResult } from '../controller/remediation/decision.js';
 import { next } from '../controller/remediation/protocol.js';
 import { effectiveSafety, stepSpec, stepTarget } from '../controller/remediation/resolve.js';

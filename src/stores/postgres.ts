@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import { withTimeout, type BackendStore } from './backend.js';
 import { windowStart, type LimitSnapshot } from './memory.js';
-import { createPgPool, isMissingRelation, migrate, qualified } from './pg.js';
+import { createPgPool, isMissingRelation, migrate, qualified } from '../db/pg.js';
 import type { AdmissionRequest, AdmissionResult, ClaimResult, WindowCount } from './types.js';
 
 const CLEANUP_INTERVAL_MS = 60_000;

@@ -3,7 +3,7 @@
  * on the transition; a failure may start the onFailure revert in the same write.
  */
 import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { CHECKPOINT_REQUEUE_MS, type Decision, type Note } from './decision.js';
 import { auditNote, eventNote, remediationName, type Pass } from './pass.js';
 import { onFailureRevert, revertSet } from './revert-set.js';

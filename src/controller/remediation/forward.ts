@@ -3,7 +3,7 @@
  * its steps in order, each planned (and checkpointed) and then applied.
  */
 import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { TIMEOUT_SLACK_MS, type Decision } from './decision.js';
 import { finishFailed, finishSucceeded } from './finish.js';
 import { runStepGates } from './gates.js';

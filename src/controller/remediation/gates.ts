@@ -11,7 +11,7 @@
  * a reader learns the order from the list, and a new rule is one function and one line.
  */
 import type { RemediationStatus, StepStatus } from '../../api/v1alpha1/schema.js';
-import type { ConditionInput } from './conditions.js';
+import type { ConditionInput } from '../../api/v1alpha1/conditions.js';
 import type { Decision, Note, StepFailure } from './decision.js';
 import { finish, finishFailed } from './finish.js';
 import type { GateView, Pass } from './pass.js';

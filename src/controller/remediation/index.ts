@@ -6,6 +6,7 @@ export {
   type RemediationReconcilerConfig,
   type ActionRegistry,
 } from './reconciler.js';
-export { remediationsForRunbook, runbookForRemediation, isFinal } from './mapping.js';
+export { remediationsForRunbook, runbookForRemediation } from './mapping.js';
+export { isFinal } from '../../api/v1alpha1/lifecycle.js';
 export { next, needsPeers } from './protocol.js';
 export type { Decision, Effect, Observed, Operation } from './decision.js';

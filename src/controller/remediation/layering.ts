@@ -23,7 +23,7 @@
  */
 import { CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { LayeredOn, Remediation, StepStatus } from '../../api/v1alpha1/schema.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { sameObject } from './policy.js';
 import { isDryRun } from './status.js';
 

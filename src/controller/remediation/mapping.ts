@@ -5,11 +5,7 @@
  */
 import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
 import type { Cache, Request } from '../../runtime/types.js';
-import { isFinished } from './status.js';
-
-export function isFinal(rem: Remediation): boolean {
-  return isFinished(rem.status);
-}
+import { isFinal } from '../../api/v1alpha1/lifecycle.js';
 
 /**
  * Only a Remediation that has not started yet (or waits for approval or a slot) reads the

@@ -8,7 +8,7 @@ import type { ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
 import { rfc3339 } from '../../util/clock.js';
 import { displayTarget, targetKey } from '../../runbook/target.js';
-import { conditionChanged, setCondition, type ConditionInput } from './conditions.js';
+import { conditionChanged, setCondition, type ConditionInput } from '../../api/v1alpha1/conditions.js';
 import type { Decision, Note, Observed, Operation } from './decision.js';
 import { stepTarget } from './resolve.js';
 import { derivePhase, isDryRun, progressOf } from './status.js';

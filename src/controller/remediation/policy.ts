@@ -21,7 +21,7 @@
 import { ANNOTATIONS, CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { Remediation, RemediationPhase, Runbook } from '../../api/v1alpha1/schema.js';
 import { parseClearBlock } from '../../runbook/clear-block.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
 

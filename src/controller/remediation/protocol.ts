@@ -19,7 +19,7 @@ import type { ActionName, Remediation } from '../../api/v1alpha1/schema.js';
 import type { ActionOutcome } from '../../actions/types.js';
 import { ERROR_CODES } from '../../util/errors.js';
 import { deepEqual } from '../../util/deep-equal.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import type { ActionInfo, Decision, Effect, Observed, Operation } from './decision.js';
 import { decideForward, start } from './forward.js';
 import { runStartGates } from './gates.js';

@@ -25,7 +25,8 @@ import { parseDuration } from '../../util/duration.js';
 import { FAILPOINTS, failpoint } from '../../util/failpoints.js';
 import { ERROR_CODES, RemediatorError } from '../../util/errors.js';
 import { validateRunbook, validateSteps } from '../../runbook/validate.js';
-import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { Caches } from '../caches.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
   CHECKPOINT_REQUEUE_MS,

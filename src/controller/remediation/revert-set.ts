@@ -1,7 +1,7 @@
 /** Which steps a revert undoes, and why it runs: read by the decision and by `needsPeers`. */
 import { ANNOTATIONS, CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { ActionName, Remediation, RemediationStatus } from '../../api/v1alpha1/schema.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import type { ActionInfo } from './decision.js';
 import type { GateView } from './pass.js';
 import { stepSpec } from './resolve.js';

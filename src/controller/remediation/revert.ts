@@ -4,7 +4,7 @@
  * Reverting before its side effect: Reverting → Reverted.
  */
 import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { CHECKPOINT_REQUEUE_MS, type Decision } from './decision.js';
 import { applyVerdict, runStartGates, runStepGates } from './gates.js';
 import { remediationName, type Pass } from './pass.js';

@@ -8,7 +8,7 @@ import {
   type StepStatus,
 } from '../../api/v1alpha1/schema.js';
 import { deepEqual } from '../../util/deep-equal.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 
 const STEP_DONE = new Set<StepStatus['phase']>([
   'Succeeded',
@@ -75,15 +75,6 @@ function verifying(steps: RemediationStatus['steps']): boolean {
     left.length > 0 &&
     left.every((r) => CHECK_ACTIONS.has(r.action)) &&
     all.some((r) => r.phase === 'Succeeded' && !CHECK_ACTIONS.has(r.action))
-  );
-}
-
-/** Over: nothing more happens unless a revert is asked for (see decide). */
-export function isFinished(s: RemediationStatus | undefined): boolean {
-  const c = s?.conditions;
-  return (
-    findCondition(c, CONDITION_TYPES.succeeded) !== undefined &&
-    findCondition(c, CONDITION_TYPES.reverted)?.status !== 'Unknown'
   );
 }
 

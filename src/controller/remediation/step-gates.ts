@@ -6,7 +6,7 @@
 import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
 import { ANNOTATIONS } from '../../api/v1alpha1/constants.js';
 import { formatDuration } from '../../util/duration.js';
-import { findCondition } from './conditions.js';
+import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { BLOCKED_REQUEUE_MS } from './decision.js';
 import { unlessDryRun, type StartGate, type StepGate, type Verdict } from './gates.js';
 import { failedAbove, revertHold } from './layering.js';

@@ -18,11 +18,12 @@ import type { EventRecorder } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Clock } from '../../util/clock.js';
-import { conditionChanged, findCondition, setCondition } from '../remediation/conditions.js';
-import { isFinal } from '../remediation/mapping.js';
+import { conditionChanged, findCondition, setCondition } from '../../api/v1alpha1/conditions.js';
+import { isFinal } from '../../api/v1alpha1/lifecycle.js';
 import { stampClearBlock } from '../../runbook/clear-block.js';
 import { deepEqual } from '../../util/deep-equal.js';
-import type { Caches, ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { Caches } from '../caches.js';
 import { validateRunbook, type ActionLookup } from '../../runbook/validate.js';
 
 /** After stamping the annotation: look again at once (the metadata change also triggers us). */

@@ -263,7 +263,11 @@ describe('rolloutUndo, deletePod, waitForRollout', () => {
 
     it('is done for a rolled-out StatefulSet', async () => {
       await createStatefulSet(ns, 'sts', { replicas: 2 });
-      await poll('StatefulSet', 'sts', (o) => o.kind === 'done');
+      const out = await poll('StatefulSet', 'sts', (o) => o.kind === 'done');
+      expect(out.message).toMatch(/StatefulSet sts rolled out$/);
+      // Done means the StatefulSet itself is rolled out: every replica ready and current.
+      const sts = await testClients().apps.readNamespacedStatefulSet({ namespace: ns, name: 'sts' });
+      expect(sts.status).toMatchObject({ readyReplicas: 2, updatedReplicas: 2 });
     });
 
     it.each([

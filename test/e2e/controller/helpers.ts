@@ -14,7 +14,8 @@ import {
   type ActionRegistry,
 } from '../../../src/controller/remediation/reconciler.js';
 import { RunbookReconciler } from '../../../src/controller/runbook/reconciler.js';
-import type { Cache, Caches, Request } from '../../../src/runtime/types.js';
+import type { Cache, Request } from '../../../src/runtime/types.js';
+import type { Caches } from '../../../src/controller/caches.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { remediations, runbooks } from '../../../src/kube/resources.js';
 import { MemoryEventRecorder } from '../../../src/observability/events.js';

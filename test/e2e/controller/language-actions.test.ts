@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
 import type { RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
-import { findCondition } from '../../../src/controller/remediation/conditions.js';
+import { findCondition } from '../../../src/api/v1alpha1/conditions.js';
 import { runbooks } from '../../../src/kube/resources.js';
 import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
 import {

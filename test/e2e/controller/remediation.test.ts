@@ -8,7 +8,7 @@ import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1
 import type { Remediation, RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
 import type { Action } from '../../../src/actions/types.js';
-import { findCondition } from '../../../src/controller/remediation/conditions.js';
+import { findCondition } from '../../../src/api/v1alpha1/conditions.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { remediations, runbooks } from '../../../src/kube/resources.js';
 import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';

@@ -1,7 +1,13 @@
 /** The informer against a real API server: events, cache, and recovery after its watch dies. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
-import { clientNodeFactory, customObjectLister, ResourceInformer } from '../../../src/runtime/informer.js';
+import { KINDS } from '../../../src/controller/caches.js';
+import {
+  apiPathOf,
+  clientNodeFactory,
+  customObjectLister,
+  ResourceInformer,
+} from '../../../src/runtime/informer.js';
 import { remediations } from '../../../src/kube/resources.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import type { Logger } from '../../../src/observability/logger.js';
@@ -18,8 +24,9 @@ import {
 function anInformer(clients: KubeClients, namespace: string, logger: Logger) {
   const informer = new ResourceInformer<Remediation>({
     plural: 'remediations',
+    apiPath: apiPathOf(KINDS.remediation),
     namespace,
-    list: customObjectLister<Remediation>(clients.custom, 'remediations', namespace),
+    list: customObjectLister<Remediation>(clients.custom, KINDS.remediation, namespace),
     factory: clientNodeFactory(clients.kc),
     logger,
     // Short, so the test sees several restarts during a few seconds of outage.
@@ -81,7 +88,7 @@ describe('ResourceInformer on a real API server', () => {
     const pns = await createNamespace('rt-pages');
     try {
       for (let i = 0; i < 5; i++) await rems().create(pns, aRemediation(`paged-${i}`));
-      const list = await customObjectLister<Remediation>(testClients().custom, 'remediations', pns, 2)();
+      const list = await customObjectLister<Remediation>(testClients().custom, KINDS.remediation, pns, 2)();
       expect(list.items.map((o) => o.metadata.name).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `paged-${i}`));
       expect(list.metadata?.resourceVersion).toMatch(/^\d+$/);
       expect(list.items.some((o) => 'managedFields' in o.metadata)).toBe(false);

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../../src/config/config.js';
 import { installSignalHandlers, Manager, type ManagerOptions } from '../../../src/runtime/manager.js';
+import { KINDS, type Kinds } from '../../../src/controller/caches.js';
 import type { ReconcileContext, Request, Result } from '../../../src/runtime/types.js';
 import { remediations } from '../../../src/kube/resources.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
@@ -18,7 +19,7 @@ type ReconcileFn = (req: Request, ctx: ReconcileContext) => Promise<Result | voi
 describe('Manager on a real API server', () => {
   let ns: string;
   let leaseSeq = 0;
-  const managers: Manager[] = [];
+  const managers: Manager<Kinds>[] = [];
   const rems = () => remediations(testClients());
 
   function aManager(
@@ -26,7 +27,7 @@ describe('Manager on a real API server', () => {
     opts: {
       leaseName: string;
       reconcile: ReconcileFn;
-      extra?: Partial<ManagerOptions>;
+      extra?: Partial<ManagerOptions<Kinds>>;
       overrides?: Record<string, unknown>;
     },
   ) {
@@ -50,7 +51,8 @@ describe('Manager on a real API server', () => {
     });
     const metrics = createMetrics({ defaultMetrics: false });
     const { logger, records } = recordingLogger();
-    const manager = new Manager({
+    const manager = new Manager<Kinds>({
+      kinds: KINDS,
       config,
       clients: testClients(),
       metrics,
@@ -67,7 +69,7 @@ describe('Manager on a real API server', () => {
     return { manager, metrics, records };
   }
 
-  async function probe(m: Manager, path: string): Promise<number> {
+  async function probe(m: Manager<Kinds>, path: string): Promise<number> {
     return (await fetch(`${m.probeUrl()}${path}`)).status;
   }
 
@@ -94,7 +96,7 @@ describe('Manager on a real API server', () => {
     await manager.start();
     expect(await probe(manager, '/readyz')).toBe(200);
     expect(await probe(manager, '/healthz')).toBe(200);
-    expect(manager.caches().remediations.get(ns, 'existing')?.metadata.name).toBe('existing');
+    expect(manager.cache('remediation').get(ns, 'existing')?.metadata.name).toBe('existing');
 
     for (const n of ['one', 'two', 'three']) await rems().create(ns, aRemediation(n));
     await eventually(() => ['existing', 'one', 'two', 'three'].every((n) => seen.has(`${ns}/${n}`)), {
@@ -107,10 +109,18 @@ describe('Manager on a real API server', () => {
       /controller_runtime_reconcile_total\{controller="remediation",result="success"\} [1-9]/,
     );
     expect(text).toContain(`leader_election_master_status{name="mgr-${leaseSeq}"} 1`);
+    // One observation per pass, so at least one for each of the four keys (a histogram that
+    // is registered but never observed reads 0 here).
     const m = (await metrics.registry.getMetricsAsJSON()).find(
       (x) => x.name === 'controller_runtime_reconcile_time_seconds',
     );
-    expect(m).toBeDefined();
+    const observed = m?.values.find(
+      (v) =>
+        'metricName' in v &&
+        v.metricName === 'controller_runtime_reconcile_time_seconds_count' &&
+        v.labels.controller === 'remediation',
+    )?.value;
+    expect(observed).toBeGreaterThanOrEqual(4);
     // Logs: a constant message with the key's fields.
     const done = records.find((r) => r.message === 'reconcile done' && r.name === 'one');
     expect(done).toMatchObject({ controller: 'remediation', namespace: ns, name: 'one' });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import {
+  apiPathOf,
   ResourceInformer,
   resourcePath,
   slim,
@@ -28,6 +29,7 @@ function anInformer(list: ListFn<Obj>) {
   const events: string[] = [];
   const informer = new ResourceInformer<Obj>({
     plural: 'remediations',
+    apiPath: '/apis/kube-remediator.io/v1alpha1',
     namespace: '',
     list,
     factory: <T extends k8s.KubernetesObject>(path: string, l: ListFn<T>) =>
@@ -53,10 +55,12 @@ async function settle(): Promise<void> {
 
 describe('resourcePath', () => {
   it('is namespaced or cluster-wide and asks the server to end each watch', () => {
-    expect(resourcePath('remediations', 'team-a')).toBe(
+    expect(
+      resourcePath('remediations', 'team-a', apiPathOf({ group: 'kube-remediator.io', version: 'v1alpha1' })),
+    ).toBe(
       `/apis/kube-remediator.io/v1alpha1/namespaces/team-a/remediations?timeoutSeconds=${WATCH_TIMEOUT_SECONDS}`,
     );
-    expect(resourcePath('runbooks', '')).toBe(
+    expect(resourcePath('runbooks', '', '/apis/kube-remediator.io/v1alpha1')).toBe(
       `/apis/kube-remediator.io/v1alpha1/runbooks?timeoutSeconds=${WATCH_TIMEOUT_SECONDS}`,
     );
   });

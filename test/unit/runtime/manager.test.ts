@@ -9,6 +9,7 @@ import type { Remediation, Runbook } from '../../../src/api/v1alpha1/schema.js';
 import { loadConfig } from '../../../src/config/config.js';
 import type { ListFn } from '../../../src/runtime/informer.js';
 import { installSignalHandlers, Manager, type ControllerOptions } from '../../../src/runtime/manager.js';
+import { KINDS, type Kinds } from '../../../src/controller/caches.js';
 import type { Reconciler, Request } from '../../../src/runtime/types.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -57,7 +58,8 @@ function aManager(
     listNamespacedCustomObject: (p: { plural: string }) => list(p.plural),
   } as unknown as k8s.CustomObjectsApi;
   const metrics = createMetrics({ defaultMetrics: false });
-  const manager = new Manager({
+  const manager = new Manager<Kinds>({
+    kinds: KINDS,
     config,
     clients: { custom } as unknown as KubeClients,
     metrics,
@@ -87,7 +89,10 @@ function recorder(behaviour: (req: Request, attempt: number) => Promise<void> = 
   return { calls, reconciler };
 }
 
-const controller = (reconciler: Reconciler, extra: Partial<ControllerOptions> = {}): ControllerOptions => ({
+const controller = (
+  reconciler: Reconciler,
+  extra: Partial<ControllerOptions<Kinds>> = {},
+): ControllerOptions<Kinds> => ({
   name: 'remediation',
   forObject: 'remediation',
   reconciler,
@@ -95,7 +100,7 @@ const controller = (reconciler: Reconciler, extra: Partial<ControllerOptions> = 
 });
 
 describe('Manager', () => {
-  const managers: Manager[] = [];
+  const managers: Manager<Kinds>[] = [];
   afterEach(async () => {
     await Promise.all(managers.splice(0).map((m) => m.stop()));
   });
@@ -109,7 +114,7 @@ describe('Manager', () => {
     expect(manager.health()).toEqual({ ok: true });
     await manager.start();
     expect(manager.readiness()).toEqual({ ok: true });
-    expect(manager.caches().remediations.get('ns', 'a')?.metadata.name).toBe('a');
+    expect(manager.cache('remediation').get('ns', 'a')?.metadata.name).toBe('a');
     await until(() => r.calls.includes('a'), 'a reconciled');
     const stopping = manager.stop();
     expect(manager.readiness()).toEqual({ ok: false, reason: 'shutting down' });
@@ -128,8 +133,8 @@ describe('Manager', () => {
             // Every Remediation using this Runbook, from the cache (as a real mapper does).
             map: (rb) =>
               manager
-                .caches()
-                .remediations.list(rb.metadata.namespace)
+                .cache('remediation')
+                .list(rb.metadata.namespace)
                 .filter((x) => x.spec.runbookRef?.name === rb.metadata.name)
                 .map((x) => ({ namespace: 'ns', name: x.metadata.name! })),
           },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { conditionChanged, setCondition } from '../../../../src/controller/remediation/conditions.js';
+import { conditionChanged, setCondition } from '../../../../src/api/v1alpha1/conditions.js';
 import { derivePhase, progressOf, statusPatch } from '../../../../src/controller/remediation/status.js';
 import { cond, stepRec } from './builders.js';
 

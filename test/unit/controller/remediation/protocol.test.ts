@@ -9,7 +9,7 @@ import {
 } from '../../../../src/controller/remediation/decision.js';
 import { next } from '../../../../src/controller/remediation/protocol.js';
 import { REVERT_MAX_ATTEMPTS, STEP_RETRY_BASE_MS } from '../../../../src/controller/remediation/retry.js';
-import { findCondition } from '../../../../src/controller/remediation/conditions.js';
+import { findCondition } from '../../../../src/api/v1alpha1/conditions.js';
 import { LocalStarts } from '../../../../src/controller/remediation/local-starts.js';
 import { effectiveSafety } from '../../../../src/controller/remediation/resolve.js';
 import { FakeClock } from '../../../../src/util/clock.js';

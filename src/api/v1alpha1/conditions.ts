@@ -3,7 +3,7 @@
  * `lastTransitionTime` moves only when `status` flips (a new reason or message alone is not a
  * transition), so `kubectl describe` tells how long a state has really lasted.
  */
-import type { Condition } from '../../api/v1alpha1/schema.js';
+import type { Condition } from './schema.js';
 import { rfc3339 } from '../../util/clock.js';
 
 export type ConditionStatus = Condition['status'];
