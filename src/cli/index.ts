@@ -20,6 +20,8 @@ Commands:
   audit     print the audit log from PostgreSQL (kube-remediator audit --help)
   approve   approve a Remediation as you, verified by the operator (kube-remediator approve --help)
   reject    reject a Remediation as you, verified by the operator
+  test      run Runbook test files without a cluster (kube-remediator test --help)
+  plan      print what a Runbook would do with an alert (kube-remediator plan --help)
   crds      print the CustomResourceDefinitions as YAML (pipe to kubectl apply -f -)
   config    print the effective configuration (defaults + file + environment)
   version   print the version
@@ -53,6 +55,14 @@ async function main(argv: string[]): Promise<number> {
     case 'reject': {
       const { runApproveCommand } = await import('./approve.js');
       return runApproveCommand(cmd, rest, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'test': {
+      const { runTestCommand } = await import('./test.js');
+      return runTestCommand(rest, { stdout: process.stdout, stderr: process.stderr });
+    }
+    case 'plan': {
+      const { runPlanCommand } = await import('./plan.js');
+      return runPlanCommand(rest, { stdout: process.stdout, stderr: process.stderr });
     }
     case 'crds':
       process.stdout.write(

@@ -18,7 +18,15 @@ import { ERROR_CODES, RemediatorError, errorMessage, type ErrorCode } from '../u
 import { AdmissionBatcher } from './admission-batcher.js';
 import { Limiter } from './limiter.js';
 import type { WebhookAlert } from './payload.js';
-import { matchingRunbooks, planRunbook, runbookKey, type RunbookPlan } from './plan.js';
+import {
+  cooldownRefusal,
+  matchingRunbooks,
+  nameFor,
+  planRunbook,
+  rateRefusal,
+  runbookKey,
+  type RunbookPlan,
+} from './plan.js';
 import {
   fingerprintSelector,
   hasLabels,
@@ -252,30 +260,18 @@ export class AlertIntake {
             })
           : {};
       const { claim: c, count: n } = taken;
-      if (c) {
-        if (!c.acquired && c.owner !== plan.name) {
-          return this.suppressed(
-            rb,
-            alert,
-            'suppressed_cooldown',
-            `cooldown of ${rb.spec.safety?.cooldown} for this runbook and target: remediation ${c.owner} started it`,
-          );
-        }
-        // Held by this very name: the same occurrence was seen before, so the create will tell.
-        claimed = c.acquired;
-      }
+      const cooling = cooldownRefusal(rb, plan, c);
+      if (cooling) return this.suppressed(rb, alert, cooling.outcome, cooling.reason);
+      // Held by this very name: the same occurrence was seen before, so the create will tell.
+      if (c) claimed = c.acquired;
       if (plan.rate && n !== undefined) {
         countedIn = taken.windowStart;
-        if (n > plan.rate.limit) {
+        const over = rateRefusal(plan, n);
+        if (over) {
           await undo();
           if (await this.exists(namespace, plan.name))
             return { runbook: runbookKey(rb), outcome: 'duplicate', remediation };
-          return this.suppressed(
-            rb,
-            alert,
-            'suppressed_rate_limit',
-            `rate limit of ${plan.rate.limit} remediations per hour reached for this runbook`,
-          );
+          return this.suppressed(rb, alert, over.outcome, over.reason);
         }
       }
     } catch (err) {

@@ -17,6 +17,7 @@ import { matchTriggers } from '../runbook/match.js';
 import { isRenderFailure, renderSteps } from '../runbook/render.js';
 import { runbookScope } from '../runbook/scope.js';
 import { targetKey } from '../runbook/target.js';
+import type { ClaimResult } from '../stores/types.js';
 import { type ErrorCode } from '../util/errors.js';
 import { parseDuration } from '../util/duration.js';
 import { labelValue, remediationName } from './naming.js';
@@ -171,4 +172,38 @@ export function planRunbook(rb: Runbook, alert: WebhookAlert): RunbookPlan {
     plan.rate = { key: `rate:${runbookKey(rb)}`, limit: safety.maxPerHour, windowMs: RATE_WINDOW_MS };
   }
   return plan;
+}
+
+/** Why the limit store turns a planned Remediation away: the cooldown or the rate window. */
+export interface AdmissionRefusal {
+  outcome: 'suppressed_cooldown' | 'suppressed_rate_limit';
+  reason: string;
+}
+
+/**
+ * The cooldown claim is held by another occurrence (a claim held by this very name is a
+ * repeated notification: the create will tell). Used by the intake and `kube-remediator test`.
+ */
+export function cooldownRefusal(
+  rb: Runbook,
+  plan: Extract<RunbookPlan, { kind: 'create' }>,
+  claim: ClaimResult | undefined,
+): AdmissionRefusal | undefined {
+  if (!claim || claim.acquired || claim.owner === plan.name) return undefined;
+  return {
+    outcome: 'suppressed_cooldown',
+    reason: `cooldown of ${rb.spec.safety?.cooldown} for this runbook and target: remediation ${claim.owner} started it`,
+  };
+}
+
+/** The rate window's count, this alert included, is over `safety.maxPerHour`. */
+export function rateRefusal(
+  plan: Extract<RunbookPlan, { kind: 'create' }>,
+  count: number | undefined,
+): AdmissionRefusal | undefined {
+  if (!plan.rate || count === undefined || count <= plan.rate.limit) return undefined;
+  return {
+    outcome: 'suppressed_rate_limit',
+    reason: `rate limit of ${plan.rate.limit} remediations per hour reached for this runbook`,
+  };
 }
