@@ -21,7 +21,6 @@ import type { WebhookAlert } from './payload.js';
 import {
   cooldownRefusal,
   matchingRunbooks,
-  nameFor,
   planRunbook,
   rateRefusal,
   runbookKey,
