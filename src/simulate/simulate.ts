@@ -10,7 +10,7 @@
  * Time is a fake clock that moves only to where the protocol asks to look again (a retry's
  * backoff).
  */
-import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../api/v1alpha1/constants.js';
+import { ANNOTATIONS, CONDITION_TYPES, REASONS, stepApprovalAnnotation } from '../api/v1alpha1/constants.js';
 import type { Remediation, RemediationStatus, Runbook, StepStatus } from '../api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../actions/index.js';
 import { PassReads, type Action, type ActionContext, type ActionOutcome } from '../actions/types.js';
@@ -309,7 +309,12 @@ async function simulateRunbook(
   if (refused) return { runbook: key, outcome: refused.outcome, message: refused.reason };
 
   const annotations: Record<string, string> = {};
-  if (given.approvedBy) annotations[ANNOTATIONS.approvedBy] = given.approvedBy;
+  if (given.approvedBy) {
+    // The person approves the run and every step that asks for approval (requireApproval).
+    annotations[ANNOTATIONS.approvedBy] = given.approvedBy;
+    for (const st of rb.spec.steps)
+      if (st.requireApproval) annotations[stepApprovalAnnotation(st.name)] = given.approvedBy;
+  }
   if (given.rejectedBy) annotations[ANNOTATIONS.rejectedBy] = given.rejectedBy;
   let rem: Remediation = {
     ...plan.remediation,
@@ -343,6 +348,8 @@ async function simulateRunbook(
     if (d.op.kind === 'none') {
       const unchanged = deepEqual(d.status, rem.status);
       rem = { ...rem, status: d.status };
+      // A person is asked: the case stops where it waits (not at the approval's deadline).
+      if (d.status.phase === 'AwaitingApproval') break;
       // Waiting for something that never comes offline (a person, a slot): stop where it holds.
       if (unchanged && ++idle >= 2) break;
       if (d.requeueAfterMs === undefined) {
@@ -485,7 +492,8 @@ function summary(rem: Remediation, ns: string): NonNullable<RunbookResult['remed
     phase: s.phase ?? 'Pending',
     ...(holding?.reason ? { reason: holding.reason } : {}),
     ...(holding?.message ? { message: holding.message } : {}),
-    steps: (s.steps ?? []).map(stepResult),
+    // onResolve's steps once they run (they wait, Pending, until the alert resolves).
+    steps: (s.steps ?? []).filter((r) => !r.stage || r.phase !== 'Pending').map(stepResult),
   };
 }
 
