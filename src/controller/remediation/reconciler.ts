@@ -331,14 +331,19 @@ export class RemediationReconciler implements Reconciler {
     if (isResolveFailure(r)) return [];
     const out: GitOpsOwnerRecord[] = [];
     const seen = new Set<string>();
+    // Read as the run will act (ADR 0023): under a ServiceAccount the operator itself may not
+    // read the target, and its cache would show what the ServiceAccount may not see.
+    const identity = identityOf(this.identity, obs.remediation, obs.runbook);
+    const clients = this.impersonation.as(identity);
+    const cache = identity.kind === 'operator' ? this.d.caches.targets : undefined;
     for (const rec of r.steps) {
       const t = stepTarget(rec);
       if (!t || !rec.target || seen.has(rec.target) || !this.actionInfo(rec.action)?.mutating) continue;
       seen.add(rec.target);
-      let obj = this.d.caches.targets?.peek(t);
+      let obj = cache?.peek(t);
       if (!obj) {
         try {
-          obj = await RawObjectApi.forConfig(this.d.clients.kc).get(t);
+          obj = await RawObjectApi.forConfig(clients.kc).get(t);
         } catch (err) {
           // The API server unreachable: the pass is retried. Anything else (missing, not
           // allowed) says nothing about an owner; the step itself reports it when it runs.
