@@ -46,7 +46,7 @@ const MEMBER_REQUIRED: ReadonlySet<ActionName> = new Set<ActionName>([
 ]);
 
 /** `/steps/2/scale/replicas` → `steps[2].scale.replicas`. */
-function fieldPath(pointer: string): string {
+export function fieldPath(pointer: string): string {
   return pointer
     .split('/')
     .filter(Boolean)
@@ -56,7 +56,7 @@ function fieldPath(pointer: string): string {
 }
 
 /** A schema error as people read it: an enum (a union of literals) lists its values. */
-function schemaMessage(e: { message: string; schema: unknown }): string {
+export function schemaMessage(e: { message: string; schema: unknown }): string {
   const anyOf = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
   if (anyOf?.length && anyOf.every((s) => typeof s.const === 'string'))
     return `must be one of ${anyOf.map((s) => String(s.const)).join(', ')}`;

@@ -16,6 +16,7 @@ import type { KubeObject } from '../kube/raw-object.js';
 import { parseDuration } from '../util/duration.js';
 import { errorMessage } from '../util/errors.js';
 import { objectProblems } from './objects.js';
+import { fieldPath, schemaMessage } from '../runbook/validate.js';
 
 const DURATION = '^([0-9]+(ms|s|m|h|d))+$';
 const Str = (description: string, extra: object = {}): TString => Type.String({ description, ...extra });
@@ -280,23 +281,6 @@ export class TestFileError extends Error {
   ) {
     super(`${file}: invalid test file:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
-}
-
-function fieldPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .filter(Boolean)
-    .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : `.${seg.replace(/~1/g, '/').replace(/~0/g, '~')}`))
-    .join('')
-    .replace(/^\./, '');
-}
-
-/** A schema error as people read it: a choice of literals lists them. */
-function schemaMessage(e: { message: string; schema: unknown }): string {
-  const anyOf = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
-  if (anyOf?.length && anyOf.every((x) => typeof x.const === 'string'))
-    return `must be one of ${anyOf.map((x) => String(x.const)).join(', ')}`;
-  return e.message;
 }
 
 /** A loaded test file: its Runbooks and objects read, its cases checked. */
