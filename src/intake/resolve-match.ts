@@ -11,13 +11,13 @@ import { CONDITION_TYPES, LABELS, type Remediation, type Runbook } from '../api/
 import { labelValue } from './naming.js';
 
 export type ResolveVerdict =
-  /** Live: not final, or final with a revertOnResolve change in place. Marked for revert. */
+  /** Not final, or final and not yet reverted (a change to undo, onResolve steps, or only the record). Marked. */
   | 'mark'
   /** Marked by an earlier resolved notification (a retry, or the other replica): listed, not written. */
   | 'already'
   /** Another occurrence that started after this one ended: its alert is firing again. */
   | 'later'
-  /** Final with nothing left to undo (reverted, skipped, blocked, dry run, no revertOnResolve step). */
+  /** Nothing left to do: reverted (or its revert failed), a dry run, or being deleted. */
   | 'over'
   /** Not this Runbook's or not this fingerprint (a hashed label value may be shared). */
   | 'other';
@@ -46,15 +46,6 @@ function epoch(text: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-/** A step whose change a revert on resolve would undo: done, marked revertOnResolve, not yet undone. */
-function hasChangeToUndo(rem: Remediation): boolean {
-  return (rem.status?.steps ?? []).some((rec) => {
-    const spec = rec.spec as { revertOnResolve?: boolean } | undefined;
-    if (spec?.revertOnResolve !== true) return false;
-    return rec.phase === 'Succeeded' || rec.phase === 'Reverting' || (rec.phase === 'Failed' && !!rec.before);
-  });
-}
-
 /**
  * The verdict for one Remediation. `endsAt` is when this occurrence ended (the notification's
  * `endsAt`, or now when it has none): a Remediation whose alert started after it answers a
@@ -78,7 +69,9 @@ export function resolveVerdict(
   if (!finished) return 'mark';
   if (rem.status?.dryRun) return 'over';
   if (conds.some((c) => c.type === CONDITION_TYPES.reverted)) return 'over';
-  return hasChangeToUndo(rem) ? 'mark' : 'over';
+  // Final with nothing to undo is still marked: the record says the alert resolved (escalation
+  // stops, onResolve's steps run after a run that succeeded), as before matching by fingerprint.
+  return 'mark';
 }
 
 export interface ResolveMatches {

@@ -54,7 +54,7 @@ describe('kube-remediator test', () => {
         '      runbooks.redis-outage.target',
         '        expected: "Deployment/dash/redis"',
         '        got:      "StatefulSet/dash/redis"',
-        '      runbooks.redis-outage.steps[0].after.restartedAt',
+        '      runbooks.redis-outage.steps[1].after.restartedAt',
         '        expected: "2026-03-02T09:00:00Z"',
         '        got:      "2026-03-02T10:00:00Z"',
       ].join('\n'),

@@ -87,11 +87,15 @@ describe('resolveVerdict', () => {
       aRem({ conditions: [failed], steps: [step('Failed', true, { env: [] })] }),
       'mark',
     ],
-    ['failed before any change', aRem({ conditions: [failed], steps: [step('Failed')] }), 'over'],
     [
-      'succeeded, nothing marked revertOnResolve',
+      'failed before any change (marked: the record says the alert resolved)',
+      aRem({ conditions: [failed], steps: [step('Failed')] }),
+      'mark',
+    ],
+    [
+      'succeeded, nothing marked revertOnResolve (onResolve steps may run)',
       aRem({ conditions: [succeeded], steps: [step('Succeeded', false)] }),
-      'over',
+      'mark',
     ],
     [
       'already reverted',
@@ -104,7 +108,11 @@ describe('resolveVerdict', () => {
       'over',
     ],
     ['a dry run', aRem({ conditions: [succeeded], steps: [step('DryRun')], dryRun: true }), 'over'],
-    ['skipped (rejected)', aRem({ conditions: [cond('Succeeded', 'False', 'Rejected')] }), 'over'],
+    [
+      'skipped (rejected): marked, nothing runs',
+      aRem({ conditions: [cond('Succeeded', 'False', 'Rejected')] }),
+      'mark',
+    ],
     ['being deleted', aRem({ deleting: true }), 'over'],
     ['marked by an earlier resolved notification', aRem({ alertStatus: 'resolved' }), 'already'],
     [
