@@ -137,8 +137,12 @@ export function ineffectiveWindowMs(runbook: Runbook): number {
   }
 }
 
-/** Whether `later` was created within `windowMs` after `run` finished (its alert fired again soon). */
+/**
+ * Whether `later` came from an alert within `windowMs` after `run` finished (its alert fired
+ * again soon). A Remediation a person applied is not the alert firing again.
+ */
 function firedAgainSoon(run: Remediation, later: Remediation, windowMs: number): boolean {
+  if (!later.spec.alert) return false;
   const done = Date.parse(run.status?.completedAt ?? '');
   const created = Date.parse(later.metadata.creationTimestamp ?? '');
   return !Number.isNaN(done) && !Number.isNaN(created) && created >= done && created - done <= windowMs;

@@ -200,7 +200,7 @@ describe('podLogs', () => {
     ).toMatchObject({ kind: 'failed', reason: 'NotFound' });
   });
 
-  it('without RBAC for pods/log the step fails and says to check the RBAC', async () => {
+  it('without RBAC for pods/log the step fails and says what to grant', async () => {
     // A service account that may read the workload and list its pods, but not their logs.
     const core = testClients().core;
     const rbac = testKubeConfig().makeApiClient(k8s.RbacAuthorizationV1Api);
@@ -249,7 +249,8 @@ describe('podLogs', () => {
       kind: 'failed',
       reason: 'Forbidden',
       retryable: false,
-      message: expect.stringMatching(/check the operator's RBAC.*pods\/log/),
+      // A ServiceAccount refused: the message names it, the verb, the resource and the grant (ADR 0023).
+      message: expect.stringMatching(/no-logs.*may not get pods\/log.*grant it/),
     });
   });
 });
