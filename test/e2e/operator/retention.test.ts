@@ -166,7 +166,9 @@ describe('retention', () => {
     }
     await waitFor(async () => ((await remainingOf('restarts')).join() === 'r-3' ? true : undefined), {
       what: 'the two older Remediations of restarts deleted',
-      timeoutMs: 30_000,
+      // Deletes wait for the audit rows to be written and for the Runbook's next pass, both
+      // slower on a loaded CI machine: a poll deadline, not a speed assertion.
+      timeoutMs: 90_000,
     });
     expect(
       await metric(
@@ -276,7 +278,7 @@ describe('retention', () => {
     await waitPhase('cool-2', 'Succeeded');
     await waitFor(async () => ((await remainingOf('cooling')).includes(name) ? undefined : true), {
       what: `${name} deleted by ttlSecondsAfterFinished: 0`,
-      timeoutMs: 30_000,
+      timeoutMs: 90_000,
     });
 
     const again = await fire('2026-11-24T02:00:00Z');
