@@ -269,6 +269,87 @@ describe('step approval with a deadline', () => {
     expect(audits(d)).toContain('approved');
   });
 
+  describe('in serviceAccount mode (ADR 0023)', () => {
+    const SA = { mode: 'serviceAccount' as const, defaultServiceAccount: 'default' };
+    const cfg = { maxConcurrentRemediations: 20, defaultStepTimeoutMs: 120_000, identity: SA };
+    const waitingRem = (): ReturnType<typeof aRemediation> => {
+      const rem = aRemediation();
+      const waiting = next(observed(rem, { runbook: runbook({}), config: cfg }));
+      return withStatus(rem, waiting.status);
+    };
+
+    it('the wait names the verified way to approve the step', () => {
+      const rem = aRemediation();
+      const d = next(observed(rem, { runbook: runbook({}), config: cfg }));
+      expect(d.status.phase).toBe('AwaitingApproval');
+      expect(condOf(d, CONDITION_TYPES.approved)?.message).toContain(
+        `step flush is waiting for a verified approval: kube-remediator approve ${rem.metadata.name ?? ''} -n ${rem.metadata.namespace ?? ''} --step flush`,
+      );
+    });
+
+    it('the step annotation counts for nothing', () => {
+      const rem = waitingRem();
+      const annotated = {
+        ...rem,
+        metadata: { ...rem.metadata, annotations: { [stepApprovalAnnotation('flush')]: 'alice' } },
+      };
+      const d = next(observed(annotated, { runbook: runbook({}), config: cfg, clock: at(60_000) }));
+      expect(d.op.kind).toBe('none');
+      expect(d.status.phase).toBe('AwaitingApproval');
+      expect(d.status.steps?.[0]?.approval?.outcome).toBeUndefined();
+    });
+
+    it('a verified step approval approves it: recorded under the verified name, then planned', () => {
+      const rem = waitingRem();
+      const approved = withStatus(rem, {
+        ...rem.status,
+        stepApprovals: [
+          {
+            step: 'flush',
+            by: 'system:serviceaccount:ns:approver',
+            at: '2026-01-01T00:00:30Z',
+            verified: true,
+          },
+        ],
+      });
+      const d = next(observed(approved, { runbook: runbook({}), config: cfg, clock: at(60_000) }));
+      expect(d.op).toEqual({ kind: 'plan', index: 0, attempt: 1 });
+      expect(d.status.steps?.[0]?.approval).toMatchObject({
+        outcome: 'Approved',
+        by: 'system:serviceaccount:ns:approver',
+      });
+      expect(condOf(d, CONDITION_TYPES.approved)?.message).toBe(
+        'step flush approved by system:serviceaccount:ns:approver',
+      );
+    });
+
+    it('a verified rejection while the step waits ends the run Skipped, the record kept', () => {
+      const rem = waitingRem();
+      const rejection = {
+        by: 'system:serviceaccount:ns:approver',
+        at: '2026-01-01T00:00:30Z',
+        verified: true,
+      };
+      const d = next(
+        observed(withStatus(rem, { ...rem.status, rejection }), { runbook: runbook({}), config: cfg }),
+      );
+      expect(d.status.phase).toBe('Skipped');
+      expect(d.status.rejection).toEqual(rejection);
+      expect(d.status.steps?.[0]?.approval?.outcome).toBe('Skipped');
+    });
+
+    it('a rejected-by annotation counts for nothing', () => {
+      const rem = waitingRem();
+      const annotated = {
+        ...rem,
+        metadata: { ...rem.metadata, annotations: { [ANNOTATIONS.rejectedBy]: 'bob' } },
+      };
+      expect(next(observed(annotated, { runbook: runbook({}), config: cfg })).status.phase).toBe(
+        'AwaitingApproval',
+      );
+    });
+  });
+
   it('the run-level annotation does not approve a step', () => {
     const rem = aRemediation({ annotations: { [ANNOTATIONS.approvedBy]: 'alice' } });
     expect(next(observed(rem, { runbook: runbook({}) })).status.phase).toBe('AwaitingApproval');
