@@ -348,7 +348,7 @@ export const RemediationStatus = Type.Object(
     stepApprovals: Type.Optional(
       Type.Array(StepSignoff, {
         description:
-          'Verified approvals of single steps (`kube-remediator approve NAME --step STEP`), written by the operator\'s approval endpoint; in serviceAccount mode the only approval a step with `requireApproval` accepts.',
+          "Verified approvals of single steps (`kube-remediator approve NAME --step STEP`), written by the operator's approval endpoint; in serviceAccount mode the only approval a step with `requireApproval` accepts.",
         maxItems: 100,
       }),
     ),
