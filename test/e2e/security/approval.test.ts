@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ANNOTATIONS, CONDITION_TYPES } from '../../../src/api/v1alpha1/constants.js';
+import { ANNOTATIONS, CONDITION_TYPES, stepApprovalAnnotation } from '../../../src/api/v1alpha1/constants.js';
 import type { RunbookSpec } from '../../../src/api/v1alpha1/schema.js';
 import { runApproveCommand } from '../../../src/cli/approve.js';
 import { findCondition } from '../../../src/api/v1alpha1/conditions.js';
@@ -40,6 +40,14 @@ const needsApproval: RunbookSpec = {
   safety: { requireApproval: true },
 };
 
+// A step that asks for a person mid-run (steps[].requireApproval), after one that does not.
+const stepNeedsApproval: RunbookSpec = {
+  steps: [
+    { name: 'first', action: 'notify', notify: { message: 'before the gated step' } },
+    { name: 'risky', action: 'notify', notify: { message: 'approved step' }, requireApproval: {} },
+  ],
+};
+
 describe('verified approvers (kube-remediator approve|reject)', () => {
   let ns: string;
   let dir: string;
@@ -52,12 +60,13 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
     decision: 'approve' | 'reject',
     who: string,
     name: string,
+    ...extra: string[]
   ): Promise<{ code: number; out: string; err: string }> => {
     let out = '';
     let err = '';
     const code = await runApproveCommand(
       decision,
-      [name, '-n', ns, '--url', url, '--kubeconfig', kubeconfigs[who]!],
+      [name, '-n', ns, '--url', url, '--kubeconfig', kubeconfigs[who]!, ...extra],
       {
         stdout: { write: (s: string) => (out += s) },
         stderr: { write: (s: string) => (err += s) },
@@ -90,6 +99,7 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
       { serviceAccount: 'approver', namespace: ns },
     );
     await createRunbook(ns, 'gated', needsApproval);
+    await createRunbook(ns, 'step-gated', stepNeedsApproval);
     app = Fastify();
     registerApprovalRoutes(app, {
       clients: testClients(),
@@ -165,5 +175,66 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
     const r = await cli('approve', 'forger', 'forged');
     expect(r.code).toBe(6);
     expect(r.err).toContain('KR_ERR_UNAUTHORIZED');
+  });
+
+  describe('step approvals (steps[].requireApproval) take the same verified path', () => {
+    const stepWaiting = async (name: string): Promise<void> => {
+      await createRemediation(ns, name, { runbookRef: { name: 'step-gated' } });
+      const rem = await reconcileUntilStable(h, { namespace: ns, name });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+      expect(rem.status?.awaitingApproval?.step).toBe('risky');
+      expect(rem.status?.steps?.[0]?.phase).toBe('Succeeded');
+      expect(findCondition(rem.status?.conditions, CONDITION_TYPES.approved)?.message).toContain(
+        `kube-remediator approve ${name} -n ${ns} --step risky`,
+      );
+      await reconcileOnce(h, { namespace: ns, name });
+    };
+
+    it('the step annotation counts for nothing; a bystander is refused; the approver is recorded and the step runs', async () => {
+      await stepWaiting('step-approved');
+      await annotate(ns, 'step-approved', { [stepApprovalAnnotation('risky')]: 'the-boss' });
+      let rem = await reconcileUntilStable(h, { namespace: ns, name: 'step-approved' });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+
+      const refused = await cli('approve', 'bystander', 'step-approved', '--step', 'risky');
+      expect(refused.code).toBe(7);
+      expect(refused.err).toContain('KR_ERR_APPROVAL_FORBIDDEN');
+
+      // A step that does not exist is refused without writing anything.
+      const nostep = await cli('approve', 'approver', 'step-approved', '--step', 'nope');
+      expect(nostep.code).toBe(1);
+      expect(nostep.err).toContain('it has no step nope');
+
+      const ok = await cli('approve', 'approver', 'step-approved', '--step', 'risky');
+      expect(ok).toMatchObject({ code: 0 });
+      expect(ok.out).toContain(`step risky approved by system:serviceaccount:${ns}:approver`);
+      rem = await reconcileUntilStable(h, { namespace: ns, name: 'step-approved' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.stepApprovals).toEqual([
+        expect.objectContaining({
+          step: 'risky',
+          by: `system:serviceaccount:${ns}:approver`,
+          verified: true,
+        }),
+      ]);
+      expect(rem.status?.steps?.[1]?.approval).toMatchObject({
+        outcome: 'Approved',
+        by: `system:serviceaccount:${ns}:approver`,
+      });
+      // The step's wait has ended: a second approval is refused.
+      expect((await cli('approve', 'approver', 'step-approved', '--step', 'risky')).code).toBe(1);
+    });
+
+    it('a verified rejection while the step waits ends the run Skipped, the step not run', async () => {
+      await stepWaiting('step-rejected');
+      expect((await cli('reject', 'approver', 'step-rejected')).code).toBe(0);
+      const rem = await reconcileUntilStable(h, { namespace: ns, name: 'step-rejected' });
+      expect(rem.status?.phase).toBe('Skipped');
+      expect(rem.status?.rejection).toMatchObject({
+        by: `system:serviceaccount:${ns}:approver`,
+        verified: true,
+      });
+      expect(rem.status?.steps?.[1]?.approval?.outcome).toBe('Skipped');
+    });
   });
 });
