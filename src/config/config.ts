@@ -155,6 +155,21 @@ export const ConfigSchema = Type.Object({
         description: 'Also accept the bearer token as `?token=` for senders that cannot set headers.',
       }),
     }),
+    tls: Type.Object({
+      certFile: Type.String({
+        default: '',
+        description:
+          'PEM certificate (chain) the webhook port serves HTTPS with, e.g. `tls.crt` of a mounted `kubernetes.io/tls` Secret. Set with keyFile; both empty: plain HTTP. Re-read when it changes, without a restart.',
+      }),
+      keyFile: Type.String({
+        default: '',
+        description: 'PEM private key of certFile, e.g. `tls.key` of the same Secret.',
+      }),
+      reloadInterval: Duration(
+        'How often the certificate and key are re-read besides the directory watch (which sees a Secret update at once where the filesystem reports it).',
+        '1m',
+      ),
+    }),
   }),
   identity: Type.Object({
     mode: Type.Union([Type.Literal('operator'), Type.Literal('serviceAccount')], {
@@ -276,6 +291,9 @@ export const ENV_VARS: Record<string, string> = {
   KR_WEBHOOK_BASIC_PASSWORD_FILE: 'webhook.auth.basicPasswordFile',
   KR_WEBHOOK_BASIC_PASSWORD: 'webhook.auth.basicPassword',
   KR_WEBHOOK_ALLOW_QUERY_TOKEN: 'webhook.auth.allowQueryToken',
+  KR_WEBHOOK_TLS_CERT_FILE: 'webhook.tls.certFile',
+  KR_WEBHOOK_TLS_KEY_FILE: 'webhook.tls.keyFile',
+  KR_WEBHOOK_TLS_RELOAD_INTERVAL: 'webhook.tls.reloadInterval',
   KR_IDENTITY_MODE: 'identity.mode',
   KR_DEFAULT_SERVICE_ACCOUNT: 'identity.defaultServiceAccount',
   KR_APPROVALS_ENABLED: 'approvals.enabled',
