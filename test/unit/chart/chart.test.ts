@@ -388,9 +388,9 @@ describe('helm chart charts/kube-remediator', () => {
         '--set',
         'webhook.tls.certManager.dnsNames={remediator.example.com}',
       ]);
-      const cert = one(objs, 'Certificate') as K8sObject & {
-        spec: { secretName: string; dnsNames: string[]; issuerRef: Record<string, string> };
-      };
+      const cert = one<
+        K8sObject & { spec: { secretName: string; dnsNames: string[]; issuerRef: Record<string, string> } }
+      >(objs, 'Certificate');
       const svc = one(objs, 'Service').metadata.name;
       expect(cert.apiVersion).toBe('cert-manager.io/v1');
       expect(cert.spec.secretName).toBe('kr-kube-remediator-webhook-tls');
