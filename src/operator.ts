@@ -99,6 +99,7 @@ export async function startOperator(
                 reviewer: new KubeReviewer(clients),
                 clock: systemClock,
                 log: log.child({ component: 'approvals' }),
+                fourEyes: config.approvals.fourEyes,
               },
             }
           : {}),

@@ -191,6 +191,11 @@ export const ConfigSchema = Type.Object({
       description:
         'Serve `POST /approvals/v1/namespaces/{ns}/remediations/{name}` on the webhook port for `kube-remediator approve|reject`: the bearer token is checked with a TokenReview, the user with a SubjectAccessReview for verb `approve` on `remediations` (group kube-remediator.io) in that namespace.',
     }),
+    fourEyes: Type.Boolean({
+      default: false,
+      description:
+        'Four eyes: an approval (of the run or a step) by the user who created the Remediation (annotation `kube-remediator.io/created-by`) is refused, with reason SelfApprovalRefused. The annotation is trustworthy only with the ValidatingAdmissionPolicy the chart renders for this setting (it must equal the creating user and never change).',
+    }),
   }),
   outbound: Type.Object({
     allow: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
@@ -297,6 +302,7 @@ export const ENV_VARS: Record<string, string> = {
   KR_IDENTITY_MODE: 'identity.mode',
   KR_DEFAULT_SERVICE_ACCOUNT: 'identity.defaultServiceAccount',
   KR_APPROVALS_ENABLED: 'approvals.enabled',
+  KR_APPROVALS_FOUR_EYES: 'approvals.fourEyes',
   KR_OUTBOUND_ALLOW: 'outbound.allow',
   KR_STORE: 'store.kind',
   KR_REDIS_URL: 'store.redisUrl',

@@ -17,7 +17,7 @@ import { remediations } from '../kube/resources.js';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../util/clock.js';
 import { ERROR_CODES, type ErrorCode } from '../util/errors.js';
-import { decisionRefusal, type Decision } from './approval.js';
+import { decisionRefusal, fourEyesRefusal, type Decision } from './approval.js';
 
 export const APPROVAL_PATH = '/approvals/v1/namespaces/:namespace/remediations/:name';
 /** The verb a person needs on remediations to approve or reject (it exists only in RBAC). */
@@ -93,6 +93,8 @@ export interface ApprovalDeps {
   reviewer: Reviewer;
   clock: Clock;
   log: Logger;
+  /** approvals.fourEyes: the creator of a Remediation may not approve it. */
+  fourEyes?: boolean;
 }
 
 interface Answer {
@@ -192,6 +194,11 @@ async function record(d: ApprovalDeps, ask: Ask, user: VerifiedUser, log: Logger
     const rem = await rems.get(namespace, name);
     const refusal = decisionRefusal(rem, decision, step);
     if (refusal) return refuse(409, ERROR_CODES.conflict, `remediation ${namespace}/${name}: ${refusal}`);
+    const selfApproval = decision === 'approve' ? fourEyesRefusal(rem, user.username, d.fourEyes) : undefined;
+    if (selfApproval) {
+      log.warn('approval refused', { reason: 'four eyes' });
+      return refuse(403, ERROR_CODES.approvalForbidden, `remediation ${namespace}/${name}: ${selfApproval}`);
+    }
     const signoff = {
       by: user.username,
       at: d.clock.now().toISOString(),

@@ -65,6 +65,32 @@ function signoffRecord(r: SignoffRecord & { step?: string }): SignoffRecord {
   return rest;
 }
 
+/**
+ * Who created the Remediation: the `created-by` annotation, which the chart's
+ * ValidatingAdmissionPolicy (rendered with `approvals.fourEyes`) lets a person set only to their
+ * own user name, and never change. Absent: the intake made it for an alert (the policy admits a
+ * Remediation without it only from the operator's ServiceAccount).
+ */
+export function creatorOf(rem: Pick<Remediation, 'metadata'>): string | undefined {
+  const by = rem.metadata.annotations?.[ANNOTATIONS.createdBy]?.trim();
+  return by ? by : undefined;
+}
+
+/**
+ * Four eyes: why `approver` may not approve this Remediation, or undefined when they may (or
+ * four eyes is off). Only approvals: the creator may always reject their own.
+ */
+export function fourEyesRefusal(
+  rem: Pick<Remediation, 'metadata'>,
+  approver: string,
+  fourEyes: boolean | undefined,
+): string | undefined {
+  if (!fourEyes) return undefined;
+  const creator = creatorOf(rem);
+  if (creator === undefined || creator !== approver) return undefined;
+  return `approval by ${approver} refused: they created this Remediation, and four eyes (approvals.fourEyes) needs another person`;
+}
+
 /** How a person approves the run (or, with `step`, one step), for the waiting condition and Event. */
 export function approvalHint(
   rem: Pick<Remediation, 'metadata'>,

@@ -13,7 +13,7 @@ import { TIMEOUT_SLACK_MS } from './decision.js';
 import type { StepGate, Verdict } from './gates.js';
 import { auditNote, eventNote, type GateView } from './pass.js';
 import { stepSpec } from './resolve.js';
-import { approvalHint, readSignoff } from '../../security/approval.js';
+import { approvalHint, fourEyesRefusal, readSignoff } from '../../security/approval.js';
 
 /** The deadline of a wait that started at `since`, or undefined when the policy waits forever. */
 export function approvalDeadline(policy: ApprovalPolicy | undefined, since: string): string | undefined {
@@ -70,7 +70,10 @@ export const stepApproved: StepGate = (p, { index, rec }) => {
       ],
     };
   }
-  const by = readSignoff(p.rem, 'approve', settings, rec.name)?.by;
+  const given = readSignoff(p.rem, 'approve', settings, rec.name)?.by;
+  // Four eyes: the creator's own approval counts as none, and says so.
+  const refused = given === undefined ? undefined : fourEyesRefusal(p.rem, given, settings?.fourEyes);
+  const by = refused ? undefined : given;
   if (by) {
     return {
       kind: 'go',
@@ -103,11 +106,15 @@ export const stepApproved: StepGate = (p, { index, rec }) => {
       {
         type: CONDITION_TYPES.approved,
         status: 'False',
-        reason: REASONS.awaitingApproval,
-        message: `${label} is ${hint.condition}${until}`,
+        reason: refused ? REASONS.selfApproval : REASONS.awaitingApproval,
+        message: `${refused ? `${label}: ${refused}; ` : `${label} is `}${hint.condition}${until}`,
       },
     ],
-    onChange: [eventNote('Normal', EVENT_REASONS.awaitingApproval, `${label} is ${hint.event}${until}`)],
+    onChange: [
+      refused
+        ? eventNote('Warning', EVENT_REASONS.selfApproval, `${label}: ${refused}`)
+        : eventNote('Normal', EVENT_REASONS.awaitingApproval, `${label} is ${hint.event}${until}`),
+    ],
     ...(deadline ? { requeueAfterMs: untilDeadline(p, deadline) } : {}),
   };
 };

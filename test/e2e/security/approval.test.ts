@@ -237,4 +237,64 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
       expect(rem.status?.steps?.[1]?.approval?.outcome).toBe('Skipped');
     });
   });
+
+  describe('four eyes (approvals.fourEyes)', () => {
+    let fourEyesApp: FastifyInstance;
+    let fourEyesUrl: string;
+    let h4: Harness;
+    beforeAll(async () => {
+      h4 = identityHarness({ mode: 'serviceAccount', defaultServiceAccount: 'default', fourEyes: true });
+      fourEyesApp = Fastify();
+      registerApprovalRoutes(fourEyesApp, {
+        clients: testClients(),
+        reviewer: new KubeReviewer(testClients()),
+        clock: systemClock,
+        log: silentLogger(),
+        fourEyes: true,
+      });
+      await fourEyesApp.listen({ host: '127.0.0.1', port: 0 });
+      fourEyesUrl = `http://127.0.0.1:${(fourEyesApp.server.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await fourEyesApp.close();
+    });
+
+    const createdByApprover = async (name: string): Promise<void> => {
+      await createRemediation(
+        ns,
+        name,
+        { runbookRef: { name: 'gated' } },
+        { [ANNOTATIONS.createdBy]: `system:serviceaccount:${ns}:approver` },
+      );
+      const rem = await reconcileUntilStable(h4, { namespace: ns, name });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+      await reconcileOnce(h4, { namespace: ns, name });
+    };
+
+    it('the endpoint refuses the creator’s own approval, and records nothing', async () => {
+      await createdByApprover('self-approved');
+      const r = await cli('approve', 'approver', 'self-approved', '--url', fourEyesUrl);
+      expect(r.code).toBe(7);
+      expect(r.err).toContain('KR_ERR_APPROVAL_FORBIDDEN');
+      expect(r.err).toContain(
+        'they created this Remediation, and four eyes (approvals.fourEyes) needs another person',
+      );
+      const rem = await reconcileUntilStable(h4, { namespace: ns, name: 'self-approved' });
+      expect(rem.status?.approval).toBeUndefined();
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+    });
+
+    it('a self-approval recorded anyway (four eyes switched on later) is not taken: condition SelfApprovalRefused', async () => {
+      await createdByApprover('self-recorded');
+      // The endpoint without four eyes records it...
+      expect((await cli('approve', 'approver', 'self-recorded')).code).toBe(0);
+      // ...and the controller with four eyes does not start on it.
+      const rem = await reconcileUntilStable(h4, { namespace: ns, name: 'self-recorded' });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+      expect(findCondition(rem.status?.conditions, CONDITION_TYPES.approved)).toMatchObject({
+        status: 'False',
+        reason: 'SelfApprovalRefused',
+      });
+    });
+  });
 });

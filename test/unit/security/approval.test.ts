@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ANNOTATIONS } from '../../../src/api/v1alpha1/constants.js';
 import type { Remediation } from '../../../src/api/v1alpha1/schema.js';
-import { decisionRefusal, readSignoff } from '../../../src/security/approval.js';
+import { decisionRefusal, fourEyesRefusal, readSignoff } from '../../../src/security/approval.js';
 import type { IdentitySettings } from '../../../src/security/identity.js';
 
 const SA: IdentitySettings = { mode: 'serviceAccount', defaultServiceAccount: 'default' };
@@ -183,5 +183,19 @@ describe('decisionRefusal of a step', () => {
     const got = decisionRefusal({ status }, decision, step);
     if (want === undefined) expect(got).toBeUndefined();
     else expect(got).toContain(want);
+  });
+});
+
+describe('fourEyesRefusal (approvals.fourEyes)', () => {
+  const created = (by?: string): Remediation => rem(by === undefined ? {} : { [ANNOTATIONS.createdBy]: by });
+  it.each<[string, Remediation, string, boolean | undefined, boolean]>([
+    ['off: the creator may approve', created('alice'), 'alice', false, false],
+    ['on: the creator may not approve', created('alice'), 'alice', true, true],
+    ['on: another person may', created('alice'), 'bob', true, false],
+    ['on: made by the intake (no annotation): anyone may', created(), 'alice', true, false],
+  ])('%s', (_n, r, approver, fourEyes, refused) => {
+    const got = fourEyesRefusal(r, approver, fourEyes);
+    expect(got !== undefined).toBe(refused);
+    if (refused) expect(got).toContain(`approval by ${approver} refused: they created this Remediation`);
   });
 });

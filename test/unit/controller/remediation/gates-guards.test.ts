@@ -565,3 +565,59 @@ describe('ineffective runs', () => {
     expect(d.op.kind).toBe('plan');
   });
 });
+
+describe('four eyes (approvals.fourEyes)', () => {
+  const SA4 = { mode: 'serviceAccount' as const, defaultServiceAccount: 'default', fourEyes: true };
+  const cfg = { maxConcurrentRemediations: 20, defaultStepTimeoutMs: 120_000, identity: SA4 };
+  const at0 = '2026-01-01T00:00:00Z';
+  const createdBy = (who: string, status: Remediation['status'] = {}): Remediation => {
+    const rem = aRemediation({ annotations: { [ANNOTATIONS.createdBy]: who } });
+    return withStatus(rem, status ?? {});
+  };
+
+  it('the creator’s own verified approval of the run counts as none: SelfApprovalRefused, a Warning', () => {
+    const runbook = rb({ safety: { requireApproval: true } });
+    const rem = createdBy('alice', { approval: { by: 'alice', at: at0, verified: true } });
+    const d = next(observed(rem, { runbook, config: cfg }));
+    expect(d.op.kind).toBe('none');
+    expect(d.status.phase).toBe('AwaitingApproval');
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
+      status: 'False',
+      reason: REASONS.selfApproval,
+    });
+    expect(condOf(d, CONDITION_TYPES.approved)?.message).toContain(
+      'approval by alice refused: they created this Remediation, and four eyes (approvals.fourEyes) needs another person',
+    );
+    expect(events(d)).toEqual(['SelfApprovalRefused']);
+  });
+
+  it('another person’s approval of the run goes', () => {
+    const runbook = rb({ safety: { requireApproval: true } });
+    const rem = createdBy('alice', { approval: { by: 'bob', at: at0, verified: true } });
+    const d = next(observed(rem, { runbook, config: cfg }));
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ status: 'True', reason: REASONS.approved });
+  });
+
+  it('off: the creator may approve', () => {
+    const runbook = rb({ safety: { requireApproval: true } });
+    const rem = createdBy('alice', { approval: { by: 'alice', at: at0, verified: true } });
+    const off = { ...cfg, identity: { ...SA4, fourEyes: false } };
+    const d = next(observed(rem, { runbook, config: off }));
+    expect(condOf(d, CONDITION_TYPES.approved)?.status).toBe('True');
+  });
+
+  it('the creator’s approval of a step counts as none, with the same reason', () => {
+    const runbook = rb({ steps: [aStep({ name: 'flush', requireApproval: {} })] });
+    const first = next(observed(createdBy('alice'), { runbook, config: cfg }));
+    const rem = createdBy('alice', {
+      ...first.status,
+      stepApprovals: [{ step: 'flush', by: 'alice', at: at0, verified: true }],
+    });
+    const d = next(observed(rem, { runbook, config: cfg }));
+    expect(d.op.kind).toBe('none');
+    expect(d.status.steps?.[0]?.approval?.outcome).toBeUndefined();
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ reason: REASONS.selfApproval });
+    expect(condOf(d, CONDITION_TYPES.approved)?.message).toContain('step flush: approval by alice refused');
+    expect(events(d)).toContain('SelfApprovalRefused');
+  });
+});
