@@ -342,6 +342,44 @@ describe('helm chart charts/kube-remediator', () => {
     }
   });
 
+  describe('four eyes (approvals.fourEyes)', () => {
+    it('is off by default: no admission policy', async () => {
+      const objs = await template();
+      expect(objs.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
+      expect(loadConfig({ env: processEnv(container(objs)) }).approvals.fourEyes).toBe(false);
+    });
+
+    it('turns it on and renders the policy that vouches for created-by, exempting only the operator', async () => {
+      const objs = await template(['--set', 'approvals.fourEyes=true']);
+      expect(loadConfig({ env: processEnv(container(objs)) }).approvals.fourEyes).toBe(true);
+      const policy = one<
+        K8sObject & {
+          spec: {
+            failurePolicy: string;
+            matchConstraints: { resourceRules: { resources: string[]; operations: string[] }[] };
+            validations: { expression: string }[];
+          };
+        }
+      >(objs, 'ValidatingAdmissionPolicy');
+      const binding = one<K8sObject & { spec: { policyName: string; validationActions: string[] } }>(
+        objs,
+        'ValidatingAdmissionPolicyBinding',
+      );
+      expect(policy.apiVersion).toBe('admissionregistration.k8s.io/v1');
+      expect(policy.spec.failurePolicy).toBe('Fail');
+      expect(policy.spec.matchConstraints.resourceRules[0]).toMatchObject({
+        resources: ['remediations'],
+        operations: ['CREATE', 'UPDATE'],
+      });
+      const sa = one(objs, 'ServiceAccount').metadata.name;
+      const [onCreate, onUpdate] = policy.spec.validations.map((v) => v.expression);
+      expect(onCreate).toContain('variables.createdBy == request.userInfo.username');
+      expect(onCreate).toContain(`request.userInfo.username == 'system:serviceaccount:${NS}:${sa}'`);
+      expect(onUpdate).toContain('variables.createdBy == variables.oldCreatedBy');
+      expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
+    });
+  });
+
   describe('webhook TLS', () => {
     it('is off by default: no TLS env, volume or Certificate', async () => {
       const objs = await template();
