@@ -213,9 +213,15 @@ describe('config/samples', () => {
       onTimeout: 'Fail',
     });
     const ds = load<Runbook>('data-storage-service.runbook.yaml');
+    // Runbook 6 "P0: Service Down": PostgreSQL is checked first, a rollback only for a recent deploy.
+    expect(ds.spec.triggers?.map((t) => t.alertname)).toEqual([
+      'KubeDeploymentRolloutStuck',
+      'DataStorageServiceDown',
+    ]);
     expect(
       ds.spec.steps[0]?.guard?.checks.map((c) => Object.keys(c).find((k) => k !== 'name' && k !== 'timeout')),
-    ).toEqual(['rollout', 'postgresCheck']);
+    ).toEqual(['postgresCheck', 'rollout']);
+    expect(ds.spec.steps[0]?.guard?.onNotMet).toBe('SkipRemediation');
     expect(ds.spec.escalation?.[0]?.after).toBe('15m');
     expect(load<Runbook>('dedup-store-outage.runbook.yaml').spec.escalation?.[0]?.after).toBe('1h');
     const dedup = load<Runbook>('dedup-store-outage.runbook.yaml');
