@@ -150,7 +150,8 @@ function serverStandIn(lab: Lab, dbUrl: string): ServerStandIn {
   s.route('GET', '/health/ready', async (req) => {
     const v = await version(req.headers['x-lab-image']);
     if (BAD[v]) return { status: 503, body: { status: 'not ready', version: v, error: BAD[v] } };
-    if (v === LEAKY && s.leaking) return { status: 503, body: { status: 'not ready', version: v, error: LEAK } };
+    if (v === LEAKY && s.leaking)
+      return { status: 503, body: { status: 'not ready', version: v, error: LEAK } };
     try {
       await query('SELECT 1');
     } catch (err) {

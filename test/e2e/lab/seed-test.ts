@@ -17,7 +17,9 @@ export function seedTest(scenario: Scenario): void {
       const checks = r.entries.filter((e) => e.source === 'check');
       expect(checks.length).toBeGreaterThan(0);
       expect(checks.filter((e) => !e.text.startsWith('✓'))).toEqual([]);
-      console.log(`[lab] ${scenarioName(scenario)} took ${(r.durationMs / 1000).toFixed(1)} s\n${r.timeline}`);
+      console.log(
+        `[lab] ${scenarioName(scenario)} took ${(r.durationMs / 1000).toFixed(1)} s\n${r.timeline}`,
+      );
     },
     SCENARIO_TIMEOUT_MS,
   );
