@@ -119,6 +119,9 @@ async function database(p: TestPostgres): Promise<string> {
   return url;
 }
 
+/** Whose rights the run used (status.identity): the sample's ServiceAccount, not the operator's. */
+const IDENTITY = 'system:serviceaccount:default:data-storage-service';
+
 const tagOf = (image: string | undefined): string => (image ?? '').split(':').pop() ?? '';
 
 /** The datastorage server as its Service answers: health of a version, incidents from PostgreSQL. */
@@ -257,15 +260,19 @@ async function playStuckRollout(lab: Lab): Promise<void> {
       assert.deepEqual(steps.rollback?.after, { revision: 1 });
     },
   );
-  await lab.check('the guard read PostgreSQL first, then the rollout history: both met', () => {
-    assert.deepEqual(
-      steps.rollback?.guard?.checks.map((c) => [c.name, c.result]),
-      [
-        ['postgres-ready', 'Met'],
-        ['deployed-within-1h', 'Met'],
-      ],
-    );
-  });
+  await lab.check(
+    'as ServiceAccount default/data-storage-service, the guard read PostgreSQL first, then the rollout history: both met',
+    () => {
+      assert.equal(done.status?.identity, IDENTITY);
+      assert.deepEqual(
+        steps.rollback?.guard?.checks.map((c) => [c.name, c.result]),
+        [
+          ['postgres-ready', 'Met'],
+          ['deployed-within-1h', 'Met'],
+        ],
+      );
+    },
+  );
   await lab.check('readiness, liveness and the REST API verified; #incidents told', () => {
     for (const s of ['wait-rollback', 'check-liveness', 'check-readiness', 'check-rest-api'])
       assert.equal(steps[s]?.phase, 'Succeeded', s);
@@ -312,6 +319,7 @@ async function playDownAfterDeploy(lab: Lab): Promise<void> {
   await lab.check(
     'the guard read PostgreSQL first (answers), then the rollout history (v1.2.0 within the hour)',
     () => {
+      assert.equal(done.status?.identity, IDENTITY);
       assert.deepEqual(
         steps.rollback?.guard?.checks.map((c) => [c.name, c.result]),
         [
