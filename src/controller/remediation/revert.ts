@@ -48,7 +48,7 @@ function allReverted(p: Pass, n: number): Decision {
     reason: REASONS.revertSucceeded,
     message: msg,
   });
-  p.s.completedAt = p.nowText;
+  p.s.completedAt = p.nowMilli;
   p.s.message = msg;
   p.event('Normal', EVENT_REASONS.reverted, msg);
   const target = p.mainTarget();
