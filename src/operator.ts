@@ -50,7 +50,7 @@ export async function startOperator(
   const events = new KubeEventRecorder(clients.core, log);
   const store = await createLimitStore(config, { logger: log, metrics });
   const audit = await createAudit(config, { logger: log, metrics, clusterName });
-  let webhook: ReturnType<typeof buildWebhookServer> | undefined;
+  let webhook: (ReturnType<typeof buildWebhookServer> & { url: string }) | undefined;
   // After the reconciles have drained, so the last pass's Events and audit rows are kept.
   const closeSinks = async (): Promise<void> => {
     await Promise.allSettled([events.flush(), audit.close(), store.close()]);
@@ -74,48 +74,8 @@ export async function startOperator(
 
     let webhookUrl: string | undefined;
     if (config.webhook.enabled) {
-      // The webhook answers on standbys too: names are deterministic, so replicas never double.
-      webhook = buildWebhookServer({
-        clients,
-        runbooks: () => {
-          // Before the caches sync every alert would look unmatched and be answered 2xx (dropped).
-          if (!manager.readiness().ok) {
-            throw new RemediatorError(ERROR_CODES.kubeUnavailable, 'Runbook cache not synced yet');
-          }
-          return caches.runbooks.list();
-        },
-        // Resolved alerts find their Remediations here first (ADR 0021); the API server when not.
-        remediations: (namespace) => (manager.readiness().ok ? caches.remediations.list(namespace) : []),
-        store,
-        metrics,
-        log,
-        events,
-        clock: systemClock,
-        config: withWebhookCredentials(config.webhook, log),
-        ...(config.approvals.enabled
-          ? {
-              approvals: {
-                clients,
-                reviewer: new KubeReviewer(clients),
-                clock: systemClock,
-                log: log.child({ component: 'approvals' }),
-                fourEyes: config.approvals.fourEyes,
-              },
-            }
-          : {}),
-      });
-      await listenOrExplain(
-        () => webhook!.app.listen({ host: config.webhook.host, port: config.webhook.port }),
-        { what: 'webhook', host: config.webhook.host, port: config.webhook.port, setting: 'webhook.port' },
-      );
-      const addr = webhook.app.server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
-      const host = config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host;
-      webhookUrl = `${webhook.tls ? 'https' : 'http'}://${host}:${port}${config.webhook.path}`;
-      log.info('webhook listening', { url: webhookUrl });
-      // Stop taking alerts first; the drain of the reconciles runs alongside.
-      const app = webhook.app;
-      manager.onShutdown(() => app.close());
+      webhook = await startWebhook(config, { clients, manager, caches, store, metrics, log, events });
+      webhookUrl = webhook.url;
     }
 
     await manager.start();
@@ -140,6 +100,77 @@ export async function startOperator(
     await closeSinks();
     throw err;
   }
+}
+
+/**
+ * The Alertmanager webhook, listening. It answers on standbys too: names are deterministic, so
+ * replicas never double. On shutdown it stops taking alerts first; the drain of the reconciles
+ * runs alongside.
+ */
+async function startWebhook(
+  config: Readonly<Config>,
+  d: {
+    clients: ReturnType<typeof makeClients>;
+    manager: Manager<Kinds>;
+    caches: ReturnType<typeof cachesOf>;
+    store: Awaited<ReturnType<typeof createLimitStore>>;
+    metrics: ReturnType<typeof createMetrics>;
+    log: Logger;
+    events: KubeEventRecorder;
+  },
+): Promise<ReturnType<typeof buildWebhookServer> & { url: string }> {
+  const { clients, manager, caches, log } = d;
+  const webhook = buildWebhookServer({
+    clients,
+    runbooks: () => {
+      // Before the caches sync every alert would look unmatched and be answered 2xx (dropped).
+      if (!manager.readiness().ok) {
+        throw new RemediatorError(ERROR_CODES.kubeUnavailable, 'Runbook cache not synced yet');
+      }
+      return caches.runbooks.list();
+    },
+    // Resolved alerts find their Remediations here first (ADR 0021); the API server when not.
+    remediations: (namespace) => (manager.readiness().ok ? caches.remediations.list(namespace) : []),
+    store: d.store,
+    metrics: d.metrics,
+    log,
+    events: d.events,
+    clock: systemClock,
+    config: withWebhookCredentials(config.webhook, log),
+    ...(config.approvals.enabled
+      ? {
+          approvals: {
+            clients,
+            reviewer: new KubeReviewer(clients),
+            clock: systemClock,
+            log: log.child({ component: 'approvals' }),
+            fourEyes: config.approvals.fourEyes,
+          },
+        }
+      : {}),
+  });
+  try {
+    await listenOrExplain(
+      () => webhook.app.listen({ host: config.webhook.host, port: config.webhook.port }),
+      {
+        what: 'webhook',
+        host: config.webhook.host,
+        port: config.webhook.port,
+        setting: 'webhook.port',
+      },
+    );
+  } catch (err) {
+    await webhook.app.close().catch(() => undefined);
+    throw err;
+  }
+  const addr = webhook.app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
+  const host = config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host;
+  const url = `${webhook.tls ? 'https' : 'http'}://${host}:${port}${config.webhook.path}`;
+  log.info('webhook listening', { url });
+  const app = webhook.app;
+  manager.onShutdown(() => app.close());
+  return Object.assign(webhook, { url });
 }
 
 /** The API server reached and checked, the CRDs present (installed first when asked). */
