@@ -14,11 +14,13 @@
  * labels (`<name>_host`, `<name>_port`) to the loopback addresses (docs/adr, "address params").
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { execa } from 'execa';
 import yaml from 'js-yaml';
-import { ANNOTATIONS, stepApprovalAnnotation, type Remediation } from '../../src/api/v1alpha1/index.js';
+import { type Remediation } from '../../src/api/v1alpha1/index.js';
+import { runApproveCommand } from '../../src/cli/approve.js';
 import { makeClients, type KubeClients } from '../../src/kube/client.js';
 import { remediations } from '../../src/kube/resources.js';
 import { freePort, startCluster, type TestCluster } from '../../tools/cluster/cluster.js';
@@ -85,6 +87,7 @@ export class Lab {
   private readonly addressLabels: Record<string, string> = {};
   private chatServer: StandIn | undefined;
   operator: LabOperator | undefined;
+  private readonly approvers = new Set<string>();
   prometheus: TestPrometheus | undefined;
   private readonly pollers: Poller[] = [];
 
@@ -409,17 +412,93 @@ export class Lab {
     });
   }
 
+  /**
+   * A person who may approve Remediations in the Runbooks' namespace, as the operator verifies
+   * one in serviceAccount mode (TokenReview + SubjectAccessReview for `approve` on
+   * `remediations`): ServiceAccount `who` with that verb only, and a kubeconfig with its token.
+   * The test plane is v1.20, so the token is the token controller's Secret.
+   */
+  private async approverKubeconfig(who: string): Promise<string> {
+    const file = join(this.primary.cluster.dir, `approver-${who}.kubeconfig`);
+    if (this.approvers.has(who)) return file;
+    await this.apply([
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: who, namespace: RUNBOOK_NAMESPACE } },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: `remediation-approver-${who}`, namespace: RUNBOOK_NAMESPACE },
+        rules: [{ apiGroups: ['kube-remediator.io'], resources: ['remediations'], verbs: ['approve'] }],
+      },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: `remediation-approver-${who}`, namespace: RUNBOOK_NAMESPACE },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `remediation-approver-${who}` },
+        subjects: [{ kind: 'ServiceAccount', name: who, namespace: RUNBOOK_NAMESPACE }],
+      },
+    ]);
+    const core = this.primary.clients.core;
+    const secret = await this.waitFor(`the token Secret of ServiceAccount ${who}`, async () => {
+      const sa = await core.readNamespacedServiceAccount({ name: who, namespace: RUNBOOK_NAMESPACE });
+      return sa.secrets?.[0]?.name;
+    });
+    const token = await this.waitFor(
+      `the token of ServiceAccount ${who}`,
+      async () =>
+        (await core.readNamespacedSecret({ name: secret, namespace: RUNBOOK_NAMESPACE })).data?.token,
+    );
+    const server = yaml.load(readFileSync(this.primary.cluster.kubeconfigPath, 'utf8')) as {
+      clusters: { cluster: { server: string } }[];
+    };
+    writeFileSync(
+      file,
+      yaml.dump({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'lab',
+            cluster: { server: server.clusters[0]!.cluster.server, 'insecure-skip-tls-verify': true },
+          },
+        ],
+        users: [{ name: who, user: { token: Buffer.from(token, 'base64').toString('utf8') } }],
+        contexts: [{ name: who, context: { cluster: 'lab', user: who, namespace: RUNBOOK_NAMESPACE } }],
+        'current-context': who,
+      }),
+    );
+    this.approvers.add(who);
+    return file;
+  }
+
+  /**
+   * A person approves: `kube-remediator approve NAME [--step STEP]` as ServiceAccount `who`, the
+   * verified path (annotations count only in single-tenant mode, ADR 0023).
+   */
+  private async verifiedApproval(name: string, who: string, step?: string): Promise<void> {
+    const kubeconfig = await this.approverKubeconfig(who);
+    const url = new URL(this.operator!.webhook).origin;
+    const args = [name, '-n', RUNBOOK_NAMESPACE, ...(step ? ['--step', step] : [])];
+    let out = '';
+    const code = await runApproveCommand('approve', [...args, '--url', url, '--kubeconfig', kubeconfig], {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (out += t) },
+    });
+    if (code !== 0)
+      throw new Error(`kube-remediator approve ${args.join(' ')} exited ${code}: ${out.trim()}`);
+    this.timeline.add(
+      'person',
+      `kube-remediator approve ${args.join(' ')}   (as ServiceAccount ${who}): ${out.trim()}`,
+    );
+  }
+
   /** A person approves a Remediation waiting in AwaitingApproval. */
   async approve(name: string, by: string): Promise<void> {
-    await this.kubectl(['annotate', '-n', RUNBOOK_NAMESPACE, 'rem', name, `${ANNOTATIONS.approvedBy}=${by}`]);
-    this.timeline.add('person', `kubectl annotate rem ${name} ${ANNOTATIONS.approvedBy}=${by}`);
+    await this.verifiedApproval(name, by);
   }
 
   /** A person approves one step that has `requireApproval` (issue #12). */
   async approveStep(name: string, step: string, by: string): Promise<void> {
-    const key = stepApprovalAnnotation(step);
-    await this.kubectl(['annotate', '-n', RUNBOOK_NAMESPACE, 'rem', name, `${key}=${by}`]);
-    this.timeline.add('person', `kubectl annotate rem ${name} ${key}=${by}`);
+    await this.verifiedApproval(name, by, step);
   }
 
   /** Waits until every replica of the workload is updated and ready (`kubectl rollout status`). */

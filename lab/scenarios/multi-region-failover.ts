@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { Counter, Gauge } from 'prom-client';
-import type { Lab, LabRegion } from '../harness/lab.js';
+import { RUNBOOK_NAMESPACE, type Lab, type LabRegion } from '../harness/lab.js';
 import { startKubeState } from '../harness/kube-state.js';
 import { deployment, env, envOf, namespace, service } from '../harness/manifests.js';
 import { stepsOf, type Scenario } from '../harness/scenario.js';
@@ -177,7 +177,11 @@ async function play(lab: Lab): Promise<void> {
     'guard met (lag past the RPO); step approval recorded; health and error rate verified',
     () => {
       assert.equal(done.status?.guard?.result, 'Met');
-      assert.equal(steps['enable-degraded-mode']?.approval?.by, 'incident-commander');
+      // Verified by the operator (TokenReview): the ServiceAccount's user name, not a claim.
+      assert.equal(
+        steps['enable-degraded-mode']?.approval?.by,
+        `system:serviceaccount:${RUNBOOK_NAMESPACE}:incident-commander`,
+      );
       for (const s of ['enable-degraded-mode', 'check-backend-health', 'check-error-rate'])
         assert.equal(steps[s]?.phase, 'Succeeded', s);
       assert.match(lab.chatMessages('incidents').join('\n'), /DEGRADED_MODE=true/);
