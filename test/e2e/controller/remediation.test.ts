@@ -127,16 +127,14 @@ describe('Remediation reconciler on a real API server', () => {
       expect(envOf(d, 'CACHE')).toBe('off');
       expect(d.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeDefined();
 
-      const reasons = h.events.events.map((e) => e.reason);
-      expect(reasons).toEqual(
-        expect.arrayContaining([
-          'RemediationStarted',
-          'StepStarted',
-          'StepSucceeded',
-          'RemediationSucceeded',
-        ]),
+      // One Event for the run (ADR 0026), on the Remediation, its message telling each step's outcome.
+      const mine = h.events.events.filter((e) => e.obj.name === 'full-1');
+      expect(mine.map((e) => `${e.type} ${e.reason}`)).toEqual(['Normal RemediationSucceeded']);
+      expect(mine[0]!.message).toMatch(
+        /^all 4 steps succeeded: restart \(rolloutRestart\): .+; scale-up \(scale\): .+; env \(setEnv\): .+; wait \(waitForRollout\): /,
       );
-      expect(h.events.events.some((e) => e.obj.kind === 'Deployment' && e.obj.name === 'web')).toBe(true);
+      // A run that went well records no Event on its target (a Warning one does when it fails).
+      expect(h.events.events.some((e) => e.obj.kind === 'Deployment' && e.obj.name === 'web')).toBe(false);
       expect(h.audit.rows.map((r) => r.event)).toEqual(
         expect.arrayContaining(['created', 'step_started', 'step_finished', 'finished']),
       );
@@ -166,6 +164,12 @@ describe('Remediation reconciler on a real API server', () => {
       expect(d.spec?.replicas).toBe(2);
       expect(envOf(d, 'CACHE')).toBeUndefined();
       expect(h.audit.rows.some((r) => r.event === 'reverted')).toBe(true);
+      // The revert's one Event: why it ran and what each step restored.
+      const revertEvents = h.events.events.filter((e) => e.obj.name === 'full-1');
+      expect(revertEvents.map((e) => e.reason)).toEqual(['Reverted']);
+      expect(revertEvents[0]!.message).toMatch(
+        /^reverted 2 steps \(annotation kube-remediator\.io\/revert=true\): scale-up \(scale\): .+; env \(setEnv\): /,
+      );
     });
   });
 
