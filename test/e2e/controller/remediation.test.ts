@@ -4,7 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
+import {
+  ANNOTATIONS,
+  CONDITION_TYPES,
+  REASONS,
+  stepApprovalAnnotation,
+} from '../../../src/api/v1alpha1/constants.js';
 import type { Remediation, RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
 import type { Action } from '../../../src/actions/types.js';
@@ -428,7 +433,14 @@ describe('Remediation reconciler on a real API server', () => {
       safety: { bounds: { maxReplicas: 5 } },
       steps: [
         { name: 'scale-up', action: 'scale', scale: { replicas: 3 } },
-        { name: 'patch-up', action: 'patch', patch: { type: 'merge', patch: { spec: { replicas: 50 } } } },
+        // Its approval holds it Pending until the Runbook is gone: without a wait, its plan would
+        // come with the first step's outcome (ADR 0026), while the Runbook still exists.
+        {
+          name: 'patch-up',
+          action: 'patch',
+          patch: { type: 'merge', patch: { spec: { replicas: 50 } } },
+          requireApproval: {},
+        },
       ],
     });
     const h = harness();
@@ -441,6 +453,7 @@ describe('Remediation reconciler on a real API server', () => {
     expect(mid.status?.steps?.[1]?.phase).toBe('Pending');
     expect(mid.status?.bounds).toEqual({ maxReplicas: 5 });
     await runbooks(testClients()).delete(ns, 'bounded-then-deleted');
+    await annotate(ns, req.name, { [stepApprovalAnnotation('patch-up')]: 'alice' });
 
     const rem = await reconcileUntilStable(h, req);
     expect(rem.status?.phase).toBe('Failed');
@@ -506,9 +519,11 @@ describe('Remediation reconciler on a real API server', () => {
     const h = harness();
     await createRemediation(ns, 'verify-1', { runbookRef: { name: 'verify' }, alert: alertFor('verify') });
     const req = { namespace: ns, name: 'verify-1' };
-    await reconcileOnce(h, req); // start, restart: the change is made, only the wait is left
+    // start, restart: the change is made, only the wait is left (checkpointed with the restart's
+    // outcome, ADR 0026)
+    await reconcileOnce(h, req);
     const changed = await remediations(testClients()).get(ns, 'verify-1');
-    expect(changed.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Pending']);
+    expect(changed.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Running']);
     expect(changed.status?.phase).toBe('Verifying');
     await reconcileOnce(h, req); // the wait starts and finds the new pod not ready
     const waiting = await remediations(testClients()).get(ns, 'verify-1');
