@@ -484,7 +484,8 @@ export class RemediationReconciler implements Reconciler {
     // with the next step's plan and checkpoint when that is what comes next (ADR 0026).
     const effect = { op, outcome, at: this.d.clock.now() } as Effect;
     const recorded = next(obs, effect);
-    const ahead = await this.checkpointAhead(obs, recorded, log);
+    // Shutting down: the outcome alone, nothing new decided (as above).
+    const ahead = ctx.signal.aborted ? recorded : await this.checkpointAhead(obs, recorded, log);
     const { result, first } = await this.commitAfterEffect(req, rem, ahead, effect, slog);
     if (first && ahead !== recorded) failpoint(FAILPOINTS.afterCheckpoint);
     return { result, effect: true, checkpoint: false };

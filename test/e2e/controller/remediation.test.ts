@@ -593,6 +593,38 @@ describe('Remediation reconciler on a real API server', () => {
       expect(await replicaSetCount(ns, 'crash')).toBe(rs0 + 1);
     });
 
+    it('after a checkpoint written with the previous outcome: the next step runs exactly once', async () => {
+      await createDeployment(ns, 'crash3', { replicas: 1 });
+      await waitDeploymentReady(ns, 'crash3');
+      await runbook('crash3', {
+        steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 2 } }, restart, wait],
+      });
+      const rs0 = await replicaSetCount(ns, 'crash3');
+      await createRemediation(ns, 'crash3-1', { runbookRef: { name: 'crash3' }, alert: alertFor('crash3') });
+      const diesBeforeApply: Action = {
+        ...ACTIONS_REGISTRY.rolloutRestart,
+        apply: () => Promise.reject(new Error('process killed')),
+      };
+      const first = harness({ actions: { ...ACTIONS_REGISTRY, rolloutRestart: diesBeforeApply } });
+      // One pass: start, the scale's checkpoint and change, then its outcome written together
+      // with the restart's plan and checkpoint (ADR 0026); the restart waits for the next pass.
+      await reconcileOnce(first, { namespace: ns, name: 'crash3-1' });
+      const cp = await remediations(testClients()).get(ns, 'crash3-1');
+      expect(cp.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Running', 'Pending']);
+      expect(cp.status?.steps?.[1]).toMatchObject({ attempt: 1, before: expect.anything() });
+      expect(await replicaSetCount(ns, 'crash3')).toBe(rs0);
+      // The process dies before the restart's apply; a new one (new reconciler, new caches) goes on.
+      await expect(reconcileOnce(first, { namespace: ns, name: 'crash3-1' })).rejects.toThrow(
+        'process killed',
+      );
+      const second = harness();
+      const rem = await reconcileUntilStable(second, { namespace: ns, name: 'crash3-1' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.steps?.map((r) => r.attempt)).toEqual([1, 1, 1]);
+      expect(await replicaSetCount(ns, 'crash3')).toBe(rs0 + 1);
+      expect((await dep('crash3')).spec?.replicas).toBe(2);
+    });
+
     it('after apply, before the record: the restart is recognised, not repeated', async () => {
       await runbook('crash2', { steps: [restart, wait] });
       const rs0 = await replicaSetCount(ns, 'crash2');
