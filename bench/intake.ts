@@ -270,6 +270,7 @@ async function startReplica(
         basicPasswordFile: '',
         allowQueryToken: false,
       },
+      tls: { certFile: '', keyFile: '', reloadInterval: '1m' },
     },
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { ensureControlPlane } from '../tools/cluster/build.js';
 import type { Lab } from './harness/lab.js';
-import { runScenario } from './harness/scenario.js';
+import { runScenario, scenarioName } from './harness/scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 const TOOLS = [
@@ -20,7 +20,7 @@ const TOOLS = [
 ];
 
 function usage(): string {
-  const lines = SCENARIOS.map((s) => `  ${s.seed.padEnd(24)} ${s.summary}`);
+  const lines = SCENARIOS.map((s) => `  ${scenarioName(s).padEnd(36)} ${s.summary}`);
   return ['usage: npm run lab -- <seed>', '', 'seeds:', ...lines].join('\n');
 }
 
@@ -34,7 +34,7 @@ async function prepare(): Promise<void> {
 
 async function main(): Promise<number> {
   const seed = process.argv[2];
-  const scenario = SCENARIOS.find((s) => s.seed === seed);
+  const scenario = SCENARIOS.find((s) => scenarioName(s) === seed);
   if (!scenario) {
     console.error(seed && seed !== '--help' ? `unknown seed "${seed}"\n\n${usage()}` : usage());
     return seed && seed !== '--help' ? 2 : 0;
@@ -59,11 +59,11 @@ async function main(): Promise<number> {
       onLab: (lab) => (current = lab),
     });
     console.log(
-      `\n${scenario.seed}: every check held, in ${(r.durationMs / 1000).toFixed(1)} s; all processes stopped`,
+      `\n${scenarioName(scenario)}: every check held, in ${(r.durationMs / 1000).toFixed(1)} s; all processes stopped`,
     );
     return 0;
   } catch (err) {
-    console.error(`\n${scenario.seed} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`\n${scenarioName(scenario)} FAILED: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
 }

@@ -99,6 +99,7 @@ export async function startOperator(
                 reviewer: new KubeReviewer(clients),
                 clock: systemClock,
                 log: log.child({ component: 'approvals' }),
+                fourEyes: config.approvals.fourEyes,
               },
             }
           : {}),
@@ -110,7 +111,7 @@ export async function startOperator(
       const addr = webhook.app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.webhook.port;
       const host = config.webhook.host === '0.0.0.0' ? '127.0.0.1' : config.webhook.host;
-      webhookUrl = `http://${host}:${port}${config.webhook.path}`;
+      webhookUrl = `${webhook.tls ? 'https' : 'http'}://${host}:${port}${config.webhook.path}`;
       log.info('webhook listening', { url: webhookUrl });
       // Stop taking alerts first; the drain of the reconciles runs alongside.
       const app = webhook.app;

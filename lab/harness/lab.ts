@@ -45,6 +45,8 @@ import { watchAlerts, watchRemediations, watchWebhook, type Poller } from './wat
 /** Where the Runbooks live and their Remediations are created (as in config/samples/). */
 export const RUNBOOK_NAMESPACE = 'default';
 const WEBHOOK_TOKEN = 'lab-webhook-token';
+/** The chart's default: Runbooks act as the ServiceAccount they name, with its RBAC only. */
+const IDENTITY_MODE = 'serviceAccount';
 /** Waits for a state, never for a time: generous, because a loaded 2-core CI machine is slow. */
 const STATE_TIMEOUT_MS = 90_000;
 
@@ -154,12 +156,18 @@ export class Lab {
   }
 
   /**
-   * Applies config/samples/<seed>.runbook.yaml as shipped and waits until it is Ready.
-   * TODO(#17): when Runbooks name the ServiceAccount the operator impersonates, create it and
-   * its Role here from the sample's manifests (the operator runs as cluster admin today).
+   * Applies config/samples/<seed>.rbac.yaml (the Runbook's ServiceAccount and its least-privilege
+   * Roles) and config/samples/<seed>.runbook.yaml, both as shipped, and waits until the Runbook
+   * is Ready. The operator runs in serviceAccount mode, so those Roles are all the Runbook may do.
    */
   async applyRunbookSample(seed: string): Promise<void> {
-    const file = join(REPO_ROOT, 'config', 'samples', `${seed}.runbook.yaml`);
+    const samples = join(REPO_ROOT, 'config', 'samples');
+    const rbac = await this.kubectl(['apply', '-f', join(samples, `${seed}.rbac.yaml`)]);
+    this.timeline.add(
+      'lab',
+      `ServiceAccount ${seed} and its Roles applied from config/samples/${seed}.rbac.yaml (${rbac.split('\n').length} objects)`,
+    );
+    const file = join(samples, `${seed}.runbook.yaml`);
     await this.kubectl(['apply', '-f', file]);
     await this.waitFor(`Runbook ${seed} Ready`, async () => {
       const out = await this.kubectl([
@@ -326,6 +334,8 @@ export class Lab {
         KR_PROBES_PORT: String(pp),
         KR_WEBHOOK_BEARER_TOKEN: WEBHOOK_TOKEN,
         KR_LEADER_ELECTION_NAMESPACE: RUNBOOK_NAMESPACE,
+        // As the chart installs it (ADR 23): each Runbook acts as its own ServiceAccount.
+        KR_IDENTITY_MODE: IDENTITY_MODE,
       },
     });
     this.onCleanup('operator', async () => {
@@ -337,7 +347,10 @@ export class Lab {
     const op = { proc, webhook: `http://127.0.0.1:${wp}/api/v1/alerts`, probes: `http://127.0.0.1:${pp}` };
     await this.waitFor('operator ready', async () => (await fetch(`${op.probes}/readyz`)).ok);
     this.operator = op;
-    this.timeline.add('lab', `operator bundle running (pid ${proc.pid}), webhook ${op.webhook}`);
+    this.timeline.add(
+      'lab',
+      `operator bundle running (pid ${proc.pid}, identity.mode ${IDENTITY_MODE}), webhook ${op.webhook}`,
+    );
     return op;
   }
 

@@ -9,10 +9,17 @@ import type { Entry } from './timeline.js';
 export interface Scenario {
   /** The seed runbook's file name in the seeds folder, without `.md`; also the sample's name. */
   seed: string;
+  /** For a seed with more than one scenario (one lab each): `<seed>-<case>`; else the seed. */
+  name?: string;
   /** One line for the README table and the lab's help. */
   summary: string;
   /** Builds the seed's system, starts the alert pipeline, plays the outage and asserts. */
   play(lab: Lab): Promise<void>;
+}
+
+/** What `npm run lab -- <name>` and the e2e test call a scenario. */
+export function scenarioName(s: Scenario): string {
+  return s.name ?? s.seed;
 }
 
 export interface ScenarioResult {
@@ -32,7 +39,7 @@ export async function runScenario(
   let failure: unknown;
   try {
     await scenario.play(lab);
-    lab.timeline.add('lab', `scenario ${scenario.seed} done; cleaning up`);
+    lab.timeline.add('lab', `scenario ${scenarioName(scenario)} done; cleaning up`);
   } catch (err) {
     failure = err;
   }

@@ -82,6 +82,8 @@ interface LogLine {
   message?: string;
   runbook?: string;
   remediation?: string;
+  /** A resolved notification marks every live Remediation of its fingerprint. */
+  remediations?: string[];
   alertname?: string;
   outcome?: string;
   reason?: string;
@@ -110,7 +112,10 @@ export function watchWebhook(op: OperatorProcess, metricsUrl: string, timeline: 
       else if (l.message === 'alert suppressed')
         timeline.add('webhook', `${l.alertname} → ${l.outcome} (runbook ${l.runbook}): ${l.reason}`);
       else if (l.message === 'remediation marked for revert')
-        timeline.add('webhook', `resolved notification → ${l.remediation} marked for revert`);
+        timeline.add(
+          'webhook',
+          `resolved notification → ${(l.remediations ?? [l.remediation]).join(', ')} marked for revert`,
+        );
     }
     const text = await (await fetch(`${metricsUrl}/metrics`)).text();
     for (const outcome of fromCounter) {

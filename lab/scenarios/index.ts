@@ -1,6 +1,10 @@
-/** The five seed scenarios, in the order of the README's table. */
+/** The seed scenarios (data-storage-service has three), in the order of the README's table. */
 import type { Scenario } from '../harness/scenario.js';
-import { dataStorageService } from './data-storage-service.js';
+import {
+  dataStorageService,
+  dataStorageServiceDownDeploy,
+  dataStorageServiceDownPostgres,
+} from './data-storage-service.js';
 import { dedupStoreOutage } from './dedup-store-outage.js';
 import { fluxaPipeline } from './fluxa-pipeline.js';
 import { multiRegionFailover } from './multi-region-failover.js';
@@ -11,5 +15,7 @@ export const SCENARIOS: readonly Scenario[] = [
   redisOutage,
   fluxaPipeline,
   dataStorageService,
+  dataStorageServiceDownDeploy,
+  dataStorageServiceDownPostgres,
   multiRegionFailover,
 ];

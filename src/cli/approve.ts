@@ -17,6 +17,8 @@ then records your verified user name in status.approval (status.rejection).
 
 Options:
   -n, --namespace <ns>    namespace of the Remediation (default: the kubeconfig context's, else default)
+  --step <step>           approve one step that asks for it (steps[].requireApproval), not the run;
+                          a rejection always rejects the run
   --url <url>             the operator's webhook address, e.g. http://127.0.0.1:9095 after
                           \`kubectl -n kube-remediator port-forward svc/kube-remediator 9095\`
                           (default $KR_APPROVAL_URL)
@@ -47,6 +49,7 @@ export async function runApproveCommand(
       namespace: { type: 'string', short: 'n' },
       url: { type: 'string' },
       kubeconfig: { type: 'string' },
+      step: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,7 +79,7 @@ export async function runApproveCommand(
     const res = await fetch(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ decision }),
+      body: JSON.stringify({ decision, ...(values.step !== undefined ? { step: values.step } : {}) }),
     });
     const body = (await res.json().catch(() => ({}))) as { message?: string; code?: string };
     if (res.ok) {

@@ -36,6 +36,11 @@ export const EXIT_CODES: readonly ExitCode[] = [
   { exit: 7, error: ERROR_CODES.kubeForbidden, when: 'RBAC denies a permission the operator needs (403)' },
   { exit: 8, error: ERROR_CODES.crdMissing, when: 'the CRDs are not installed (and no --install-crds)' },
   { exit: 9, error: ERROR_CODES.portInUse, when: 'the webhook or probes port is in use or not allowed' },
+  {
+    exit: 10,
+    error: ERROR_CODES.webhookTls,
+    when: "the webhook's TLS certificate or key (webhook.tls) is missing, unreadable, or not a matching PEM pair",
+  },
 ];
 
 const EXIT_USAGE = 2;

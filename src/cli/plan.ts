@@ -114,99 +114,135 @@ const clusterDryRun: StepRunner = (op, action, ctx, rec) => {
   return op === 'revert' ? revertStep(action, dry, rec) : action.apply(dry, rec);
 };
 
-export async function runPlanCommand(argv: string[], io: PlanCommandIO): Promise<number> {
-  let v: {
-    runbook?: string[];
-    alert?: string;
-    objects?: string[];
-    cluster?: boolean;
-    kubeconfig?: string;
-    'approved-by'?: string;
-    now?: string;
-    output?: string;
-    help?: boolean;
-  };
-  try {
-    v = parseArgs({
-      args: argv,
-      options: {
-        runbook: { type: 'string', multiple: true },
-        alert: { type: 'string' },
-        objects: { type: 'string', multiple: true },
-        cluster: { type: 'boolean' },
-        kubeconfig: { type: 'string' },
-        'approved-by': { type: 'string' },
-        now: { type: 'string' },
-        output: { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-    if (v.help) {
-      io.stdout.write(PLAN_USAGE);
-      return 0;
-    }
-    if (!v.runbook?.length) throw new UsageProblem('--runbook is required');
-    if (!v.alert) throw new UsageProblem('--alert is required');
-    if (v.output && !['text', 'yaml', 'json'].includes(v.output))
-      throw new UsageProblem(`--output must be text, yaml or json, not ${v.output}`);
-    if (v.cluster && v.objects?.length) throw new UsageProblem('--objects and --cluster exclude each other');
-    if (v.now !== undefined && Number.isNaN(Date.parse(v.now)))
-      throw new UsageProblem(`--now: not a time: ${v.now}`);
-  } catch (err) {
-    io.stderr.write(`kube-remediator plan: ${errorMessage(err)}\n\n${PLAN_USAGE}`);
-    return 2;
-  }
-  const now = v.now ? new Date(v.now) : (io.now?.() ?? new Date());
-  let runbooks: Runbook[];
-  let alerts: WebhookAlert[];
-  let objects: KubeObject[];
-  try {
-    runbooks = v.runbook.flatMap((f) => readDocs(f) as Runbook[]).filter((d) => d.kind === 'Runbook');
-    if (!runbooks.length) throw new UsageProblem(`no Runbook in ${v.runbook.join(', ')}`);
-    alerts = readAlerts(v.alert, now);
-    objects = (v.objects ?? []).flatMap((f) => readDocs(f) as KubeObject[]);
-    const problems = objectProblems(objects);
-    if (problems.length) throw new UsageProblem(`--objects: ${problems.join('; ')}`);
-  } catch (err) {
-    io.stderr.write(`kube-remediator plan: ${errorMessage(err)}\n`);
-    return 2;
-  }
-  const reconciled = runbooks.map(asReconciled);
-  for (const r of reconciled.filter((x) => x.problems.length))
-    io.stderr.write(
-      `kube-remediator plan: runbook ${r.runbook.metadata.name ?? ''} is invalid (it would answer no alert): ${r.problems.join('; ')}\n`,
-    );
-  let world: World;
-  let run: StepRunner | undefined;
+interface PlanArgs {
+  runbook: string[];
+  alert: string;
+  objects?: string[];
+  cluster?: boolean;
+  kubeconfig?: string;
+  'approved-by'?: string;
+  now?: string;
+  output?: string;
+}
+
+/** The flags, checked; a usage problem throws (exit 2), `--help` returns undefined. */
+function parsePlanArgs(argv: string[]): PlanArgs | undefined {
+  const v = parseArgs({
+    args: argv,
+    options: {
+      runbook: { type: 'string', multiple: true },
+      alert: { type: 'string' },
+      objects: { type: 'string', multiple: true },
+      cluster: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'approved-by': { type: 'string' },
+      now: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }).values;
+  if (v.help) return undefined;
+  if (!v.runbook?.length) throw new UsageProblem('--runbook is required');
+  if (!v.alert) throw new UsageProblem('--alert is required');
+  if (v.output && !['text', 'yaml', 'json'].includes(v.output))
+    throw new UsageProblem(`--output must be text, yaml or json, not ${v.output}`);
+  if (v.cluster && v.objects?.length) throw new UsageProblem('--objects and --cluster exclude each other');
+  if (v.now !== undefined && Number.isNaN(Date.parse(v.now)))
+    throw new UsageProblem(`--now: not a time: ${v.now}`);
+  return { ...v, runbook: v.runbook, alert: v.alert };
+}
+
+interface PlanInputs {
+  runbooks: Runbook[];
+  alerts: WebhookAlert[];
+  objects: KubeObject[];
+}
+
+/** The files the flags name, read and checked; a problem throws (exit 2). */
+function readPlanInputs(v: PlanArgs, now: Date): PlanInputs {
+  const runbooks = v.runbook.flatMap((f) => readDocs(f) as Runbook[]).filter((d) => d.kind === 'Runbook');
+  if (!runbooks.length) throw new UsageProblem(`no Runbook in ${v.runbook.join(', ')}`);
+  const alerts = readAlerts(v.alert, now);
+  const objects = (v.objects ?? []).flatMap((f) => readDocs(f) as KubeObject[]);
+  const problems = objectProblems(objects);
+  if (problems.length) throw new UsageProblem(`--objects: ${problems.join('; ')}`);
+  return { runbooks, alerts, objects };
+}
+
+/**
+ * What the plan runs against: the live cluster with server-side dry run (`--cluster`), or the
+ * given objects, reset before each alert so that one alert's plan does not see another's.
+ */
+function planWorld(
+  v: PlanArgs,
+  runbooks: Runbook[],
+  objects: KubeObject[],
+): { world: World; run?: StepRunner } {
   if (v.cluster) {
-    try {
-      const clients = makeClients(loadKubeConfig(v.kubeconfig));
-      world = { runbooks: reconciled.map((r) => r.runbook), clients: () => clients };
-      run = clusterDryRun;
-    } catch (err) {
-      io.stderr.write(`kube-remediator plan: ${errorMessage(err)}\n`);
-      return 1;
-    }
-  } else {
-    const set = new ObjectSet(objects, { writable: true });
-    world = {
-      runbooks: reconciled.map((r) => r.runbook),
+    const clients = makeClients(loadKubeConfig(v.kubeconfig));
+    return { world: { runbooks, clients: () => clients }, run: clusterDryRun };
+  }
+  const set = new ObjectSet(objects, { writable: true });
+  return {
+    world: {
+      runbooks,
       clients: () => {
         set.reset();
         return set.clients();
       },
-    };
+    },
+  };
+}
+
+function printPlan(io: PlanCommandIO, output: string, alerts: WebhookAlert[], results: AlertResult[]): void {
+  const doc = results.length === 1 ? results[0] : results;
+  if (output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  else if (output === 'yaml') io.stdout.write(yaml.dump(doc, { lineWidth: 120, noRefs: true }));
+  else io.stdout.write(alerts.map((a, i) => formatPlan(a, results[i]!)).join('\n'));
+}
+
+export async function runPlanCommand(argv: string[], io: PlanCommandIO): Promise<number> {
+  let v: PlanArgs | undefined;
+  try {
+    v = parsePlanArgs(argv);
+  } catch (err) {
+    io.stderr.write(`kube-remediator plan: ${errorMessage(err)}\n\n${PLAN_USAGE}`);
+    return 2;
+  }
+  if (!v) {
+    io.stdout.write(PLAN_USAGE);
+    return 0;
+  }
+  const now = v.now ? new Date(v.now) : (io.now?.() ?? new Date());
+  let inputs: PlanInputs;
+  try {
+    inputs = readPlanInputs(v, now);
+  } catch (err) {
+    io.stderr.write(`kube-remediator plan: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  const reconciled = inputs.runbooks.map(asReconciled);
+  for (const r of reconciled.filter((x) => x.problems.length))
+    io.stderr.write(
+      `kube-remediator plan: runbook ${r.runbook.metadata.name ?? ''} is invalid (it would answer no alert): ${r.problems.join('; ')}\n`,
+    );
+  let planned: { world: World; run?: StepRunner };
+  try {
+    planned = planWorld(
+      v,
+      reconciled.map((r) => r.runbook),
+      inputs.objects,
+    );
+  } catch (err) {
+    io.stderr.write(`kube-remediator plan: ${errorMessage(err)}\n`);
+    return 1;
   }
   const given = { now, ...(v['approved-by'] ? { approvedBy: v['approved-by'] } : {}) };
   const results: AlertResult[] = [];
-  for (const a of alerts) results.push(await simulateAlert(world, a, given, run ?? givenOutcomes(given)));
-  const out = v.output ?? 'text';
-  if (out === 'json')
-    io.stdout.write(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
-  else if (out === 'yaml')
-    io.stdout.write(yaml.dump(results.length === 1 ? results[0] : results, { lineWidth: 120, noRefs: true }));
-  else io.stdout.write(alerts.map((a, i) => formatPlan(a, results[i]!)).join('\n'));
+  for (const a of inputs.alerts)
+    results.push(await simulateAlert(planned.world, a, given, planned.run ?? givenOutcomes(given)));
+  printPlan(io, v.output ?? 'text', inputs.alerts, results);
   return 0;
 }
 

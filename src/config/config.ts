@@ -155,6 +155,21 @@ export const ConfigSchema = Type.Object({
         description: 'Also accept the bearer token as `?token=` for senders that cannot set headers.',
       }),
     }),
+    tls: Type.Object({
+      certFile: Type.String({
+        default: '',
+        description:
+          'PEM certificate (chain) the webhook port serves HTTPS with, e.g. `tls.crt` of a mounted `kubernetes.io/tls` Secret. Set with keyFile; both empty: plain HTTP. Re-read when it changes, without a restart.',
+      }),
+      keyFile: Type.String({
+        default: '',
+        description: 'PEM private key of certFile, e.g. `tls.key` of the same Secret.',
+      }),
+      reloadInterval: Duration(
+        'How often the certificate and key are re-read besides the directory watch (which sees a Secret update at once where the filesystem reports it).',
+        '1m',
+      ),
+    }),
   }),
   identity: Type.Object({
     mode: Type.Union([Type.Literal('operator'), Type.Literal('serviceAccount')], {
@@ -175,6 +190,11 @@ export const ConfigSchema = Type.Object({
       default: true,
       description:
         'Serve `POST /approvals/v1/namespaces/{ns}/remediations/{name}` on the webhook port for `kube-remediator approve|reject`: the bearer token is checked with a TokenReview, the user with a SubjectAccessReview for verb `approve` on `remediations` (group kube-remediator.io) in that namespace.',
+    }),
+    fourEyes: Type.Boolean({
+      default: false,
+      description:
+        'Four eyes: an approval (of the run or a step) by the user who created the Remediation (annotation `kube-remediator.io/created-by`) is refused, with reason SelfApprovalRefused. The annotation is trustworthy only with the ValidatingAdmissionPolicy the chart renders for this setting (it must equal the creating user and never change).',
     }),
   }),
   outbound: Type.Object({
@@ -276,9 +296,13 @@ export const ENV_VARS: Record<string, string> = {
   KR_WEBHOOK_BASIC_PASSWORD_FILE: 'webhook.auth.basicPasswordFile',
   KR_WEBHOOK_BASIC_PASSWORD: 'webhook.auth.basicPassword',
   KR_WEBHOOK_ALLOW_QUERY_TOKEN: 'webhook.auth.allowQueryToken',
+  KR_WEBHOOK_TLS_CERT_FILE: 'webhook.tls.certFile',
+  KR_WEBHOOK_TLS_KEY_FILE: 'webhook.tls.keyFile',
+  KR_WEBHOOK_TLS_RELOAD_INTERVAL: 'webhook.tls.reloadInterval',
   KR_IDENTITY_MODE: 'identity.mode',
   KR_DEFAULT_SERVICE_ACCOUNT: 'identity.defaultServiceAccount',
   KR_APPROVALS_ENABLED: 'approvals.enabled',
+  KR_APPROVALS_FOUR_EYES: 'approvals.fourEyes',
   KR_OUTBOUND_ALLOW: 'outbound.allow',
   KR_STORE: 'store.kind',
   KR_REDIS_URL: 'store.redisUrl',

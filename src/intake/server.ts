@@ -10,12 +10,14 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
 import type { Config } from '../config/config.js';
 import { ERROR_CODES, RemediatorError, type ErrorCode } from '../util/errors.js';
 import { WebhookAuth } from './auth.js';
 import { AlertIntake, type AlertResult, type IntakeDeps } from './intake.js';
 import { SUPPORTED_VERSION, WebhookPayload } from './payload.js';
 import { registerApprovalRoutes, type ApprovalDeps } from '../security/approval-endpoint.js';
+import { ReloadingKeyPair, tlsEnabled } from './tls.js';
 
 export interface WebhookServerDeps extends IntakeDeps {
   config: Config['webhook'];
@@ -26,6 +28,8 @@ export interface WebhookServerDeps extends IntakeDeps {
 export interface WebhookServer {
   readonly app: FastifyInstance;
   readonly intake: AlertIntake;
+  /** Set when the port serves HTTPS (webhook.tls): the certificate, reloaded as it changes. */
+  readonly tls?: ReloadingKeyPair;
 }
 
 export interface ErrorBody {
@@ -115,8 +119,18 @@ function toErrorBody(err: FastifyError & { validation?: AjvError[] }): ErrorBody
 export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
   const { config, metrics, log } = deps;
   const auth = new WebhookAuth(config.auth, log);
+  let tls: ReloadingKeyPair | undefined;
+  try {
+    tls = tlsEnabled(config.tls) ? new ReloadingKeyPair(config.tls, log) : undefined;
+  } catch (err) {
+    auth.close();
+    throw err;
+  }
   const intake = new AlertIntake(deps);
-  const app = Fastify({ bodyLimit: config.bodyLimit, logger: false, return503OnClosing: true });
+  const opts = { bodyLimit: config.bodyLimit, logger: false, return503OnClosing: true } as const;
+  // With TLS the server is an https.Server; fastify's API on it is the same, only its type differs.
+  const app = tls ? (Fastify({ ...opts, https: tls.pair }) as unknown as FastifyInstance) : Fastify(opts);
+  tls?.attach(app.server as unknown as HttpsServer);
 
   // Only JSON: fastify would also take text/plain, which Alertmanager never sends.
   app.removeContentTypeParser('text/plain');
@@ -139,6 +153,7 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
 
   app.addHook('onClose', async () => {
     auth.close();
+    tls?.close();
     await intake.flush();
   });
 
@@ -186,5 +201,5 @@ export function buildWebhookServer(deps: WebhookServerDeps): WebhookServer {
   // Its own authentication (the caller's Kubernetes token), not the webhook's credential.
   if (deps.approvals) registerApprovalRoutes(app, deps.approvals);
 
-  return { app, intake };
+  return { app, intake, ...(tls ? { tls } : {}) };
 }

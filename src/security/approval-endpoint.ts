@@ -17,7 +17,7 @@ import { remediations } from '../kube/resources.js';
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from '../util/clock.js';
 import { ERROR_CODES, type ErrorCode } from '../util/errors.js';
-import { decisionRefusal, type Decision } from './approval.js';
+import { decisionRefusal, fourEyesRefusal, type Decision } from './approval.js';
 
 export const APPROVAL_PATH = '/approvals/v1/namespaces/:namespace/remediations/:name';
 /** The verb a person needs on remediations to approve or reject (it exists only in RBAC). */
@@ -93,6 +93,8 @@ export interface ApprovalDeps {
   reviewer: Reviewer;
   clock: Clock;
   log: Logger;
+  /** approvals.fourEyes: the creator of a Remediation may not approve it. */
+  fourEyes?: boolean;
 }
 
 interface Answer {
@@ -114,7 +116,11 @@ export function registerApprovalRoutes(app: FastifyInstance, d: ApprovalDeps): v
       body: {
         type: 'object',
         required: ['decision'],
-        properties: { decision: { type: 'string', enum: ['approve', 'reject'] } },
+        properties: {
+          decision: { type: 'string', enum: ['approve', 'reject'] },
+          // One step's approval (`steps[].requireApproval`); absent: the run's.
+          step: { type: 'string', minLength: 1, maxLength: 63 },
+        },
       },
     },
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
@@ -127,7 +133,7 @@ export function registerApprovalRoutes(app: FastifyInstance, d: ApprovalDeps): v
 
 async function decide(d: ApprovalDeps, req: FastifyRequest): Promise<Answer> {
   const { namespace, name } = req.params as { namespace: string; name: string };
-  const decision = (req.body as { decision: Decision }).decision;
+  const { decision, step } = req.body as { decision: Decision; step?: string };
   const auth = req.headers.authorization ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(auth)?.[1];
   if (!token)
@@ -141,7 +147,12 @@ async function decide(d: ApprovalDeps, req: FastifyRequest): Promise<Answer> {
     if (!user)
       return refuse(401, ERROR_CODES.unauthorized, 'the API server did not accept the token (TokenReview)');
     const may = await d.reviewer.mayApprove(user, namespace, name);
-    const log = d.log.child({ remediation: `${namespace}/${name}`, user: user.username, decision });
+    const log = d.log.child({
+      remediation: `${namespace}/${name}`,
+      user: user.username,
+      decision,
+      ...(step !== undefined ? { step } : {}),
+    });
     if (!may.allowed) {
       log.warn('approval refused', { reason: may.reason || 'no RBAC rule' });
       return refuse(
@@ -152,7 +163,7 @@ async function decide(d: ApprovalDeps, req: FastifyRequest): Promise<Answer> {
           `(kubectl -n ${namespace} create role remediation-approver --verb=${APPROVE_VERB} --resource=${RESOURCES.remediation.plural}.${GROUP}, then bind it)`,
       );
     }
-    return await record(d, namespace, name, decision, user, log);
+    return await record(d, { namespace, name, decision, step }, user, log);
   } catch (err) {
     if (isNotFound(err))
       return refuse(404, ERROR_CODES.notFound, `remediation ${namespace}/${name} not found`);
@@ -162,45 +173,60 @@ async function decide(d: ApprovalDeps, req: FastifyRequest): Promise<Answer> {
   }
 }
 
-/** Writes the verified decision, with the Remediation's resourceVersion as precondition. */
-async function record(
-  d: ApprovalDeps,
-  namespace: string,
-  name: string,
-  decision: Decision,
-  user: VerifiedUser,
-  log: Logger,
-): Promise<Answer> {
+interface Ask {
+  namespace: string;
+  name: string;
+  decision: Decision;
+  step: string | undefined;
+}
+
+/**
+ * Writes the verified decision, with the Remediation's resourceVersion as precondition: a
+ * step's approval is appended to `status.stepApprovals` (a merge patch replaces the list, so
+ * the precondition is what keeps a concurrent one).
+ */
+async function record(d: ApprovalDeps, ask: Ask, user: VerifiedUser, log: Logger): Promise<Answer> {
+  const { namespace, name, decision } = ask;
+  // A rejection is of the run, whichever step waits.
+  const step = decision === 'approve' ? ask.step : undefined;
   const rems = remediations(d.clients);
   for (let attempt = 0; ; attempt++) {
     const rem = await rems.get(namespace, name);
-    const refusal = decisionRefusal(rem);
+    const refusal = decisionRefusal(rem, decision, step);
     if (refusal) return refuse(409, ERROR_CODES.conflict, `remediation ${namespace}/${name}: ${refusal}`);
+    const selfApproval = decision === 'approve' ? fourEyesRefusal(rem, user.username, d.fourEyes) : undefined;
+    if (selfApproval) {
+      log.warn('approval refused', { reason: 'four eyes' });
+      return refuse(403, ERROR_CODES.approvalForbidden, `remediation ${namespace}/${name}: ${selfApproval}`);
+    }
     const signoff = {
       by: user.username,
       at: d.clock.now().toISOString(),
       verified: true,
       groups: user.groups.slice(0, 64),
     };
+    const patch =
+      decision === 'reject'
+        ? { rejection: signoff }
+        : step === undefined
+          ? { approval: signoff }
+          : { stepApprovals: [...(rem.status?.stepApprovals ?? []), { step, ...signoff }] };
     try {
-      await rems.patchStatus(
-        namespace,
-        name,
-        decision === 'approve' ? { approval: signoff } : { rejection: signoff },
-        rem.metadata.resourceVersion,
-      );
+      await rems.patchStatus(namespace, name, patch, rem.metadata.resourceVersion);
     } catch (err) {
       // The reconciler wrote meanwhile: look again (it may have started or finished).
       if (isConflict(err) && attempt < 5) continue;
       throw err;
     }
     log.info('verified decision recorded', {});
+    const what = step === undefined ? '' : `step ${step} `;
     return {
       status: 200,
       body: {
-        message: `${decision === 'approve' ? 'approved' : 'rejected'} by ${user.username}`,
+        message: `${what}${decision === 'approve' ? 'approved' : 'rejected'} by ${user.username}`,
         remediation: `${namespace}/${name}`,
         decision,
+        ...(step !== undefined ? { step } : {}),
         by: user.username,
       },
     };

@@ -17,6 +17,8 @@ export interface IdentitySettings {
   readonly mode: IdentityMode;
   /** The ServiceAccount a Runbook without `serviceAccountName` runs as (serviceAccount mode). */
   readonly defaultServiceAccount: string;
+  /** Four eyes (approvals.fourEyes): whoever created a Remediation may not approve it. */
+  readonly fourEyes?: boolean;
 }
 
 /** Today's behaviour: what a reconciler built without identity settings (older tests) uses. */

@@ -35,7 +35,7 @@ import {
 import type { WebhookAlert } from '../intake/payload.js';
 import type { KubeClients } from '../kube/client.js';
 import { apiErrorMessage } from '../kube/client.js';
-import { silentLogger } from '../observability/logger.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
 import { MemoryLimitStore } from '../stores/memory.js';
 import { FakeClock, rfc3339 } from '../util/clock.js';
 import { deepEqual } from '../util/deep-equal.js';
@@ -292,6 +292,60 @@ export async function simulateAlert(
   return { matched: matched.map(runbookKey), runbooks };
 }
 
+/** The Remediation the intake would create, with the case's approvals as its annotations. */
+function givenRemediation(
+  plan: Extract<RunbookPlan, { kind: 'create' }>,
+  rb: Runbook,
+  given: Given,
+): Remediation {
+  const annotations: Record<string, string> = {};
+  if (given.approvedBy) {
+    // The person approves the run and every step that asks for approval (requireApproval).
+    annotations[ANNOTATIONS.approvedBy] = given.approvedBy;
+    for (const st of rb.spec.steps)
+      if (st.requireApproval) annotations[stepApprovalAnnotation(st.name)] = given.approvedBy;
+  }
+  if (given.rejectedBy) annotations[ANNOTATIONS.rejectedBy] = given.rejectedBy;
+  return {
+    ...plan.remediation,
+    metadata: {
+      ...plan.remediation.metadata,
+      uid: `uid-${plan.name}`,
+      creationTimestamp: rfc3339(given.now),
+      annotations,
+    },
+  };
+}
+
+interface OfflineEnv {
+  clients: KubeClients;
+  clock: FakeClock;
+  log: Logger;
+  given: Given;
+  run: StepRunner;
+}
+
+/** The side effect a decision asks for, done offline (guards and escalations as the case states). */
+async function applyOffline(obs: Observed, d: Decision, env: OfflineEnv): Promise<RemediationStatus> {
+  const { clock } = env;
+  if (d.op.kind === 'guard') {
+    // A guard's checks give what the case states (`given.checks`), by default Met.
+    const evaluation = await givenGuard(obs, d, env.given, clock);
+    return next(obs, { op: d.op, evaluation }).status;
+  }
+  if (d.op.kind === 'escalate') {
+    const outcome: ActionOutcome = { kind: 'done', message: 'escalation sent (offline: not sent)' };
+    return next(obs, { op: d.op, outcome, at: clock.now() }).status;
+  }
+  if (d.op.kind === 'none') return d.status;
+  const rec = d.status.steps![d.op.index]!;
+  const action = (ACTIONS_REGISTRY as Record<string, Action | undefined>)[rec.action]!;
+  const ctx = context(env.clients, obs, d, d.op.index, d.op.attempt, clock, env.log);
+  if (d.op.kind === 'plan') return next(obs, { op: d.op, result: await planStep(action, ctx) }).status;
+  const outcome = await env.run(d.op.kind, action, ctx, rec);
+  return next(obs, { op: d.op, outcome, at: clock.now() }).status;
+}
+
 async function simulateRunbook(
   world: World,
   rb: Runbook,
@@ -308,27 +362,15 @@ async function simulateRunbook(
   const refused = await admission(rb, plan, given, mainKey);
   if (refused) return { runbook: key, outcome: refused.outcome, message: refused.reason };
 
-  const annotations: Record<string, string> = {};
-  if (given.approvedBy) {
-    // The person approves the run and every step that asks for approval (requireApproval).
-    annotations[ANNOTATIONS.approvedBy] = given.approvedBy;
-    for (const st of rb.spec.steps)
-      if (st.requireApproval) annotations[stepApprovalAnnotation(st.name)] = given.approvedBy;
-  }
-  if (given.rejectedBy) annotations[ANNOTATIONS.rejectedBy] = given.rejectedBy;
-  let rem: Remediation = {
-    ...plan.remediation,
-    metadata: {
-      ...plan.remediation.metadata,
-      uid: `uid-${plan.name}`,
-      creationTimestamp: rfc3339(given.now),
-      annotations,
-    },
-  };
+  let rem = givenRemediation(plan, rb, given);
   const peers = peersOf(rb, given.history ?? [], mainKey ? displayTarget(parseKey(mainKey), ns) : undefined);
-  const clock = new FakeClock(given.now);
-  const log = silentLogger();
-  const clients = world.clients();
+  const env: OfflineEnv = {
+    clients: world.clients(),
+    clock: new FakeClock(given.now),
+    log: silentLogger(),
+    given,
+    run,
+  };
   let idle = 0;
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const obs: Observed = {
@@ -341,46 +383,25 @@ async function simulateRunbook(
         maxConcurrentRemediations: world.clusterBudget ?? DEFAULT_CLUSTER_BUDGET,
         defaultStepTimeoutMs: world.defaultStepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
       },
-      now: clock.now(),
+      now: env.clock.now(),
     };
     const d = next(obs);
-    let after: Decision;
-    if (d.op.kind === 'none') {
-      const unchanged = deepEqual(d.status, rem.status);
-      rem = { ...rem, status: d.status };
-      // A person is asked: the case stops where it waits (not at the approval's deadline).
-      if (d.status.phase === 'AwaitingApproval') break;
-      // Waiting for something that never comes offline (a person, a slot): stop where it holds.
-      if (unchanged && ++idle >= 2) break;
-      if (d.requeueAfterMs === undefined) {
-        if (unchanged) break;
-        continue;
-      }
-      clock.advance(Math.max(d.requeueAfterMs, 1));
+    if (d.op.kind !== 'none') {
+      idle = 0;
+      rem = { ...rem, status: await applyOffline(obs, d, env) };
       continue;
     }
-    idle = 0;
-    if (d.op.kind === 'guard') {
-      // A guard's checks give what the case states (`given.checks`), by default Met.
-      const evaluation = await givenGuard(obs, d, given, clock);
-      rem = { ...rem, status: next(obs, { op: d.op, evaluation }).status };
+    const unchanged = deepEqual(d.status, rem.status);
+    rem = { ...rem, status: d.status };
+    // A person is asked: the case stops where it waits (not at the approval's deadline).
+    if (d.status.phase === 'AwaitingApproval') break;
+    // Waiting for something that never comes offline (a person, a slot): stop where it holds.
+    if (unchanged && ++idle >= 2) break;
+    if (d.requeueAfterMs === undefined) {
+      if (unchanged) break;
       continue;
     }
-    if (d.op.kind === 'escalate') {
-      const outcome: ActionOutcome = { kind: 'done', message: 'escalation sent (offline: not sent)' };
-      rem = { ...rem, status: next(obs, { op: d.op, outcome, at: clock.now() }).status };
-      continue;
-    }
-    const rec = d.status.steps![d.op.index]!;
-    const action = (ACTIONS_REGISTRY as Record<string, Action | undefined>)[rec.action]!;
-    const ctx = context(clients, obs, d, d.op.index, d.op.attempt, clock, log);
-    if (d.op.kind === 'plan') {
-      after = next(obs, { op: d.op, result: await planStep(action, ctx) });
-    } else {
-      const outcome = await run(d.op.kind, action, ctx, rec);
-      after = next(obs, { op: d.op, outcome, at: clock.now() });
-    }
-    rem = { ...rem, status: after.status };
+    env.clock.advance(Math.max(d.requeueAfterMs, 1));
   }
   return { runbook: key, outcome: 'created', remediation: summary(rem, ns) };
 }

@@ -18,6 +18,14 @@ export class FakeClock implements Clock {
   }
 }
 
+/**
+ * RFC 3339 with millisecond precision (Kubernetes' metav1.MicroTime, in ms): for the times that
+ * order runs which finish within one second of each other (status.completedAt).
+ */
+export function rfc3339Milli(d: Date): string {
+  return d.toISOString();
+}
+
 /** RFC 3339 with second precision, as Kubernetes writes metav1.Time. */
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   outboundDenied: 'KR_ERR_OUTBOUND_DENIED',
   /** An approval or rejection refused: the caller may not approve this Remediation. */
   approvalForbidden: 'KR_ERR_APPROVAL_FORBIDDEN',
+  /** The webhook's TLS certificate or key (webhook.tls) cannot be read or does not load. */
+  webhookTls: 'KR_ERR_WEBHOOK_TLS',
 } as const;
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 

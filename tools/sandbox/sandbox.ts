@@ -17,7 +17,7 @@ import { installCrds } from '../cluster/crds.js';
 import { startFakeKubelet, type FakeKubelet } from '../cluster/fake-kubelet.js';
 
 export const TOUR_DIR = 'docs/tour';
-const TOUR_FILES = ['backend.yaml', 'runbook.yaml'];
+const TOUR_FILES = ['backend.yaml', 'rbac.yaml', 'runbook.yaml'];
 
 export interface Tour {
   namespace: string;
@@ -72,7 +72,7 @@ export async function startSandbox(root: string, opts: { tour: boolean }): Promi
   }
 }
 
-/** The tour's namespace, workload and Runbook, created as `kubectl apply -f docs/tour/` would. */
+/** The tour's namespace, workload, ServiceAccount with its Role, and Runbook, as `kubectl apply -f docs/tour/` would. */
 async function applyTour(kc: k8s.KubeConfig, dir: string): Promise<Tour> {
   const objects = TOUR_FILES.flatMap((f) =>
     yaml.loadAll(readFileSync(join(dir, f), 'utf8')).filter(Boolean),

@@ -136,6 +136,9 @@ async function runSandbox(runArgs: string[], opts: { tour: boolean }): Promise<n
       ...process.env,
       KUBECONFIG: sandbox.kubeconfigPath,
       KR_WEBHOOK_BEARER_TOKEN_FILE: tokenFile,
+      // The tour runs as the chart installs (ADR 23): its Runbook acts as the ServiceAccount
+      // docs/tour/rbac.yaml grants; KR_IDENTITY_MODE=operator in the environment overrides it.
+      KR_IDENTITY_MODE: process.env.KR_IDENTITY_MODE || 'serviceAccount',
     });
     const started = await Promise.race([op.started.catch(() => undefined), stop]);
     if (started === 'stop') return 0;

@@ -55,6 +55,14 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
+{{- define "kube-remediator.webhookTlsSecretName" -}}
+{{- if .Values.webhook.tls.secretName }}
+{{- .Values.webhook.tls.secretName }}
+{{- else }}
+{{- printf "%s-webhook-tls" (include "kube-remediator.fullname" .) }}
+{{- end }}
+{{- end }}
+
 {{/* One env var from a URL value or a Secret key: (dict "name" ENV "cfg" .Values.x "what" "...") */}}
 {{- define "kube-remediator.urlEnv" -}}
 {{- if .cfg.existingSecret }}
@@ -81,6 +89,12 @@ app.kubernetes.io/component: operator
 {{- if and .Values.webhook.auth.basic.username (not .Values.webhook.auth.basic.existingSecret) }}
 {{- fail "webhook.auth.basic.username needs webhook.auth.basic.existingSecret (the password)" }}
 {{- end }}
+{{- end }}
+{{- if and .Values.webhook.tls.enabled (not .Values.webhook.tls.secretName) (not .Values.webhook.tls.certManager.enabled) }}
+{{- fail "webhook.tls.enabled needs webhook.tls.secretName (an existing kubernetes.io/tls Secret) or webhook.tls.certManager.enabled=true" }}
+{{- end }}
+{{- if and .Values.webhook.tls.certManager.enabled (not .Values.webhook.tls.certManager.issuerRef.name) }}
+{{- fail "webhook.tls.certManager.enabled needs webhook.tls.certManager.issuerRef.name (an Issuer or ClusterIssuer of cert-manager)" }}
 {{- end }}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
 {{- fail "replicaCount > 1 needs leaderElection.enabled=true (only one replica may act)" }}

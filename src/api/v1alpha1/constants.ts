@@ -25,6 +25,11 @@ export const ANNOTATIONS = {
   lastAction: `${GROUP}/last-action`,
   /** Set by a person on a Runbook to clear loop protection for a target: the target string. */
   clearBlock: `${GROUP}/clear-block`,
+  /**
+   * Who created a Remediation by hand: their Kubernetes user name, checked by the API server
+   * (the chart's ValidatingAdmissionPolicy with `approvals.fourEyes`); absent on the intake's.
+   */
+  createdBy: `${GROUP}/created-by`,
 } as const;
 
 /**
@@ -71,6 +76,8 @@ export const REASONS = {
   outOfScope: 'OutOfScope',
   awaitingApproval: 'AwaitingApproval',
   approved: 'Approved',
+  /** An approval by the person who created the Remediation, with four eyes on (approvals.fourEyes). */
+  selfApproval: 'SelfApprovalRefused',
   rejected: 'Rejected',
   concurrencyLimit: 'ConcurrencyLimit',
   clusterBudget: 'ClusterBudget',
@@ -133,6 +140,8 @@ export const EVENT_REASONS = {
   blocked: 'RemediationBlocked',
   awaitingApproval: 'AwaitingApproval',
   approved: 'Approved',
+  /** An approval by the person who created the Remediation, with four eyes on (approvals.fourEyes). */
+  selfApproval: 'SelfApprovalRefused',
   rejected: 'Rejected',
   reverting: 'Reverting',
   reverted: 'Reverted',

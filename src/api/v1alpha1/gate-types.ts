@@ -81,7 +81,13 @@ export const StepApproval = Type.Object(
       Type.String({ description: 'When the wait ends (requireApproval.timeout).', format: 'date-time' }),
     ),
     outcome: Type.Optional(StringEnum(APPROVAL_OUTCOMES, 'How the wait ended.')),
-    by: Type.Optional(Type.String({ description: 'Who approved, as annotated.', maxLength: 256 })),
+    by: Type.Optional(
+      Type.String({
+        description:
+          'Who approved: the verified user name (`status.stepApprovals`), or, in single-tenant mode, as annotated.',
+        maxLength: 256,
+      }),
+    ),
     at: Type.Optional(Type.String({ description: 'When the wait ended.', format: 'date-time' })),
   },
   { description: "The step's approval: the wait and how it ended." },

@@ -47,6 +47,32 @@ export function targetKeyOf(rem: Remediation): string | undefined {
   return parts.length === 3 ? t : undefined;
 }
 
+/** Creation order, ties broken by name, so every replica agrees on who is older. */
+export function isOlder(a: Remediation, b: Remediation): boolean {
+  const ta = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
+  const tb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
+  if (ta !== tb) return ta < tb;
+  return (a.metadata.name ?? '') < (b.metadata.name ?? '');
+}
+
+/** When a Remediation finished (status.completedAt), else when it was created; in ms. */
+export function finishedAt(rem: Remediation): number {
+  return Date.parse(rem.status?.completedAt ?? rem.metadata.creationTimestamp ?? '') || 0;
+}
+
+/**
+ * Newest finished first: the order loop protection reads attempts in and retention keeps them
+ * in, so that deleting the older ones never changes a verdict. completedAt has milliseconds
+ * (older objects: seconds); an exact tie goes to the newer by creation, the order in which the
+ * target lock runs attempts on one target (`isOlder`).
+ */
+export function newestFinishedFirst(a: Remediation, b: Remediation): number {
+  const d = finishedAt(b) - finishedAt(a);
+  if (d !== 0) return d;
+  if (isOlder(a, b)) return 1;
+  return isOlder(b, a) ? -1 : 0;
+}
+
 /** 'failed' | 'succeeded' for a finished attempt; undefined for anything that is not one. */
 export function attemptOutcome(rem: Remediation): 'failed' | 'succeeded' | undefined {
   const st = rem.status;

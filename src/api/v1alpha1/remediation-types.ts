@@ -278,6 +278,14 @@ const Signoff = Type.Object(
   { description: "A person's decision, recorded." },
 );
 
+const StepSignoff = Type.Object(
+  {
+    step: Type.String({ description: 'The step (`steps[].name`) approved.', maxLength: 63 }),
+    ...Signoff.properties,
+  },
+  { description: "A person's verified approval of one step (`steps[].requireApproval`)." },
+);
+
 export const RemediationStatus = Type.Object(
   {
     phase: Type.Optional(
@@ -337,6 +345,13 @@ export const RemediationStatus = Type.Object(
     ),
     approval: Type.Optional(Signoff),
     rejection: Type.Optional(Signoff),
+    stepApprovals: Type.Optional(
+      Type.Array(StepSignoff, {
+        description:
+          "Verified approvals of single steps (`kube-remediator approve NAME --step STEP`), written by the operator's approval endpoint; in serviceAccount mode the only approval a step with `requireApproval` accepts.",
+        maxItems: 100,
+      }),
+    ),
     revertRequestedAt: Type.Optional(
       Type.String({
         description: 'When a revert was asked for (alert resolved or annotation).',

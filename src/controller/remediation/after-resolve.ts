@@ -54,7 +54,7 @@ const STAGE_FIELD: Record<StepStage, string> = {
 function endKept(p: Pass, reason: string, msg: string, rec: StepStatus): Decision {
   p.cond({ type: CONDITION_TYPES.reverted, status: 'False', reason, message: msg });
   p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason, message: msg });
-  p.s.completedAt = p.nowText;
+  p.s.completedAt = p.nowMilli;
   p.s.message = msg;
   p.event('Warning', reason, msg);
   const target = p.mainTarget();

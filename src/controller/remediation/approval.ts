@@ -1,36 +1,19 @@
 /**
- * Approval by a person (issue #12, ADR 0019): reading who approved (one function, so that the
- * rules on who may approve live in one place), and the step gate of `steps[].requireApproval`
+ * Approval by a person (issue #12, ADR 0019): who approved is read through one function,
+ * `security/approval.ts` `readSignoff` (verified first; annotations only in single-tenant mode,
+ * ADR 0023), for the run and for a step alike; here the step gate of `steps[].requireApproval`
  * with its deadline. The Runbook-level wait (`safety.requireApproval` with `safety.approval`) is
  * the `approved` start gate; its deadline rule is `approvalTimedOutVerdict` here too.
  */
-import {
-  ANNOTATIONS,
-  CONDITION_TYPES,
-  EVENT_REASONS,
-  REASONS,
-  stepApprovalAnnotation,
-} from '../../api/v1alpha1/constants.js';
-import type { ApprovalOnTimeout, ApprovalPolicy, Remediation } from '../../api/v1alpha1/schema.js';
+import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
+import type { ApprovalOnTimeout, ApprovalPolicy } from '../../api/v1alpha1/schema.js';
 import { rfc3339 } from '../../util/clock.js';
 import { parseDuration } from '../../util/duration.js';
 import { TIMEOUT_SLACK_MS } from './decision.js';
 import type { StepGate, Verdict } from './gates.js';
 import { auditNote, eventNote, type GateView } from './pass.js';
 import { stepSpec } from './resolve.js';
-
-/** Who approved the run (`step` absent) or one step, as annotated on the Remediation; undefined: nobody yet. */
-export function approverOf(rem: Remediation, step?: string): string | undefined {
-  const a = rem.metadata.annotations;
-  const by = step === undefined ? a?.[ANNOTATIONS.approvedBy] : a?.[stepApprovalAnnotation(step)];
-  return by?.trim() ? by.trim() : undefined;
-}
-
-/** Who rejected the run; undefined: nobody. */
-export function rejecterOf(rem: Remediation): string | undefined {
-  const by = rem.metadata.annotations?.[ANNOTATIONS.rejectedBy];
-  return by?.trim() ? by.trim() : undefined;
-}
+import { approvalHint, fourEyesRefusal, readSignoff } from '../../security/approval.js';
 
 /** The deadline of a wait that started at `since`, or undefined when the policy waits forever. */
 export function approvalDeadline(policy: ApprovalPolicy | undefined, since: string): string | undefined {
@@ -52,7 +35,11 @@ export function pastDeadline(p: GateView, deadline: string | undefined): boolean
   return deadline !== undefined && p.now.getTime() >= Date.parse(deadline);
 }
 
-/** `steps[].requireApproval`: wait for `approved-by.kube-remediator.io/<step>`, until the deadline. */
+/**
+ * `steps[].requireApproval`: wait for the step's approval (verified, `kube-remediator approve
+ * NAME --step STEP`; or `approved-by.kube-remediator.io/<step>` in single-tenant mode), until
+ * the deadline.
+ */
 export const stepApproved: StepGate = (p, { index, rec }) => {
   const policy = stepSpec(rec)?.requireApproval;
   if (!policy || rec.approval?.outcome) return undefined;
@@ -60,13 +47,18 @@ export const stepApproved: StepGate = (p, { index, rec }) => {
   const deadline = approvalDeadline(policy, requestedAt);
   const wait = { requestedAt, ...(deadline ? { deadline } : {}) };
   const label = `step ${rec.name}`;
-  const rejectedBy = rejecterOf(p.rem);
-  if (rejectedBy) {
+  const settings = p.obs.config.identity;
+  const rejection = readSignoff(p.rem, 'reject', settings);
+  if (rejection) {
+    const rejectedBy = rejection.by;
     const msg = `${label} rejected by ${rejectedBy}: nothing more was changed`;
     return {
       kind: 'end',
       step: { approval: { ...wait, outcome: 'Skipped', by: rejectedBy, at: p.nowText } },
-      status: { rejection: { by: rejectedBy, at: p.nowText }, awaitingApproval: undefined },
+      status: {
+        rejection: rejection.record ?? { by: rejectedBy, at: p.nowText },
+        awaitingApproval: undefined,
+      },
       conditions: [
         { type: CONDITION_TYPES.approved, status: 'False', reason: REASONS.rejected, message: msg },
       ],
@@ -78,7 +70,10 @@ export const stepApproved: StepGate = (p, { index, rec }) => {
       ],
     };
   }
-  const by = approverOf(p.rem, rec.name);
+  const given = readSignoff(p.rem, 'approve', settings, rec.name)?.by;
+  // Four eyes: the creator's own approval counts as none, and says so.
+  const refused = given === undefined ? undefined : fourEyesRefusal(p.rem, given, settings?.fourEyes);
+  const by = refused ? undefined : given;
   if (by) {
     return {
       kind: 'go',
@@ -100,7 +95,7 @@ export const stepApproved: StepGate = (p, { index, rec }) => {
   }
   if (pastDeadline(p, deadline)) return stepTimedOut(p, policy, wait, rec.name);
   const until = deadline ? ` until ${deadline} (then ${onTimeoutOf(policy)})` : '';
-  const how = `kubectl annotate remediation ${p.rem.metadata.name ?? ''} ${stepApprovalAnnotation(rec.name)}=<you>`;
+  const hint = approvalHint(p.rem, settings, rec.name);
   return {
     kind: 'wait',
     step: { approval: wait },
@@ -111,12 +106,14 @@ export const stepApproved: StepGate = (p, { index, rec }) => {
       {
         type: CONDITION_TYPES.approved,
         status: 'False',
-        reason: REASONS.awaitingApproval,
-        message: `${label} waits for a person${until}: ${how} (or ${ANNOTATIONS.rejectedBy}=<you>)`,
+        reason: refused ? REASONS.selfApproval : REASONS.awaitingApproval,
+        message: `${refused ? `${label}: ${refused}; ` : `${label} is `}${hint.condition}${until}`,
       },
     ],
     onChange: [
-      eventNote('Normal', EVENT_REASONS.awaitingApproval, `${label} waits for approval${until}: ${how}`),
+      refused
+        ? eventNote('Warning', EVENT_REASONS.selfApproval, `${label}: ${refused}`)
+        : eventNote('Normal', EVENT_REASONS.awaitingApproval, `${label} is ${hint.event}${until}`),
     ],
     ...(deadline ? { requeueAfterMs: untilDeadline(p, deadline) } : {}),
   };

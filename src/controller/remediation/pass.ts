@@ -6,7 +6,7 @@
 import type { Remediation, RemediationStatus } from '../../api/v1alpha1/schema.js';
 import type { ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
-import { rfc3339 } from '../../util/clock.js';
+import { rfc3339, rfc3339Milli } from '../../util/clock.js';
 import { displayTarget, targetKey } from '../../runbook/target.js';
 import { conditionChanged, setCondition, type ConditionInput } from '../../api/v1alpha1/conditions.js';
 import type { Decision, Note, Observed, Operation } from './decision.js';
@@ -56,6 +56,8 @@ export class Pass implements GateView {
   readonly gen: number | undefined;
   readonly now: Date;
   readonly nowText: string;
+  /** `now` with milliseconds, for status.completedAt: it orders runs that end within a second. */
+  readonly nowMilli: string;
 
   constructor(
     readonly obs: Observed,
@@ -66,6 +68,7 @@ export class Pass implements GateView {
     this.gen = this.rem.metadata.generation;
     this.now = obs.now;
     this.nowText = rfc3339(obs.now);
+    this.nowMilli = rfc3339Milli(obs.now);
   }
 
   get dryRun(): boolean {

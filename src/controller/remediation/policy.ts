@@ -29,6 +29,9 @@ import { parseClearBlock } from '../../runbook/clear-block.js';
 import {
   attemptOutcome,
   DEFAULT_MAX_CONSECUTIVE_FAILURES,
+  finishedAt,
+  isOlder,
+  newestFinishedFirst,
   targetKeyOf,
 } from '../../api/v1alpha1/lifecycle.js';
 import { parseDuration } from '../../util/duration.js';
@@ -48,14 +51,6 @@ export function isActive(rem: Remediation): boolean {
 
 export function sameObject(a: Remediation, b: Remediation): boolean {
   return a.metadata.namespace === b.metadata.namespace && a.metadata.name === b.metadata.name;
-}
-
-/** Creation order, ties broken by name, so every replica agrees on who is older. */
-export function isOlder(a: Remediation, b: Remediation): boolean {
-  const ta = Date.parse(a.metadata.creationTimestamp ?? '') || 0;
-  const tb = Date.parse(b.metadata.creationTimestamp ?? '') || 0;
-  if (ta !== tb) return ta < tb;
-  return (a.metadata.name ?? '') < (b.metadata.name ?? '');
 }
 
 function sameRunbook(rem: Remediation, namespace: string, runbook: string): boolean {
@@ -122,10 +117,6 @@ export interface LoopVerdict {
   limit: number;
 }
 
-function finishedAt(rem: Remediation): number {
-  return Date.parse(rem.status?.completedAt ?? rem.metadata.creationTimestamp ?? '') || 0;
-}
-
 export const DEFAULT_INEFFECTIVE_WINDOW = '10m';
 
 /** `safety.ineffectiveWindow` in ms (0: off). */
@@ -185,7 +176,7 @@ export function ineffectiveBefore(
         targetKeyOf(p) === key &&
         attemptOutcome(p) !== undefined,
     )
-    .sort((a, b) => finishedAt(b) - finishedAt(a))[0];
+    .sort(newestFinishedFirst)[0];
   return last && attemptOutcome(last) === 'succeeded' && firedAgainSoon(last, me, windowMs)
     ? last
     : undefined;
@@ -213,7 +204,7 @@ export function loopProtection(
   );
   const attempts = mine
     .filter((p) => attemptOutcome(p) !== undefined && finishedAt(p) > clearedAt)
-    .sort((a, b) => finishedAt(b) - finishedAt(a))
+    .sort(newestFinishedFirst)
     .slice(0, limit);
   // The runs that came after an attempt: the other peers of this runbook and target, and me.
   const windowMs = ineffectiveWindowMs(runbook);

@@ -93,6 +93,8 @@ export interface RemediationReconcilerConfig {
   };
   /** Whose rights steps use (src/security/identity.ts); absent: single-tenant, as before. */
   identity?: IdentitySettings;
+  /** `approvals.fourEyes`: the creator of a Remediation may not approve it. */
+  approvals?: { fourEyes?: boolean };
 }
 
 export interface RemediationReconcilerDeps {
@@ -145,7 +147,10 @@ export class RemediationReconciler implements Reconciler {
   private readonly impersonation: ImpersonatingClients;
 
   constructor(private readonly d: RemediationReconcilerDeps) {
-    this.identity = d.config.identity ?? SINGLE_TENANT;
+    this.identity = {
+      ...(d.config.identity ?? SINGLE_TENANT),
+      ...(d.config.approvals?.fourEyes ? { fourEyes: true } : {}),
+    };
     this.impersonation = d.impersonation ?? new ImpersonatingClients(d.clients);
     this.rems = remediations(d.clients);
     this.rbs = runbooks(d.clients);

@@ -206,7 +206,7 @@ export function recordRevert(p: Pass, op: RevertOperation, outcome: ActionOutcom
   const msg = `revert of step ${rec.name} ${why}`;
   p.cond({ type: CONDITION_TYPES.reverted, status: 'False', reason: REASONS.revertFailed, message: msg });
   p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason: REASONS.revertFailed, message: msg });
-  p.s.completedAt = p.nowText;
+  p.s.completedAt = p.nowMilli;
   p.s.message = msg;
   p.event('Warning', EVENT_REASONS.failed, msg);
   p.audit('reverted', msg, { step: rec.name, phase: 'Failed', details: { reason: outcome.reason } });

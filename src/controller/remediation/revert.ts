@@ -54,7 +54,7 @@ function allReverted(p: Pass, n: number): Decision {
     reason: REASONS.revertSucceeded,
     message: msg,
   });
-  p.s.completedAt = p.nowText;
+  p.s.completedAt = p.nowMilli;
   p.s.message = msg;
   // The revert's one Event: why it ran and what each step restored (ADR 0026).
   const reverted = (p.s.steps ?? []).filter((r) => r.phase === 'Reverted');

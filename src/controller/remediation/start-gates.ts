@@ -20,7 +20,7 @@ import {
 } from './approval.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { runbookGuard } from './guards.js';
-import { approvalHint, readSignoff } from '../../security/approval.js';
+import { approvalHint, fourEyesRefusal, readSignoff } from '../../security/approval.js';
 import { identityText, resolveIdentity, SINGLE_TENANT } from '../../security/identity.js';
 
 /** The Runbook of `spec.runbookRef` exists; its creation wakes us (mapping.ts), a requeue looks again meanwhile. */
@@ -212,7 +212,10 @@ export const approved: StartGate = (p) => {
   const { obs, rem, s, nowText } = p;
   const safety = effectiveSafety(rem, obs.runbook);
   if (!safety?.requireApproval) return undefined;
-  const signoff = readSignoff(rem, 'approve', obs.config.identity);
+  const given = readSignoff(rem, 'approve', obs.config.identity);
+  // Four eyes: the creator's own approval counts as none, and says so.
+  const refused = given && fourEyesRefusal(rem, given.by, obs.config.identity?.fourEyes);
+  const signoff = refused ? undefined : given;
   if (!signoff) {
     // Proceeded past the deadline already: the run goes on, recorded as not approved.
     if (findCondition(s.conditions, CONDITION_TYPES.approved)?.reason === REASONS.approvalTimedOut)
@@ -229,11 +232,15 @@ export const approved: StartGate = (p) => {
         {
           type: CONDITION_TYPES.approved,
           status: 'False',
-          reason: REASONS.awaitingApproval,
-          message: `${hint.condition}${until}`,
+          reason: refused ? REASONS.selfApproval : REASONS.awaitingApproval,
+          message: `${refused ? `${refused}; ` : ''}${hint.condition}${until}`,
         },
       ],
-      onChange: [eventNote('Normal', EVENT_REASONS.awaitingApproval, `${hint.event}${until}`)],
+      onChange: [
+        refused
+          ? eventNote('Warning', EVENT_REASONS.selfApproval, refused)
+          : eventNote('Normal', EVENT_REASONS.awaitingApproval, `${hint.event}${until}`),
+      ],
       ...(deadline ? { requeueAfterMs: untilDeadline(p, deadline) } : {}),
     };
   }

@@ -64,7 +64,12 @@ export function derivePhase(s: RemediationStatus): RemediationPhase {
   }
   // Before Progressing: a step that waits for a person (steps[].requireApproval) waits mid-run.
   const approved = findCondition(c, CONDITION_TYPES.approved);
-  if (approved?.status === 'False' && approved.reason === REASONS.awaitingApproval) return 'AwaitingApproval';
+  // A refused self-approval (four eyes) still waits for another person.
+  if (
+    approved?.status === 'False' &&
+    (approved.reason === REASONS.awaitingApproval || approved.reason === REASONS.selfApproval)
+  )
+    return 'AwaitingApproval';
   if (findCondition(c, CONDITION_TYPES.progressing)?.status === 'True')
     return verifying(s.steps) ? 'Verifying' : 'Running';
   return 'Pending';

@@ -25,7 +25,9 @@ import { findCondition } from '../../api/v1alpha1/conditions.js';
 import {
   attemptOutcome,
   DEFAULT_MAX_CONSECUTIVE_FAILURES,
+  finishedAt,
   isFinished,
+  newestFinishedFirst,
   targetKeyOf,
 } from '../../api/v1alpha1/lifecycle.js';
 
@@ -67,14 +69,6 @@ export function limitsOf(rb: Pick<Runbook, 'spec'>, defaults: RetentionLimits): 
 
 const key = (r: Remediation): string => `${r.metadata.namespace ?? ''}/${r.metadata.name ?? ''}`;
 
-function completedAt(r: Remediation): number {
-  return Date.parse(r.status?.completedAt ?? r.metadata.creationTimestamp ?? '') || 0;
-}
-
-function newestFirst(a: Remediation, b: Remediation): number {
-  return completedAt(b) - completedAt(a) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
-}
-
 /** A revertOnResolve change in place that the alert's resolve would still undo. */
 function revertPending(r: Remediation): boolean {
   const s = r.status;
@@ -109,7 +103,7 @@ function loopEvidence(mine: readonly Remediation[], limit: number): Set<string> 
   }
   const out = new Set<string>();
   for (const list of byTarget.values())
-    for (const r of list.sort(newestFirst).slice(0, limit)) out.add(key(r));
+    for (const r of list.sort(newestFinishedFirst).slice(0, limit)) out.add(key(r));
   return out;
 }
 
@@ -147,7 +141,7 @@ export function retentionPlan(input: RetentionInput): RetentionPlan {
     ),
     unaudited: input.unaudited,
   };
-  const finished = mine.filter((r) => isFinished(r.status)).sort(newestFirst);
+  const finished = mine.filter((r) => isFinished(r.status)).sort(newestFinishedFirst);
   const plan: RetentionPlan = { delete: [] };
   const ttlMs = limits.ttlSecondsAfterFinished * 1000;
   const rank = { failed: 0, successful: 0 };
@@ -158,7 +152,7 @@ export function retentionPlan(input: RetentionInput): RetentionPlan {
     const keep = keepReason(r, ctx);
     if (keep === 'unaudited') plan.awaitsAudit = true;
     if (keep) continue;
-    const expires = completedAt(r) + ttlMs;
+    const expires = finishedAt(r) + ttlMs;
     if (expires <= now.getTime()) plan.delete.push({ rem: r, reason: 'ttl' });
     else if (kind === 'failed' && rank.failed > limits.failedHistoryLimit)
       plan.delete.push({ rem: r, reason: 'failedHistoryLimit' });

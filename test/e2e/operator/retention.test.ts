@@ -52,6 +52,8 @@ async function operator(): Promise<{ proc: OperatorProcess; webhook: string; pro
       KR_PROBES_PORT: String(pp),
       KR_WEBHOOK_BEARER_TOKEN: TOKEN,
       KR_AUDIT_POSTGRES_URL: AUDIT_URL,
+      // The diagnosis of a deadline that runs out reads the Runbook controller's passes.
+      KR_LOG_LEVEL: 'debug',
     },
   });
   procs.push(proc);
@@ -114,6 +116,42 @@ async function remainingOf(rb: string): Promise<string[]> {
     .sort();
 }
 
+/**
+ * A deadline that runs out says why: what is left of the Remediations, the operator's lines of
+ * its Runbook controller and audit log, and the PostgreSQL sessions (audit keeps unwritten rows).
+ */
+async function diagnosed<T>(proc: OperatorProcess, wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    const left = (await rems().list(ns)).items.map(
+      (r) => `${r.metadata.name} ${r.status?.phase ?? '-'} completedAt=${r.status?.completedAt ?? '-'}`,
+    );
+    const lines = proc
+      .logs()
+      .filter((l) => /"controller":"runbook"|audit|retention|deleted|postgres/.test(l))
+      .slice(-40);
+    const sessions = await admin((c) =>
+      c.query<{ datname: string | null; n: string }>(
+        'SELECT datname, count(*) AS n FROM pg_stat_activity GROUP BY datname ORDER BY 2 DESC',
+      ),
+    ).then(
+      (r) => r.rows.map((x) => `${x.datname ?? '-'}=${x.n}`).join(' '),
+      (e: Error) => `unreadable: ${e.message}`,
+    );
+    throw new Error(
+      [
+        String((err as Error).message),
+        'remediations:',
+        ...left,
+        `postgres sessions: ${sessions}`,
+        'operator log:',
+        ...lines,
+      ].join('\n'),
+    );
+  }
+}
+
 async function metric(probes: string, re: RegExp): Promise<number> {
   const text = await (await fetch(`${probes}/metrics`)).text();
   const m = re.exec(text);
@@ -164,12 +202,15 @@ describe('retention', () => {
       await apply(handMade(n, 'restarts', 'web'));
       await waitPhase(n, 'Succeeded');
     }
-    await waitFor(async () => ((await remainingOf('restarts')).join() === 'r-3' ? true : undefined), {
-      what: 'the two older Remediations of restarts deleted',
-      // Deletes wait for the audit rows to be written and for the Runbook's next pass, both
-      // slower on a loaded CI machine: a poll deadline, not a speed assertion.
-      timeoutMs: 90_000,
-    });
+    await diagnosed(
+      proc,
+      waitFor(async () => ((await remainingOf('restarts')).join() === 'r-3' ? true : undefined), {
+        what: 'the two older Remediations of restarts deleted',
+        // Deletes wait for the audit rows to be written and for the Runbook's next pass, both
+        // slower on a loaded CI machine: a poll deadline, not a speed assertion.
+        timeoutMs: 90_000,
+      }),
+    );
     expect(
       await metric(
         probes,

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ANNOTATIONS, CONDITION_TYPES } from '../../../src/api/v1alpha1/constants.js';
+import { ANNOTATIONS, CONDITION_TYPES, stepApprovalAnnotation } from '../../../src/api/v1alpha1/constants.js';
 import type { RunbookSpec } from '../../../src/api/v1alpha1/schema.js';
 import { runApproveCommand } from '../../../src/cli/approve.js';
 import { findCondition } from '../../../src/api/v1alpha1/conditions.js';
@@ -40,6 +40,14 @@ const needsApproval: RunbookSpec = {
   safety: { requireApproval: true },
 };
 
+// A step that asks for a person mid-run (steps[].requireApproval), after one that does not.
+const stepNeedsApproval: RunbookSpec = {
+  steps: [
+    { name: 'first', action: 'notify', notify: { message: 'before the gated step' } },
+    { name: 'risky', action: 'notify', notify: { message: 'approved step' }, requireApproval: {} },
+  ],
+};
+
 describe('verified approvers (kube-remediator approve|reject)', () => {
   let ns: string;
   let dir: string;
@@ -52,12 +60,13 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
     decision: 'approve' | 'reject',
     who: string,
     name: string,
+    ...extra: string[]
   ): Promise<{ code: number; out: string; err: string }> => {
     let out = '';
     let err = '';
     const code = await runApproveCommand(
       decision,
-      [name, '-n', ns, '--url', url, '--kubeconfig', kubeconfigs[who]!],
+      [name, '-n', ns, '--url', url, '--kubeconfig', kubeconfigs[who]!, ...extra],
       {
         stdout: { write: (s: string) => (out += s) },
         stderr: { write: (s: string) => (err += s) },
@@ -90,6 +99,7 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
       { serviceAccount: 'approver', namespace: ns },
     );
     await createRunbook(ns, 'gated', needsApproval);
+    await createRunbook(ns, 'step-gated', stepNeedsApproval);
     app = Fastify();
     registerApprovalRoutes(app, {
       clients: testClients(),
@@ -165,5 +175,126 @@ describe('verified approvers (kube-remediator approve|reject)', () => {
     const r = await cli('approve', 'forger', 'forged');
     expect(r.code).toBe(6);
     expect(r.err).toContain('KR_ERR_UNAUTHORIZED');
+  });
+
+  describe('step approvals (steps[].requireApproval) take the same verified path', () => {
+    const stepWaiting = async (name: string): Promise<void> => {
+      await createRemediation(ns, name, { runbookRef: { name: 'step-gated' } });
+      const rem = await reconcileUntilStable(h, { namespace: ns, name });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+      expect(rem.status?.awaitingApproval?.step).toBe('risky');
+      expect(rem.status?.steps?.[0]?.phase).toBe('Succeeded');
+      expect(findCondition(rem.status?.conditions, CONDITION_TYPES.approved)?.message).toContain(
+        `kube-remediator approve ${name} -n ${ns} --step risky`,
+      );
+      await reconcileOnce(h, { namespace: ns, name });
+    };
+
+    it('the step annotation counts for nothing; a bystander is refused; the approver is recorded and the step runs', async () => {
+      await stepWaiting('step-approved');
+      await annotate(ns, 'step-approved', { [stepApprovalAnnotation('risky')]: 'the-boss' });
+      let rem = await reconcileUntilStable(h, { namespace: ns, name: 'step-approved' });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+
+      const refused = await cli('approve', 'bystander', 'step-approved', '--step', 'risky');
+      expect(refused.code).toBe(7);
+      expect(refused.err).toContain('KR_ERR_APPROVAL_FORBIDDEN');
+
+      // A step that does not exist is refused without writing anything.
+      const nostep = await cli('approve', 'approver', 'step-approved', '--step', 'nope');
+      expect(nostep.code).toBe(1);
+      expect(nostep.err).toContain('it has no step nope');
+
+      const ok = await cli('approve', 'approver', 'step-approved', '--step', 'risky');
+      expect(ok).toMatchObject({ code: 0 });
+      expect(ok.out).toContain(`step risky approved by system:serviceaccount:${ns}:approver`);
+      rem = await reconcileUntilStable(h, { namespace: ns, name: 'step-approved' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.stepApprovals).toEqual([
+        expect.objectContaining({
+          step: 'risky',
+          by: `system:serviceaccount:${ns}:approver`,
+          verified: true,
+        }),
+      ]);
+      expect(rem.status?.steps?.[1]?.approval).toMatchObject({
+        outcome: 'Approved',
+        by: `system:serviceaccount:${ns}:approver`,
+      });
+      // The step's wait has ended: a second approval is refused.
+      expect((await cli('approve', 'approver', 'step-approved', '--step', 'risky')).code).toBe(1);
+    });
+
+    it('a verified rejection while the step waits ends the run Skipped, the step not run', async () => {
+      await stepWaiting('step-rejected');
+      expect((await cli('reject', 'approver', 'step-rejected')).code).toBe(0);
+      const rem = await reconcileUntilStable(h, { namespace: ns, name: 'step-rejected' });
+      expect(rem.status?.phase).toBe('Skipped');
+      expect(rem.status?.rejection).toMatchObject({
+        by: `system:serviceaccount:${ns}:approver`,
+        verified: true,
+      });
+      expect(rem.status?.steps?.[1]?.approval?.outcome).toBe('Skipped');
+    });
+  });
+
+  describe('four eyes (approvals.fourEyes)', () => {
+    let fourEyesApp: FastifyInstance;
+    let fourEyesUrl: string;
+    let h4: Harness;
+    beforeAll(async () => {
+      h4 = identityHarness({ mode: 'serviceAccount', defaultServiceAccount: 'default', fourEyes: true });
+      fourEyesApp = Fastify();
+      registerApprovalRoutes(fourEyesApp, {
+        clients: testClients(),
+        reviewer: new KubeReviewer(testClients()),
+        clock: systemClock,
+        log: silentLogger(),
+        fourEyes: true,
+      });
+      await fourEyesApp.listen({ host: '127.0.0.1', port: 0 });
+      fourEyesUrl = `http://127.0.0.1:${(fourEyesApp.server.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      await fourEyesApp.close();
+    });
+
+    const createdByApprover = async (name: string): Promise<void> => {
+      await createRemediation(
+        ns,
+        name,
+        { runbookRef: { name: 'gated' } },
+        { [ANNOTATIONS.createdBy]: `system:serviceaccount:${ns}:approver` },
+      );
+      const rem = await reconcileUntilStable(h4, { namespace: ns, name });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+      await reconcileOnce(h4, { namespace: ns, name });
+    };
+
+    it('the endpoint refuses the creator’s own approval, and records nothing', async () => {
+      await createdByApprover('self-approved');
+      const r = await cli('approve', 'approver', 'self-approved', '--url', fourEyesUrl);
+      expect(r.code).toBe(7);
+      expect(r.err).toContain('KR_ERR_APPROVAL_FORBIDDEN');
+      expect(r.err).toContain(
+        'they created this Remediation, and four eyes (approvals.fourEyes) needs another person',
+      );
+      const rem = await reconcileUntilStable(h4, { namespace: ns, name: 'self-approved' });
+      expect(rem.status?.approval).toBeUndefined();
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+    });
+
+    it('a self-approval recorded anyway (four eyes switched on later) is not taken: condition SelfApprovalRefused', async () => {
+      await createdByApprover('self-recorded');
+      // The endpoint without four eyes records it...
+      expect((await cli('approve', 'approver', 'self-recorded')).code).toBe(0);
+      // ...and the controller with four eyes does not start on it.
+      const rem = await reconcileUntilStable(h4, { namespace: ns, name: 'self-recorded' });
+      expect(rem.status?.phase).toBe('AwaitingApproval');
+      expect(findCondition(rem.status?.conditions, CONDITION_TYPES.approved)).toMatchObject({
+        status: 'False',
+        reason: 'SelfApprovalRefused',
+      });
+    });
   });
 });

@@ -305,6 +305,7 @@ describe('helm chart charts/kube-remediator', () => {
         '--set',
         'webhook.auth.basic.existingSecret=am-basic',
       ]),
+      await template(['--set', 'webhook.tls.enabled=true', '--set', 'webhook.tls.secretName=wh-tls']),
     ];
     const seen = new Set(renders.flatMap((objs) => container(objs).env.map((e) => e.name)));
     // Not set by the chart on purpose: the kubeconfig (in-cluster) and secrets inline in env.
@@ -328,12 +329,126 @@ describe('helm chart charts/kube-remediator', () => {
       [['--set', 'store.kind=etcd'], /store\.kind must be memory, redis or postgres/],
       [['--set', 'webhook.auth.generateSecret=false'], /no credential is configured/],
       [['--set', 'leaderElection.enabled=false'], /replicaCount > 1 needs leaderElection/],
+      [['--set', 'webhook.tls.enabled=true'], /webhook\.tls\.enabled needs webhook\.tls\.secretName/],
+      [
+        ['--set', 'webhook.tls.enabled=true', '--set', 'webhook.tls.certManager.enabled=true'],
+        /webhook\.tls\.certManager\.issuerRef\.name/,
+      ],
     ];
     for (const [args, message] of cases) {
       const res = await helm(['template', 'kr', CHART, '--namespace', NS, ...args]);
       expect(res.exitCode).not.toBe(0);
       expect(res.stderr).toMatch(message);
     }
+  });
+
+  describe('four eyes (approvals.fourEyes)', () => {
+    it('is off by default: no admission policy', async () => {
+      const objs = await template();
+      expect(objs.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
+      expect(loadConfig({ env: processEnv(container(objs)) }).approvals.fourEyes).toBe(false);
+    });
+
+    it('turns it on and renders the policy that vouches for created-by, exempting only the operator', async () => {
+      const objs = await template(['--set', 'approvals.fourEyes=true']);
+      expect(loadConfig({ env: processEnv(container(objs)) }).approvals.fourEyes).toBe(true);
+      const policy = one<
+        K8sObject & {
+          spec: {
+            failurePolicy: string;
+            matchConstraints: { resourceRules: { resources: string[]; operations: string[] }[] };
+            validations: { expression: string }[];
+          };
+        }
+      >(objs, 'ValidatingAdmissionPolicy');
+      const binding = one<K8sObject & { spec: { policyName: string; validationActions: string[] } }>(
+        objs,
+        'ValidatingAdmissionPolicyBinding',
+      );
+      expect(policy.apiVersion).toBe('admissionregistration.k8s.io/v1');
+      expect(policy.spec.failurePolicy).toBe('Fail');
+      expect(policy.spec.matchConstraints.resourceRules[0]).toMatchObject({
+        resources: ['remediations'],
+        operations: ['CREATE', 'UPDATE'],
+      });
+      const sa = one(objs, 'ServiceAccount').metadata.name;
+      const [onCreate, onUpdate] = policy.spec.validations.map((v) => v.expression);
+      expect(onCreate).toContain('variables.createdBy == request.userInfo.username');
+      expect(onCreate).toContain(`request.userInfo.username == 'system:serviceaccount:${NS}:${sa}'`);
+      expect(onUpdate).toContain('variables.createdBy == variables.oldCreatedBy');
+      expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
+    });
+  });
+
+  describe('webhook TLS', () => {
+    it('is off by default: no TLS env, volume or Certificate', async () => {
+      const objs = await template();
+      expect([...envMap(container(objs)).keys()].filter((n) => n.startsWith('KR_WEBHOOK_TLS'))).toEqual([]);
+      expect(objs.filter((o) => o.kind === 'Certificate')).toEqual([]);
+      expect(container(objs).volumeMounts.map((m) => m.name)).not.toContain('webhook-tls');
+    });
+
+    it('mounts an existing Secret whole (no items, so its updates reach the files) and the operator accepts the env', async () => {
+      const objs = await template([
+        '--set',
+        'webhook.tls.enabled=true',
+        '--set',
+        'webhook.tls.secretName=wh-tls',
+      ]);
+      const c = container(objs);
+      const cfg = loadConfig({ env: processEnv(c) });
+      expect(cfg.webhook.tls).toEqual({
+        certFile: '/etc/kube-remediator/webhook-tls/tls.crt',
+        keyFile: '/etc/kube-remediator/webhook-tls/tls.key',
+        reloadInterval: '1m',
+      });
+      expect(c.volumeMounts).toContainEqual(
+        expect.objectContaining({ name: 'webhook-tls', mountPath: '/etc/kube-remediator/webhook-tls' }),
+      );
+      const vol = one<Deployment>(objs, 'Deployment').spec.template.spec.volumes.find(
+        (v) => v.name === 'webhook-tls',
+      );
+      expect(vol?.secret?.secretName).toBe('wh-tls');
+      expect(vol?.secret?.items).toBeUndefined();
+      expect(objs.filter((o) => o.kind === 'Certificate')).toEqual([]);
+    });
+
+    it('creates a cert-manager Certificate for the Service names when asked, into the mounted Secret', async () => {
+      const objs = await template([
+        '--set',
+        'webhook.tls.enabled=true',
+        '--set',
+        'webhook.tls.certManager.enabled=true',
+        '--set',
+        'webhook.tls.certManager.issuerRef.name=internal-ca',
+        '--set',
+        'webhook.tls.certManager.issuerRef.kind=ClusterIssuer',
+        '--set',
+        'webhook.tls.certManager.dnsNames={remediator.example.com}',
+      ]);
+      const cert = one<
+        K8sObject & { spec: { secretName: string; dnsNames: string[]; issuerRef: Record<string, string> } }
+      >(objs, 'Certificate');
+      const svc = one(objs, 'Service').metadata.name;
+      expect(cert.apiVersion).toBe('cert-manager.io/v1');
+      expect(cert.spec.secretName).toBe('kr-kube-remediator-webhook-tls');
+      expect(cert.spec.dnsNames).toEqual([
+        svc,
+        `${svc}.${NS}`,
+        `${svc}.${NS}.svc`,
+        `${svc}.${NS}.svc.cluster.local`,
+        'remediator.example.com',
+      ]);
+      expect(cert.spec.issuerRef).toEqual({
+        name: 'internal-ca',
+        kind: 'ClusterIssuer',
+        group: 'cert-manager.io',
+      });
+      const vol = one<Deployment>(objs, 'Deployment').spec.template.spec.volumes.find(
+        (v) => v.name === 'webhook-tls',
+      );
+      expect(vol?.secret?.secretName).toBe(cert.spec.secretName);
+    });
   });
 
   it('uses an existing webhook Secret, basic auth, or no auth when asked', async () => {

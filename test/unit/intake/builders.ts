@@ -107,6 +107,7 @@ export function webhookConfig(
       allowQueryToken: false,
       ...auth,
     },
+    tls: { certFile: '', keyFile: '', reloadInterval: '1m' },
     ...over,
   };
 }

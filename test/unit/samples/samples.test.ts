@@ -29,6 +29,20 @@ import {
 import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 
 const SAMPLES = join(REPO_ROOT, 'config', 'samples');
+
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+interface RbacObject {
+  kind: string;
+  metadata: { name: string; namespace: string };
+  rules?: PolicyRule[];
+  roleRef?: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace: string }[];
+}
 const SEEDS = [
   'data-storage-service',
   'dedup-store-outage',
@@ -72,9 +86,9 @@ function stepShapeErrors(step: Step): string[] {
 }
 
 describe('config/samples', () => {
-  it('holds exactly one Runbook and one Remediation per seed, and a README', () => {
+  it('holds exactly one Runbook, one Remediation and one RBAC file per seed, and a README', () => {
     const files = readdirSync(SAMPLES).sort();
-    const expected = SEEDS.flatMap((s) => [`${s}.remediation.yaml`, `${s}.runbook.yaml`]);
+    const expected = SEEDS.flatMap((s) => [`${s}.rbac.yaml`, `${s}.remediation.yaml`, `${s}.runbook.yaml`]);
     expect(files.filter((f) => f.endsWith('.yaml'))).toEqual(expected.sort());
     const readme = readFileSync(join(SAMPLES, 'README.md'), 'utf8');
     for (const f of expected) expect(readme).toContain(f);
@@ -172,6 +186,54 @@ describe('config/samples', () => {
       }
     });
 
+    it('names a ServiceAccount that its RBAC file creates, with namespaced least-privilege grants (ADR 23)', () => {
+      const ns = rb.metadata.namespace ?? 'default';
+      const sa = rb.spec.serviceAccountName;
+      expect(sa).toBeDefined();
+      const objects = yaml
+        .loadAll(readFileSync(join(SAMPLES, `${seed}.rbac.yaml`), 'utf8'))
+        .filter(Boolean) as RbacObject[];
+      expect(objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata)).toEqual([
+        { name: sa, namespace: ns },
+      ]);
+      // Namespaced only: nothing cluster-wide, no wildcard, no write verb beyond patch.
+      expect(
+        objects.map((o) => o.kind).filter((k) => !['ServiceAccount', 'Role', 'RoleBinding'].includes(k)),
+      ).toEqual([]);
+      const roles = new Map(
+        objects
+          .filter((o) => o.kind === 'Role')
+          .map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]),
+      );
+      const granted: { ns: string; rule: PolicyRule }[] = [];
+      for (const b of objects.filter((o) => o.kind === 'RoleBinding')) {
+        expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: ns }]);
+        const role = roles.get(`${b.metadata.namespace}/${b.roleRef!.name}`);
+        expect(role).toBeDefined();
+        for (const rule of role!.rules ?? []) granted.push({ ns: b.metadata.namespace, rule });
+      }
+      for (const { rule } of granted) {
+        expect([...rule.apiGroups, ...rule.resources, ...rule.verbs]).not.toContain('*');
+        expect(rule.verbs.filter((v) => !['get', 'list', 'patch'].includes(v))).toEqual([]);
+      }
+      // The target, by name, in the namespace the Runbook's defaults name.
+      const { values } = resolveParams(rb.spec.params, undefined, {});
+      const target = renderTarget(rb.spec.target!, values, ns);
+      const plural = `${target.kind.toLowerCase()}s`;
+      const onTarget = granted.filter(
+        (g) => g.ns === target.namespace && g.rule.resources.some((r) => r.split('/')[0] === plural),
+      );
+      expect(onTarget.length).toBeGreaterThan(0);
+      for (const g of onTarget) expect(g.rule.resourceNames).toEqual([target.name]);
+      // Exactly the Secrets the Runbook refers to, read-only, in its own namespace.
+      const refs = [...JSON.stringify(rb.spec).matchAll(/"secretKeyRef":\{"name":"([^"]+)"/g)].map(
+        (m) => m[1],
+      );
+      const secrets = granted.filter((g) => g.rule.resources.includes('secrets'));
+      expect(secrets.every((g) => g.ns === ns && g.rule.verbs.join() === 'get')).toBe(true);
+      expect(secrets.flatMap((g) => g.rule.resourceNames ?? []).sort()).toEqual([...new Set(refs)].sort());
+    });
+
     it('scale steps stay within the bounds, and the params of the alert equal those the Remediation sets', () => {
       const b = rb.spec.safety?.bounds ?? {};
       for (const s of rb.spec.steps.filter((x) => x.action === 'scale')) {
@@ -213,9 +275,15 @@ describe('config/samples', () => {
       onTimeout: 'Fail',
     });
     const ds = load<Runbook>('data-storage-service.runbook.yaml');
+    // Runbook 6 "P0: Service Down": PostgreSQL is checked first, a rollback only for a recent deploy.
+    expect(ds.spec.triggers?.map((t) => t.alertname)).toEqual([
+      'KubeDeploymentRolloutStuck',
+      'DataStorageServiceDown',
+    ]);
     expect(
       ds.spec.steps[0]?.guard?.checks.map((c) => Object.keys(c).find((k) => k !== 'name' && k !== 'timeout')),
-    ).toEqual(['rollout', 'postgresCheck']);
+    ).toEqual(['postgresCheck', 'rollout']);
+    expect(ds.spec.steps[0]?.guard?.onNotMet).toBe('SkipRemediation');
     expect(ds.spec.escalation?.[0]?.after).toBe('15m');
     expect(load<Runbook>('dedup-store-outage.runbook.yaml').spec.escalation?.[0]?.after).toBe('1h');
     const dedup = load<Runbook>('dedup-store-outage.runbook.yaml');

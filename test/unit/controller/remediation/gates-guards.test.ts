@@ -269,6 +269,87 @@ describe('step approval with a deadline', () => {
     expect(audits(d)).toContain('approved');
   });
 
+  describe('in serviceAccount mode (ADR 0023)', () => {
+    const SA = { mode: 'serviceAccount' as const, defaultServiceAccount: 'default' };
+    const cfg = { maxConcurrentRemediations: 20, defaultStepTimeoutMs: 120_000, identity: SA };
+    const waitingRem = (): ReturnType<typeof aRemediation> => {
+      const rem = aRemediation();
+      const waiting = next(observed(rem, { runbook: runbook({}), config: cfg }));
+      return withStatus(rem, waiting.status);
+    };
+
+    it('the wait names the verified way to approve the step', () => {
+      const rem = aRemediation();
+      const d = next(observed(rem, { runbook: runbook({}), config: cfg }));
+      expect(d.status.phase).toBe('AwaitingApproval');
+      expect(condOf(d, CONDITION_TYPES.approved)?.message).toContain(
+        `step flush is waiting for a verified approval: kube-remediator approve ${rem.metadata.name ?? ''} -n ${rem.metadata.namespace ?? ''} --step flush`,
+      );
+    });
+
+    it('the step annotation counts for nothing', () => {
+      const rem = waitingRem();
+      const annotated = {
+        ...rem,
+        metadata: { ...rem.metadata, annotations: { [stepApprovalAnnotation('flush')]: 'alice' } },
+      };
+      const d = next(observed(annotated, { runbook: runbook({}), config: cfg, clock: at(60_000) }));
+      expect(d.op.kind).toBe('none');
+      expect(d.status.phase).toBe('AwaitingApproval');
+      expect(d.status.steps?.[0]?.approval?.outcome).toBeUndefined();
+    });
+
+    it('a verified step approval approves it: recorded under the verified name, then planned', () => {
+      const rem = waitingRem();
+      const approved = withStatus(rem, {
+        ...rem.status,
+        stepApprovals: [
+          {
+            step: 'flush',
+            by: 'system:serviceaccount:ns:approver',
+            at: '2026-01-01T00:00:30Z',
+            verified: true,
+          },
+        ],
+      });
+      const d = next(observed(approved, { runbook: runbook({}), config: cfg, clock: at(60_000) }));
+      expect(d.op).toEqual({ kind: 'plan', index: 0, attempt: 1 });
+      expect(d.status.steps?.[0]?.approval).toMatchObject({
+        outcome: 'Approved',
+        by: 'system:serviceaccount:ns:approver',
+      });
+      expect(condOf(d, CONDITION_TYPES.approved)?.message).toBe(
+        'step flush approved by system:serviceaccount:ns:approver',
+      );
+    });
+
+    it('a verified rejection while the step waits ends the run Skipped, the record kept', () => {
+      const rem = waitingRem();
+      const rejection = {
+        by: 'system:serviceaccount:ns:approver',
+        at: '2026-01-01T00:00:30Z',
+        verified: true,
+      };
+      const d = next(
+        observed(withStatus(rem, { ...rem.status, rejection }), { runbook: runbook({}), config: cfg }),
+      );
+      expect(d.status.phase).toBe('Skipped');
+      expect(d.status.rejection).toEqual(rejection);
+      expect(d.status.steps?.[0]?.approval?.outcome).toBe('Skipped');
+    });
+
+    it('a rejected-by annotation counts for nothing', () => {
+      const rem = waitingRem();
+      const annotated = {
+        ...rem,
+        metadata: { ...rem.metadata, annotations: { [ANNOTATIONS.rejectedBy]: 'bob' } },
+      };
+      expect(next(observed(annotated, { runbook: runbook({}), config: cfg })).status.phase).toBe(
+        'AwaitingApproval',
+      );
+    });
+  });
+
   it('the run-level annotation does not approve a step', () => {
     const rem = aRemediation({ annotations: { [ANNOTATIONS.approvedBy]: 'alice' } });
     expect(next(observed(rem, { runbook: runbook({}) })).status.phase).toBe('AwaitingApproval');
@@ -482,5 +563,61 @@ describe('ineffective runs', () => {
     const d = next(observed(aRemediation(), { runbook, peers: [succeededAt('2025-12-31T22:00:00Z')] }));
     expect(condOf(d, CONDITION_TYPES.previousRunIneffective)).toBeUndefined();
     expect(d.op.kind).toBe('plan');
+  });
+});
+
+describe('four eyes (approvals.fourEyes)', () => {
+  const SA4 = { mode: 'serviceAccount' as const, defaultServiceAccount: 'default', fourEyes: true };
+  const cfg = { maxConcurrentRemediations: 20, defaultStepTimeoutMs: 120_000, identity: SA4 };
+  const at0 = '2026-01-01T00:00:00Z';
+  const createdBy = (who: string, status: Remediation['status'] = {}): Remediation => {
+    const rem = aRemediation({ annotations: { [ANNOTATIONS.createdBy]: who } });
+    return withStatus(rem, status ?? {});
+  };
+
+  it('the creator’s own verified approval of the run counts as none: SelfApprovalRefused, a Warning', () => {
+    const runbook = rb({ safety: { requireApproval: true } });
+    const rem = createdBy('alice', { approval: { by: 'alice', at: at0, verified: true } });
+    const d = next(observed(rem, { runbook, config: cfg }));
+    expect(d.op.kind).toBe('none');
+    expect(d.status.phase).toBe('AwaitingApproval');
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({
+      status: 'False',
+      reason: REASONS.selfApproval,
+    });
+    expect(condOf(d, CONDITION_TYPES.approved)?.message).toContain(
+      'approval by alice refused: they created this Remediation, and four eyes (approvals.fourEyes) needs another person',
+    );
+    expect(events(d)).toEqual(['SelfApprovalRefused']);
+  });
+
+  it('another person’s approval of the run goes', () => {
+    const runbook = rb({ safety: { requireApproval: true } });
+    const rem = createdBy('alice', { approval: { by: 'bob', at: at0, verified: true } });
+    const d = next(observed(rem, { runbook, config: cfg }));
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ status: 'True', reason: REASONS.approved });
+  });
+
+  it('off: the creator may approve', () => {
+    const runbook = rb({ safety: { requireApproval: true } });
+    const rem = createdBy('alice', { approval: { by: 'alice', at: at0, verified: true } });
+    const off = { ...cfg, identity: { ...SA4, fourEyes: false } };
+    const d = next(observed(rem, { runbook, config: off }));
+    expect(condOf(d, CONDITION_TYPES.approved)?.status).toBe('True');
+  });
+
+  it('the creator’s approval of a step counts as none, with the same reason', () => {
+    const runbook = rb({ steps: [aStep({ name: 'flush', requireApproval: {} })] });
+    const first = next(observed(createdBy('alice'), { runbook, config: cfg }));
+    const rem = createdBy('alice', {
+      ...first.status,
+      stepApprovals: [{ step: 'flush', by: 'alice', at: at0, verified: true }],
+    });
+    const d = next(observed(rem, { runbook, config: cfg }));
+    expect(d.op.kind).toBe('none');
+    expect(d.status.steps?.[0]?.approval?.outcome).toBeUndefined();
+    expect(condOf(d, CONDITION_TYPES.approved)).toMatchObject({ reason: REASONS.selfApproval });
+    expect(condOf(d, CONDITION_TYPES.approved)?.message).toContain('step flush: approval by alice refused');
+    expect(events(d)).toContain('SelfApprovalRefused');
   });
 });

@@ -156,6 +156,35 @@ describe('retentionPlan: the limits', () => {
     ).toEqual({ x: 'ttl' });
   });
 
+  it('orders runs that finish within one second by their milliseconds, and an exact tie by creation', () => {
+    // r-2 and r-3 finished 400 ms apart in one second; at second precision r-2 sorted first (by
+    // name) and r-3, the newest, was deleted in its place (the flaky retention e2e).
+    const rb = aRunbook({ successfulHistoryLimit: 1, safety: { maxConsecutiveFailures: 1 } });
+    const at = (name: string, completedAt: string, created: string): Remediation => {
+      const r = aRem(name, 'Succeeded');
+      return {
+        ...r,
+        metadata: { ...r.metadata, creationTimestamp: created },
+        status: { ...r.status, completedAt },
+      };
+    };
+    const rems = [
+      at('r-1', '2026-01-31T23:58:00.000Z', '2026-01-31T23:57:59Z'),
+      at('r-2', '2026-01-31T23:59:00.300Z', '2026-01-31T23:58:59Z'),
+      at('r-3', '2026-01-31T23:59:00.700Z', '2026-01-31T23:59:00Z'),
+    ];
+    expect(deleted(rems, { runbook: rb })).toEqual({
+      'r-1': 'successfulHistoryLimit',
+      'r-2': 'successfulHistoryLimit',
+    });
+    // Second precision (objects written before) and one second for both: the later created is newer.
+    const tied = [
+      at('b', '2026-01-31T23:59:00Z', '2026-01-31T23:59:00Z'),
+      at('a', '2026-01-31T23:59:00Z', '2026-01-31T23:58:59Z'),
+    ];
+    expect(deleted(tied, { runbook: rb })).toEqual({ a: 'successfulHistoryLimit' });
+  });
+
   it("leaves other Runbooks' Remediations to their own Runbook", () => {
     const rems = [1, 2, 3, 4].map((i) =>
       aRem(`o${i}`, 'Reverted', { finished: i, runbook: 'other', started: false }),
