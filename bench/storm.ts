@@ -16,7 +16,7 @@
  *    renewals excluded), and the operator's peak and settled RSS.
  *
  * Flags (or environment): --alerts N (BENCH_ALERTS, 10000), --fingerprints N (1000), --targets N
- * (100), --no-docs. Retention is set high, so that its deletes do not mix into the figures.
+ * (100), --steps N (1: the Runbook's setEnv steps, each on its own variable), --no-docs. Retention is set high, so that its deletes do not mix into the figures.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -40,12 +40,13 @@ const TOKEN = 'bench-token';
 const NS = 'storm';
 const log = (m: string): void => void process.stderr.write(`[storm] ${m}\n`);
 
-function options(): { alerts: number; fingerprints: number; targets: number; docs: boolean } {
+function options(): { alerts: number; fingerprints: number; targets: number; steps: number; docs: boolean } {
   const { values } = parseArgs({
     options: {
       alerts: { type: 'string', default: process.env.BENCH_ALERTS ?? '10000' },
       fingerprints: { type: 'string', default: '1000' },
       targets: { type: 'string', default: '100' },
+      steps: { type: 'string', default: '1' },
       'no-docs': { type: 'boolean', default: false },
     },
   });
@@ -53,6 +54,7 @@ function options(): { alerts: number; fingerprints: number; targets: number; doc
     alerts: Number(values.alerts),
     fingerprints: Number(values.fingerprints),
     targets: Number(values.targets),
+    steps: Math.max(1, Number(values.steps)),
     docs: !values['no-docs'],
   };
 }
@@ -133,14 +135,13 @@ async function main(): Promise<void> {
         triggers: [{ alertname: 'StormDown' }],
         params: [{ name: 'deployment', from: 'labels.deployment' }],
         target: { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment }}' },
-        steps: [
-          {
-            name: 'degrade',
-            action: 'setEnv',
-            revertOnResolve: true,
-            setEnv: { env: [{ name: 'MODE', value: 'degraded' }] },
-          },
-        ],
+        // One step: MODE, as before --steps existed; more: MODE, MODE_2, ... one step each.
+        steps: Array.from({ length: o.steps }, (_x, k) => ({
+          name: k === 0 ? 'degrade' : `degrade-${k + 1}`,
+          action: 'setEnv' as const,
+          revertOnResolve: true,
+          setEnv: { env: [{ name: k === 0 ? 'MODE' : `MODE_${k + 1}`, value: 'degraded' }] },
+        })),
       },
     });
 
@@ -287,7 +288,8 @@ async function main(): Promise<void> {
     const events = (reqs: readonly { method: string; path: string }[]): number =>
       reqs.filter((r) => r.method !== 'GET' && r.path.includes('/events')).length;
     const perRem = (n: number): string => (n / created).toFixed(1);
-    const minWrites = 5;
+    // create, a checkpoint and the action per step, the final status, one Event (ADR 0026).
+    const minWrites = 2 * o.steps + 3;
     const rows: [string, string][] = [
       [
         'machine',
@@ -297,7 +299,7 @@ async function main(): Promise<void> {
       ],
       ['raw create rate of the API server', `${rawRate.toFixed(0)}/s`],
       [
-        `intake, ${order.length} alerts over ${o.fingerprints} fingerprints, ${o.targets} Deployments`,
+        `intake, ${order.length} alerts over ${o.fingerprints} fingerprints, ${o.targets} Deployments, ${o.steps} step${o.steps === 1 ? '' : 's'}`,
         `${(order.length / intakeSeconds).toFixed(0)} alerts/s (${intakeSeconds.toFixed(1)} s), ${created} Remediations`,
       ],
       ['first post → all final', `${finalSeconds.toFixed(1)} s`],

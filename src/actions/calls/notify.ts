@@ -1,6 +1,6 @@
 /**
  * notify: posts `{text}` to a Slack-compatible webhook when one is configured. Without one the
- * step is done with the message, and the reconciler records it as an Event.
+ * step is done with the message, which the Event of the run's end carries (ADR 0026).
  */
 import type { Action, ActionContext, ActionOutcome, Plan } from '../types.js';
 import type { Step, StepStatus } from '../../api/v1alpha1/schema.js';

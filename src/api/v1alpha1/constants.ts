@@ -127,10 +127,12 @@ export const REASONS = {
   forbidden: 'Forbidden',
 } as const;
 
+/**
+ * Event reasons. A run records one Event per outcome (its end, its revert's end, a gate or a
+ * wait, a Warning along the way), not one per step or checkpoint: each Event is an API write
+ * (ADR 0026).
+ */
 export const EVENT_REASONS = {
-  started: 'RemediationStarted',
-  stepStarted: 'StepStarted',
-  stepSucceeded: 'StepSucceeded',
   stepFailed: 'StepFailed',
   stepRetrying: 'StepRetrying',
   succeeded: 'RemediationSucceeded',
@@ -149,7 +151,6 @@ export const EVENT_REASONS = {
   revertGateTimeout: 'RevertGateTimeout',
   resolveStepFailed: 'ResolveStepFailed',
   dryRun: 'DryRun',
-  remediated: 'Remediated',
   alertSuppressed: 'AlertSuppressed',
   runbookInvalid: 'RunbookInvalid',
   runbookValid: 'RunbookValid',

@@ -4,6 +4,7 @@
  */
 import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
+import type { StepStatus } from '../../api/v1alpha1/schema.js';
 import { CHECKPOINT_REQUEUE_MS, type Decision, type Note } from './decision.js';
 import { auditNote, eventNote, remediationName, type Pass } from './pass.js';
 import { onFailureRevert, revertSet } from './revert-set.js';
@@ -28,8 +29,14 @@ export function finish(
 
 export function finishFailed(p: Pass, reason: string, message: string): Decision {
   const target = p.mainTarget();
+  const revert =
+    onFailureRevert(p) &&
+    revertSet(p.s, p.obs.actionInfo, 'failure').length > 0 &&
+    !findCondition(p.s.conditions, CONDITION_TYPES.reverted);
+  // One Event for the end: the failure, what happens next and what the steps did (ADR 0026).
+  const then = revert ? '; undoing the reversible steps already done (onFailure.revert)' : '';
   const d = finish(p, 'False', reason, message, [
-    eventNote('Warning', EVENT_REASONS.failed, message),
+    eventNote('Warning', EVENT_REASONS.failed, `${message}${then}${stepSummary(runSteps(p))}`),
     ...(target && p.s.startedAt
       ? [
           eventNote(
@@ -42,11 +49,7 @@ export function finishFailed(p: Pass, reason: string, message: string): Decision
       : []),
     auditNote('finished', message, { phase: 'Failed', details: { reason } }),
   ]);
-  if (
-    onFailureRevert(p) &&
-    revertSet(p.s, p.obs.actionInfo, 'failure').length > 0 &&
-    !findCondition(p.s.conditions, CONDITION_TYPES.reverted)
-  ) {
+  if (revert) {
     p.s.revertMode = 'onFailure';
     p.cond({
       type: CONDITION_TYPES.reverted,
@@ -54,11 +57,6 @@ export function finishFailed(p: Pass, reason: string, message: string): Decision
       reason: REASONS.revertRequested,
       message: 'onFailure.revert: undoing the reversible steps already done',
     });
-    p.event(
-      'Normal',
-      EVENT_REASONS.reverting,
-      'undoing the reversible steps already done (onFailure.revert)',
-    );
     p.requeue(CHECKPOINT_REQUEUE_MS);
     return p.done();
   }
@@ -72,19 +70,33 @@ export function finishSucceeded(p: Pass): void {
   const msg = dry
     ? `dry run of ${n} steps done: nothing was changed; see status.steps[].diff`
     : `all ${n} steps succeeded`;
-  const target = p.mainTarget();
+  // The run's one Event (no Event per step, none on the target): its message tells what each
+  // step did, as `kubectl describe rem` shows it (ADR 0026).
   finish(p, 'True', dry ? REASONS.dryRun : REASONS.allStepsSucceeded, msg, [
-    eventNote('Normal', dry ? EVENT_REASONS.dryRun : EVENT_REASONS.succeeded, msg),
-    ...(target && !dry
-      ? [
-          eventNote(
-            'Normal',
-            EVENT_REASONS.remediated,
-            `kube-remediator: remediation ${remediationName(p.rem)} succeeded`,
-            target,
-          ),
-        ]
-      : []),
+    eventNote(
+      'Normal',
+      dry ? EVENT_REASONS.dryRun : EVENT_REASONS.succeeded,
+      `${msg}${stepSummary(runSteps(p))}`,
+    ),
     auditNote('finished', msg, { phase: dry ? 'DryRun' : 'Succeeded' }),
   ]);
+}
+
+/** The run's own steps (not those of onResolve, which wait for the revert stage). */
+function runSteps(p: Pass): StepStatus[] {
+  return (p.s.steps ?? []).filter((r) => r.stage === undefined);
+}
+
+/**
+ * The steps' outcomes as one Event's message goes on: `: name (action): message; ...`, with the
+ * phase when it is not the plain outcome. The Event carries the story of the run in one write;
+ * status.steps keeps the detail (before, after, diff, output).
+ */
+export function stepSummary(steps: readonly StepStatus[]): string {
+  const done = steps.filter((r) => r.phase !== 'Pending');
+  if (done.length === 0) return '';
+  const plain = new Set(['Succeeded', 'DryRun', 'Reverted']);
+  const line = (r: StepStatus): string =>
+    `${r.name} (${r.action})${plain.has(r.phase) ? '' : ` ${r.phase}`}${r.message ? `: ${r.message}` : ''}`;
+  return `: ${done.map(line).join('; ')}`;
 }

@@ -2,21 +2,21 @@
  * The forward stage: the start transition once the start gates let a Remediation through, then
  * its steps in order, each planned (and checkpointed) and then applied.
  */
-import { CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
+import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { isRunStep } from './after-resolve.js';
 import { TIMEOUT_SLACK_MS, type Decision, type StepFailure } from './decision.js';
 import { finishFailed, finishSucceeded } from './finish.js';
 import { runStepGates } from './gates.js';
-import { remediationName, type Pass } from './pass.js';
+import type { Pass } from './pass.js';
 import { failStep } from './record.js';
 import { stepTimeoutMs } from './retry.js';
 import { stepSpec } from './resolve.js';
 import { BEFORE_APPLY, BEFORE_PLAN } from './step-gates.js';
 
-/** Every start gate let it through: Running, with the Events that say so. */
+/** Every start gate let it through: Running. */
 export function start(p: Pass): void {
-  const { s, rem, obs } = p;
+  const { s, rem } = p;
   s.startedAt = p.nowText;
   s.dryRun = rem.spec.dryRun === true;
   if (findCondition(s.conditions, CONDITION_TYPES.blocked)) {
@@ -33,20 +33,8 @@ export function start(p: Pass): void {
     reason: REASONS.started,
     message: `started ${(s.steps ?? []).filter(isRunStep).length} steps${p.dryRun ? ' (dry run)' : ''}`,
   });
-  const what = obs.runbook ? `runbook ${obs.runbook.metadata.name ?? ''}` : 'inline steps';
-  p.event(
-    'Normal',
-    EVENT_REASONS.started,
-    `started ${p.dryRun ? 'dry run of ' : ''}${what}${s.target ? ` on ${s.target}` : ''}`,
-  );
-  const target = p.mainTarget();
-  if (target && !p.dryRun)
-    p.event(
-      'Normal',
-      EVENT_REASONS.started,
-      `kube-remediator: remediation ${remediationName(rem)} started`,
-      target,
-    );
+  // No Event: the start is a step on the way, not an outcome. The Progressing condition and
+  // startedAt say it; the run's one Event comes with its end (ADR 0026).
 }
 
 function running(p: Pass, label: string): void {

@@ -124,9 +124,10 @@ function settled(outcome: ActionOutcome): boolean {
  * change alone that starts nothing (the Remediation finishes, a revert waits), it goes into the
  * same write. A one-step Remediation then takes two status writes (checkpoint; outcome and
  * finish) instead of three. Anything that starts something (plan or apply a step, a revert's
- * checkpoint) is left to the next pass, after a fresh look at the cache: one side effect per
- * pass, each after its own checkpoint. `now`: the time after the effect (the pass's own `now`
- * is from before it).
+ * checkpoint) is not decided here: the reconciler's checkpointAhead decides it on the peers as
+ * they are after the effect and, for a next checkpoint, adds it to the same write (ADR 0026);
+ * its side effect waits for the next pass either way. `now`: the time after the effect (the
+ * pass's own `now` is from before it).
  */
 function withFollowUp(obs: Observed, d: Decision, now: Date): Decision {
   const later: Observed = { ...obs, remediation: { ...obs.remediation, status: d.status }, now };

@@ -66,6 +66,7 @@ import type { GitOpsConfig, GitOpsObserved } from './decision.js';
 import { driftCandidates } from './gitops.js';
 import { detectOwner, type DetectOptions } from '../../gitops/detect.js';
 import { RawObjectApi } from '../../kube/raw-object.js';
+import { deepEqual } from '../../util/deep-equal.js';
 
 /** A status write that conflicts is retried after re-reading, this many times, then the pass throws. */
 export const MAX_CONFLICT_RETRIES = 5;
@@ -484,10 +485,56 @@ export class RemediationReconciler implements Reconciler {
     failpoint(FAILPOINTS.afterApply);
     this.observeAction(rec.action, outcome, isDryRun(rem, d.status), started, op.kind);
     slog.info('step outcome', { outcome: outcome.kind, message: outcome.message, op: op.kind });
-    // The outcome, and what follows from it without another operation (the finish), in one write.
+    // The outcome, and what follows from it without another operation (the finish), in one write;
+    // with the next step's plan and checkpoint when that is what comes next (ADR 0026).
     const effect = { op, outcome, at: this.d.clock.now() } as Effect;
-    const result = await this.commitAfterEffect(req, rem, next(obs, effect), effect, slog);
+    const recorded = next(obs, effect);
+    // Shutting down: the outcome alone, nothing new decided (as above).
+    const ahead = ctx.signal.aborted ? recorded : await this.checkpointAhead(obs, recorded, log);
+    const { result, first } = await this.commitAfterEffect(req, rem, ahead, effect, slog);
+    if (first && ahead !== recorded) failpoint(FAILPOINTS.afterCheckpoint);
     return { result, effect: true, checkpoint: false };
+  }
+
+  /**
+   * The next checkpoint, in the write of this step's outcome (ADR 0026). When the next pass
+   * would begin by checkpointing the next step (plan() and its checkpoint, or the next revert's
+   * Reverting), it is decided now, on the peers as they are now, and goes into the same status
+   * write as the outcome: one write fewer per step. The next side effect still waits for the
+   * next pass, so each one still follows its own checkpoint, and a crash before the write only
+   * repeats this step's recognised apply, as before. Anything else (a wait, a guard, a retry
+   * later, a plan that cannot read) leaves the outcome alone.
+   */
+  private async checkpointAhead(obs: Observed, recorded: Decision, log: Logger): Promise<Decision> {
+    if (recorded.effectLost || recorded.op.kind !== 'none' || !isCheckpoint(recorded)) return recorded;
+    const later = this.withPeers({
+      ...obs,
+      remediation: { ...obs.remediation, status: recorded.status },
+      now: this.d.clock.now(),
+    });
+    const ahead = next(later);
+    // A checkpoint that needs no read (the next revert's Reverting): into the same write.
+    if (ahead.op.kind === 'none' && isCheckpoint(ahead) && !deepEqual(ahead.status, recorded.status))
+      return { ...ahead, notes: [...recorded.notes, ...ahead.notes] };
+    if (ahead.op.kind !== 'plan') return recorded;
+    const rec = ahead.status.steps?.[ahead.op.index];
+    const action = rec ? this.d.actions[rec.action] : undefined;
+    if (!rec || !action) return recorded;
+    const slog = log.child({ step: rec.name, action: rec.action });
+    const actx = this.context(later, ahead, ahead.op.index, ahead.op.attempt, slog, new PassReads());
+    let result: PlanResult;
+    try {
+      result = await this.plan(action, actx);
+    } catch (err) {
+      // The API server unreachable: the outcome is written alone and the next pass plans.
+      slog.debug('checkpoint ahead: plan failed', { error: apiErrorMessage(err) });
+      return recorded;
+    }
+    if ('plan' in result && result.plan.refused)
+      this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
+    const planned = next(later, { op: ahead.op, result });
+    if (planned.effectLost) return recorded;
+    return { ...planned, notes: [...recorded.notes, ...planned.notes] };
   }
 
   /**
@@ -541,7 +588,7 @@ export class RemediationReconciler implements Reconciler {
     const outcome = await this.sendEscalation(rem, obs, op.index, elog);
     elog.info('escalation sent', { outcome: outcome.kind, message: outcome.message });
     const effect: Effect = { op, outcome, at: this.d.clock.now() };
-    const result = await this.commitAfterEffect(req, rem, next(obs, effect), effect, elog);
+    const { result } = await this.commitAfterEffect(req, rem, next(obs, effect), effect, elog);
     return { result, effect: true, checkpoint: false };
   }
 
@@ -747,13 +794,15 @@ export class RemediationReconciler implements Reconciler {
       result,
       ...(written ? { written } : {}),
       effect: false,
-      checkpoint: d.requeueAfterMs !== undefined && d.requeueAfterMs <= CHECKPOINT_REQUEUE_MS,
+      checkpoint: isCheckpoint(d),
     };
   }
 
   /**
    * After a side effect, a conflict must not redo the effect: re-read and record the same
    * effect on the fresh state, unless the step is no longer the one we ran (`effectLost`).
+   * After a conflict only the effect is recorded (no plan ahead). `first`: whether `first`
+   * itself was written.
    */
   private async commitAfterEffect(
     req: Request,
@@ -761,21 +810,21 @@ export class RemediationReconciler implements Reconciler {
     first: Decision,
     effect: Effect,
     log: Logger,
-  ): Promise<Result> {
+  ): Promise<{ result: Result; first: boolean }> {
     let cur = rem;
     let d = first;
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await this.commit(cur, d, log)).result;
+        return { result: (await this.commit(cur, d, log)).result, first: attempt === 0 };
       } catch (err) {
         if (!isConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
       }
       const g = await this.gather(req, true);
-      if (!g) return {};
+      if (!g) return { result: {}, first: false };
       d = next(this.withPeers(g.obs), effect);
       if (d.effectLost) {
         log.warn('outcome not recorded: the step changed meanwhile', { op: effect.op.kind });
-        return {};
+        return { result: {}, first: false };
       }
       cur = g.rem;
     }
@@ -836,6 +885,11 @@ export class RemediationReconciler implements Reconciler {
     if (isFirstEnd(result) && sinceAlert !== undefined)
       this.d.metrics.alertToFinish.observe({ runbook }, sinceAlert);
   }
+}
+
+/** decide() asks to look again at once: what it wrote leads straight to the next operation. */
+function isCheckpoint(d: Decision): boolean {
+  return d.requeueAfterMs !== undefined && d.requeueAfterMs <= CHECKPOINT_REQUEUE_MS;
 }
 
 /** Errors that say nothing about the step: the API server unreachable or overloaded. */

@@ -19,8 +19,8 @@ import {
 } from './decision.js';
 import { finishFailed } from './finish.js';
 import { layeredOn } from './layering.js';
-import { remediationName, type Pass } from './pass.js';
-import { stepSpec, stepTarget } from './resolve.js';
+import type { Pass } from './pass.js';
+import { stepSpec } from './resolve.js';
 import { REVERT_MAX_ATTEMPTS, retryOrGiveUp, stepMaxAttempts, stepTimeoutMs } from './retry.js';
 
 /**
@@ -54,16 +54,19 @@ export function failStep(p: Pass, idx: number, f: StepFailure): void {
   rec.finishedAt = p.nowText;
   delete rec.nextAttemptAt;
   rec.message = v.message;
-  p.event('Warning', EVENT_REASONS.stepFailed, `step ${rec.name} (${rec.action}) failed: ${rec.message}`);
   p.audit('step_finished', rec.message, {
     step: rec.name,
     phase: 'Failed',
     details: { attempt, reason: f.reason, ...(rec.output ? { output: rec.output } : {}) },
   });
   // A step of the work after resolve ends its stage, not the run (after-resolve.ts).
-  if (!stepSpec(rec)?.continueOnFailure && !rec.stage)
+  if (!stepSpec(rec)?.continueOnFailure && !rec.stage) {
+    // The run's RemediationFailed names the step and why: one Event for one outcome (ADR 0026).
     finishFailed(p, f.reason, `step ${rec.name} failed: ${rec.message}`);
-  else p.requeue(CHECKPOINT_REQUEUE_MS);
+  } else {
+    p.event('Warning', EVENT_REASONS.stepFailed, `step ${rec.name} (${rec.action}) failed: ${rec.message}`);
+    p.requeue(CHECKPOINT_REQUEUE_MS);
+  }
 }
 
 /** The checkpoint after plan(): Running, attempt, startedAt, before/after, written BEFORE apply. */
@@ -97,12 +100,7 @@ export function recordPlan(p: Pass, op: PlanOperation, result: PlanResult): void
     if (on.length > 0) rec.layeredOn = on;
     else delete rec.layeredOn;
   }
-  const retry = op.attempt > 1 ? `, attempt ${op.attempt}` : '';
-  p.event(
-    'Normal',
-    EVENT_REASONS.stepStarted,
-    `step ${rec.name} (${rec.action}) started${retry}${rec.target ? ` on ${rec.target}` : ''}`,
-  );
+  // No Event: the checkpoint is on the way to an outcome, and the step's record says it (ADR 0026).
   p.audit('step_started', `step ${rec.name} started`, {
     step: rec.name,
     phase: 'Running',
@@ -146,20 +144,7 @@ export function recordApply(p: Pass, op: ApplyOperation, outcome: ActionOutcome)
   if (outcome.before && !((rec.attempt ?? 1) > 1 && rec.before)) rec.before = outcome.before;
   if (outcome.after) rec.after = outcome.after;
   if (outcome.diff) rec.diff = outcome.diff;
-  p.event(
-    'Normal',
-    EVENT_REASONS.stepSucceeded,
-    `step ${rec.name} (${rec.action}) ${p.dryRun ? 'dry run' : 'done'}: ${outcome.message}`,
-  );
-  const target = stepTarget(rec);
-  if (target && !p.dryRun && p.obs.actionInfo(rec.action)?.mutating) {
-    p.event(
-      'Normal',
-      EVENT_REASONS.remediated,
-      `kube-remediator: ${rec.action} by remediation ${remediationName(p.rem)}`,
-      target,
-    );
-  }
+  // No Event per step: the run's Event at its end carries every step's outcome (ADR 0026).
   p.audit('step_finished', outcome.message, {
     step: rec.name,
     phase: rec.phase,
@@ -188,11 +173,7 @@ export function recordRevert(p: Pass, op: RevertOperation, outcome: ActionOutcom
     rec.revertedAt = p.nowText;
     delete rec.nextAttemptAt;
     rec.message = outcome.message;
-    p.event(
-      'Normal',
-      EVENT_REASONS.reverted,
-      `step ${rec.name} (${rec.action}) reverted: ${outcome.message}`,
-    );
+    // The revert's one Event comes when the whole revert is over (revert.ts, ADR 0026).
     p.audit('reverted', outcome.message, {
       step: rec.name,
       phase: 'Reverted',

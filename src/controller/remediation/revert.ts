@@ -8,7 +8,8 @@ import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { afterRevert, beforeRevert, resolveWorkDue } from './after-resolve.js';
 import { CHECKPOINT_REQUEUE_MS, type Decision } from './decision.js';
 import { applyVerdict, runStartGates, runStepGates } from './gates.js';
-import { remediationName, type Pass } from './pass.js';
+import type { Pass } from './pass.js';
+import { stepSummary } from './finish.js';
 import { revertMode, revertRequested, revertSet } from './revert-set.js';
 import { BEFORE_REVERT, BEFORE_REVERT_CHECKPOINT, BEFORE_REVERT_START, releaseHold } from './step-gates.js';
 
@@ -24,18 +25,23 @@ function startRevert(p: Pass): Decision | undefined {
   const stop = runStartGates(p, BEFORE_REVERT_START);
   if (stop) return stop;
   s.revertMode = 'onResolve';
-  const why =
-    rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true'
-      ? `annotation ${ANNOTATIONS.revert}=true`
-      : 'the alert resolved';
+  const why = revertReason(p);
   p.cond({
     type: CONDITION_TYPES.reverted,
     status: 'Unknown',
     reason: REASONS.revertRequested,
     message: `reverting: ${why}`,
   });
-  p.event('Normal', EVENT_REASONS.reverting, `reverting the steps marked revertOnResolve: ${why}`);
+  // No Event yet: the revert's one Event says how it ended, and why it ran (ADR 0026).
   return undefined;
+}
+
+/** Why the revert runs, as the Reverted condition and the revert's Event say it. */
+function revertReason(p: Pass): string {
+  if (p.s.revertMode === 'onFailure') return 'onFailure.revert';
+  return p.rem.metadata.annotations?.[ANNOTATIONS.revert] === 'true'
+    ? `annotation ${ANNOTATIONS.revert}=true`
+    : 'the alert resolved';
 }
 
 function allReverted(p: Pass, n: number): Decision {
@@ -50,15 +56,9 @@ function allReverted(p: Pass, n: number): Decision {
   });
   p.s.completedAt = p.nowMilli;
   p.s.message = msg;
-  p.event('Normal', EVENT_REASONS.reverted, msg);
-  const target = p.mainTarget();
-  if (target)
-    p.event(
-      'Normal',
-      EVENT_REASONS.reverted,
-      `kube-remediator: remediation ${remediationName(p.rem)} reverted its changes`,
-      target,
-    );
+  // The revert's one Event: why it ran and what each step restored (ADR 0026).
+  const reverted = (p.s.steps ?? []).filter((r) => r.phase === 'Reverted');
+  p.event('Normal', EVENT_REASONS.reverted, `${msg} (${revertReason(p)})${stepSummary(reverted)}`);
   p.audit('reverted', msg, { phase: 'Reverted' });
   return p.done();
 }
@@ -99,7 +99,6 @@ export function decideRevert(p: Pass): Decision {
   rec.revertAttempt = 1;
   delete rec.nextAttemptAt;
   rec.message = 'revert started';
-  p.event('Normal', EVENT_REASONS.reverting, `reverting step ${rec.name} (${rec.action})`);
   p.audit('step_started', `revert of step ${rec.name} started`, { step: rec.name, phase: 'Reverting' });
   p.requeue(CHECKPOINT_REQUEUE_MS);
   return p.done();

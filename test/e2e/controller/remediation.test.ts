@@ -4,7 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { ANNOTATIONS, CONDITION_TYPES, REASONS } from '../../../src/api/v1alpha1/constants.js';
+import {
+  ANNOTATIONS,
+  CONDITION_TYPES,
+  REASONS,
+  stepApprovalAnnotation,
+} from '../../../src/api/v1alpha1/constants.js';
 import type { Remediation, RemediationSpec, RunbookSpec, Step } from '../../../src/api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
 import type { Action } from '../../../src/actions/types.js';
@@ -127,16 +132,14 @@ describe('Remediation reconciler on a real API server', () => {
       expect(envOf(d, 'CACHE')).toBe('off');
       expect(d.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBeDefined();
 
-      const reasons = h.events.events.map((e) => e.reason);
-      expect(reasons).toEqual(
-        expect.arrayContaining([
-          'RemediationStarted',
-          'StepStarted',
-          'StepSucceeded',
-          'RemediationSucceeded',
-        ]),
+      // One Event for the run (ADR 0026), on the Remediation, its message telling each step's outcome.
+      const mine = h.events.events.filter((e) => e.obj.name === 'full-1');
+      expect(mine.map((e) => `${e.type} ${e.reason}`)).toEqual(['Normal RemediationSucceeded']);
+      expect(mine[0]!.message).toMatch(
+        /^all 4 steps succeeded: restart \(rolloutRestart\): .+; scale-up \(scale\): .+; env \(setEnv\): .+; wait \(waitForRollout\): /,
       );
-      expect(h.events.events.some((e) => e.obj.kind === 'Deployment' && e.obj.name === 'web')).toBe(true);
+      // A run that went well records no Event on its target (a Warning one does when it fails).
+      expect(h.events.events.some((e) => e.obj.kind === 'Deployment' && e.obj.name === 'web')).toBe(false);
       expect(h.audit.rows.map((r) => r.event)).toEqual(
         expect.arrayContaining(['created', 'step_started', 'step_finished', 'finished']),
       );
@@ -166,6 +169,12 @@ describe('Remediation reconciler on a real API server', () => {
       expect(d.spec?.replicas).toBe(2);
       expect(envOf(d, 'CACHE')).toBeUndefined();
       expect(h.audit.rows.some((r) => r.event === 'reverted')).toBe(true);
+      // The revert's one Event: why it ran and what each step restored.
+      const revertEvents = h.events.events.filter((e) => e.obj.name === 'full-1');
+      expect(revertEvents.map((e) => e.reason)).toEqual(['Reverted']);
+      expect(revertEvents[0]!.message).toMatch(
+        /^reverted 2 steps \(annotation kube-remediator\.io\/revert=true\): scale-up \(scale\): .+; env \(setEnv\): /,
+      );
     });
   });
 
@@ -424,7 +433,14 @@ describe('Remediation reconciler on a real API server', () => {
       safety: { bounds: { maxReplicas: 5 } },
       steps: [
         { name: 'scale-up', action: 'scale', scale: { replicas: 3 } },
-        { name: 'patch-up', action: 'patch', patch: { type: 'merge', patch: { spec: { replicas: 50 } } } },
+        // Its approval holds it Pending until the Runbook is gone: without a wait, its plan would
+        // come with the first step's outcome (ADR 0026), while the Runbook still exists.
+        {
+          name: 'patch-up',
+          action: 'patch',
+          patch: { type: 'merge', patch: { spec: { replicas: 50 } } },
+          requireApproval: {},
+        },
       ],
     });
     const h = harness();
@@ -437,6 +453,7 @@ describe('Remediation reconciler on a real API server', () => {
     expect(mid.status?.steps?.[1]?.phase).toBe('Pending');
     expect(mid.status?.bounds).toEqual({ maxReplicas: 5 });
     await runbooks(testClients()).delete(ns, 'bounded-then-deleted');
+    await annotate(ns, req.name, { [stepApprovalAnnotation('patch-up')]: 'alice' });
 
     const rem = await reconcileUntilStable(h, req);
     expect(rem.status?.phase).toBe('Failed');
@@ -502,9 +519,11 @@ describe('Remediation reconciler on a real API server', () => {
     const h = harness();
     await createRemediation(ns, 'verify-1', { runbookRef: { name: 'verify' }, alert: alertFor('verify') });
     const req = { namespace: ns, name: 'verify-1' };
-    await reconcileOnce(h, req); // start, restart: the change is made, only the wait is left
+    // start, restart: the change is made, only the wait is left (checkpointed with the restart's
+    // outcome, ADR 0026)
+    await reconcileOnce(h, req);
     const changed = await remediations(testClients()).get(ns, 'verify-1');
-    expect(changed.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Pending']);
+    expect(changed.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Running']);
     expect(changed.status?.phase).toBe('Verifying');
     await reconcileOnce(h, req); // the wait starts and finds the new pod not ready
     const waiting = await remediations(testClients()).get(ns, 'verify-1');
@@ -572,6 +591,38 @@ describe('Remediation reconciler on a real API server', () => {
       const rem = await reconcileUntilStable(second, { namespace: ns, name: 'crash-1' });
       expect(rem.status?.phase).toBe('Succeeded');
       expect(await replicaSetCount(ns, 'crash')).toBe(rs0 + 1);
+    });
+
+    it('after a checkpoint written with the previous outcome: the next step runs exactly once', async () => {
+      await createDeployment(ns, 'crash3', { replicas: 1 });
+      await waitDeploymentReady(ns, 'crash3');
+      await runbook('crash3', {
+        steps: [{ name: 'scale-up', action: 'scale', scale: { replicas: 2 } }, restart, wait],
+      });
+      const rs0 = await replicaSetCount(ns, 'crash3');
+      await createRemediation(ns, 'crash3-1', { runbookRef: { name: 'crash3' }, alert: alertFor('crash3') });
+      const diesBeforeApply: Action = {
+        ...ACTIONS_REGISTRY.rolloutRestart,
+        apply: () => Promise.reject(new Error('process killed')),
+      };
+      const first = harness({ actions: { ...ACTIONS_REGISTRY, rolloutRestart: diesBeforeApply } });
+      // One pass: start, the scale's checkpoint and change, then its outcome written together
+      // with the restart's plan and checkpoint (ADR 0026); the restart waits for the next pass.
+      await reconcileOnce(first, { namespace: ns, name: 'crash3-1' });
+      const cp = await remediations(testClients()).get(ns, 'crash3-1');
+      expect(cp.status?.steps?.map((r) => r.phase)).toEqual(['Succeeded', 'Running', 'Pending']);
+      expect(cp.status?.steps?.[1]).toMatchObject({ attempt: 1, before: expect.anything() });
+      expect(await replicaSetCount(ns, 'crash3')).toBe(rs0);
+      // The process dies before the restart's apply; a new one (new reconciler, new caches) goes on.
+      await expect(reconcileOnce(first, { namespace: ns, name: 'crash3-1' })).rejects.toThrow(
+        'process killed',
+      );
+      const second = harness();
+      const rem = await reconcileUntilStable(second, { namespace: ns, name: 'crash3-1' });
+      expect(rem.status?.phase).toBe('Succeeded');
+      expect(rem.status?.steps?.map((r) => r.attempt)).toEqual([1, 1, 1]);
+      expect(await replicaSetCount(ns, 'crash3')).toBe(rs0 + 1);
+      expect((await dep('crash3')).spec?.replicas).toBe(2);
     });
 
     it('after apply, before the record: the restart is recognised, not repeated', async () => {

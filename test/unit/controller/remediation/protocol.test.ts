@@ -31,6 +31,9 @@ import {
 const condOf = (d: Decision, type: string) => findCondition(d.status.conditions, type);
 const events = (d: Decision) =>
   d.notes.filter((n) => n.kind === 'event').map((n) => (n.kind === 'event' ? n.reason : ''));
+/** The Events of a decision as `reason: message` (ADR 0026: one Event per outcome). */
+const eventLines = (d: Decision) =>
+  d.notes.flatMap((n) => (n.kind === 'event' ? [`${n.reason}: ${n.message}`] : []));
 const audits = (d: Decision) =>
   d.notes.filter((n) => n.kind === 'audit').map((n) => (n.kind === 'audit' ? n.event : ''));
 
@@ -149,7 +152,8 @@ describe('next: start', () => {
     });
     expect(d.status.runbookGeneration).toBe(1);
     expect(d.status.observedGeneration).toBe(1);
-    expect(events(d)).toContain('RemediationStarted');
+    // The start is no outcome: no Event (the Progressing condition says it; ADR 0026).
+    expect(events(d)).toEqual([]);
     expect(audits(d)).toEqual(['created']);
   });
 
@@ -447,7 +451,7 @@ describe('next: approval', () => {
     });
     expect(d.status.phase).toBe('Running');
     expect(d.op.kind).toBe('plan');
-    expect(events(d)).toEqual(expect.arrayContaining(['Approved', 'RemediationStarted']));
+    expect(events(d)).toEqual(['Approved']);
     expect(audits(d)).toContain('approved');
   });
 
@@ -701,10 +705,10 @@ describe('next: steps', () => {
       reason: REASONS.allStepsSucceeded,
     });
     expect(condOf(decisions.at(-1)!, CONDITION_TYPES.progressing)).toMatchObject({ status: 'False' });
-    const all = decisions.flatMap(events);
-    expect(all.filter((e) => e === 'StepStarted')).toHaveLength(3);
-    expect(all.filter((e) => e === 'StepSucceeded')).toHaveLength(3);
-    expect(all.filter((e) => e === 'RemediationSucceeded')).toHaveLength(1);
+    // One Event for the whole run, at its end, telling what each step did (ADR 0026).
+    expect(decisions.flatMap(eventLines)).toEqual([
+      'RemediationSucceeded: all 3 steps succeeded: restart (rolloutRestart): ok; scale-up (scale): ok; env (setEnv): ok',
+    ]);
   });
 
   it('the checkpoint is written before apply: Running, attempt, startedAt, before/after', () => {
@@ -1443,7 +1447,9 @@ describe('next: the outcome write carries what follows without an operation', ()
     expect(merged.op.kind).toBe('none');
     expect(merged.status.phase).toBe('Succeeded');
     expect(merged.status.steps?.[0]?.phase).toBe('Succeeded');
-    expect(events(merged)).toEqual(expect.arrayContaining(['StepSucceeded', 'RemediationSucceeded']));
+    expect(eventLines(merged)).toEqual([
+      'RemediationSucceeded: all 1 steps succeeded: restart (rolloutRestart): ok',
+    ]);
     // nothing is left for the next pass to write
     const again = next(observed(withStatus(obs.remediation, merged.status)));
     expect(again.op.kind).toBe('none');
@@ -1467,7 +1473,8 @@ describe('next: the outcome write carries what follows without an operation', ()
     expect(outcome.status.steps?.[0]?.phase).toBe('Succeeded');
     expect(outcome.status.phase).toBe('Running');
     expect(condOf(outcome, CONDITION_TYPES.reverted)).toBeUndefined();
-    expect(events(outcome)).toEqual(['StepSucceeded', 'Remediated']);
+    // No Event per step: the run's Event comes with the finish, in the next pass (ADR 0026).
+    expect(events(outcome)).toEqual([]);
   });
 
   it('a step with another after it: the outcome alone, the next pass plans', () => {
