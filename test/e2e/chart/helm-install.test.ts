@@ -5,12 +5,12 @@
  * No kubelet runs the image here, so the test asserts the objects, not running pods.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { helm } from '../../support/helm.js';
 import { createNamespace, deleteNamespace, kubectl, testClients } from '../../support/kube.js';
+import { createSampleNamespaces, sampleFiles, SAMPLES_DIR } from '../../support/samples.js';
 import { OPERATOR_BUNDLE, OPERATOR_NODE_FLAGS } from '../../../src/cli/node-flags.js';
 
 const CHART = join(REPO_ROOT, 'charts', 'kube-remediator');
@@ -116,11 +116,11 @@ describe('helm install charts/kube-remediator', () => {
   });
 
   it('the API server accepts every sample in config/samples (server-side dry run)', async () => {
-    const dir = join(REPO_ROOT, 'config', 'samples');
-    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
-    expect(files).toHaveLength(10);
+    const files = sampleFiles();
+    expect(files).toHaveLength(15);
+    await createSampleNamespaces();
     for (const f of files) {
-      const res = await kubectl(['apply', '--dry-run=server', '-f', join(dir, f)]);
+      const res = await kubectl(['apply', '--dry-run=server', '-f', join(SAMPLES_DIR, f)]);
       expect([f, res.exitCode, res.stderr]).toEqual([f, 0, '']);
     }
   });

@@ -1,12 +1,8 @@
 /** The CRDs on a real API server: installed, enforced, printed and explained by the real kubectl. */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { REPO_ROOT } from '../../../tools/cluster/crds.js';
 import { createNamespace, deleteNamespace, kubectl, testKubeConfig } from '../../support/kube.js';
-
-const SAMPLES = join(REPO_ROOT, 'config', 'samples');
+import { createSampleNamespaces, sampleFiles, sampleObjects, SAMPLES_DIR } from '../../support/samples.js';
 
 function manifest(kind: string, name: string, spec: unknown): string {
   return JSON.stringify({ apiVersion: 'kube-remediator.io/v1alpha1', kind, metadata: { name }, spec });
@@ -37,12 +33,14 @@ describe('CRDs on a real API server', () => {
   });
 
   it('accepts every sample with the real kubectl, as a person applies them', async () => {
-    const files = readdirSync(SAMPLES).filter((f) => f.endsWith('.yaml'));
-    expect(files.length).toBeGreaterThanOrEqual(10);
-    const res = await kubectl(['apply', '-f', SAMPLES]);
+    // Five seeds: a Runbook, a Remediation and the Runbook's ServiceAccount and Roles each.
+    expect(sampleFiles()).toHaveLength(15);
+    // The seeds' systems live in their own namespaces, which the RBAC files' Roles name.
+    await createSampleNamespaces();
+    const res = await kubectl(['apply', '-f', SAMPLES_DIR]);
     expect({ stderr: res.stderr, code: res.exitCode }).toEqual({ stderr: '', code: 0 });
     expect(res.stdout.split('\n').filter((l) => /(created|configured|unchanged)$/.test(l))).toHaveLength(
-      files.length,
+      sampleObjects().length,
     );
   });
 

@@ -271,7 +271,7 @@ describe('retention', () => {
         safety: { cooldown: '1h', maxConsecutiveFailures: 1 },
       }),
     );
-    const { webhook } = await operator();
+    const { proc, webhook } = await operator();
     await waitFor(
       async () =>
         (await kubectl(['get', 'rb', 'cooling', '-n', ns, '-o', 'jsonpath={.status.conditions[0].status}']))
@@ -317,10 +317,13 @@ describe('retention', () => {
     // A newer attempt on the target takes over as loop-protection evidence: the first is let go.
     await apply(handMade('cool-2', 'cooling', 'cool'));
     await waitPhase('cool-2', 'Succeeded');
-    await waitFor(async () => ((await remainingOf('cooling')).includes(name) ? undefined : true), {
-      what: `${name} deleted by ttlSecondsAfterFinished: 0`,
-      timeoutMs: 90_000,
-    });
+    await diagnosed(
+      proc,
+      waitFor(async () => ((await remainingOf('cooling')).includes(name) ? undefined : true), {
+        what: `${name} deleted by ttlSecondsAfterFinished: 0`,
+        timeoutMs: 90_000,
+      }),
+    );
 
     const again = await fire('2026-11-24T02:00:00Z');
     expect(again.outcome).toBe('suppressed_cooldown');
