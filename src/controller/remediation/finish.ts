@@ -22,7 +22,7 @@ export function finish(
     p.cond({ type: CONDITION_TYPES.progressing, status: 'False', reason, message });
   }
   p.s.message = message;
-  p.s.completedAt ??= p.nowText;
+  p.s.completedAt ??= p.nowMilli;
   if (changed) p.notes.push(...notes);
   return p.done();
 }

@@ -203,7 +203,8 @@ describe('next: start', () => {
     expect(d.op.kind).toBe('none');
     expect(d.status.phase).toBe(phase);
     expect(condOf(d, CONDITION_TYPES.succeeded)).toMatchObject({ status: 'False', reason });
-    expect(d.status.completedAt).toBeDefined();
+    // Milliseconds: runs that end within one second are ordered by them (retention, loop protection).
+    expect(d.status.completedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(events(d)).toContain('RemediationFailed');
   });
 
