@@ -18,9 +18,9 @@ export function sampleFiles(): string[] {
 /** Every object of every sample file. */
 export function sampleObjects(): { kind: string; metadata: { name: string; namespace?: string } }[] {
   return sampleFiles().flatMap((f) =>
-    (yaml.loadAll(readFileSync(join(SAMPLES_DIR, f), 'utf8'))).filter(
-      (d): d is { kind: string; metadata: { name: string; namespace?: string } } => !!d,
-    ),
+    yaml
+      .loadAll(readFileSync(join(SAMPLES_DIR, f), 'utf8'))
+      .filter((d): d is { kind: string; metadata: { name: string; namespace?: string } } => !!d),
   );
 }
 
