@@ -28,10 +28,14 @@ export function parseClearBlock(value: string | undefined): ClearEntry[] {
   return out;
 }
 
-/** Formats entries back into the annotation value. */
+/**
+ * Formats entries back into the annotation value. Stamps keep their milliseconds (whole seconds
+ * are written without): a failure's `completedAt` has them, and a stamp truncated to the second
+ * would count a failure that finished just before it, in the same second, as after it.
+ */
 export function formatClearBlock(entries: readonly ClearEntry[]): string {
   return entries
-    .map((e) => (e.at ? `${e.target}@${e.at.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : e.target))
+    .map((e) => (e.at ? `${e.target}@${e.at.toISOString().replace(/\.000Z$/, 'Z')}` : e.target))
     .join(',');
 }
 

@@ -134,7 +134,9 @@ export function ineffectiveWindowMs(runbook: Runbook): number {
  */
 function firedAgainSoon(run: Remediation, later: Remediation, windowMs: number): boolean {
   if (!later.spec.alert) return false;
-  const done = Date.parse(run.status?.completedAt ?? '');
+  // creationTimestamp has whole seconds, completedAt milliseconds: compared to the second, a
+  // Remediation created in the second its predecessor finished counts as after it.
+  const done = Math.floor(Date.parse(run.status?.completedAt ?? '') / 1000) * 1000;
   const created = Date.parse(later.metadata.creationTimestamp ?? '');
   return !Number.isNaN(done) && !Number.isNaN(created) && created >= done && created - done <= windowMs;
 }

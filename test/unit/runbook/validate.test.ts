@@ -127,6 +127,12 @@ describe('clear-block annotation', () => {
     expect(stampClearBlock(value, now)).toBe(want);
   });
 
+  it('keeps the milliseconds of a stamp, which order it against a failure in the same second', () => {
+    const at = new Date('2026-01-01T00:00:00.900Z');
+    expect(stampClearBlock('Deployment/shop/web', at)).toBe('Deployment/shop/web@2026-01-01T00:00:00.900Z');
+    expect(parseClearBlock('Deployment/shop/web@2026-01-01T00:00:00.900Z')[0]?.at).toEqual(at);
+  });
+
   it('leaves stamped entries alone', () => {
     expect(stampClearBlock('Deployment/shop/web@2025-01-01T00:00:00Z', now)).toBeUndefined();
     expect(stampClearBlock(undefined, now)).toBeUndefined();
