@@ -1,6 +1,7 @@
 /** What an action returns: done, in progress, failed, or a plan refused before anything is sent. */
 import type { ActionOutcome, Plan } from './types.js';
-import { RemediatorError, type ErrorCode } from '../util/errors.js';
+import { REASONS } from '../api/v1alpha1/constants.js';
+import { ERROR_CODES, RemediatorError, type ErrorCode } from '../util/errors.js';
 import type { StepOutput } from './output.js';
 
 /** How often a waiting action asks to be looked at again. */
@@ -55,4 +56,14 @@ export function refusedOutcome(plan: Plan): Failed | undefined {
 
 export function isFailed(x: unknown): x is Failed {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'failed';
+}
+
+/** A revert asked of an action that has none: refused for good (the reconciler and plan alike). */
+export function notRevertible(action: { name: string }): Failed {
+  return failed(
+    ERROR_CODES.actionRefused,
+    REASONS.revertFailed,
+    `action ${action.name} cannot be reverted`,
+    false,
+  );
 }

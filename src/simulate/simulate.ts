@@ -14,6 +14,7 @@ import { ANNOTATIONS, CONDITION_TYPES, REASONS, stepApprovalAnnotation } from '.
 import type { Remediation, RemediationStatus, Runbook, StepStatus } from '../api/v1alpha1/schema.js';
 import { ACTIONS_REGISTRY } from '../actions/index.js';
 import { PassReads, type Action, type ActionContext, type ActionOutcome } from '../actions/types.js';
+import { notRevertible } from '../actions/outcome.js';
 import { findCondition } from '../api/v1alpha1/conditions.js';
 import type { ActionInfo, Decision, Observed, PlanResult } from '../controller/remediation/decision.js';
 import { next } from '../controller/remediation/protocol.js';
@@ -442,14 +443,7 @@ export async function revertStep(
   ctx: ActionContext,
   rec: StepStatus,
 ): Promise<ActionOutcome> {
-  if (!action.revert)
-    return {
-      kind: 'failed',
-      message: `action ${action.name} cannot be reverted`,
-      code: ERROR_CODES.actionRefused,
-      reason: REASONS.revertFailed,
-      retryable: false,
-    };
+  if (!action.revert) return notRevertible(action);
   try {
     return await action.revert(ctx, rec);
   } catch (err) {

@@ -14,6 +14,7 @@ import type {
 } from '../../api/v1alpha1/schema.js';
 import { RESOURCES } from '../../api/v1alpha1/constants.js';
 import { PassReads, type Action, type ActionContext, type ActionOutcome } from '../../actions/types.js';
+import { notRevertible } from '../../actions/outcome.js';
 import type { AuditSink } from '../../audit/types.js';
 import {
   apiErrorMessage,
@@ -659,14 +660,7 @@ export class RemediationReconciler implements Reconciler {
   ): Promise<ActionOutcome> {
     try {
       if (op.kind === 'revert') {
-        if (!action.revert)
-          return {
-            kind: 'failed',
-            message: `action ${action.name} cannot be reverted`,
-            code: ERROR_CODES.actionRefused,
-            reason: REASONS.revertFailed,
-            retryable: false,
-          };
+        if (!action.revert) return notRevertible(action);
         return await action.revert(ctx, rec);
       }
       return await action.apply(ctx, rec);
