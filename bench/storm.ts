@@ -33,8 +33,9 @@ import { installCrds, REPO_ROOT } from '../tools/cluster/crds.js';
 import { startOperator } from '../test/support/operator.js';
 import { CountingProxy } from './lib/counting-proxy.js';
 import { writeSection } from './lib/docs.js';
-import { deploymentBody, pool, withRetry } from './lib/kube.js';
-import { procMemory } from './lib/procfs.js';
+import { deploymentBody, pool, watchPath, withRetry } from './lib/kube.js';
+import { PhaseTimeline, spans, spanText } from './lib/phase-timeline.js';
+import { procCpuSeconds, procMemory } from './lib/procfs.js';
 
 const TOKEN = 'bench-token';
 const NS = 'storm';
@@ -210,11 +211,25 @@ async function main(): Promise<void> {
       }
     }, 100);
 
+    // Each Remediation's phases as a watch sees them: where the time goes (waiting, running).
+    const timeline = new PhaseTimeline();
+    const watch = await watchPath(
+      kc,
+      `/apis/kube-remediator.io/v1alpha1/namespaces/${NS}/remediations`,
+      (_type, obj, at) => {
+        const phase = (obj as Remediation).status?.phase;
+        if (obj.metadata?.name) timeline.record(obj.metadata.name, phase ?? 'Created', at);
+      },
+      log,
+    );
+    cleanups.unshift(() => Promise.resolve(watch.stop()));
+
     // 2. The storm.
     const repeats = Math.max(1, Math.round(o.alerts / o.fingerprints));
     const firedAt = new Date(Date.now() - 60_000).toISOString();
     const order = Array.from({ length: repeats * o.fingerprints }, (_x, k) => k % o.fingerprints);
     const groups = chunk(order, 10);
+    const cpu0 = procCpuSeconds(proc.pid);
     const w0 = performance.now();
     let next = 0;
     await Promise.all(
@@ -245,6 +260,7 @@ async function main(): Promise<void> {
     const final = (r: Remediation): boolean =>
       ['Succeeded', 'Failed', 'Blocked', 'Skipped', 'Reverted'].includes(r.status?.phase ?? '');
     const tFinal = await all(final);
+    const cpuStorm = procCpuSeconds(proc.pid) - cpu0;
     const created = (await remediations(clients).list(NS)).items.length;
     const finalSeconds = (tFinal - w0) / 1000;
     log(`all ${created} final after ${finalSeconds.toFixed(1)} s`);
@@ -253,6 +269,7 @@ async function main(): Promise<void> {
     // 3. The resolved notifications, with another startsAt than the firing ones.
     await sleep(2000);
     const resolvedAt = new Date().toISOString();
+    const cpu1 = procCpuSeconds(proc.pid);
     const v0 = performance.now();
     next = 0;
     const rgroups = chunk(
@@ -278,6 +295,14 @@ async function main(): Promise<void> {
     const revertSeconds = (tReverted - v0) / 1000;
     log(`all reverted after ${revertSeconds.toFixed(1)} s`);
     const revertWrites = proxy.between(v0, tReverted);
+    const cpuRevert = procCpuSeconds(proc.pid) - cpu1;
+
+    const ACTIVE = ['Running', 'Verifying'];
+    const FINAL = ['Succeeded', 'Failed', 'Blocked', 'Skipped'];
+    const storm = spans(timeline.snapshot(), { from: w0, to: tFinal }, ACTIVE, FINAL);
+    const revert = spans(timeline.snapshot(), { from: v0, to: tReverted }, ['Reverting'], ['Reverted']);
+    const perSecond = (n: number, from: number, to: number): string =>
+      `${(n / ((to - from) / 1000)).toFixed(0)}/s`;
 
     await sleep(10_000);
     clearInterval(sampler);
@@ -315,6 +340,23 @@ async function main(): Promise<void> {
       [
         'writes per Remediation, revert (Events)',
         `${perRem(writes(revertWrites))} (${perRem(events(revertWrites))})`,
+      ],
+      ['storm: waited before Running, p50 / p90 / max', spanText(storm.waited)],
+      ['storm: Running → final, p50 / p90 / max', spanText(storm.ran)],
+      ['storm: running at once, mean / max', `${storm.meanConcurrent.toFixed(1)} / ${storm.maxConcurrent}`],
+      ['revert: waited before Reverting, p50 / p90 / max', spanText(revert.waited)],
+      ['revert: Reverting → Reverted, p50 / p90 / max', spanText(revert.ran)],
+      [
+        'revert: reverting at once, mean / max',
+        `${revert.meanConcurrent.toFixed(1)} / ${revert.maxConcurrent}`,
+      ],
+      [
+        'API writes per second, storm / revert',
+        `${perSecond(writes(stormWrites), w0, tFinal)} / ${perSecond(writes(revertWrites), v0, tReverted)}`,
+      ],
+      [
+        'operator CPU (of one core), storm / revert',
+        `${((100 * cpuStorm) / ((tFinal - w0) / 1000)).toFixed(0)}% / ${((100 * cpuRevert) / ((tReverted - v0) / 1000)).toFixed(0)}%`,
       ],
       [
         'operator RSS peak / settled',
