@@ -13,10 +13,18 @@
  * 3. resolve: one resolved notification per fingerprint, with a `startsAt` other than the
  *    firing one (ADR 0021); the time until every Remediation is Reverted;
  * 4. writes per Remediation (POST/PUT/PATCH/DELETE through the proxy, Events included, Lease
- *    renewals excluded), and the operator's peak and settled RSS.
+ *    renewals excluded), and the operator's peak and settled RSS;
+ * 5. where the time went: from a watch of the Remediations (the bench's clock), how long they
+ *    waited before running and how long they ran, how many ran at once, the controller's passes
+ *    per Remediation (its /metrics), and the CPU of the operator, the control plane and this
+ *    process (which also runs the proxy and the watch) on the shared cores.
  *
  * Flags (or environment): --alerts N (BENCH_ALERTS, 10000), --fingerprints N (1000), --targets N
- * (100), --steps N (1: the Runbook's setEnv steps, each on its own variable), --no-docs. Retention is set high, so that its deletes do not mix into the figures.
+ * (100), --steps N (1: the Runbook's setEnv steps, each on its own variable), --workers N (the
+ * operator's KR_WORKERS; default: its own default), --no-docs. BENCH_OPERATOR_NODE_ARGS adds
+ * flags to the operator's node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). BENCH_TRACE=FILE writes every
+ * watch event (time, name, phase, resourceVersion) as JSON. Retention is set high, so that its
+ * deletes do not mix into the figures.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -31,23 +39,32 @@ import { remediations, runbooks } from '../src/kube/resources.js';
 import { freePort, kubeconfigYaml, startCluster } from '../tools/cluster/cluster.js';
 import { installCrds, REPO_ROOT } from '../tools/cluster/crds.js';
 import { startOperator } from '../test/support/operator.js';
-import { CountingProxy } from './lib/counting-proxy.js';
+import { breakdown, CountingProxy } from './lib/counting-proxy.js';
 import { writeSection } from './lib/docs.js';
 import { deploymentBody, pool, watchPath, withRetry } from './lib/kube.js';
 import { PhaseTimeline, spans, spanText } from './lib/phase-timeline.js';
 import { procCpuSeconds, procMemory } from './lib/procfs.js';
+import { scrape, sum, type Sample } from './lib/prom.js';
 
 const TOKEN = 'bench-token';
 const NS = 'storm';
 const log = (m: string): void => void process.stderr.write(`[storm] ${m}\n`);
 
-function options(): { alerts: number; fingerprints: number; targets: number; steps: number; docs: boolean } {
+function options(): {
+  alerts: number;
+  fingerprints: number;
+  targets: number;
+  steps: number;
+  workers: string;
+  docs: boolean;
+} {
   const { values } = parseArgs({
     options: {
       alerts: { type: 'string', default: process.env.BENCH_ALERTS ?? '10000' },
       fingerprints: { type: 'string', default: '1000' },
       targets: { type: 'string', default: '100' },
       steps: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '' },
       'no-docs': { type: 'boolean', default: false },
     },
   });
@@ -56,6 +73,7 @@ function options(): { alerts: number; fingerprints: number; targets: number; ste
     fingerprints: Number(values.fingerprints),
     targets: Number(values.targets),
     steps: Math.max(1, Number(values.steps)),
+    workers: values.workers,
     docs: !values['no-docs'],
   };
 }
@@ -180,21 +198,18 @@ async function main(): Promise<void> {
         KR_WEBHOOK_BEARER_TOKEN: TOKEN,
         KR_RETENTION_SUCCESSFUL_HISTORY_LIMIT: '10000',
         KR_RETENTION_FAILED_HISTORY_LIMIT: '10000',
+        ...(o.workers ? { KR_WORKERS: o.workers } : {}),
       },
+      nodeArgs: (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
     });
     cleanups.unshift(async () => {
-      proc.kill('SIGKILL');
+      // SIGTERM first, so that a --cpu-prof (BENCH_OPERATOR_NODE_ARGS) is written on exit.
+      proc.kill('SIGTERM');
+      const stopped = await Promise.race([proc.exited.then(() => true), sleep(15_000).then(() => false)]);
+      if (!stopped) proc.kill('SIGKILL');
       await proc.exited;
     });
     const webhook = `http://127.0.0.1:${wp}/api/v1/alerts`;
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${pp}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok && (await runbooks(clients).get(NS, 'storm')).status?.conditions?.[0]?.status === 'True') break;
-      await sleep(200);
-    }
     let peak = 0;
     const rss = (): number => {
       try {
@@ -203,6 +218,15 @@ async function main(): Promise<void> {
         throw new Error(`the operator exited; its last lines:\n${proc.logs().slice(-20).join('\n')}`);
       }
     };
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${pp}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok && (await runbooks(clients).get(NS, 'storm')).status?.conditions?.[0]?.status === 'True') break;
+      rss(); // throws when the operator is gone
+      await sleep(200);
+    }
     const sampler = setInterval(() => {
       try {
         peak = Math.max(peak, rss());
@@ -213,12 +237,24 @@ async function main(): Promise<void> {
 
     // Each Remediation's phases as a watch sees them: where the time goes (waiting, running).
     const timeline = new PhaseTimeline();
+    // The newest state of each Remediation and when it arrived: the waits below read these
+    // instead of listing 1,000 Remediations every 250 ms, which loaded the API server they measure.
+    const latest = new Map<string, Remediation>();
+    let lastEventAt = 0;
+    const trace: unknown[] = [];
     const watch = await watchPath(
       kc,
       `/apis/kube-remediator.io/v1alpha1/namespaces/${NS}/remediations`,
-      (_type, obj, at) => {
-        const phase = (obj as Remediation).status?.phase;
-        if (obj.metadata?.name) timeline.record(obj.metadata.name, phase ?? 'Created', at);
+      (type, obj, at) => {
+        const rem = obj as Remediation;
+        const name = obj.metadata?.name;
+        if (!name) return;
+        if (type === 'DELETED') latest.delete(name);
+        else latest.set(name, rem);
+        lastEventAt = at;
+        timeline.record(name, rem.status?.phase ?? 'Created', at);
+        if (process.env.BENCH_TRACE)
+          trace.push([at, name, rem.status?.phase ?? '', obj.metadata?.resourceVersion]);
       },
       log,
     );
@@ -229,7 +265,15 @@ async function main(): Promise<void> {
     const firedAt = new Date(Date.now() - 60_000).toISOString();
     const order = Array.from({ length: repeats * o.fingerprints }, (_x, k) => k % o.fingerprints);
     const groups = chunk(order, 10);
+    const probes = `http://127.0.0.1:${pp}`;
+    const m0 = await scrape(probes);
     const cpu0 = procCpuSeconds(proc.pid);
+    // Who else used the 2 cores: the control plane's processes and this one (proxy, watch, lists).
+    const others = (): { cluster: number; bench: number } => ({
+      cluster: cluster.pids.reduce((a, pid) => a + procCpuSeconds(pid), 0),
+      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    });
+    const o0 = others();
     const w0 = performance.now();
     let next = 0;
     await Promise.all(
@@ -251,16 +295,23 @@ async function main(): Promise<void> {
     log(`intake: ${order.length} alerts in ${intakeSeconds.toFixed(1)} s`);
     const all = async (pred: (r: Remediation) => boolean): Promise<number> => {
       for (;;) {
-        const items = (await remediations(clients).list(NS)).items;
-        if (items.length >= o.fingerprints && items.every(pred)) return performance.now();
+        const seen = [...latest.values()];
+        if (seen.length >= o.fingerprints && seen.every(pred)) {
+          const at = lastEventAt;
+          // Confirmed by one LIST, in case the watch missed an event.
+          const items = (await remediations(clients).list(NS)).items;
+          if (items.length >= o.fingerprints && items.every(pred)) return at;
+        }
         rss(); // throws when the operator is gone
-        await sleep(250);
+        await sleep(100);
       }
     };
     const final = (r: Remediation): boolean =>
       ['Succeeded', 'Failed', 'Blocked', 'Skipped', 'Reverted'].includes(r.status?.phase ?? '');
     const tFinal = await all(final);
     const cpuStorm = procCpuSeconds(proc.pid) - cpu0;
+    const o1 = others();
+    const m1 = await scrape(probes);
     const created = (await remediations(clients).list(NS)).items.length;
     const finalSeconds = (tFinal - w0) / 1000;
     log(`all ${created} final after ${finalSeconds.toFixed(1)} s`);
@@ -269,7 +320,9 @@ async function main(): Promise<void> {
     // 3. The resolved notifications, with another startsAt than the firing ones.
     await sleep(2000);
     const resolvedAt = new Date().toISOString();
+    const m2 = await scrape(probes);
     const cpu1 = procCpuSeconds(proc.pid);
+    const o2 = others();
     const v0 = performance.now();
     next = 0;
     const rgroups = chunk(
@@ -296,6 +349,19 @@ async function main(): Promise<void> {
     log(`all reverted after ${revertSeconds.toFixed(1)} s`);
     const revertWrites = proxy.between(v0, tReverted);
     const cpuRevert = procCpuSeconds(proc.pid) - cpu1;
+    const o3 = others();
+    const m3 = await scrape(probes);
+    // Passes of the Remediation controller per Remediation, and their mean duration.
+    const passes = (a: Sample[], b: Sample[]): string => {
+      const where = { controller: 'remediation' };
+      const n =
+        sum(b, 'controller_runtime_reconcile_total', where) -
+        sum(a, 'controller_runtime_reconcile_total', where);
+      const t =
+        sum(b, 'controller_runtime_reconcile_time_seconds_sum', where) -
+        sum(a, 'controller_runtime_reconcile_time_seconds_sum', where);
+      return `${(n / o.fingerprints).toFixed(1)} (${n ? ((1000 * t) / n).toFixed(0) : '?'} ms each)`;
+    };
 
     const ACTIVE = ['Running', 'Verifying'];
     const FINAL = ['Succeeded', 'Failed', 'Blocked', 'Skipped'];
@@ -304,6 +370,8 @@ async function main(): Promise<void> {
     const perSecond = (n: number, from: number, to: number): string =>
       `${(n / ((to - from) / 1000)).toFixed(0)}/s`;
 
+    if (process.env.BENCH_TRACE)
+      writeFileSync(process.env.BENCH_TRACE, JSON.stringify({ w0, tFinal, v0, tReverted, trace }));
     await sleep(10_000);
     clearInterval(sampler);
     const settled = rss();
@@ -313,6 +381,13 @@ async function main(): Promise<void> {
     const events = (reqs: readonly { method: string; path: string }[]): number =>
       reqs.filter((r) => r.method !== 'GET' && r.path.includes('/events')).length;
     const perRem = (n: number): string => (n / created).toFixed(1);
+    for (const [what, reqs] of [
+      ['storm', stormWrites],
+      ['revert', revertWrites],
+    ] as const) {
+      log(`${what}: requests through the proxy`);
+      for (const b of breakdown(reqs).slice(0, 12)) log(`  ${String(b.count).padStart(6)}  ${b.key}`);
+    }
     // create, a checkpoint and the action per step, the final status, one Event (ADR 0026).
     const minWrites = 2 * o.steps + 3;
     const rows: [string, string][] = [
@@ -354,9 +429,14 @@ async function main(): Promise<void> {
         'API writes per second, storm / revert',
         `${perSecond(writes(stormWrites), w0, tFinal)} / ${perSecond(writes(revertWrites), v0, tReverted)}`,
       ],
+      ['passes per Remediation (mean duration), storm / revert', `${passes(m0, m1)} / ${passes(m2, m3)}`],
       [
         'operator CPU (of one core), storm / revert',
         `${((100 * cpuStorm) / ((tFinal - w0) / 1000)).toFixed(0)}% / ${((100 * cpuRevert) / ((tReverted - v0) / 1000)).toFixed(0)}%`,
+      ],
+      [
+        'control plane / bench process CPU, storm / revert',
+        `${((100 * (o1.cluster - o0.cluster)) / ((tFinal - w0) / 1000)).toFixed(0)}% / ${((100 * (o1.bench - o0.bench)) / ((tFinal - w0) / 1000)).toFixed(0)}%, ${((100 * (o3.cluster - o2.cluster)) / ((tReverted - v0) / 1000)).toFixed(0)}% / ${((100 * (o3.bench - o2.bench)) / ((tReverted - v0) / 1000)).toFixed(0)}%`,
       ],
       [
         'operator RSS peak / settled',

@@ -52,10 +52,12 @@ process.on('exit', () => {
       }
 });
 
-export function startOperator(opts: { env?: Record<string, string>; args?: string[] } = {}): OperatorProcess {
+export function startOperator(
+  opts: { env?: Record<string, string>; args?: string[]; nodeArgs?: string[] } = {},
+): OperatorProcess {
   return spawnLogged(
     process.execPath,
-    [...OPERATOR_NODE_FLAGS, isolatedOperatorEntry(), 'run', ...(opts.args ?? [])],
+    [...OPERATOR_NODE_FLAGS, ...(opts.nodeArgs ?? []), isolatedOperatorEntry(), 'run', ...(opts.args ?? [])],
     {
       env: {
         PATH: process.env.PATH,
