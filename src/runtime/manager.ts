@@ -54,13 +54,20 @@ export const GRACEFUL_SHUTDOWN_TIMEOUT_MS = 20_000;
  */
 export type KindMap = { [name: string]: CachedObject };
 
+/** Which informer event a watch mapping sees (controller-runtime's Create, Update, Delete). */
+export type WatchEvent = 'add' | 'update' | 'delete';
+
 /**
  * Another kind's events mapped to this controller's keys (controller-runtime's Watches). With
  * `delayMs` the keys are queued that much later, and a burst of events within it makes one
- * pass (WorkQueue.addAfter).
+ * pass (WorkQueue.addAfter). `map` is told the event, as a delete carries the last state seen.
  */
 export type WatchSource<K extends KindMap> = {
-  [N in keyof K & string]: { object: N; map: (obj: K[N]) => Request[]; delayMs?: number };
+  [N in keyof K & string]: {
+    object: N;
+    map: (obj: K[N], event: WatchEvent) => Request[];
+    delayMs?: number;
+  };
 }[keyof K & string];
 
 export interface ControllerOptions<K extends KindMap> {
@@ -76,6 +83,12 @@ export interface ControllerOptions<K extends KindMap> {
    * with its own writes.
    */
   observe?: EventHandlers<K[keyof K]>;
+  /**
+   * Whether an event of `forObject` queues its key (controller-runtime's WithEventFilter);
+   * called after `observe`. Default: every event does. The Remediation controller leaves out
+   * the echo of its own status write, which its pass already went on from.
+   */
+  eventFilter?(obj: K[keyof K], event: WatchEvent): boolean;
   /** Parallel workers; each key is still serial. Default config.controller.workers. */
   workers?: number;
 }
@@ -226,16 +239,21 @@ export class Manager<K extends KindMap = KindMap> {
     const ctrl: Controller<K> = { opts: c, queue, workers: [] };
     this.controllers.push(ctrl);
 
-    const enqueueOwn = (obj: K[keyof K]): void => {
+    const enqueueOwn = (obj: K[keyof K], event: WatchEvent): void => {
       const { namespace, name } = obj.metadata ?? {};
-      if (name) queue.add(keyOf({ namespace: namespace ?? '', name }));
+      if (!name || (c.eventFilter && !c.eventFilter(obj, event))) return;
+      queue.add(keyOf({ namespace: namespace ?? '', name }));
     };
     if (c.observe) this.handle(c.forObject, c.observe);
-    this.handle(c.forObject, { add: enqueueOwn, update: enqueueOwn, delete: enqueueOwn });
+    this.handle(c.forObject, {
+      add: (o) => enqueueOwn(o, 'add'),
+      update: (o) => enqueueOwn(o, 'update'),
+      delete: (o) => enqueueOwn(o, 'delete'),
+    });
     for (const w of c.watches ?? []) {
-      const enqueueMapped = (obj: K[keyof K]): void => {
+      const enqueueMapped = (obj: K[keyof K], event: WatchEvent): void => {
         try {
-          const reqs = (w.map as (o: K[keyof K]) => Request[])(obj);
+          const reqs = (w.map as (o: K[keyof K], e: WatchEvent) => Request[])(obj, event);
           for (const r of reqs) queue.addAfter(keyOf(r), w.delayMs ?? 0);
         } catch (err) {
           this.log.error('watch map failed', {
@@ -245,7 +263,11 @@ export class Manager<K extends KindMap = KindMap> {
           });
         }
       };
-      this.handle(w.object, { add: enqueueMapped, update: enqueueMapped, delete: enqueueMapped });
+      this.handle(w.object, {
+        add: (o) => enqueueMapped(o, 'add'),
+        update: (o) => enqueueMapped(o, 'update'),
+        delete: (o) => enqueueMapped(o, 'delete'),
+      });
     }
   }
 
