@@ -6,7 +6,7 @@ import { ACTIONS_REGISTRY } from '../actions/index.js';
 import type { AuditSink } from '../audit/types.js';
 import type { Config } from '../config/config.js';
 import { layeredOnRequests } from './remediation/layering.js';
-import { remediationsForRunbook, runbookForRemediation } from './remediation/mapping.js';
+import { remediationsForRunbook, runbookForRemediation, slotWaiters } from './remediation/mapping.js';
 import { RemediationReconciler } from './remediation/reconciler.js';
 import { RunbookReconciler } from './runbook/reconciler.js';
 import type { ControllerOptions } from '../runtime/manager.js';
@@ -66,11 +66,21 @@ export function buildControllers(d: ControllerDeps): ControllerOptions<Kinds>[] 
       reconciler: remediation,
       forObject: 'remediation',
       observe: remediation.observe,
+      eventFilter: remediation.eventFilter,
       // A Runbook that changes (fixed, approved scope, cleared block) wakes its waiting Remediations.
       watches: [
         { object: 'runbook', map: remediationsForRunbook(d.caches.remediations) },
         // A change layered on older ones (layering.ts): once it is reverted, their held reverts go on.
-        { object: 'remediation', map: layeredOnRequests },
+        {
+          object: 'remediation',
+          map: (rem, event) =>
+            layeredOnRequests(rem, event, (ns, name) => d.caches.remediations.get(ns, name)),
+        },
+        // One that finishes frees its target and a slot of the budget: the oldest waiting go next.
+        {
+          object: 'remediation',
+          map: slotWaiters(d.caches.remediations, d.config.controller.maxConcurrentRemediations),
+        },
       ],
     },
     {

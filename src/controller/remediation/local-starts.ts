@@ -81,16 +81,27 @@ export class LocalStarts {
    * The cache's peers with our own starts laid over them: an entry replaces its cached copy
    * until that copy has a `startedAt` (then the cache knows, and the entry is dropped).
    */
-  merge(peers: readonly Remediation[], now: Date): Remediation[] {
+  merge(peers: readonly Remediation[], now: Date): readonly Remediation[] {
+    // Most passes have no start of ours in flight: the cache's list as it is, no copy (in the
+    // storm benchmark, building keys for every peer on every pass was a tenth of the CPU).
+    if (this.m.size === 0) return peers;
+    const names = new Set<string>();
+    for (const local of this.m.values()) names.add(local.view.metadata.name ?? '');
     const out: Remediation[] = [];
     const seen = new Set<string>();
     for (const p of peers) {
+      if (!names.has(p.metadata.name ?? '')) {
+        out.push(p);
+        continue;
+      }
       const key = keyOf(p);
-      seen.add(key);
       const local = this.m.get(key);
       if (!local) {
         out.push(p);
-      } else if (p.status?.startedAt) {
+        continue;
+      }
+      seen.add(key);
+      if (p.status?.startedAt) {
         this.m.delete(key);
         out.push(p);
       } else {

@@ -179,6 +179,10 @@ export class RemediationReconciler implements Reconciler {
     relisted: (): void => this.own.relisted(),
   };
 
+  /** Which events queue a pass: all but the echo of our own status write (OwnWrites.isEcho). */
+  readonly eventFilter = (rem: Remediation, event: 'add' | 'update' | 'delete'): boolean =>
+    event !== 'update' || !this.own.isEcho(rem);
+
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
     for (let attempt = 0; ; attempt++) {
       try {

@@ -1,3 +1,4 @@
+import { CONDITION_TYPES } from '../../../../src/api/v1alpha1/constants.js';
 import { describe, expect, it } from '@jest/globals';
 import {
   changedFields,
@@ -90,6 +91,59 @@ describe('layering: which changes overlap', () => {
     expect(layeredOnRequests(rem)).toEqual([
       { namespace: 'shop', name: 'r1' },
       { namespace: 'other', name: 'r0' },
+    ]);
+  });
+
+  it('wakes them only once it no longer holds them: reverted, its revert failed, or deleted', () => {
+    const on = [{ remediation: 'shop/r1', uid: 'u1', step: 'a' }];
+    const withStep = (phase: 'Succeeded' | 'Reverting' | 'Reverted') =>
+      aRemediation({ status: { steps: [stepRec({ phase, layeredOn: on })] } });
+    const r1 = [{ namespace: 'shop', name: 'r1' }];
+    // In place (done, or being reverted): the older revert is still held; no pass for it.
+    expect(layeredOnRequests(withStep('Succeeded'))).toEqual([]);
+    expect(layeredOnRequests(withStep('Reverting'))).toEqual([]);
+    expect(layeredOnRequests(withStep('Succeeded'), 'delete')).toEqual(r1);
+    expect(layeredOnRequests(withStep('Reverted'))).toEqual(r1);
+    const failed = {
+      type: CONDITION_TYPES.reverted,
+      status: 'False' as const,
+      reason: 'RevertFailed',
+      message: '',
+      lastTransitionTime: '',
+    };
+    expect(
+      layeredOnRequests(
+        aRemediation({
+          status: { conditions: [failed], steps: [stepRec({ phase: 'Succeeded', layeredOn: on })] },
+        }),
+      ),
+    ).toEqual(r1);
+  });
+
+  it('wakes only the next one down: those another of them still holds wait for that one', () => {
+    const ref = (n: string) => ({ remediation: `shop/${n}`, uid: `uid-${n}`, step: 'a' });
+    const r2 = aRemediation({
+      name: 'r2',
+      status: { steps: [stepRec({ phase: 'Succeeded', layeredOn: [ref('r1')] })] },
+    });
+    const r3 = aRemediation({
+      name: 'r3',
+      status: { steps: [stepRec({ phase: 'Reverted', layeredOn: [ref('r1'), ref('r2')] })] },
+    });
+    const cache = new Map([['shop/r2', r2]]);
+    const get = (ns: string, name: string) => cache.get(`${ns}/${name}`);
+    expect(layeredOnRequests(r3, 'update', get)).toEqual([{ namespace: 'shop', name: 'r2' }]);
+    // r2 reverted too: r1 is free.
+    cache.set(
+      'shop/r2',
+      aRemediation({
+        name: 'r2',
+        status: { steps: [stepRec({ phase: 'Reverted', layeredOn: [ref('r1')] })] },
+      }),
+    );
+    expect(layeredOnRequests(r3, 'update', get)).toEqual([
+      { namespace: 'shop', name: 'r1' },
+      { namespace: 'shop', name: 'r2' },
     ]);
   });
 });
