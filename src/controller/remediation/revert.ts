@@ -44,6 +44,14 @@ function revertReason(p: Pass): string {
     : 'the alert resolved';
 }
 
+/** A revert that waited for newer changes to the same fields (RevertHeld) says so in its Event. */
+function heldNote(p: Pass): string {
+  const c = findCondition(p.s.conditions, CONDITION_TYPES.blocked);
+  return c?.reason === REASONS.revertHeld && c.status === 'False'
+    ? '; held until the newer changes to the same fields were reverted'
+    : '';
+}
+
 function allReverted(p: Pass, n: number): Decision {
   const after = (p.s.steps ?? []).filter((r) => r.stage === 'AfterRevert').length;
   const msg = `reverted ${n} step${n === 1 ? '' : 's'}${after && p.s.revertMode === 'onResolve' ? `; onResolve.after done (${after} step${after === 1 ? '' : 's'})` : ''}`;
@@ -58,7 +66,11 @@ function allReverted(p: Pass, n: number): Decision {
   p.s.message = msg;
   // The revert's one Event: why it ran and what each step restored (ADR 0026).
   const reverted = (p.s.steps ?? []).filter((r) => r.phase === 'Reverted');
-  p.event('Normal', EVENT_REASONS.reverted, `${msg} (${revertReason(p)})${stepSummary(reverted)}`);
+  p.event(
+    'Normal',
+    EVENT_REASONS.reverted,
+    `${msg} (${revertReason(p)}${heldNote(p)})${stepSummary(reverted)}`,
+  );
   p.audit('reverted', msg, { phase: 'Reverted' });
   return p.done();
 }

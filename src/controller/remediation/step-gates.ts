@@ -142,8 +142,9 @@ export const revertNotHeld: StartGate = (p) => {
     kind: 'wait',
     status: { message: msg },
     conditions: [{ type: CONDITION_TYPES.blocked, status: 'True', reason: REASONS.revertHeld, message: msg }],
+    // No Event (ADR 0026): the condition is the state, and the revert's one Event, when it
+    // ends, says it was held. Ten alerts on one Deployment resolving together held nine reverts.
     onChange: [
-      eventNote('Normal', EVENT_REASONS.revertHeld, msg),
       auditNote('blocked', msg, { details: { reason: REASONS.revertHeld, waitsFor: hold.remediation } }),
     ],
     requeueAfterMs: BLOCKED_REQUEUE_MS,

@@ -207,7 +207,8 @@ describe('Remediation reconciler on a real API server', () => {
     });
     expect(held.status?.message).toContain(`${ns}/layer-2`);
     expect(envOf(await dep('layer'), 'DEGRADED')).toBe('true');
-    expect(h.events.events.some((e) => e.reason === 'RevertHeld')).toBe(true);
+    // The condition, not an Event (ADR 0026); the revert's Event says it was held (below).
+    expect(h.events.events.some((e) => e.reason === 'RevertHeld')).toBe(false);
 
     // The second resolves: it reverts to the first one's value, then the first reverts.
     await annotate(ns, 'layer-2', { [ANNOTATIONS.revert]: 'true' });
@@ -217,6 +218,11 @@ describe('Remediation reconciler on a real API server', () => {
     expect(envOf(await dep('layer'), 'DEGRADED')).toBe('true');
     expect((await reconcileUntilStable(h, req('layer-1'), isReverted)).status?.phase).toBe('Reverted');
     expect(envOf(await dep('layer'), 'DEGRADED')).toBeUndefined();
+    const revertedEvents = h.events.events.filter((e) => e.reason === 'Reverted');
+    expect(revertedEvents.find((e) => e.obj.name === 'layer-1')?.message).toContain(
+      'held until the newer changes to the same fields were reverted',
+    );
+    expect(revertedEvents.find((e) => e.obj.name === 'layer-2')?.message).not.toContain('held');
     const finished = (await h.metrics.remediationsFinished.get()).values;
     expect(finished.find((v) => v.labels.result === 'succeeded')?.value).toBe(2);
     expect(finished.find((v) => v.labels.result === 'reverted')?.value).toBe(2);
