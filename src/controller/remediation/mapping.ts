@@ -63,10 +63,11 @@ const request = (r: Remediation): Request => ({
  * Remediation → the Remediations waiting for the slot it held. When one finishes (or is deleted), the oldest
  * that waits for its target goes next, and as many of the oldest waiting for the cluster budget
  * or its Runbook's `maxConcurrent` as there are free slots; the others keep waiting (their
- * requeue, or the next finish). Without it a waiter looked again only on its 10 s requeue or a
- * Runbook status write, and ten alerts on one Deployment took ten such waits in a row
- * (docs/benchmarks.md, the storm). Only the oldest: waking every waiter at once would start
- * them all on the same view of the cache, and all but one would wait again.
+ * requeue, or the next finish). Without it a Remediation waiting behind a long step (a
+ * `waitUntil`, a rollout) looked again only on its 10 s requeue or on a Runbook status write.
+ * Only the oldest: waking every waiter at once would start them all on the same view of the
+ * cache, and all but one would wait again. (In the storm benchmark the runs are short enough
+ * that the queue reaches a waiter after its predecessor finished: none waits there.)
  */
 export function slotWaiters(
   remediations: Cache<Remediation>,
