@@ -112,6 +112,8 @@ function parseOptions(): Options {
   };
 }
 
+/** The highest history limit the config allows (retention.*HistoryLimit). */
+const RETENTION_LIMIT = 10_000;
 const USAGE = `Usage: npm run bench:controller -- [options]   (each option also as an environment variable)
 
   --remediations N   Remediations measured for latency (BENCH_REMEDIATIONS, default 200)
@@ -216,8 +218,8 @@ async function launchOperator(label: string, kubeconfigPath: string): Promise<Ru
       KR_WEBHOOK_BEARER_TOKEN: 'bench-token',
       // The memory figure is taken with --objects finished Remediations present: retention
       // (ADR 0022) must not delete them meanwhile, nor add its deletes to the request counts.
-      KR_RETENTION_SUCCESSFUL_HISTORY_LIMIT: '10000',
-      KR_RETENTION_FAILED_HISTORY_LIMIT: '10000',
+      KR_RETENTION_SUCCESSFUL_HISTORY_LIMIT: String(RETENTION_LIMIT),
+      KR_RETENTION_FAILED_HISTORY_LIMIT: String(RETENTION_LIMIT),
       // For diagnosis, e.g. BENCH_OPERATOR_NODE_OPTIONS="--import $PWD/bench/lib/cpu-profile-hook.mjs".
       ...(process.env.BENCH_OPERATOR_NODE_OPTIONS
         ? { NODE_OPTIONS: process.env.BENCH_OPERATOR_NODE_OPTIONS }
@@ -1019,7 +1021,14 @@ async function main(): Promise<void> {
   await stopOperator(a);
   const createSeconds = status ? await bulkCreate(ctx, status) : 0;
   const b = proxy
-    ? await operatorBPhase(ctx, proxy, latCount + (status ? opts.objects + 1 : 0), createSeconds)
+    ? await operatorBPhase(
+        ctx,
+        proxy,
+        // The template and the copies share a Runbook: retention keeps at most its history
+        // limit (10,000 at most) of them, so the oldest, the template, goes at --objects 10000.
+        latCount + (status ? Math.min(opts.objects + 1, RETENTION_LIMIT) : 0),
+        createSeconds,
+      )
     : undefined;
 
   machine.loadAfter = loadText();
