@@ -37,7 +37,7 @@ import {
 import { HeapCompactor, type GcFunction } from './heap-compactor.js';
 import { LeaderElector, leaderTimings, leaseNamespace } from './leader-election.js';
 import { TargetCache } from './target-cache.js';
-import { keyOf, type Cache, type Reconciler, type Request } from './types.js';
+import { keyOf, type Cache, type Reconciler, type Request, type WatchEvent } from './types.js';
 import { WorkQueue } from './work-queue.js';
 
 /** controller-runtime's CacheSyncTimeout default. */
@@ -53,9 +53,6 @@ export const GRACEFUL_SHUTDOWN_TIMEOUT_MS = 20_000;
  * `Kinds`). The runtime itself names none.
  */
 export type KindMap = { [name: string]: CachedObject };
-
-/** Which informer event a watch mapping sees (controller-runtime's Create, Update, Delete). */
-export type WatchEvent = 'add' | 'update' | 'delete';
 
 /**
  * Another kind's events mapped to this controller's keys (controller-runtime's Watches). With

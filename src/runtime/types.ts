@@ -1,3 +1,6 @@
+/** Which informer event a handler or watch mapping sees (controller-runtime's Create, Update, Delete). */
+export type WatchEvent = 'add' | 'update' | 'delete';
+
 /**
  * The controller runtime's contract (the shape of controller-runtime's reconcile package).
  * The runtime owns informers, caches, the work queue, leader election and shutdown; a

@@ -23,6 +23,7 @@
  */
 import { CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
 import type { LayeredOn, Remediation, StepStatus } from '../../api/v1alpha1/schema.js';
+import type { WatchEvent } from '../../runtime/types.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { sameObject } from './policy.js';
 import { isDryRun } from './status.js';
@@ -258,7 +259,7 @@ function refsOf(rem: Remediation): Set<string> {
  */
 export function layeredOnRequests(
   rem: Remediation,
-  event: 'add' | 'update' | 'delete' = 'update',
+  event: WatchEvent = 'update',
   get: (namespace: string, name: string) => Remediation | undefined = () => undefined,
 ): { namespace: string; name: string }[] {
   if (event !== 'delete' && holdsLayered(rem)) return [];

@@ -6,7 +6,7 @@
 import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
-import type { Cache, Request } from '../../runtime/types.js';
+import type { Cache, Request, WatchEvent } from '../../runtime/types.js';
 import { isFinal, isOlder, targetKeyOf } from '../../api/v1alpha1/lifecycle.js';
 import { isActive } from './policy.js';
 
@@ -60,8 +60,8 @@ const request = (r: Remediation): Request => ({
 });
 
 /**
- * Remediation → the Remediations waiting for the slot it held. When one finishes (or is deleted), the oldest
- * that waits for its target goes next, and as many of the oldest waiting for the cluster budget
+ * Remediation → the Remediations waiting for the slot it held. When one finishes (or is
+ * deleted), the oldest that waits for its target goes next, and as many of the oldest waiting for the cluster budget
  * or its Runbook's `maxConcurrent` as there are free slots; the others keep waiting (their
  * requeue, or the next finish). Without it a Remediation waiting behind a long step (a
  * `waitUntil`, a rollout) looked again only on its 10 s requeue or on a Runbook status write.
@@ -72,7 +72,7 @@ const request = (r: Remediation): Request => ({
 export function slotWaiters(
   remediations: Cache<Remediation>,
   clusterBudget: number,
-): (rem: Remediation, event?: 'add' | 'update' | 'delete') => Request[] {
+): (rem: Remediation, event?: WatchEvent) => Request[] {
   return (rem, event) => {
     if (!isFinal(rem) && event !== 'delete') return [];
     const key = targetKeyOf(rem);

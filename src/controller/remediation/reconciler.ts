@@ -36,7 +36,7 @@ import { parseDuration } from '../../util/duration.js';
 import { FAILPOINTS, failpoint } from '../../util/failpoints.js';
 import { ERROR_CODES, RemediatorError } from '../../util/errors.js';
 import { validateRunbook, validateSteps } from '../../runbook/validate.js';
-import type { ReconcileContext, Reconciler, Request, Result } from '../../runtime/types.js';
+import type { ReconcileContext, Reconciler, Request, Result, WatchEvent } from '../../runtime/types.js';
 import type { Caches } from '../caches.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
@@ -180,7 +180,7 @@ export class RemediationReconciler implements Reconciler {
   };
 
   /** Which events queue a pass: all but the echo of our own status write (OwnWrites.isEcho). */
-  readonly eventFilter = (rem: Remediation, event: 'add' | 'update' | 'delete'): boolean =>
+  readonly eventFilter = (rem: Remediation, event: WatchEvent): boolean =>
     event !== 'update' || !this.own.isEcho(rem);
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result> {
