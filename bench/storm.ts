@@ -269,10 +269,13 @@ async function main(): Promise<void> {
     const m0 = await scrape(probes);
     const cpu0 = procCpuSeconds(proc.pid);
     // Who else used the 2 cores: the control plane's processes and this one (proxy, watch, lists).
-    const others = (): { cluster: number; bench: number } => ({
-      cluster: cluster.pids.reduce((a, pid) => a + procCpuSeconds(pid), 0),
-      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-    });
+    const others = (): { cluster: number; bench: number } => {
+      const own = process.cpuUsage();
+      return {
+        cluster: cluster.pids.reduce((a, pid) => a + procCpuSeconds(pid), 0),
+        bench: (own.user + own.system) / 1e6,
+      };
+    };
     const o0 = others();
     const w0 = performance.now();
     let next = 0;

@@ -8,7 +8,7 @@ import { findCondition } from '../../api/v1alpha1/conditions.js';
 import type { Remediation, Runbook } from '../../api/v1alpha1/schema.js';
 import type { Cache, Request, WatchEvent } from '../../runtime/types.js';
 import { isFinal, isOlder, targetKeyOf } from '../../api/v1alpha1/lifecycle.js';
-import { isActive } from './policy.js';
+import { isActive, SLOT_REASONS } from './policy.js';
 
 /**
  * Only a Remediation that has not started yet (or waits for approval or a slot) reads the
@@ -46,12 +46,7 @@ function slotWait(r: Remediation): string | undefined {
   if (phase !== 'Pending' && phase !== 'Running') return undefined;
   if (isFinal(r)) return undefined;
   const c = findCondition(r.status?.conditions, CONDITION_TYPES.blocked);
-  if (c?.status !== 'True') return undefined;
-  return c.reason === REASONS.targetLocked ||
-    c.reason === REASONS.clusterBudget ||
-    c.reason === REASONS.concurrencyLimit
-    ? c.reason
-    : undefined;
+  return c?.status === 'True' && SLOT_REASONS.has(c.reason) ? c.reason : undefined;
 }
 
 const request = (r: Remediation): Request => ({
@@ -59,15 +54,18 @@ const request = (r: Remediation): Request => ({
   name: r.metadata.name ?? '',
 });
 
+const byAge = (a: Remediation, b: Remediation): number => (isOlder(a, b) ? -1 : isOlder(b, a) ? 1 : 0);
+
 /**
  * Remediation → the Remediations waiting for the slot it held. When one finishes (or is
- * deleted), the oldest that waits for its target goes next, and as many of the oldest waiting for the cluster budget
- * or its Runbook's `maxConcurrent` as there are free slots; the others keep waiting (their
- * requeue, or the next finish). Without it a Remediation waiting behind a long step (a
- * `waitUntil`, a rollout) looked again only on its 10 s requeue or on a Runbook status write.
- * Only the oldest: waking every waiter at once would start them all on the same view of the
- * cache, and all but one would wait again. (In the storm benchmark the runs are short enough
- * that the queue reaches a waiter after its predecessor finished: none waits there.)
+ * deleted), the oldest that waits for its target goes next, and as many of the oldest waiting
+ * for the cluster budget as there are free slots, and the oldest waiting for its Runbook's
+ * `maxConcurrent`; the others keep waiting (their requeue, or the next finish). Without it a
+ * Remediation waiting behind a long step (a `waitUntil`, a rollout) looked again only on its
+ * 10 s requeue or on a Runbook status write. Only the oldest: waking every waiter at once would
+ * start them all on the same view of the cache, and all but one would wait again. (In the storm
+ * benchmark the runs are short enough that the queue reaches a waiter after its predecessor
+ * finished: none waits there.)
  */
 export function slotWaiters(
   remediations: Cache<Remediation>,
@@ -77,23 +75,28 @@ export function slotWaiters(
     if (!isFinal(rem) && event !== 'delete') return [];
     const key = targetKeyOf(rem);
     const all = remediations.list();
-    const waiting = all.filter((r) => slotWait(r) !== undefined);
-    if (waiting.length === 0) return [];
-    const oldest = (rs: Remediation[], n: number): Remediation[] =>
-      [...rs].sort((a, b) => (isOlder(a, b) ? -1 : isOlder(b, a) ? 1 : 0)).slice(0, Math.max(0, n));
-    const free = clusterBudget - all.filter(isActive).length;
-    const sameTarget = key
-      ? waiting.filter((r) => slotWait(r) === REASONS.targetLocked && targetKeyOf(r) === key)
-      : [];
-    const forBudget = waiting.filter((r) => slotWait(r) === REASONS.clusterBudget);
-    const sameRunbook = waiting.filter(
-      (r) =>
-        slotWait(r) === REASONS.concurrencyLimit &&
+    const sameTarget: Remediation[] = [];
+    const forBudget: Remediation[] = [];
+    const sameRunbook: Remediation[] = [];
+    for (const r of all) {
+      const why = slotWait(r);
+      if (why === REASONS.targetLocked && key !== undefined && targetKeyOf(r) === key) sameTarget.push(r);
+      else if (why === REASONS.clusterBudget) forBudget.push(r);
+      else if (
+        why === REASONS.concurrencyLimit &&
         r.metadata.namespace === rem.metadata.namespace &&
-        r.spec.runbookRef?.name === rem.spec.runbookRef?.name,
-    );
+        r.spec.runbookRef?.name === rem.spec.runbookRef?.name
+      )
+        sameRunbook.push(r);
+    }
+    if (sameTarget.length + forBudget.length + sameRunbook.length === 0) return [];
+    const free = clusterBudget - all.filter(isActive).length;
     const woken = new Map<string, Request>();
-    for (const r of [...oldest(sameTarget, 1), ...oldest(forBudget, free), ...oldest(sameRunbook, 1)]) {
+    for (const r of [
+      ...sameTarget.sort(byAge).slice(0, 1),
+      ...forBudget.sort(byAge).slice(0, Math.max(0, free)),
+      ...sameRunbook.sort(byAge).slice(0, 1),
+    ]) {
       const q = request(r);
       woken.set(`${q.namespace}/${q.name}`, q);
     }

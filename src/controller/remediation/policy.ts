@@ -62,6 +62,13 @@ export interface Blocker {
   message: string;
 }
 
+/** A Blocked condition with one of these reasons waits for a slot that a finish may free. */
+export const SLOT_REASONS: ReadonlySet<string> = new Set<Blocker['reason']>([
+  'ConcurrencyLimit',
+  'ClusterBudget',
+  'TargetLocked',
+]);
+
 /**
  * Whether `me` may start now. The lock is judged from the cache: any other active Remediation
  * on the same target holds it. (While running, `lockHolder` lets only the oldest go on, which
