@@ -4,6 +4,9 @@
  * let the Remediation through untouched, or a Verdict:
  *   go    through, with marks (e.g. Approved=True, a lock released)
  *   wait  stop here for now: a condition says why, a requeue says when to look again
+ *   waitUnrecorded  stop here for now and write nothing: a wait that ends by itself in moments
+ *         (a chain of reverts unwinding) and is no news for a person; the status stays as it
+ *         was observed, and a requeue looks again (there a `wait` says so, if it lasts)
  *   fail  the run ends Failed (the usual failure notes, and onFailure.revert)
  *   end   the run ends without running (Skipped, Blocked) with the notes given
  *   failAttempt  (step gates) the step's attempt fails, e.g. a timeout; retry rules apply
@@ -41,6 +44,7 @@ export interface Marks {
 export type Verdict =
   | (Marks & { kind: 'go' })
   | (Marks & { kind: 'wait'; requeueAfterMs?: number })
+  | { kind: 'waitUnrecorded'; requeueAfterMs: number }
   | (Marks & { kind: 'fail'; reason: string; message: string })
   | (Marks & { kind: 'end'; reason: string; message: string; notes: Note[] })
   | (Marks & { kind: 'failAttempt'; failure: StepFailure })
@@ -70,6 +74,10 @@ export type GateResult =
 
 /** Writes a verdict's marks into the pass and says whether the chain stops there. */
 export function applyVerdict(p: Pass, v: Verdict, index?: number): GateResult {
+  if (v.kind === 'waitUnrecorded') {
+    p.requeue(v.requeueAfterMs);
+    return { decision: p.unchanged() };
+  }
   if (v.status) Object.assign(p.s, v.status);
   if (v.step && index !== undefined) Object.assign(p.s.steps![index]!, v.step);
   const [own, ...rest] = v.conditions ?? [];

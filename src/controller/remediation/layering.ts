@@ -21,11 +21,12 @@
  * compare-and-swap, so it restores only a value that is still the one it set.
  * Pure functions of the peers list (from the cache), table-tested.
  */
-import { CONDITION_TYPES } from '../../api/v1alpha1/constants.js';
+import { CONDITION_TYPES, REASONS } from '../../api/v1alpha1/constants.js';
 import type { LayeredOn, Remediation, StepStatus } from '../../api/v1alpha1/schema.js';
 import type { WatchEvent } from '../../runtime/types.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { sameObject } from './policy.js';
+import { revertRequested } from './revert-set.js';
 import { isDryRun } from './status.js';
 
 /** `namespace/name`, as layeredOn names a Remediation. */
@@ -232,6 +233,65 @@ function layeredOnMine(
     }
   }
   return undefined;
+}
+
+/**
+ * The peers that can hold `me`'s steps `indexes`: those with a step on the same target (a hold
+ * is a change to the same fields of the same target). Looked up once per pass, so that
+ * following a chain of holds does not walk every Remediation the cache knows at each link.
+ */
+export function peersOnTargets(
+  me: Remediation,
+  indexes: readonly number[],
+  peers: readonly Remediation[],
+): Remediation[] {
+  const targets = new Set(indexes.map((i) => me.status?.steps?.[i]?.target).filter((t) => t !== undefined));
+  if (targets.size === 0) return [];
+  return peers.filter((p) =>
+    (p.status?.steps ?? []).some((st) => st.target !== undefined && targets.has(st.target)),
+  );
+}
+
+/**
+ * Its revert is asked for and under way, as far as its status shows: not a dry run, no
+ * Blocked=True (a lock, a hold a person is shown), no revert gate, no `onResolve.before` step
+ * running, and no revert that ended. What it shows is what counts: a Remediation whose revert
+ * waits says so in its own status within one requeue.
+ */
+function revertUnderWay(rem: Remediation): boolean {
+  if (!revertRequested(rem) || isDryRun(rem, rem.status)) return false;
+  const conditions = rem.status?.conditions;
+  if (findCondition(conditions, CONDITION_TYPES.blocked)?.status === 'True') return false;
+  const reverted = findCondition(conditions, CONDITION_TYPES.reverted);
+  if (reverted && (reverted.status !== 'Unknown' || reverted.reason !== REASONS.revertRequested))
+    return false;
+  return findCondition(conditions, CONDITION_TYPES.progressing)?.reason !== REASONS.resolveStepRunning;
+}
+
+/**
+ * The hold clears by itself, in moments: the Remediation in the way has its revert under way,
+ * or is held in turn by one that has, down the chain. Ten alerts on one Deployment resolving
+ * together: the newest reverts, and each release wakes the next one down (layeredOnRequests).
+ * Such a hold is no news for a person, and its RevertHeld condition would cost a status write
+ * per held revert (ADR 0026's addendum). A chain that ends in a change whose alert still fires,
+ * or in a revert that waits, is news: false. `indexesOf`: the steps a peer's revert undoes.
+ */
+export function holdUnwinds(
+  hold: RevertHold,
+  peers: readonly Remediation[],
+  indexesOf: (rem: Remediation) => readonly number[],
+): boolean {
+  const seen = new Set<string>();
+  let next: RevertHold | undefined = hold;
+  while (next) {
+    const ref = next.remediation;
+    if (seen.has(ref)) return false;
+    seen.add(ref);
+    const holder = peers.find((p) => remediationRef(p) === ref);
+    if (!holder || !revertUnderWay(holder)) return false;
+    next = revertHold(holder, indexesOf(holder), peers);
+  }
+  return true;
 }
 
 /** `rem` still holds the reverts of the Remediations its layered steps recorded. */

@@ -61,8 +61,9 @@ export class Pass implements GateView {
 
   constructor(
     readonly obs: Observed,
-    status: RemediationStatus | undefined,
+    private readonly observed: RemediationStatus | undefined,
   ) {
+    const status = observed;
     this.rem = obs.remediation;
     this.s = structuredClone(status ?? {});
     this.gen = this.rem.metadata.generation;
@@ -116,6 +117,20 @@ export class Pass implements GateView {
     // for every pass whose decision looks at other Remediations.
     if (!this.obs.peers) throw new Error('decision needs the peers, but they were not gathered (needsPeers)');
     return this.obs.peers;
+  }
+
+  /**
+   * Nothing to write: the status as this pass found it, whatever the pass decided on the way,
+   * with no notes (a `waitUnrecorded` verdict). Not even observedGeneration moves: the status
+   * still describes the generation it was written for.
+   */
+  unchanged(): Decision {
+    return {
+      op: { kind: 'none' },
+      status: structuredClone(this.observed ?? {}),
+      notes: [],
+      ...(this.requeueAfterMs !== undefined ? { requeueAfterMs: this.requeueAfterMs } : {}),
+    };
   }
 
   done(op: Operation = { kind: 'none' }): Decision {

@@ -5,7 +5,7 @@
 import { ANNOTATIONS, CONDITION_TYPES, EVENT_REASONS, REASONS } from '../../api/v1alpha1/constants.js';
 import { displayTarget } from '../../runbook/target.js';
 import { BLOCKED_REQUEUE_MS, RUNBOOK_MISSING_REQUEUE_MS } from './decision.js';
-import { unlessDryRun, type StartGate, type Verdict } from './gates.js';
+import { unlessDryRun, type StartGate, type Marks } from './gates.js';
 import { auditNote, eventNote } from './pass.js';
 import { DEFAULT_INEFFECTIVE_WINDOW, ineffectiveBefore, loopProtection, startBlocker } from './policy.js';
 import { boundsToCopy, effectiveSafety, isResolveFailure, resolveSteps } from './resolve.js';
@@ -128,7 +128,7 @@ export const stepsCopied: StartGate = ({ obs, rem, s }) => {
   if (s.steps?.length) return undefined;
   const r = resolveSteps(rem, obs.runbook);
   if (isResolveFailure(r)) {
-    const blocked: Verdict['conditions'] =
+    const blocked: Marks['conditions'] =
       r.reason === REASONS.outOfScope
         ? [{ type: CONDITION_TYPES.blocked, status: 'True', reason: REASONS.outOfScope, message: r.message }]
         : [];

@@ -9,7 +9,7 @@ import { formatDuration } from '../../util/duration.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { BLOCKED_REQUEUE_MS } from './decision.js';
 import { unlessDryRun, type StartGate, type StepGate, type Verdict } from './gates.js';
-import { failedAbove, revertHold } from './layering.js';
+import { failedAbove, holdUnwinds, peersOnTargets, revertHold } from './layering.js';
 import { auditNote, eventNote, remediationName, type GateView } from './pass.js';
 import { lockHolder } from './policy.js';
 import { stepTimeoutMs } from './retry.js';
@@ -119,13 +119,15 @@ export function releaseHold(p: GateView, why: string): Verdict | undefined {
  * Before a revert on resolve starts: a newer Remediation changed the same fields again and its
  * change is still in place, so this revert waits for that one's (layering.ts). Blocked=True with
  * reason RevertHeld says so; the newer one's status changes wake this one (mapping), and a
- * requeue looks again meanwhile.
+ * requeue looks again meanwhile. When the newer one's revert is under way (directly or down a
+ * chain of such holds: holdUnwinds), the wait is over in moments and nothing is written.
  */
 export const revertNotHeld: StartGate = (p) => {
   const indexes = revertSet(p.s, p.obs.actionInfo, 'resolve');
-  const hold = revertHold(p.rem, indexes, p.peers());
+  const peers = peersOnTargets(p.rem, indexes, p.peers());
+  const hold = revertHold(p.rem, indexes, peers);
   if (!hold) {
-    const failed = failedAbove(p.rem, indexes, p.peers());
+    const failed = failedAbove(p.rem, indexes, peers);
     return releaseHold(
       p,
       failed
@@ -134,6 +136,12 @@ export const revertNotHeld: StartGate = (p) => {
         : 'the newer changes to the same fields are reverted',
     );
   }
+  const shown = findCondition(p.s.conditions, CONDITION_TYPES.blocked);
+  const heldShown = shown?.status === 'True' && shown.reason === REASONS.revertHeld;
+  // A chain that unwinds by itself: no condition, no write; each release wakes the next one
+  // down, and the requeue writes RevertHeld if the chain stops (ADR 0026's addendum).
+  if (!heldShown && holdUnwinds(hold, peers, (r) => revertSet(r.status ?? {}, p.obs.actionInfo, 'resolve')))
+    return { kind: 'waitUnrecorded', requeueAfterMs: BLOCKED_REQUEUE_MS };
   const msg =
     `revert held: step ${hold.mine} waits for remediation ${hold.remediation} (step ${hold.step}), which ` +
     `changed the same fields afterwards and has not been reverted; it reverts first (when its alert ` +

@@ -14,6 +14,7 @@ import type { Remediation, RemediationSpec, RunbookSpec, Step } from '../../../s
 import { ACTIONS_REGISTRY } from '../../../src/actions/index.js';
 import type { Action } from '../../../src/actions/types.js';
 import { findCondition } from '../../../src/api/v1alpha1/conditions.js';
+import { BLOCKED_REQUEUE_MS } from '../../../src/controller/remediation/decision.js';
 import type { KubeClients } from '../../../src/kube/client.js';
 import { remediations, runbooks } from '../../../src/kube/resources.js';
 import { startFakeKubelet, type FakeKubelet } from '../../../tools/cluster/fake-kubelet.js';
@@ -226,6 +227,46 @@ describe('Remediation reconciler on a real API server', () => {
     const finished = (await h.metrics.remediationsFinished.get()).values;
     expect(finished.find((v) => v.labels.result === 'succeeded')?.value).toBe(2);
     expect(finished.find((v) => v.labels.result === 'reverted')?.value).toBe(2);
+  });
+
+  it('two layered alerts resolve together: the older waits without a write, then both revert', async () => {
+    await createDeployment(ns, 'layerq', { replicas: 1 });
+    await runbook('degrade-q', {
+      steps: [
+        {
+          name: 'degrade',
+          action: 'setEnv',
+          setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+          revertOnResolve: true,
+        },
+      ],
+    });
+    let h = harness();
+    const req = (name: string) => ({ namespace: ns, name });
+    await createRemediation(ns, 'lq-1', { runbookRef: { name: 'degrade-q' }, alert: alertFor('layerq') });
+    await reconcileUntilStable(h, req('lq-1'));
+    await createRemediation(ns, 'lq-2', { runbookRef: { name: 'degrade-q' }, alert: alertFor('layerq') });
+    expect((await reconcileUntilStable(h, req('lq-2'))).status?.steps?.[0]?.layeredOn).toHaveLength(1);
+
+    // Both are asked to revert: lq-2's revert is under way, so lq-1's hold clears by itself and
+    // is no news for a person: its pass writes nothing (ADR 0026's addendum).
+    await annotate(ns, 'lq-1', { [ANNOTATIONS.revert]: 'true' });
+    await annotate(ns, 'lq-2', { [ANNOTATIONS.revert]: 'true' });
+    // A new reconciler: this harness re-lists its caches instead of watching, so the first
+    // one would trust its own last write of lq-2 over the annotation for OWN_WRITE_TTL_MS.
+    h = harness();
+    const before = await remediations(testClients()).get(ns, 'lq-1');
+    expect(await reconcileOnce(h, req('lq-1'))).toBe(BLOCKED_REQUEUE_MS);
+    const after = await remediations(testClients()).get(ns, 'lq-1');
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(findCondition(after.status?.conditions, CONDITION_TYPES.blocked)).toBeUndefined();
+    expect(envOf(await dep('layerq'), 'DEGRADED')).toBe('true');
+
+    const isReverted = (r: Remediation) => r.status?.phase === 'Reverted' || r.status?.phase === 'Failed';
+    expect((await reconcileUntilStable(h, req('lq-2'), isReverted)).status?.phase).toBe('Reverted');
+    expect(envOf(await dep('layerq'), 'DEGRADED')).toBe('true');
+    expect((await reconcileUntilStable(h, req('lq-1'), isReverted)).status?.phase).toBe('Reverted');
+    expect(envOf(await dep('layerq'), 'DEGRADED')).toBeUndefined();
   });
 
   it('a held revert goes on when the newer revert fails, and leaves a value changed since alone', async () => {

@@ -1302,6 +1302,73 @@ describe('next: layered changes revert newest first', () => {
     expect(findCondition(r1done.rem.status?.conditions, CONDITION_TYPES.blocked)?.status).toBe('False');
   });
 
+  it('held by a newer revert under way: nothing is written, and the chain unwinds newest first', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const r3 = run('r3', trueToTrue, [r1, r2]);
+    // The three alerts resolve together (a storm ends): r3 reverts; r2 waits for r3, r1 for
+    // r2 (or r3), each a hold that clears by itself, so no RevertHeld and no write at all.
+    const [q1, q2, q3] = [r1, r2, r3].map(resolve) as [Remediation, Remediation, Remediation];
+    for (const [me, peers] of [
+      [q1, [q2, q3]],
+      [q2, [q1, q3]],
+    ] as const) {
+      const d = next(observed(me, { runbook: rb, peers: [...peers] }));
+      expect(d.op.kind).toBe('none');
+      expect(d.status).toEqual(me.status);
+      expect(d.notes).toEqual([]);
+      expect(d.requeueAfterMs).toBe(BLOCKED_REQUEUE_MS);
+    }
+    expect(revert(r3, [q1, q2]).ops).toEqual(['revert 0']);
+    const d3 = revert(r3, [q1, q2]).rem;
+    const d2 = revert(r2, [q1, d3]);
+    expect(d2.ops).toEqual(['revert 0']);
+    expect(findCondition(d2.rem.status?.conditions, CONDITION_TYPES.blocked)).toBeUndefined();
+    const d1 = revert(r1, [d2.rem, d3]);
+    expect(d1.ops).toEqual(['revert 0']);
+    expect(d1.rem.status?.phase).toBe('Reverted');
+  });
+
+  it('held by a chain that does not unwind by itself: RevertHeld says so', () => {
+    const r1 = run('r1', absentToTrue);
+    const r2 = run('r2', trueToTrue, [r1]);
+    const r3 = run('r3', trueToTrue, [r1, r2]);
+    const heldBy = (me: Remediation, peers: Remediation[]) =>
+      findCondition(
+        next(observed(resolve(me), { runbook: rb, peers })).status.conditions,
+        CONDITION_TYPES.blocked,
+      );
+    // r3's alert still fires: r2 and r1 wait for a person (or r3's alert), and say so.
+    expect(heldBy(r2, [r1, r3])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+    expect(heldBy(r1, [resolve(r2), r3])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+    // r3's revert waits for its gate, or for the target's lock: not under way.
+    const gated = withStatus(resolve(r3), {
+      ...r3.status,
+      conditions: [
+        ...(r3.status?.conditions ?? []),
+        cond(CONDITION_TYPES.reverted, 'Unknown', REASONS.awaitingRevertGate),
+      ],
+    });
+    expect(heldBy(r2, [r1, gated])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+    const locked = withStatus(resolve(r3), {
+      ...r3.status,
+      conditions: [
+        ...(r3.status?.conditions ?? []),
+        cond(CONDITION_TYPES.blocked, 'True', REASONS.targetLocked),
+      ],
+    });
+    expect(heldBy(r2, [r1, locked])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+    // r2 already shows RevertHeld (written while r3 still fired): r1, below it, shows it too.
+    const r2held = withStatus(resolve(r2), {
+      ...r2.status,
+      conditions: [
+        ...(r2.status?.conditions ?? []),
+        cond(CONDITION_TYPES.blocked, 'True', REASONS.revertHeld),
+      ],
+    });
+    expect(heldBy(r1, [r2held, resolve(r3)])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+  });
+
   it('a newer revert that failed (final) holds nothing: the older goes on, compare-and-swap', () => {
     const r1 = run('r1', absentToTrue);
     const r2 = run('r2', trueToTrue, [r1]);
