@@ -4,7 +4,7 @@
  *
  * It starts its own control plane (etcd + kube-apiserver), creates `--targets` Deployments and
  * one Runbook (one setEnv step, revertOnResolve), and runs the operator as a separate process
- * talking to the API server through a counting proxy. Then:
+ * talking to the API server directly (`--proxy`: through a counting proxy). Then:
  * 1. raw create rate: `--fingerprints` plain Remediation creates (32 in flight) in a namespace
  *    the operator does not watch: what this API server does without us;
  * 2. storm: `--alerts` firing alerts over `--fingerprints` fingerprints (each fingerprint sent
@@ -12,16 +12,19 @@
  *    alerts/s, then the time from the first post until every Remediation is final;
  * 3. resolve: one resolved notification per fingerprint, with a `startsAt` other than the
  *    firing one (ADR 0021); the time until every Remediation is Reverted;
- * 4. writes per Remediation (POST/PUT/PATCH/DELETE through the proxy, Events included, Lease
- *    renewals excluded), and the operator's peak and settled RSS;
+ * 4. writes per Remediation (POST/PUT/PATCH/DELETE as the API server's `apiserver_request_total`
+ *    counts them, or through the proxy; Events included, Lease renewals excluded), and the
+ *    operator's peak and settled RSS;
  * 5. where the time went: from a watch of the Remediations (the bench's clock), how long they
  *    waited before running and how long they ran, how many ran at once, the controller's passes
  *    per Remediation (its /metrics), and the CPU of the operator, the control plane and this
- *    process (which also runs the proxy and the watch) on the shared cores.
+ *    process (the watch, and the proxy with `--proxy`) on the shared cores.
  *
  * Flags (or environment): --alerts N (BENCH_ALERTS, 10000), --fingerprints N (1000), --targets N
  * (100), --steps N (1: the Runbook's setEnv steps, each on its own variable), --workers N (the
- * operator's KR_WORKERS; default: its own default), --no-docs. BENCH_OPERATOR_NODE_ARGS adds
+ * operator's KR_WORKERS; default: its own default), --proxy (count every request through a
+ * proxy, by path: finer than the API server's counters, but it costs the shared cores about a
+ * fifth of one, so the times are slower), --no-docs. BENCH_OPERATOR_NODE_ARGS adds
  * flags to the operator's node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). BENCH_TRACE=FILE writes every
  * watch event (time, name, phase, resourceVersion) as JSON. Retention is set high, so that its
  * deletes do not mix into the figures.
@@ -39,6 +42,13 @@ import { remediations, runbooks } from '../src/kube/resources.js';
 import { freePort, kubeconfigYaml, startCluster } from '../tools/cluster/cluster.js';
 import { installCrds, REPO_ROOT } from '../tools/cluster/crds.js';
 import { startOperator } from '../test/support/operator.js';
+import {
+  apiserverRequests,
+  eventWritesOf,
+  requestsBetween,
+  writesOf,
+  type RequestCounts,
+} from './lib/apiserver-requests.js';
 import { breakdown, CountingProxy } from './lib/counting-proxy.js';
 import { writeSection } from './lib/docs.js';
 import { deploymentBody, pool, watchPath, withRetry } from './lib/kube.js';
@@ -56,6 +66,7 @@ function options(): {
   targets: number;
   steps: number;
   workers: string;
+  proxy: boolean;
   docs: boolean;
 } {
   const { values } = parseArgs({
@@ -65,6 +76,7 @@ function options(): {
       targets: { type: 'string', default: '100' },
       steps: { type: 'string', default: '1' },
       workers: { type: 'string', default: '' },
+      proxy: { type: 'boolean', default: false },
       'no-docs': { type: 'boolean', default: false },
     },
   });
@@ -74,6 +86,7 @@ function options(): {
     targets: Number(values.targets),
     steps: Math.max(1, Number(values.steps)),
     workers: values.workers,
+    proxy: values.proxy,
     docs: !values['no-docs'],
   };
 }
@@ -178,11 +191,17 @@ async function main(): Promise<void> {
     const rawRate = o.fingerprints / ((performance.now() - r0) / 1000);
     log(`raw create: ${rawRate.toFixed(0)}/s`);
 
-    // The operator, through the counting proxy.
-    const proxy = await CountingProxy.start(cluster.server);
-    cleanups.unshift(() => proxy.stop());
-    const kcPath = join(cluster.dir, 'kubeconfig-storm-proxy');
-    writeFileSync(kcPath, kubeconfigYaml(proxy.url, cluster.token), { mode: 0o600 });
+    // The operator: straight to the API server, or through the counting proxy (--proxy).
+    const proxy = o.proxy ? await CountingProxy.start(cluster.server) : undefined;
+    if (proxy) cleanups.unshift(() => proxy.stop());
+    const kcPath = join(cluster.dir, 'kubeconfig-storm-operator');
+    writeFileSync(kcPath, kubeconfigYaml(proxy?.url ?? cluster.server, cluster.token), { mode: 0o600 });
+    /** The requests from one mark to the next, by `VERB what`, most first. */
+    type Mark = { at: number; counts?: RequestCounts };
+    const mark = async (at: number): Promise<Mark> =>
+      proxy ? { at } : { at, counts: await apiserverRequests(cluster.server, cluster.token) };
+    const requests = (a: Mark, b: Mark): { key: string; count: number }[] =>
+      proxy ? breakdown(proxy.between(a.at, b.at)) : requestsBetween(a.counts!, b.counts!);
     const [wp, pp] = [await freePort(), await freePort()];
     const proc = startOperator({
       env: {
@@ -276,6 +295,7 @@ async function main(): Promise<void> {
         bench: (own.user + own.system) / 1e6,
       };
     };
+    const a0 = await mark(performance.now());
     const o0 = others();
     const w0 = performance.now();
     let next = 0;
@@ -315,16 +335,18 @@ async function main(): Promise<void> {
     const cpuStorm = procCpuSeconds(proc.pid) - cpu0;
     const o1 = others();
     const m1 = await scrape(probes);
-    const created = (await remediations(clients).list(NS)).items.length;
+    const finalItems = (await remediations(clients).list(NS)).items;
+    const created = finalItems.length;
     const finalSeconds = (tFinal - w0) / 1000;
     log(`all ${created} final after ${finalSeconds.toFixed(1)} s`);
-    const stormWrites = proxy.between(w0, tFinal);
+    const stormWrites = requests(a0, await mark(tFinal));
 
     // 3. The resolved notifications, with another startsAt than the firing ones.
     await sleep(2000);
     const resolvedAt = new Date().toISOString();
     const m2 = await scrape(probes);
     const cpu1 = procCpuSeconds(proc.pid);
+    const a2 = await mark(performance.now());
     const o2 = others();
     const v0 = performance.now();
     next = 0;
@@ -348,9 +370,10 @@ async function main(): Promise<void> {
       }),
     );
     const tReverted = await all((r) => r.status?.phase === 'Reverted');
+    const revertedItems = (await remediations(clients).list(NS)).items;
     const revertSeconds = (tReverted - v0) / 1000;
     log(`all reverted after ${revertSeconds.toFixed(1)} s`);
-    const revertWrites = proxy.between(v0, tReverted);
+    const revertWrites = requests(a2, await mark(tReverted));
     const cpuRevert = procCpuSeconds(proc.pid) - cpu1;
     const o3 = others();
     const m3 = await scrape(probes);
@@ -370,6 +393,17 @@ async function main(): Promise<void> {
     const FINAL = ['Succeeded', 'Failed', 'Blocked', 'Skipped'];
     const storm = spans(timeline.snapshot(), { from: w0, to: tFinal }, ACTIVE, FINAL);
     const revert = spans(timeline.snapshot(), { from: v0, to: tReverted }, ['Reverting'], ['Reverted']);
+    /** The median JSON size of the objects: what each write and watch event of them carries. */
+    const size = (items: readonly Remediation[]): string => {
+      const n = items.map((r) => Buffer.byteLength(JSON.stringify(r))).sort((a, b) => a - b);
+      const managed = items
+        .map((r) =>
+          Buffer.byteLength(JSON.stringify((r.metadata as { managedFields?: unknown }).managedFields ?? [])),
+        )
+        .sort((a, b) => a - b);
+      const mid = Math.floor(n.length / 2);
+      return `${((n[mid] ?? 0) / 1024).toFixed(1)} KiB (managedFields ${((managed[mid] ?? 0) / 1024).toFixed(1)} KiB)`;
+    };
     const perSecond = (n: number, from: number, to: number): string =>
       `${(n / ((to - from) / 1000)).toFixed(0)}/s`;
 
@@ -379,17 +413,15 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const settled = rss();
 
-    const writes = (reqs: readonly { method: string; path: string }[]): number =>
-      reqs.filter((r) => r.method !== 'GET' && !r.path.includes('/leases/')).length;
-    const events = (reqs: readonly { method: string; path: string }[]): number =>
-      reqs.filter((r) => r.method !== 'GET' && r.path.includes('/events')).length;
+    const writes = writesOf;
+    const events = eventWritesOf;
     const perRem = (n: number): string => (n / created).toFixed(1);
     for (const [what, reqs] of [
       ['storm', stormWrites],
       ['revert', revertWrites],
     ] as const) {
-      log(`${what}: requests through the proxy`);
-      for (const b of breakdown(reqs).slice(0, 12)) log(`  ${String(b.count).padStart(6)}  ${b.key}`);
+      log(`${what}: requests ${proxy ? 'through the proxy' : 'as the API server counts them'}`);
+      for (const b of reqs.slice(0, 12)) log(`  ${String(b.count).padStart(6)}  ${b.key}`);
     }
     // create, a checkpoint and the action per step, the final status, one Event (ADR 0026).
     const minWrites = 2 * o.steps + 3;
@@ -442,6 +474,10 @@ async function main(): Promise<void> {
         `${((100 * (o1.cluster - o0.cluster)) / ((tFinal - w0) / 1000)).toFixed(0)}% / ${((100 * (o1.bench - o0.bench)) / ((tFinal - w0) / 1000)).toFixed(0)}%, ${((100 * (o3.cluster - o2.cluster)) / ((tReverted - v0) / 1000)).toFixed(0)}% / ${((100 * (o3.bench - o2.bench)) / ((tReverted - v0) / 1000)).toFixed(0)}%`,
       ],
       [
+        'Remediation size as stored (JSON, managedFields included), final / Reverted, median',
+        `${size(finalItems)} / ${size(revertedItems)}`,
+      ],
+      [
         'operator RSS peak / settled',
         `${(peak / 1048576).toFixed(0)} MB / ${(settled / 1048576).toFixed(0)} MB`,
       ],
@@ -453,7 +489,7 @@ async function main(): Promise<void> {
       writeSection(
         file,
         '## Latest run: storm (`npm run bench:storm`)',
-        `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, one run on the test control plane (etcd + kube-apiserver, no kube-controller-manager; the operator through a counting proxy, one replica without leader election, memory store, audit off).\n\n${md}`,
+        `${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, one run on the test control plane (etcd + kube-apiserver, no kube-controller-manager; the operator ${proxy ? 'through a counting proxy' : 'straight to the API server, its writes from `apiserver_request_total`'}, one replica without leader election, memory store, audit off).\n\n${md}`,
       );
       log(`wrote ${file}`);
     }
