@@ -38,13 +38,24 @@ export function isSkippedReason(reason: string): boolean {
 /** Loop protection's default: this many failed attempts in a row on one target block the next. */
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES = 3;
 
+/** Parsed keys by object: the peers' keys are read on every pass, and a cached object is reused until it changes. */
+const parsedKeys = new WeakMap<Remediation, { target: string; key: string | undefined }>();
+
 /** The target key of a Remediation from its `status.target`, or undefined before it was resolved. */
 export function targetKeyOf(rem: Remediation): string | undefined {
   const t = rem.status?.target;
   if (!t) return undefined;
+  const known = parsedKeys.get(rem);
+  if (known?.target === t) return known.key;
   const parts = t.split('/');
-  if (parts.length === 2) return `${parts[0]}/${rem.metadata.namespace ?? ''}/${parts[1]}`;
-  return parts.length === 3 ? t : undefined;
+  const key =
+    parts.length === 2
+      ? `${parts[0]}/${rem.metadata.namespace ?? ''}/${parts[1]}`
+      : parts.length === 3
+        ? t
+        : undefined;
+  parsedKeys.set(rem, { target: t, key });
+  return key;
 }
 
 /** Creation order, ties broken by name, so every replica agrees on who is older. */

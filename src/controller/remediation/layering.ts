@@ -119,22 +119,28 @@ function sameChange(a: StepStatus, b: Pick<StepStatus, 'action' | 'target' | 'be
 
 /** The Remediations layered on `me`, directly or through others (`namespace/name`). */
 function layeredAbove(me: Remediation, peers: readonly Remediation[]): Set<string> {
-  const above = new Set<string>();
-  let frontier = new Set([remediationRef(me)]);
-  while (frontier.size > 0) {
-    const next = new Set<string>();
-    for (const peer of peers) {
-      const ref = remediationRef(peer);
-      if (above.has(ref) || ref === remediationRef(me)) continue;
-      const on = (peer.status?.steps ?? []).some((st) =>
-        (st.layeredOn ?? []).some((l) => frontier.has(l.remediation)),
-      );
-      if (on) {
-        above.add(ref);
-        next.add(ref);
+  // Who names whom in its steps' layeredOn, in one scan; then a walk up from `me`.
+  const self = remediationRef(me);
+  const namedBy = new Map<string, string[]>();
+  for (const peer of peers) {
+    const ref = remediationRef(peer);
+    if (ref === self) continue;
+    for (const st of peer.status?.steps ?? []) {
+      for (const l of st.layeredOn ?? []) {
+        const by = namedBy.get(l.remediation);
+        if (!by) namedBy.set(l.remediation, [ref]);
+        else if (!by.includes(ref)) by.push(ref);
       }
     }
-    frontier = next;
+  }
+  const above = new Set<string>();
+  const todo = [self];
+  for (let r = todo.pop(); r !== undefined; r = todo.pop()) {
+    for (const by of namedBy.get(r) ?? []) {
+      if (above.has(by)) continue;
+      above.add(by);
+      todo.push(by);
+    }
   }
   return above;
 }
@@ -233,23 +239,6 @@ function layeredOnMine(
     }
   }
   return undefined;
-}
-
-/**
- * The peers that can hold `me`'s steps `indexes`: those with a step on the same target (a hold
- * is a change to the same fields of the same target). Looked up once per pass, so that
- * following a chain of holds does not walk every Remediation the cache knows at each link.
- */
-export function peersOnTargets(
-  me: Remediation,
-  indexes: readonly number[],
-  peers: readonly Remediation[],
-): Remediation[] {
-  const targets = new Set(indexes.map((i) => me.status?.steps?.[i]?.target).filter((t) => t !== undefined));
-  if (targets.size === 0) return [];
-  return peers.filter((p) =>
-    (p.status?.steps ?? []).some((st) => st.target !== undefined && targets.has(st.target)),
-  );
 }
 
 /**

@@ -12,6 +12,8 @@ import { conditionChanged, setCondition, type ConditionInput } from '../../api/v
 import type { Decision, Note, Observed, Operation } from './decision.js';
 import { stepTarget } from './resolve.js';
 import { derivePhase, isDryRun, progressOf } from './status.js';
+import { targetKeyOf } from '../../api/v1alpha1/lifecycle.js';
+import { isActive } from './policy.js';
 
 /** What a gate may look at: the observed world and the status decided so far. */
 export interface GateView {
@@ -24,7 +26,23 @@ export interface GateView {
   /** The main target, for Events on it and for the lock. */
   mainTarget(): ResolvedTarget | undefined;
   mainKey(): string | undefined;
+  /** Every Remediation the cache knows, our own starts laid over them (Observed.peers). */
   peers(): readonly Remediation[];
+  /**
+   * The peers on target `key` (`targetKeyOf`), picked once per pass: all that the lock, loop
+   * protection and the ineffective-run check look at. Each of those filters by the target
+   * first, so handing them this list instead of every peer changes no verdict; in the storm
+   * benchmark, scanning all 1,000 peers once per rule was a quarter of the operator's CPU.
+   */
+  peersOn(key: string | undefined): readonly Remediation[];
+  /** The active peers (Running, Verifying, Reverting), picked once per pass: what the budgets count. */
+  activePeers(): readonly Remediation[];
+  /**
+   * The peers with a step on one of `targets` (`status.steps[].target`): all that can hold a
+   * revert of steps on those targets (layering.ts: a hold is a change to the same fields of
+   * the same target).
+   */
+  peersWithStepOn(targets: Iterable<string>): readonly Remediation[];
 }
 
 /** `namespace/name` of a Remediation, as messages name it. */
@@ -46,6 +64,44 @@ export function auditNote(
   extra: { step?: string; phase?: string; details?: Record<string, unknown> } = {},
 ): Note {
   return { kind: 'audit', event, message, ...extra };
+}
+
+interface PeerIndex {
+  onTarget: Map<string, Remediation[]>;
+  onStepTarget: Map<string, Remediation[]>;
+  active: Remediation[];
+}
+
+function push(m: Map<string, Remediation[]>, key: string, r: Remediation): void {
+  const on = m.get(key);
+  if (on) on.push(r);
+  else m.set(key, [r]);
+}
+
+/**
+ * The peers by target and the active ones, in one scan per peers list: a pass decides on one
+ * list (Observed.peers) but builds several Pass objects on it (the effect's record, the
+ * follow-up), and each rule used to scan it whole.
+ */
+const indexes = new WeakMap<readonly Remediation[], PeerIndex>();
+function peerIndex(peers: readonly Remediation[]): PeerIndex {
+  let index = indexes.get(peers);
+  if (!index) {
+    index = { onTarget: new Map(), onStepTarget: new Map(), active: [] };
+    for (const r of peers) {
+      const key = targetKeyOf(r);
+      if (key !== undefined) push(index.onTarget, key, r);
+      const steps = r.status?.steps ?? [];
+      for (const [i, st] of steps.entries()) {
+        // Once per target, however many of its steps are on it.
+        if (st.target !== undefined && !steps.slice(0, i).some((x) => x.target === st.target))
+          push(index.onStepTarget, st.target, r);
+      }
+      if (isActive(r)) index.active.push(r);
+    }
+    indexes.set(peers, index);
+  }
+  return index;
 }
 
 export class Pass implements GateView {
@@ -110,6 +166,21 @@ export class Pass implements GateView {
   mainKey(): string | undefined {
     const t = this.mainTarget();
     return t ? targetKey(t) : undefined;
+  }
+
+  peersOn(key: string | undefined): readonly Remediation[] {
+    return key === undefined ? [] : (peerIndex(this.peers()).onTarget.get(key) ?? []);
+  }
+
+  activePeers(): readonly Remediation[] {
+    return peerIndex(this.peers()).active;
+  }
+
+  peersWithStepOn(targets: Iterable<string>): readonly Remediation[] {
+    const index = peerIndex(this.peers());
+    const out = new Set<Remediation>();
+    for (const t of targets) for (const r of index.onStepTarget.get(t) ?? []) out.add(r);
+    return [...out];
   }
 
   peers(): readonly Remediation[] {

@@ -159,7 +159,7 @@ export const stepsCopied: StartGate = ({ obs, rem, s }) => {
 export const previousRunNoted: StartGate = (p) => {
   const { obs, rem } = p;
   if (!obs.runbook) return undefined;
-  const last = ineffectiveBefore(rem, p.mainKey(), obs.runbook, p.peers());
+  const last = ineffectiveBefore(rem, p.mainKey(), obs.runbook, p.peersOn(p.mainKey()));
   if (!last) return undefined;
   const msg = `remediation ${last.metadata.name ?? ''} of runbook ${obs.runbook.metadata.name ?? ''} on ${p.mainKey() ?? ''} succeeded at ${last.status?.completedAt ?? ''}, and the alert fired again within safety.ineffectiveWindow (${obs.runbook.spec.safety?.ineffectiveWindow ?? DEFAULT_INEFFECTIVE_WINDOW}): that run counts as a failure for maxConsecutiveFailures`;
   return {
@@ -186,7 +186,7 @@ export const noFailureLoop: StartGate = (p) => {
   const { obs, rem } = p;
   if (!obs.runbook) return undefined;
   const key = p.mainKey();
-  const loop = loopProtection(rem, key, obs.runbook, p.peers(), p.now);
+  const loop = loopProtection(rem, key, obs.runbook, p.peersOn(key), p.now);
   if (!loop.blocked) return undefined;
   const msg = `the last ${loop.limit} remediations of runbook ${obs.runbook.metadata.name ?? ''} on ${key ?? ''} failed (${loop.failures.join(', ')}); a person must look first: annotate the Runbook ${ANNOTATIONS.clearBlock}=${key ?? ''} or delete the failed Remediations`;
   return {
@@ -265,7 +265,7 @@ export const approved: StartGate = (p) => {
 
 /** A slot: no other active Remediation on the target, `maxConcurrent`, the cluster budget. Pending until then. */
 export const slotFree: StartGate = (p) => {
-  const blocker = startBlocker(p.rem, p.mainKey(), p.peers(), {
+  const blocker = startBlocker(p.rem, p.mainKey(), p.activePeers(), {
     maxConcurrent: effectiveSafety(p.rem, p.obs.runbook)?.maxConcurrent,
     clusterBudget: p.obs.config.maxConcurrentRemediations,
   });

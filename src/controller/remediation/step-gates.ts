@@ -9,7 +9,7 @@ import { formatDuration } from '../../util/duration.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
 import { BLOCKED_REQUEUE_MS } from './decision.js';
 import { unlessDryRun, type StartGate, type StepGate, type Verdict } from './gates.js';
-import { failedAbove, holdUnwinds, peersOnTargets, revertHold } from './layering.js';
+import { failedAbove, holdUnwinds, revertHold } from './layering.js';
 import { auditNote, eventNote, remediationName, type GateView } from './pass.js';
 import { lockHolder } from './policy.js';
 import { stepTimeoutMs } from './retry.js';
@@ -29,7 +29,7 @@ export const retryDue: StepGate = (p, { rec }) => {
  */
 export const targetFree: StepGate = (p) => {
   const key = p.mainKey();
-  const holder = lockHolder(p.rem, key, p.peers());
+  const holder = lockHolder(p.rem, key, p.peersOn(key));
   if (!holder) {
     if (findCondition(p.s.conditions, CONDITION_TYPES.blocked)?.status !== 'True') return undefined;
     return {
@@ -124,7 +124,9 @@ export function releaseHold(p: GateView, why: string): Verdict | undefined {
  */
 export const revertNotHeld: StartGate = (p) => {
   const indexes = revertSet(p.s, p.obs.actionInfo, 'resolve');
-  const peers = peersOnTargets(p.rem, indexes, p.peers());
+  // Only peers on the same targets can hold these steps (a hold is a change to the same fields).
+  const targets = indexes.map((i) => p.s.steps?.[i]?.target).filter((t) => t !== undefined);
+  const peers = p.peersWithStepOn(targets);
   const hold = revertHold(p.rem, indexes, peers);
   if (!hold) {
     const failed = failedAbove(p.rem, indexes, peers);
