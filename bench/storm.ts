@@ -455,7 +455,10 @@ async function main(): Promise<void> {
       ['storm: Running → final, p50 / p90 / max', spanText(storm.ran)],
       ['storm: running at once, mean / max', `${storm.meanConcurrent.toFixed(1)} / ${storm.maxConcurrent}`],
       ['revert: waited before Reverting, p50 / p90 / max', spanText(revert.waited)],
-      ['revert: Reverting → Reverted, p50 / p90 / max', spanText(revert.ran)],
+      [
+        'revert: Reverting → Reverted, p50 / p90 / max',
+        `${spanText(revert.ran)}${revert.direct ? ` (${revert.direct} Reverted without a Reverting checkpoint: 0 ms)` : ''}`,
+      ],
       [
         'revert: reverting at once, mean / max',
         `${revert.meanConcurrent.toFixed(1)} / ${revert.maxConcurrent}`,

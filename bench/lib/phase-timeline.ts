@@ -29,11 +29,15 @@ export interface Spans {
   /** Mean and most Remediations in a `start`..`end` span at once, over the window. */
   meanConcurrent: number;
   maxConcurrent: number;
+  /** How many reached an `end` phase without a `start` phase seen (counted as running 0 ms). */
+  direct: number;
 }
 
 /**
  * Spans of each Remediation that reached one of `end`: waited (window start, or its first
  * phase seen when that is later, until the first `start` phase) and ran (until the first `end`).
+ * One that went to `end` without a `start` phase (a revert with nothing to send, ADR 0028, is
+ * written Reverted at once) waited until its end and ran 0 ms.
  */
 export function spans(
   seen: ReadonlyMap<string, ReadonlyMap<string, number>>,
@@ -50,10 +54,16 @@ export function spans(
   const waited: number[] = [];
   const ran: number[] = [];
   const edges: [number, number][] = [];
+  let direct = 0;
   for (const phases of seen.values()) {
-    const s = firstOf(phases, start);
     const e = firstOf(phases, end);
-    if (s === undefined || e === undefined || e < s) continue;
+    if (e === undefined) continue;
+    let s = firstOf(phases, start);
+    if (s === undefined) {
+      s = e;
+      direct++;
+    }
+    if (e < s) continue;
     const appeared = Math.max(window.from, Math.min(...phases.values()));
     waited.push(s - appeared);
     ran.push(e - s);
@@ -69,6 +79,7 @@ export function spans(
     ran: summarize(ran),
     meanConcurrent: length > 0 ? ran.reduce((a, b) => a + b, 0) / length : 0,
     maxConcurrent: max,
+    direct,
   };
 }
 

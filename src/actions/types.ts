@@ -138,4 +138,13 @@ export interface Action {
   apply(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome>;
   /** Undoes the step from `record.before`. Only for reversible actions. */
   revert?(ctx: ActionContext, record: StepStatus): Promise<ActionOutcome>;
+  /**
+   * Before a revert is checkpointed: reads the target (a GET, recorded for revert() in the
+   * same pass) and says whether the revert has anything to send. A message (as revert() would
+   * end with) when `record.before` is in place already, so nothing would be sent; undefined
+   * when it has something to send, or cannot tell. No writes. The reconciler then records the
+   * revert done without its Reverting checkpoint: the checkpoint protects a side effect, and
+   * there is none (ADR 0028). Optional: without it every revert is checkpointed first.
+   */
+  checkRevert?(ctx: ActionContext, record: StepStatus): Promise<string | undefined>;
 }

@@ -20,7 +20,7 @@ import type { ActionInfo, Decision, Observed, PlanResult } from '../controller/r
 import { next } from '../controller/remediation/protocol.js';
 import { readGuard, unreadable, type CheckEvaluator } from '../controller/remediation/guard-read.js';
 import { guardToRead } from '../controller/remediation/guards.js';
-import { RUNBOOK_GUARD } from '../controller/remediation/decision.js';
+import { actionInfoOf, RUNBOOK_GUARD } from '../controller/remediation/decision.js';
 import type { CheckContext } from '../actions/checks/evaluate.js';
 import type { GuardRecord } from '../api/v1alpha1/schema.js';
 import { effectiveSafety, stepSpec, stepTarget } from '../controller/remediation/resolve.js';
@@ -147,8 +147,7 @@ export function asReconciled(rb: Runbook): { runbook: Runbook; problems: string[
 }
 
 function actionInfo(name: string): ActionInfo | undefined {
-  const a = (ACTIONS_REGISTRY as Record<string, Action | undefined>)[name];
-  return a ? { mutating: a.mutating, reversible: a.reversible && typeof a.revert === 'function' } : undefined;
+  return actionInfoOf((ACTIONS_REGISTRY as Record<string, Action | undefined>)[name]);
 }
 
 /** The actions that change Kubernetes objects: offline they apply to the in-memory copy. */
@@ -343,6 +342,9 @@ async function applyOffline(obs: Observed, d: Decision, env: OfflineEnv): Promis
   const action = (ACTIONS_REGISTRY as Record<string, Action | undefined>)[rec.action]!;
   const ctx = context(env.clients, obs, d, d.op.index, d.op.attempt, clock, env.log);
   if (d.op.kind === 'plan') return next(obs, { op: d.op, result: await planStep(action, ctx) }).status;
+  // Offline every revert is checkpointed and run (its outcome says when nothing was restored).
+  if (d.op.kind === 'checkRevert')
+    return next(obs, { op: d.op, nothingToDo: undefined, at: clock.now() }).status;
   const outcome = await env.run(d.op.kind, action, ctx, rec);
   return next(obs, { op: d.op, outcome, at: clock.now() }).status;
 }

@@ -189,6 +189,19 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
   }
 }
 
+/**
+ * Before the revert's checkpoint: whether it has anything to send (ADR 0028). The scale
+ * subresource read live; a count that changed since is left to revert() to refuse.
+ */
+async function checkRevert(ctx: ActionContext, record: StepStatus): Promise<string | undefined> {
+  const to = recorded(record, 'before');
+  const t = requireWorkload(ctx, SCALABLE_KINDS);
+  if (to === undefined || isFailed(t)) return undefined;
+  const now = await readScale(ctx, t);
+  if (isFailed(now) || revertScale(now.replicas, to, recorded(record, 'after')) !== 'done') return undefined;
+  return `${describeTarget(t)} already has ${to} replicas`;
+}
+
 export const scale: Action = {
   name: 'scale',
   mutating: true,
@@ -197,4 +210,5 @@ export const scale: Action = {
   plan,
   apply,
   revert,
+  checkRevert,
 };

@@ -347,6 +347,27 @@ async function revert(ctx: ActionContext, record: StepStatus): Promise<ActionOut
   }
 }
 
+/**
+ * Before the revert's checkpoint: whether it has anything to send. Ten Remediations that set
+ * the same variable on one Deployment: nine of their reverts find the value in place already.
+ * A GET (recorded for revert() in the same pass), never the cache: "already restored" is the
+ * one answer a lagging cache could give wrongly. Anything revert() would refuse or fail on
+ * (the value changed since, a container gone) is left to it: undefined.
+ */
+async function checkRevert(ctx: ActionContext, record: StepStatus): Promise<string | undefined> {
+  const prior = recordOf(record, 'before');
+  const ref = requireWorkload(ctx);
+  if (!prior || isFailed(ref)) return undefined;
+  const obj = await readLive(ctx, ref);
+  if (isFailed(obj)) return undefined;
+  const containers = containersOf(obj);
+  const decided = revertEnvPlan(containers, prior, recordOf(record, 'after'));
+  if ('error' in decided || 'changed' in decided) return undefined;
+  const ops = envOps(containers, decided.restore, true);
+  if ('error' in ops || ops.length > 0) return undefined;
+  return `${describeTarget(ref)}: env already restored`;
+}
+
 export const setEnv: Action = {
   name: 'setEnv',
   mutating: true,
@@ -355,4 +376,5 @@ export const setEnv: Action = {
   plan,
   apply,
   revert,
+  checkRevert,
 };

@@ -14,7 +14,7 @@ import type {
   Runbook,
 } from '../../api/v1alpha1/schema.js';
 import type { IdentitySettings } from '../../security/identity.js';
-import type { ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
+import type { Action, ActionOutcome, Plan, ResolvedTarget } from '../../actions/types.js';
 import type { AuditEventType } from '../../audit/types.js';
 
 // Requeue delays. Waits on things that send no event to this Remediation (other Remediations
@@ -37,6 +37,19 @@ export interface ActionInfo {
   mutating: boolean;
   /** Has a revert() that undoes it from the recorded `before`. */
   reversible: boolean;
+  /** Has a checkRevert(): a revert with nothing to send is recorded without a checkpoint. */
+  checksRevert?: boolean;
+}
+
+/** What the decision knows of an action (the reconciler, the offline simulation). */
+export function actionInfoOf(a: Action | undefined): ActionInfo | undefined {
+  if (!a) return undefined;
+  const reversible = a.reversible && typeof a.revert === 'function';
+  return {
+    mutating: a.mutating,
+    reversible,
+    ...(reversible && typeof a.checkRevert === 'function' ? { checksRevert: true } : {}),
+  };
 }
 
 export interface DecideConfig {
@@ -88,6 +101,12 @@ export type PlanOperation = { kind: 'plan'; index: number; attempt: number };
 /** `attempt`: the step's attempt whose checkpoint it runs on (the stamp's). */
 export type ApplyOperation = { kind: 'apply'; index: number; attempt: number };
 export type RevertOperation = { kind: 'revert'; index: number; attempt: number };
+/**
+ * Read the target of step `index` and say whether its revert has anything to send (the
+ * action's checkRevert): the decision's status is the Reverting checkpoint, written only when
+ * it has (ADR 0028).
+ */
+export type CheckRevertOperation = { kind: 'checkRevert'; index: number; attempt: number };
 /** Evaluate the guard of step `index` (-1: the Runbook's `spec.guard`): reads only. */
 export type GuardOperation = { kind: 'guard'; index: number; attempt: number };
 /** Send escalation `index` of the Runbook (checkpointed as Sending first). */
@@ -103,6 +122,7 @@ export type Operation =
   | ApplyOperation
   /** Call revert() for step `index` (already checkpointed as Reverting). */
   | RevertOperation
+  | CheckRevertOperation
   | GuardOperation
   | EscalateOperation;
 
@@ -148,4 +168,6 @@ export type Effect =
   | { op: PlanOperation; result: PlanResult }
   | { op: ApplyOperation | RevertOperation; outcome: ActionOutcome; at: Date }
   | { op: GuardOperation; evaluation: GuardRecord }
+  /** `nothingToDo`: checkRevert's message when `before` is in place already; undefined: revert. */
+  | { op: CheckRevertOperation; nothingToDo: string | undefined; at: Date }
   | { op: EscalateOperation; outcome: ActionOutcome; at: Date };

@@ -23,7 +23,7 @@ import type { ActionOutcome } from '../../actions/types.js';
 import { ERROR_CODES } from '../../util/errors.js';
 import { deepEqual } from '../../util/deep-equal.js';
 import { findCondition } from '../../api/v1alpha1/conditions.js';
-import type { ActionInfo, Decision, Effect, Observed, Operation } from './decision.js';
+import type { ActionInfo, CheckRevertOperation, Decision, Effect, Observed, Operation } from './decision.js';
 import { decideForward, start } from './forward.js';
 import { decideGitops } from './gitops.js';
 import { runStartGates } from './gates.js';
@@ -44,6 +44,7 @@ export function next(observed: Observed, effect?: Effect): Decision {
   if (!sameOperation(d.op, effect.op)) {
     return { op: { kind: 'none' }, status: d.status, notes: [], effectLost: true };
   }
+  if ('nothingToDo' in effect) return recordCheckRevert(observed, d, effect);
   const p = new Pass(observed, d.status);
   p.notes.push(...d.notes);
   if ('result' in effect) {
@@ -80,6 +81,24 @@ export function needsPeers(
   const reverted = findCondition(s?.conditions, CONDITION_TYPES.reverted);
   if (reverted) return reverted.status === 'Unknown';
   return revertRequested(rem) && resolveWorkDue(s ?? {}, actionInfo);
+}
+
+/**
+ * After a checkRevert: with something to send, the Reverting checkpoint as decided (written;
+ * then the revert runs on it); with nothing, the step is recorded Reverted with checkRevert's
+ * message, and what follows without an operation (the finish) goes into the same write.
+ */
+function recordCheckRevert(
+  obs: Observed,
+  d: Decision,
+  effect: Extract<Effect, { op: CheckRevertOperation }>,
+): Decision {
+  if (effect.nothingToDo === undefined) return { ...d, op: { kind: 'none' } };
+  const p = new Pass(obs, d.status);
+  p.notes.push(...d.notes);
+  const op = { kind: 'revert', index: effect.op.index, attempt: effect.op.attempt } as const;
+  recordRevert(p, op, { kind: 'done', message: effect.nothingToDo });
+  return withFollowUp(obs, p.done(), effect.at);
 }
 
 /** The stages, then the escalations due laid over them (escalation.ts: beside the steps, not instead). */

@@ -40,9 +40,11 @@ import type { ReconcileContext, Reconciler, Request, Result, WatchEvent } from '
 import type { Caches } from '../caches.js';
 import { REASONS } from '../../api/v1alpha1/constants.js';
 import {
+  actionInfoOf,
   CHECKPOINT_REQUEUE_MS,
   RUNBOOK_GUARD,
   type ActionInfo,
+  type CheckRevertOperation,
   type Decision,
   type Effect,
   type EscalateOperation,
@@ -401,10 +403,7 @@ export class RemediationReconciler implements Reconciler {
   private readonly lookup = (name: string): Action | undefined => this.d.actions[name];
 
   private actionInfo(name: string): ActionInfo | undefined {
-    const a = this.d.actions[name];
-    return a
-      ? { mutating: a.mutating, reversible: a.reversible && typeof a.revert === 'function' }
-      : undefined;
+    return actionInfoOf(this.d.actions[name]);
   }
 
   // -------------------------------------------------------------------------------------
@@ -483,6 +482,13 @@ export class RemediationReconciler implements Reconciler {
       failpoint(FAILPOINTS.afterCheckpoint);
       return acted;
     }
+    if (op.kind === 'checkRevert') {
+      // Reads only: nothing to send → the revert is recorded done; else the checkpoint (ADR 0028).
+      const nothingToDo = await this.checkRevert(op, action, actx, rec);
+      const acted = await this.commit(rem, next(obs, { op, nothingToDo, at: this.d.clock.now() }), slog);
+      if (nothingToDo === undefined) failpoint(FAILPOINTS.afterCheckpoint);
+      return acted;
+    }
 
     const started = performance.now();
     reads.startApply();
@@ -518,9 +524,15 @@ export class RemediationReconciler implements Reconciler {
       now: this.d.clock.now(),
     });
     const ahead = next(later);
-    // A checkpoint that needs no read (the next revert's Reverting): into the same write.
-    if (ahead.op.kind === 'none' && isCheckpoint(ahead) && !deepEqual(ahead.status, recorded.status))
-      return { ...ahead, notes: [...recorded.notes, ...ahead.notes] };
+    // A checkpoint that needs no read (the next revert's Reverting): into the same write. A
+    // revert that could first check for nothing to send is checkpointed here all the same: the
+    // check would cost a read, the checkpoint rides on a write that happens anyway.
+    const checkpointOnly =
+      ahead.op.kind === 'none' || ahead.op.kind === 'checkRevert'
+        ? { ...ahead, op: { kind: 'none' as const } }
+        : undefined;
+    if (checkpointOnly && isCheckpoint(checkpointOnly) && !deepEqual(checkpointOnly.status, recorded.status))
+      return { ...checkpointOnly, notes: [...recorded.notes, ...checkpointOnly.notes] };
     if (ahead.op.kind !== 'plan') return recorded;
     const rec = ahead.status.steps?.[ahead.op.index];
     const action = rec ? this.d.actions[rec.action] : undefined;
@@ -652,6 +664,27 @@ export class RemediationReconciler implements Reconciler {
           retryable: true,
         },
       };
+    }
+  }
+
+  /**
+   * checkRevert(): a message when the revert has nothing to send. Any error says nothing: the
+   * revert is checkpointed and run as without the check, and reports it.
+   */
+  private async checkRevert(
+    op: CheckRevertOperation,
+    action: Action,
+    ctx: ActionContext,
+    rec: StepStatus,
+  ): Promise<string | undefined> {
+    try {
+      return await action.checkRevert?.(ctx, rec);
+    } catch (err) {
+      ctx.log.debug('revert check failed; checkpointing the revert', {
+        error: apiErrorMessage(err),
+        index: op.index,
+      });
+      return undefined;
     }
   }
 

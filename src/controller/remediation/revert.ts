@@ -113,5 +113,9 @@ export function decideRevert(p: Pass): Decision {
   rec.message = 'revert started';
   p.audit('step_started', `revert of step ${rec.name} started`, { step: rec.name, phase: 'Reverting' });
   p.requeue(CHECKPOINT_REQUEUE_MS);
+  // An action that can tell reads first: a revert with nothing to send needs no checkpoint, as
+  // nothing is sent (ADR 0028). This status is then written only if it has (protocol.ts).
+  if (p.obs.actionInfo(rec.action)?.checksRevert)
+    return p.done({ kind: 'checkRevert', index: idx, attempt: 1 });
   return p.done();
 }

@@ -10,6 +10,8 @@ import {
   testClients,
 } from '../../support/kube.js';
 import { PATCH } from '../../../src/kube/client.js';
+import { scale } from '../../../src/actions/kubernetes/scale.js';
+import { setEnv } from '../../../src/actions/kubernetes/set-env.js';
 import { actionCtx, revertStep, runStep, type CtxOptions } from './helpers.js';
 
 describe('scale, setEnv, patch', () => {
@@ -75,6 +77,8 @@ describe('scale, setEnv, patch', () => {
         { name: 'api', namespace: ns, body: { spec: { replicas: 4 } } },
         PATCH.merge,
       );
+      // Changed since: the check leaves the refusal to revert() (ADR 0028).
+      expect(await scale.checkRevert!(c, run.record)).toBeUndefined();
       expect(await revertStep(c, run.record)).toEqual({
         kind: 'failed',
         retryable: false,
@@ -88,6 +92,7 @@ describe('scale, setEnv, patch', () => {
         { name: 'api', namespace: ns, body: { spec: { replicas: 1 } } },
         PATCH.merge,
       );
+      expect(await scale.checkRevert!(c, run.record)).toBe(`Deployment/${ns}/api already has 1 replicas`);
       expect(await revertStep(c, run.record)).toMatchObject({ kind: 'done', after: { replicas: 1 } });
       expect((await deployment('api')).spec?.replicas).toBe(1);
     });
@@ -167,8 +172,14 @@ describe('scale, setEnv, patch', () => {
       expect((await runStep(c)).outcome?.message).toMatch(/env already set/);
       expect((await read()).metadata?.generation).toBe(generation);
 
+      // Before the revert's checkpoint: it has something to send (ADR 0028) ...
+      expect(await setEnv.checkRevert!(ctx({ step, target: { kind, name } }), run.record)).toBeUndefined();
       expect((await revertStep(c, run.record)).kind).toBe('done');
       expect((await read()).spec!.template.spec!.containers[0]!.env).toEqual(original);
+      // ... and once `before` is in place, nothing: the revert is recorded without a checkpoint.
+      expect(await setEnv.checkRevert!(ctx({ step, target: { kind, name } }), run.record)).toBe(
+        `${kind}/${ns}/${name}: env already restored`,
+      );
     });
 
     it('revert refuses when the env changed by hand since the step, and leaves the hand change', async () => {
@@ -195,6 +206,8 @@ describe('scale, setEnv, patch', () => {
         },
         PATCH.json,
       );
+      // Changed since: the check leaves the refusal to revert() (it has something to say).
+      expect(await setEnv.checkRevert!(c, run.record)).toBeUndefined();
       expect(await revertStep(c, run.record)).toEqual({
         kind: 'failed',
         retryable: false,

@@ -26,6 +26,7 @@ import {
   testClients,
   testKubeConfig,
   waitDeploymentReady,
+  waitFor,
 } from '../../support/kube.js';
 import {
   annotate,
@@ -262,11 +263,42 @@ describe('Remediation reconciler on a real API server', () => {
     expect(findCondition(after.status?.conditions, CONDITION_TYPES.blocked)).toBeUndefined();
     expect(envOf(await dep('layerq'), 'DEGRADED')).toBe('true');
 
+    // The phase of each status write from here on, from a watch.
+    const phases = new Map<string, string[]>();
+    const watch = await new k8s.Watch(testKubeConfig()).watch(
+      `/apis/kube-remediator.io/v1alpha1/namespaces/${ns}/remediations`,
+      { resourceVersion: after.metadata.resourceVersion },
+      (type: string, obj: Remediation) => {
+        // From lq-1's resourceVersion: lq-2's annotation comes first (phase Succeeded), skipped.
+        if (type !== 'MODIFIED' || !obj.metadata.name?.startsWith('lq-') || obj.status?.phase === 'Succeeded')
+          return;
+        phases.set(obj.metadata.name, [...(phases.get(obj.metadata.name) ?? []), obj.status?.phase ?? '']);
+      },
+      () => undefined,
+    );
     const isReverted = (r: Remediation) => r.status?.phase === 'Reverted' || r.status?.phase === 'Failed';
     expect((await reconcileUntilStable(h, req('lq-2'), isReverted)).status?.phase).toBe('Reverted');
     expect(envOf(await dep('layerq'), 'DEGRADED')).toBe('true');
     expect((await reconcileUntilStable(h, req('lq-1'), isReverted)).status?.phase).toBe('Reverted');
     expect(envOf(await dep('layerq'), 'DEGRADED')).toBeUndefined();
+    // lq-2 restored the value lq-1 set, which was in place: nothing to send, so no Reverting
+    // checkpoint, one status write (ADR 0028). lq-1 had something to send: checkpoint first.
+    await waitFor(async () => (phases.get('lq-1')?.includes('Reverted') ? true : undefined), {
+      what: 'the watch shows lq-1 Reverted',
+    });
+    watch.abort();
+    expect(phases.get('lq-2')).toEqual(['Reverted']);
+    expect(phases.get('lq-1')).toEqual(['Reverting', 'Reverted']);
+    const get = (name: string) => remediations(testClients()).get(ns, name);
+    const [two, one] = [await get('lq-2'), await get('lq-1')];
+    expect(two.status?.steps?.[0]).toMatchObject({
+      phase: 'Reverted',
+      message: expect.stringMatching(/already restored/),
+    });
+    expect(one.status?.steps?.[0]).toMatchObject({
+      phase: 'Reverted',
+      message: expect.stringMatching(/^restored env/),
+    });
   });
 
   it('a held revert goes on when the newer revert fails, and leaves a value changed since alone', async () => {

@@ -4,16 +4,19 @@ import type { Bounds, Remediation, Runbook } from '../../../../src/api/v1alpha1/
 import type { ActionOutcome, Plan } from '../../../../src/actions/types.js';
 import {
   BLOCKED_REQUEUE_MS,
+  CHECKPOINT_REQUEUE_MS,
   type Decision,
   type Observed,
 } from '../../../../src/controller/remediation/decision.js';
 import { next } from '../../../../src/controller/remediation/protocol.js';
+import type { ActionName } from '../../../../src/api/v1alpha1/schema.js';
 import { REVERT_MAX_ATTEMPTS, STEP_RETRY_BASE_MS } from '../../../../src/controller/remediation/retry.js';
 import { findCondition } from '../../../../src/api/v1alpha1/conditions.js';
 import { LocalStarts } from '../../../../src/controller/remediation/local-starts.js';
 import { effectiveSafety } from '../../../../src/controller/remediation/resolve.js';
 import { FakeClock } from '../../../../src/util/clock.js';
 import {
+  ACTION_INFO,
   NS,
   T0,
   aFinished,
@@ -73,6 +76,8 @@ function drive(
     plan?: (index: number) => Plan;
     outcome?: (index: number, n: number) => ActionOutcome;
     revert?: (index: number) => ActionOutcome;
+    /** checkRevert's answer (actions that check, see ACTION_INFO_CHECKING): undefined, revert. */
+    check?: (index: number) => string | undefined;
     clock?: FakeClock;
     maxPasses?: number;
   } = {},
@@ -96,6 +101,9 @@ function drive(
     } else if (op.kind === 'revert') {
       ops.push(`revert ${op.index}`);
       d = reverted(obs, opts.revert?.(op.index) ?? done('restored'), op.index);
+    } else if (op.kind === 'checkRevert') {
+      ops.push(`check ${op.index}`);
+      d = next(obs, { op, nothingToDo: opts.check?.(op.index), at: obs.now });
     }
     decisions.push(d);
     const written = withStatus(cur, d.status);
@@ -1489,6 +1497,71 @@ describe('next: layered changes revert newest first', () => {
       reason: REASONS.revertHeld,
     });
     expect(d.op.kind).toBe('none');
+  });
+});
+
+describe('next: a revert with nothing to send needs no checkpoint (ADR 0028)', () => {
+  /** The actions as the reconciler sees them when the reversible ones have a checkRevert(). */
+  const checking = (n: ActionName) => {
+    const info = ACTION_INFO[n];
+    return info?.reversible ? { ...info, checksRevert: true } : info;
+  };
+  const envRunbook = aRunbook({
+    spec: {
+      steps: [
+        aReversibleStep({ name: 'a', action: 'setEnv', setEnv: { env: [{ name: 'A', value: '1' }] } }),
+        aReversibleStep({ name: 'b', action: 'setEnv', setEnv: { env: [{ name: 'B', value: '1' }] } }),
+      ],
+    },
+  });
+  const obs = (r: Remediation) => observed(r, { runbook: envRunbook, actionInfo: checking });
+  const succeeded = drive(aRemediation(), { obs }).rem;
+  const resolved: Remediation = {
+    ...succeeded,
+    spec: { ...succeeded.spec, alert: { ...succeeded.spec.alert!, status: 'resolved' } },
+  };
+
+  it('asks for the check with the checkpoint as its status, written only if there is something to send', () => {
+    const d = next(obs(resolved));
+    expect(d.op).toEqual({ kind: 'checkRevert', index: 1, attempt: 1 });
+    expect(d.status.steps?.[1]?.phase).toBe('Reverting');
+    expect(d.status.phase).toBe('Reverting');
+    const op = { kind: 'checkRevert', index: 1, attempt: 1 } as const;
+    const checkpoint = next(obs(resolved), { op, nothingToDo: undefined, at: T0 });
+    expect(checkpoint.op.kind).toBe('none');
+    expect(checkpoint.status).toEqual(d.status);
+    expect(checkpoint.requeueAfterMs).toBe(CHECKPOINT_REQUEUE_MS);
+    expect(next(obs(withStatus(resolved, checkpoint.status))).op).toEqual(revertOp(1));
+  });
+
+  it('nothing to send anywhere: each step recorded Reverted with no checkpoint, the finish in the last write', () => {
+    const { rem, ops, decisions } = drive(resolved, {
+      obs,
+      check: () => 'Deployment/web: env already restored',
+    });
+    expect(ops).toEqual(['check 1', 'check 0']);
+    // Two writes: one per step, the second with the finish and the revert's one Event.
+    expect(decisions).toHaveLength(3);
+    expect(decisions.slice(0, 2).every((x) => x.status.steps?.every((st) => st.phase !== 'Reverting'))).toBe(
+      true,
+    );
+    expect(rem.status?.phase).toBe('Reverted');
+    expect(rem.status?.steps?.map((st) => [st.phase, st.message])).toEqual([
+      ['Reverted', 'Deployment/web: env already restored'],
+      ['Reverted', 'Deployment/web: env already restored'],
+    ]);
+    expect(findCondition(rem.status?.conditions, CONDITION_TYPES.reverted)?.status).toBe('True');
+    expect(decisions[1]!.notes.filter((n) => n.kind === 'event').map((n) => n.reason)).toEqual(['Reverted']);
+  });
+
+  it('something to send in one step: that one checkpointed and reverted, the other recorded', () => {
+    const { rem, ops } = drive(resolved, {
+      obs,
+      check: (i) => (i === 0 ? 'Deployment/web: env already restored' : undefined),
+    });
+    expect(ops).toEqual(['check 1', 'revert 1', 'check 0']);
+    expect(rem.status?.phase).toBe('Reverted');
+    expect(rem.status?.steps?.map((st) => st.phase)).toEqual(['Reverted', 'Reverted']);
   });
 });
 
