@@ -283,7 +283,7 @@ describe('Remediation reconciler on a real API server', () => {
     expect(envOf(await dep('layerq'), 'DEGRADED')).toBeUndefined();
     // lq-2 restored the value lq-1 set, which was in place: nothing to send, so no Reverting
     // checkpoint, one status write (ADR 0028). lq-1 had something to send: checkpoint first.
-    await waitFor(async () => (phases.get('lq-1')?.includes('Reverted') ? true : undefined), {
+    await waitFor(() => Promise.resolve(phases.get('lq-1')?.includes('Reverted') ? true : undefined), {
       what: 'the watch shows lq-1 Reverted',
     });
     watch.abort();
