@@ -66,42 +66,22 @@ export function auditNote(
   return { kind: 'audit', event, message, ...extra };
 }
 
-interface PeerIndex {
-  onTarget: Map<string, Remediation[]>;
-  onStepTarget: Map<string, Remediation[]>;
-  active: Remediation[];
-}
-
-function push(m: Map<string, Remediation[]>, key: string, r: Remediation): void {
-  const on = m.get(key);
-  if (on) on.push(r);
-  else m.set(key, [r]);
+/** What the rules asked of one peers list so far: each view is picked once, when first asked for. */
+interface PeerViews {
+  onTarget: Map<string, readonly Remediation[]>;
+  active?: readonly Remediation[];
 }
 
 /**
- * The peers by target and the active ones, in one scan per peers list: a pass decides on one
- * list (Observed.peers) but builds several Pass objects on it (the effect's record, the
- * follow-up), and each rule used to scan it whole.
+ * The views of a peers list, shared by the several Pass objects a pass builds on one list
+ * (Observed.peers: the decision, the effect's record, the follow-up). A filter per view asked
+ * for, not an index of every target: a pass asks for one target.
  */
-const indexes = new WeakMap<readonly Remediation[], PeerIndex>();
-function peerIndex(peers: readonly Remediation[]): PeerIndex {
-  let index = indexes.get(peers);
-  if (!index) {
-    index = { onTarget: new Map(), onStepTarget: new Map(), active: [] };
-    for (const r of peers) {
-      const key = targetKeyOf(r);
-      if (key !== undefined) push(index.onTarget, key, r);
-      const steps = r.status?.steps ?? [];
-      for (const [i, st] of steps.entries()) {
-        // Once per target, however many of its steps are on it.
-        if (st.target !== undefined && !steps.slice(0, i).some((x) => x.target === st.target))
-          push(index.onStepTarget, st.target, r);
-      }
-      if (isActive(r)) index.active.push(r);
-    }
-    indexes.set(peers, index);
-  }
-  return index;
+const views = new WeakMap<readonly Remediation[], PeerViews>();
+function viewsOf(peers: readonly Remediation[]): PeerViews {
+  let v = views.get(peers);
+  if (!v) views.set(peers, (v = { onTarget: new Map() }));
+  return v;
 }
 
 export class Pass implements GateView {
@@ -169,18 +149,25 @@ export class Pass implements GateView {
   }
 
   peersOn(key: string | undefined): readonly Remediation[] {
-    return key === undefined ? [] : (peerIndex(this.peers()).onTarget.get(key) ?? []);
+    if (key === undefined) return [];
+    const v = viewsOf(this.peers());
+    let on = v.onTarget.get(key);
+    if (!on) v.onTarget.set(key, (on = this.peers().filter((r) => targetKeyOf(r) === key)));
+    return on;
   }
 
   activePeers(): readonly Remediation[] {
-    return peerIndex(this.peers()).active;
+    const v = viewsOf(this.peers());
+    v.active ??= this.peers().filter(isActive);
+    return v.active;
   }
 
   peersWithStepOn(targets: Iterable<string>): readonly Remediation[] {
-    const index = peerIndex(this.peers());
-    const out = new Set<Remediation>();
-    for (const t of targets) for (const r of index.onStepTarget.get(t) ?? []) out.add(r);
-    return [...out];
+    const wanted = new Set(targets);
+    if (wanted.size === 0) return [];
+    return this.peers().filter((r) =>
+      (r.status?.steps ?? []).some((st) => st.target !== undefined && wanted.has(st.target)),
+    );
   }
 
   peers(): readonly Remediation[] {

@@ -47,11 +47,11 @@ describe('Pass: the peers a rule reads', () => {
     expect(p.activePeers().map((r) => r.metadata.name)).toEqual(['a', 'c', 'e']);
   });
 
-  it('peersWithStepOn: each peer once, however many of its steps are on the targets', () => {
+  it('peersWithStepOn: each peer once, however many of its steps are on the targets, in order', () => {
     expect(p.peersWithStepOn([`Deployment/${NS}/web`]).map((r) => r.metadata.name)).toEqual(['a', 'b', 'c']);
     expect(
       p.peersWithStepOn([`Deployment/${NS}/api`, `Deployment/${NS}/web`]).map((r) => r.metadata.name),
-    ).toEqual(['c', 'a', 'b']);
+    ).toEqual(['a', 'b', 'c']);
     expect(p.peersWithStepOn([])).toEqual([]);
   });
 
