@@ -100,12 +100,6 @@ export interface Plan {
   after?: Record<string, unknown>;
   /** A refusal decided before anything is sent (bounds, paused rollout, too many pods). */
   refused?: { code: ErrorCode; reason: string; message: string };
-  /**
-   * The change is on the target already, as read from the API server (never only from the
-   * target cache): apply() would send nothing. The message says so, as apply() would; the step
-   * is recorded done with no checkpoint, as there is no side effect to protect (ADR 0028).
-   */
-  inPlace?: string;
 }
 
 /**

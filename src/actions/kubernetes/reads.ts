@@ -75,28 +75,14 @@ export async function planOnCached(
   ctx: ActionContext,
   ref: ObjectRef,
   planOn: (obj: KubeObject) => Plan,
-  inPlace?: (obj: KubeObject, plan: Plan) => string | undefined,
 ): Promise<Plan> {
   const obj = await readObject(ctx, ref, { cached: true });
   if (isFailed(obj)) return planFailure(obj);
-  const plan = withInPlace(ctx, obj, planOn(obj), inPlace);
-  // A refusal, or "in place already", planned on the cache may be the cache lagging: again on a GET.
-  if (!(plan.refused || plan.inPlace) || !isCachedRead(obj)) return plan;
+  const plan = planOn(obj);
+  if (!plan.refused || !isCachedRead(obj)) return plan;
   const live = await readLive(ctx, ref);
   if (isFailed(live)) return planFailure(live);
-  return withInPlace(ctx, live, planOn(live), inPlace);
-}
-
-/** The plan, marked `inPlace` when the change is there already (not for dry runs, which record a diff). */
-function withInPlace(
-  ctx: ActionContext,
-  obj: KubeObject,
-  plan: Plan,
-  inPlace: ((obj: KubeObject, plan: Plan) => string | undefined) | undefined,
-): Plan {
-  if (plan.refused || !inPlace || ctx.dryRun) return plan;
-  const message = inPlace(obj, plan);
-  return message === undefined ? plan : { ...plan, inPlace: message };
+  return planOn(live);
 }
 
 /**

@@ -223,19 +223,7 @@ async function plan(ctx: ActionContext): Promise<Plan> {
   if (isFailed(ref)) return refusal(ref.code, ref.reason, ref.message);
   const params = requireParams(ctx, 'setEnv');
   if (isFailed(params)) return refusal(params.code, params.reason, params.message);
-  return planOnCached(
-    ctx,
-    ref,
-    (obj) => planEnv(containersOf(obj), params),
-    // Ten alerts on one Deployment: nine find the variable set by the first (ADR 0028).
-    (obj, p) => {
-      const want = p.after?.containers as EnvRecord | undefined;
-      const ops = want ? envOps(containersOf(obj), want) : [];
-      return want && !('error' in ops) && ops.length === 0
-        ? `${describeTarget(ref)}: env already set`
-        : undefined;
-    },
-  );
+  return planOnCached(ctx, ref, (obj) => planEnv(containersOf(obj), params));
 }
 
 /** The observed states of the variables `want` names (pure). */

@@ -49,23 +49,7 @@ export function next(observed: Observed, effect?: Effect): Decision {
   p.notes.push(...d.notes);
   if ('result' in effect) {
     recordPlan(p, effect.op, effect.result);
-    const plan = 'plan' in effect.result ? effect.result.plan : undefined;
-    const inPlace = plan && !plan.refused ? plan.inPlace : undefined;
-    if (inPlace === undefined) return p.done();
-    // The change is there already: no checkpoint, as nothing is sent; recorded as apply() would
-    // have recorded it, with what follows without an operation, in one write (ADR 0028).
-    const { before, after } = plan!;
-    recordApply(
-      p,
-      { kind: 'apply', index: effect.op.index, attempt: effect.op.attempt },
-      {
-        kind: 'done',
-        message: inPlace,
-        ...(before ? { before } : {}),
-        ...(after ? { after } : {}),
-      },
-    );
-    return withFollowUp(observed, p.done(), observed.now);
+    return p.done();
   }
   if ('evaluation' in effect) {
     recordGuard(p, effect.op, effect.evaluation);

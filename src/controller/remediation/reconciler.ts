@@ -475,11 +475,11 @@ export class RemediationReconciler implements Reconciler {
     const actx = this.context(obs, d, op.index, op.attempt, slog, reads);
     if (op.kind === 'plan') {
       const result = await this.plan(action, actx);
-      this.observePlan(rec.action, result);
+      if ('plan' in result && result.plan.refused)
+        this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
       // The checkpoint: written before apply() can run. A conflict re-runs the pass (plan reads only).
-      // A change in place already is recorded done instead: nothing to protect (ADR 0028).
       const acted = await this.commit(rem, next(obs, { op, result }), slog);
-      if (!('plan' in result && result.plan.inPlace !== undefined)) failpoint(FAILPOINTS.afterCheckpoint);
+      failpoint(FAILPOINTS.afterCheckpoint);
       return acted;
     }
     if (op.kind === 'checkRevert') {
@@ -547,7 +547,8 @@ export class RemediationReconciler implements Reconciler {
       slog.debug('checkpoint ahead: plan failed', { error: apiErrorMessage(err) });
       return recorded;
     }
-    this.observePlan(rec.action, result);
+    if ('plan' in result && result.plan.refused)
+      this.d.metrics.actionsTotal.inc({ action: rec.action, result: 'refused' });
     const planned = next(later, { op: ahead.op, result });
     if (planned.effectLost) return recorded;
     return { ...planned, notes: [...recorded.notes, ...planned.notes] };
@@ -778,14 +779,6 @@ export class RemediationReconciler implements Reconciler {
         throw new RemediatorError(ERROR_CODES.notFound, `secret ${name} has no key ${key}`);
       return Buffer.from(v, 'base64').toString('utf8');
     };
-  }
-
-  /** A refusal at plan, or a change found in place (done without apply), as actions_total counts them. */
-  private observePlan(action: string, result: PlanResult): void {
-    if (!('plan' in result)) return;
-    if (result.plan.refused) this.d.metrics.actionsTotal.inc({ action, result: 'refused' });
-    else if (result.plan.inPlace !== undefined)
-      this.d.metrics.actionsTotal.inc({ action, result: 'success' });
   }
 
   private observeAction(

@@ -301,49 +301,6 @@ describe('Remediation reconciler on a real API server', () => {
     });
   });
 
-  it('a change in place already: no Running checkpoint, one status write (ADR 0028)', async () => {
-    await createDeployment(ns, 'inplace', { replicas: 1 });
-    await runbook('degrade-ip', {
-      steps: [
-        {
-          name: 'degrade',
-          action: 'setEnv',
-          setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
-          revertOnResolve: true,
-        },
-      ],
-    });
-    const h = harness();
-    const req = (name: string) => ({ namespace: ns, name });
-    await createRemediation(ns, 'ip-1', { runbookRef: { name: 'degrade-ip' }, alert: alertFor('inplace') });
-    expect((await reconcileUntilStable(h, req('ip-1'))).status?.steps?.[0]?.message).toMatch(/^set env/);
-
-    // The phase of each status write of ip-2, from a watch.
-    const phases: string[] = [];
-    const from = (await remediations(testClients()).list(ns)).metadata?.resourceVersion;
-    const watch = await new k8s.Watch(testKubeConfig()).watch(
-      `/apis/kube-remediator.io/v1alpha1/namespaces/${ns}/remediations`,
-      { ...(from ? { resourceVersion: from } : {}) },
-      (type: string, obj: Remediation) => {
-        if (type === 'MODIFIED' && obj.metadata.name === 'ip-2') phases.push(obj.status?.phase ?? '');
-      },
-      () => undefined,
-    );
-    await createRemediation(ns, 'ip-2', { runbookRef: { name: 'degrade-ip' }, alert: alertFor('inplace') });
-    const two = await reconcileUntilStable(h, req('ip-2'));
-    await waitFor(() => Promise.resolve(phases.includes('Succeeded') ? true : undefined), {
-      what: 'the watch shows ip-2 Succeeded',
-    });
-    watch.abort();
-    expect(phases).toEqual(['Succeeded']);
-    expect(two.status?.steps?.[0]).toMatchObject({
-      phase: 'Succeeded',
-      message: expect.stringMatching(/env already set/),
-      before: { containers: { main: { DEGRADED: expect.objectContaining({ value: 'true' }) } } },
-      layeredOn: [{ remediation: `${ns}/ip-1`, uid: expect.any(String), step: 'degrade' }],
-    });
-  });
-
   it('a held revert goes on when the newer revert fails, and leaves a value changed since alone', async () => {
     await createDeployment(ns, 'layerf', { replicas: 1 });
     await runbook('degrade-f', {

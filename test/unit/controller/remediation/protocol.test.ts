@@ -1565,62 +1565,6 @@ describe('next: a revert with nothing to send needs no checkpoint (ADR 0028)', (
   });
 });
 
-describe('next: a change in place already needs no checkpoint (ADR 0028)', () => {
-  const rb = aRunbook({
-    spec: {
-      steps: [
-        aReversibleStep({ name: 'a', action: 'setEnv', setEnv: { env: [{ name: 'A', value: '1' }] } }),
-        aReversibleStep({ name: 'b', action: 'setEnv', setEnv: { env: [{ name: 'B', value: '1' }] } }),
-      ],
-    },
-  });
-  const obs = (r: Remediation) => observed(r, { runbook: rb });
-  const state = { containers: { app: { A: { value: '1' } } } };
-
-  it('each step found in place is recorded done in the write of its plan: no Running checkpoint', () => {
-    const { rem, ops, decisions } = drive(aRemediation(), {
-      obs,
-      plan: (i) => ({ before: state, after: state, inPlace: `Deployment/web: env already set (${i})` }),
-    });
-    expect(ops).toEqual(['plan 0#1', 'plan 1#1']);
-    // No written status has a step Running: each plan's write records it done.
-    expect(decisions.every((d) => d.status.steps?.every((st) => st.phase !== 'Running'))).toBe(true);
-    expect(rem.status?.phase).toBe('Succeeded');
-    expect(rem.status?.steps?.map((st) => [st.phase, st.message, st.attempt])).toEqual([
-      ['Succeeded', 'Deployment/web: env already set (0)', 1],
-      ['Succeeded', 'Deployment/web: env already set (1)', 1],
-    ]);
-    expect(rem.status?.steps?.[0]).toMatchObject({ before: state, after: state });
-    // The finish in the last plan's write, with the run's one Event.
-    expect(decisions[1]!.notes.filter((n) => n.kind === 'event').map((n) => n.reason)).toEqual([
-      'RemediationSucceeded',
-    ]);
-  });
-
-  it('a plan that will send something is checkpointed as before', () => {
-    const { ops, decisions } = drive(aRemediation(), {
-      obs,
-      plan: (i) =>
-        i === 0
-          ? { before: state, after: state, inPlace: 'Deployment/web: env already set' }
-          : { before: { containers: { app: { B: { absent: true } } } }, after: state },
-    });
-    expect(ops).toEqual(['plan 0#1', 'plan 1#1', 'apply 1']);
-    expect(decisions[1]!.status.steps?.[1]?.phase).toBe('Running');
-  });
-
-  it('a refusal wins over in place', () => {
-    const { rem } = drive(aRemediation(), {
-      obs,
-      plan: () => ({
-        refused: { code: 'KR_ERR_BOUND_EXCEEDED', reason: 'BoundExceeded', message: 'no' },
-        inPlace: 'x',
-      }),
-    });
-    expect(rem.status?.phase).toBe('Failed');
-  });
-});
-
 describe('next: the outcome write carries what follows without an operation', () => {
   /** Up to the apply of step `index`, as the reconciler gets there. */
   function applying(runbook: Runbook | undefined, index: number) {
