@@ -1350,30 +1350,14 @@ describe('next: layered changes revert newest first', () => {
     expect(heldBy(r2, [r1, r3])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
     expect(heldBy(r1, [resolve(r2), r3])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
     // r3's revert waits for its gate, or for the target's lock: not under way.
-    const gated = withStatus(resolve(r3), {
-      ...r3.status,
-      conditions: [
-        ...(r3.status?.conditions ?? []),
-        cond(CONDITION_TYPES.reverted, 'Unknown', REASONS.awaitingRevertGate),
-      ],
-    });
+    const resolvedWith = (r: Remediation, c: ReturnType<typeof cond>) =>
+      withStatus(resolve(r), { ...r.status, conditions: [...(r.status?.conditions ?? []), c] });
+    const gated = resolvedWith(r3, cond(CONDITION_TYPES.reverted, 'Unknown', REASONS.awaitingRevertGate));
     expect(heldBy(r2, [r1, gated])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
-    const locked = withStatus(resolve(r3), {
-      ...r3.status,
-      conditions: [
-        ...(r3.status?.conditions ?? []),
-        cond(CONDITION_TYPES.blocked, 'True', REASONS.targetLocked),
-      ],
-    });
+    const locked = resolvedWith(r3, cond(CONDITION_TYPES.blocked, 'True', REASONS.targetLocked));
     expect(heldBy(r2, [r1, locked])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
     // r2 already shows RevertHeld (written while r3 still fired): r1, below it, shows it too.
-    const r2held = withStatus(resolve(r2), {
-      ...r2.status,
-      conditions: [
-        ...(r2.status?.conditions ?? []),
-        cond(CONDITION_TYPES.blocked, 'True', REASONS.revertHeld),
-      ],
-    });
+    const r2held = resolvedWith(r2, cond(CONDITION_TYPES.blocked, 'True', REASONS.revertHeld));
     expect(heldBy(r1, [r2held, resolve(r3)])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
   });
 
