@@ -242,14 +242,18 @@ function layeredOnMine(
 }
 
 /**
- * Its revert is asked for and under way, as far as its status shows: not a dry run, no
- * Blocked=True (a lock, a hold a person is shown), no revert gate, no `onResolve.before` step
- * running, and no revert that ended. What it shows is what counts: a Remediation whose revert
+ * Its revert is asked for and under way, as far as its status shows: not a dry run, its run
+ * over, no approval awaited, no Blocked=True (a lock, a hold a person is shown), no revert
+ * gate, no `onResolve.before` step running, and no revert that ended. What it shows is what counts: a Remediation whose revert
  * waits says so in its own status within one requeue.
  */
 function revertUnderWay(rem: Remediation): boolean {
   if (!revertRequested(rem) || isDryRun(rem, rem.status)) return false;
   const conditions = rem.status?.conditions;
+  // Its run is over (a run waiting for a step's approval goes on whether the alert resolved or not).
+  if (!findCondition(conditions, CONDITION_TYPES.succeeded)) return false;
+  // Nobody's approval awaited (an onResolve.before step's, say): that wait has no end of its own.
+  if (findCondition(conditions, CONDITION_TYPES.approved)?.status === 'False') return false;
   if (findCondition(conditions, CONDITION_TYPES.blocked)?.status === 'True') return false;
   const reverted = findCondition(conditions, CONDITION_TYPES.reverted);
   if (reverted && (reverted.status !== 'Unknown' || reverted.reason !== REASONS.revertRequested))

@@ -1356,6 +1356,15 @@ describe('next: layered changes revert newest first', () => {
     expect(heldBy(r2, [r1, gated])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
     const locked = resolvedWith(r3, cond(CONDITION_TYPES.blocked, 'True', REASONS.targetLocked));
     expect(heldBy(r2, [r1, locked])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+    // r3 waits for a person's approval (an onResolve.before step's), or its run is not over
+    // (a later step awaits approval): neither ends by itself.
+    const awaiting = resolvedWith(r3, cond(CONDITION_TYPES.approved, 'False', REASONS.awaitingApproval));
+    expect(heldBy(r2, [r1, awaiting])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
+    const running = withStatus(resolve(r3), {
+      ...r3.status,
+      conditions: (r3.status?.conditions ?? []).filter((c) => c.type !== CONDITION_TYPES.succeeded),
+    });
+    expect(heldBy(r2, [r1, running])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
     // r2 already shows RevertHeld (written while r3 still fired): r1, below it, shows it too.
     const r2held = resolvedWith(r2, cond(CONDITION_TYPES.blocked, 'True', REASONS.revertHeld));
     expect(heldBy(r1, [r2held, resolve(r3)])).toMatchObject({ status: 'True', reason: REASONS.revertHeld });
