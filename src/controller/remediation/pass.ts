@@ -99,9 +99,8 @@ export class Pass implements GateView {
     readonly obs: Observed,
     private readonly observed: RemediationStatus | undefined,
   ) {
-    const status = observed;
     this.rem = obs.remediation;
-    this.s = structuredClone(status ?? {});
+    this.s = structuredClone(observed ?? {});
     this.gen = this.rem.metadata.generation;
     this.now = obs.now;
     this.nowText = rfc3339(obs.now);

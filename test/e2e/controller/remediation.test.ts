@@ -44,6 +44,13 @@ const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: '{{ deployment
 const params = [{ name: 'deployment', from: 'labels.deployment' }];
 const restart: Step = { name: 'restart', action: 'rolloutRestart', rolloutRestart: {} };
 const wait: Step = { name: 'wait', action: 'waitForRollout', waitForRollout: {}, timeout: '45s' };
+/** The layering tests' step: degraded mode on, undone when the alert resolves. */
+const degrade: Step = {
+  name: 'degrade',
+  action: 'setEnv',
+  setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
+  revertOnResolve: true,
+};
 const alertFor = (deployment: string): RemediationSpec['alert'] => ({
   name: 'WebDown',
   status: 'firing',
@@ -181,12 +188,6 @@ describe('Remediation reconciler on a real API server', () => {
   });
 
   it('two Remediations set the same variable: the older revert waits for the newer one', async () => {
-    const degrade: Step = {
-      name: 'degrade',
-      action: 'setEnv',
-      setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
-      revertOnResolve: true,
-    };
     await runbook('degrade', { steps: [degrade] });
     const h = harness();
     const req = (name: string) => ({ namespace: ns, name });
@@ -232,16 +233,7 @@ describe('Remediation reconciler on a real API server', () => {
 
   it('two layered alerts resolve together: the older waits without a write, then both revert', async () => {
     await createDeployment(ns, 'layerq', { replicas: 1 });
-    await runbook('degrade-q', {
-      steps: [
-        {
-          name: 'degrade',
-          action: 'setEnv',
-          setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
-          revertOnResolve: true,
-        },
-      ],
-    });
+    await runbook('degrade-q', { steps: [degrade] });
     let h = harness();
     const req = (name: string) => ({ namespace: ns, name });
     await createRemediation(ns, 'lq-1', { runbookRef: { name: 'degrade-q' }, alert: alertFor('layerq') });
@@ -303,16 +295,7 @@ describe('Remediation reconciler on a real API server', () => {
 
   it('a held revert goes on when the newer revert fails, and leaves a value changed since alone', async () => {
     await createDeployment(ns, 'layerf', { replicas: 1 });
-    await runbook('degrade-f', {
-      steps: [
-        {
-          name: 'degrade',
-          action: 'setEnv',
-          setEnv: { env: [{ name: 'DEGRADED', value: 'true' }] },
-          revertOnResolve: true,
-        },
-      ],
-    });
+    await runbook('degrade-f', { steps: [degrade] });
     const h = harness();
     const req = (name: string) => ({ namespace: ns, name });
     const isFinal = (r: Remediation) =>
